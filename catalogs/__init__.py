@@ -1,0 +1,49 @@
+"""Built-in catalogs: prices, limits and platform behaviour as data, each fact with its source and date.
+
+A catalog is a YAML file at `catalogs/<provider>/<region>.yaml` and is named `<provider>/<region>`
+(for example `aws/us-east-1`). This package only finds and reads the files; `sim.catalog` validates them.
+The files are read through `importlib.resources` so they are found in an installed wheel as well as in a
+source checkout.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+
+__all__ = ["available", "read_catalog_text"]
+
+_SUFFIX = ".yaml"
+
+
+def _root() -> Traversable:
+    return files("catalogs")
+
+
+def available() -> list[str]:
+    """Names of the built-in catalogs (`<provider>/<region>`), sorted.
+
+    Only YAML files exactly one directory deep count, so other data kept in this package (rubrics at the
+    top level, for instance) is never mistaken for a catalog.
+    """
+    names = []
+    for provider in _root().iterdir():
+        if not provider.is_dir() or provider.name.startswith(("_", ".")):
+            continue
+        for entry in provider.iterdir():
+            if entry.is_file() and entry.name.endswith(_SUFFIX):
+                names.append(f"{provider.name}/{entry.name[: -len(_SUFFIX)]}")
+    return sorted(names)
+
+
+def read_catalog_text(name: str) -> str:
+    """YAML text of the built-in catalog `name` (e.g. "aws/us-east-1" -> `catalogs/aws/us-east-1.yaml`).
+
+    Raises KeyError when no such catalog is built in; `available()` lists the valid names.
+    """
+    # Checking against the listing (rather than joining the name into a path) keeps names such as
+    # "../x" from reaching outside the package.
+    if name not in available():
+        raise KeyError(name)
+    provider, region = name.split("/")
+    return _root().joinpath(provider).joinpath(region + _SUFFIX).read_text(encoding="utf-8")

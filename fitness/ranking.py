@@ -1,0 +1,122 @@
+"""Constraints first, then a weighted score over the feasible options.
+
+This is the first cut of the decision engine: the cost, latency and throughput fitness functions are
+computed from the simulation; scaling complexity and traffic fit are reported as null until their
+rubric and trace characterisation land (issue 5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from fitness.api import OptionRun
+from fitness.workload import Workload
+from sim.scenario import Scenario
+
+FITNESS_KEYS = ("cost", "latency", "throughput", "complexity", "traffic_fit")
+
+
+def constraint_reasons(wl: Workload, s: dict) -> list[str]:
+    """Why a simulated option breaks the workload's hard constraints (SLO, error rate, budget)."""
+    out: list[str] = []
+    req, lat, cost = s["requests"], s["latency_ms"], s["cost_usd"]
+    if req["served"] == 0:
+        return ["no request was served"]
+    for key in ("p99", "p95"):
+        limit = getattr(wl.slo, f"{key}_ms")
+        if limit is not None and lat[key] > limit:
+            out.append(f"{key} latency {lat[key]:.0f} ms exceeds the SLO of {limit:g} ms")
+    errors = (req["throttled"] + req["failed"]) / req["offered"]
+    if errors > wl.slo.max_error_rate:
+        out.append(f"error rate {errors:.2%} (throttled {req['throttled']}, failed {req['failed']}) exceeds "
+                   f"the SLO's {wl.slo.max_error_rate:.2%}")
+    budget = wl.budget.monthly_usd
+    if budget is not None and cost["monthly"] > budget:
+        out.append(f"projected {cost['monthly']:,.2f} USD/month exceeds the budget of {budget:,.2f} USD/month")
+    return out
+
+
+def _ratio_best(values: list[float], x: float) -> float:
+    """Score of x against the best (smallest) value: best / x, in 0..1; 1 when x is the best."""
+    best = min(values)
+    if x <= 0 or best <= 0:
+        return 1.0 if x <= best else 0.0
+    return best / x
+
+
+def fitness_scores(feasible: list[dict]) -> list[dict]:
+    """Per feasible option: cost = cheapest/monthly, latency = lowest p99/p99, throughput = served/offered."""
+    costs = [s["cost_usd"]["monthly"] for s in feasible]
+    p99s = [s["latency_ms"]["p99"] for s in feasible]
+    out = []
+    for s, c, p in zip(feasible, costs, p99s, strict=True):
+        r = s["requests"]
+        out.append({"cost": _ratio_best(costs, c), "latency": _ratio_best(p99s, p),
+                    "throughput": r["served"] / r["offered"] if r["offered"] else 0.0,
+                    "complexity": None, "traffic_fit": None})
+    return out
+
+
+def weighted(wl: Workload, fit: dict) -> float:
+    """Weighted mean of the fitness values that exist, weights renormalised over those."""
+    w = wl.weights.model_dump()
+    pairs = [(w[k], fit[k]) for k in FITNESS_KEYS if fit[k] is not None]
+    total = sum(wk for wk, _ in pairs)
+    return sum(wk * v for wk, v in pairs) / total if total > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """Ranked options for a workload; `options` are DESIGN §3 objects plus rank, score and fitness."""
+
+    workload: str
+    recommended: str | None
+    options: list[dict]
+    scenario_requests: int
+    horizon_s: float
+    seed: int
+
+    def to_dict(self) -> dict:
+        """The `recommend --format json` object."""
+        return {"workload": self.workload, "recommended": self.recommended, "options": self.options}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per option with the headline numbers."""
+        rows = []
+        for o in self.options:
+            lat, cost = o.get("latency_ms") or {}, o.get("cost_usd") or {}
+            rows.append({"option": o["option"], "rank": o["rank"], "feasible": o["feasible"],
+                         "score": o["score"], "p50_ms": lat.get("p50"), "p99_ms": lat.get("p99"),
+                         "monthly_usd": cost.get("monthly"), "per_million_usd": cost.get("per_million"),
+                         "reasons": "; ".join(o["reasons"])})
+        return pd.DataFrame(rows)
+
+
+def rank(wl: Workload, scenario: Scenario, runs: list[OptionRun]) -> Recommendation:
+    """Apply constraints, score the feasible options and order them (best first)."""
+    objs = []
+    for run in runs:
+        s = dict(run.summary)
+        if s["feasible"]:
+            extra = constraint_reasons(wl, s)
+            s["feasible"], s["reasons"] = not extra, s["reasons"] + extra
+        objs.append(s)
+    ok = [s for s in objs if s["feasible"]]
+    for s, fit in zip(ok, fitness_scores(ok), strict=True):
+        s["fitness"], s["score"] = fit, weighted(wl, fit)
+    ok.sort(key=lambda s: (-s["score"], s["cost_usd"]["monthly"]))
+    for i, s in enumerate(ok, 1):
+        s["rank"] = i
+    bad = [s for s in objs if not s["feasible"]]
+    for s in bad:
+        s["rank"], s["score"], s["fitness"] = None, None, dict.fromkeys(FITNESS_KEYS)
+    return Recommendation(wl.name, ok[0]["option"] if ok else None, ok + bad, scenario.n,
+                          scenario.horizon_s, wl.seed)
+
+
+def finite_or_none(x: float | None) -> float | None:
+    """JSON has no NaN: map NaN/inf to None."""
+    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x

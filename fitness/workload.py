@@ -1,0 +1,185 @@
+"""The workload file (DESIGN §3): frozen pydantic models, loaded and validated once at the boundary.
+
+`load_workload(path)` reads YAML, resolves paths relative to the file, expands `count`, validates
+option configs against the registered options and instance types against the catalog, and turns every
+problem into a `UserError` naming the file, the field path and what is expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from fitness.errors import UserError, from_input_error
+from fitness.validation import describe_validation_error
+from sim.catalog import Catalog, load_catalog
+from sim.errors import InputError
+from sim.model import ModelSpec
+from sim.options import load_all
+from sim.traffic import TrafficSpec
+from sim.units import parse_duration_s
+
+Duration = Annotated[float, BeforeValidator(parse_duration_s)]
+"""Seconds, written as a number or as '90s', '30m', '6h', '7d'."""
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModelEntry(ModelSpec):
+    """A model as written: a `ModelSpec` plus `count` (>1 expands to name-0 .. name-(count-1))."""
+
+    count: int = Field(default=1, ge=1)
+
+    def expand(self) -> list[ModelSpec]:
+        """The models this entry stands for."""
+        fields = self.model_dump(exclude={"count"})
+        if self.count == 1:
+            return [ModelSpec(**fields)]
+        return [ModelSpec(**{**fields, "name": f"{self.name}-{i}"}) for i in range(self.count)]
+
+
+class Application(BaseModel):
+    """How many models one request touches (DESIGN §1); omitted: single or multi-tenant."""
+
+    model_config = _FROZEN
+
+    pattern: Literal["serial", "scatter-gather", "aggregate", "dynamic-selection"]
+    steps: tuple[str, ...] = ()
+    branches: tuple[str, ...] = ()
+    aggregator: str | None = None
+    routes: dict[str, float] = Field(default_factory=dict)
+
+
+class SLO(BaseModel):
+    """Service-level objectives; `delivery` says how the caller receives results."""
+
+    model_config = _FROZEN
+
+    p99_ms: float | None = Field(default=None, gt=0)
+    p95_ms: float | None = Field(default=None, gt=0)
+    max_error_rate: float = Field(default=0.001, ge=0, le=1)
+    delivery: Literal["sync", "async", "offline"] = "sync"
+    deadline_h: float | None = Field(default=None, gt=0)
+
+
+class Budget(BaseModel):
+    """Spending limit, USD per 730-hour month."""
+
+    model_config = _FROZEN
+
+    monthly_usd: float | None = Field(default=None, ge=0)
+
+
+class Weights(BaseModel):
+    """Weights of the five fitness functions (normalised to sum 1 when used)."""
+
+    model_config = _FROZEN
+
+    cost: float = Field(default=0.35, ge=0)
+    latency: float = Field(default=0.30, ge=0)
+    throughput: float = Field(default=0.15, ge=0)
+    complexity: float = Field(default=0.10, ge=0)
+    traffic_fit: float = Field(default=0.10, ge=0)
+
+
+class Workload(BaseModel):
+    """A validated workload: models (expanded), traffic, SLO, budget, weights and option configs."""
+
+    model_config = _FROZEN
+
+    name: str = "workload"
+    horizon: Duration | None = None
+    seed: int = 0
+    catalog: str = "aws/us-east-1"
+    models: tuple[ModelEntry, ...] = Field(min_length=1)
+    traffic: TrafficSpec
+    application: Application | None = None
+    slo: SLO = SLO()
+    budget: Budget = Budget()
+    weights: Weights = Weights()
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    source: str | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Workload:
+        names = [m.name for m in self.expanded_models]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"model names must be unique after count expansion; repeated: {', '.join(dup)}")
+        return self
+
+    @property
+    def expanded_models(self) -> tuple[ModelSpec, ...]:
+        """Every model after `count` expansion, in file order."""
+        return tuple(m for entry in self.models for m in entry.expand())
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder that relative paths in the workload are resolved against."""
+        return Path(self.source).resolve().parent if self.source else Path.cwd()
+
+    def option_config(self, option_id: str) -> BaseModel:
+        """The validated config of an option: the workload's, or the option's defaults."""
+        opt = load_all()[option_id]
+        return opt.config_model(**self.options.get(option_id, {}))
+
+
+def _read_yaml(path: Path) -> dict:
+    """Parse the file, turning I/O and syntax problems into one-paragraph errors."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise UserError(f"{path}: workload file not found; expected a YAML file path.") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: cannot read the workload file ({e}).") from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise UserError(f"{path}: the file is not valid YAML{where}: {problem}. Expected a mapping with "
+                        "at least `models` and `traffic` (see DESIGN §3).") from e
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a YAML mapping with at least `models` and `traffic`, "
+                        f"got {type(data).__name__}.")
+    return data
+
+
+def _check_options(wl: Workload, catalog: Catalog) -> None:
+    """Option ids must be registered, configs must validate, instance types must be in the catalog."""
+    registry = load_all()
+    for oid, raw in wl.options.items():
+        if oid not in registry:
+            near = difflib.get_close_matches(oid, list(registry), n=1)
+            hint = f"did you mean '{near[0]}'?" if near else f"valid options: {', '.join(registry)}"
+            raise InputError(f"options.{oid}", f"one of {', '.join(registry)}", oid, hint=hint)
+        try:
+            cfg = registry[oid].config_model(**(raw or {}))
+        except ValidationError as e:
+            raise UserError(describe_validation_error(e, wl.source, prefix=f"options.{oid}")) from e
+        it = getattr(cfg, "instance_type", None)
+        if it is not None:
+            catalog.instance(it, f"options.{oid}.instance_type")
+
+
+def parse_workload(data: dict, source: str | None = None) -> Workload:
+    """Validate a workload mapping (as read from YAML); `source` names the file in errors."""
+    try:
+        wl = Workload(**data, source=source)
+        _check_options(wl, load_catalog(wl.catalog))
+    except ValidationError as e:
+        raise UserError(describe_validation_error(e, source)) from e
+    except InputError as e:
+        raise from_input_error(e, source) from e
+    return wl
+
+
+def load_workload(path: str | Path) -> Workload:
+    """Read and validate a workload file; raises `UserError` with the file, field and expectation."""
+    path = Path(path)
+    return parse_workload(_read_yaml(path), str(path))

@@ -1,0 +1,77 @@
+"""Target-tracking autoscaling on invocations per instance, as Application Auto Scaling does it.
+
+A control-plane SimPy process: every metric period it reads the invocations of the last period per
+in-service instance; a high alarm after `scale_out_datapoints` breaching periods in a row sets the
+capacity proportionally (ceil(in_service * metric / target)), a low alarm after `scale_in_datapoints`
+periods below `scale_in_threshold_ratio` * target does the same downwards, each respecting its cooldown
+and the min/max. New instances serve after the launch delay; retired ones drain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from sim.components.pool import InstancePool
+
+
+@dataclass(frozen=True)
+class TargetTracking:
+    """Policy knobs (seconds, invocations per instance per metric period)."""
+
+    min_instances: int
+    max_instances: int
+    target: float
+    period_s: float
+    out_datapoints: int
+    in_datapoints: int
+    in_ratio: float
+    out_cooldown_s: float
+    in_cooldown_s: float
+    launch_s: float
+
+
+def launch(env: simpy.Environment, pool: InstancePool, delay_s: float) -> Generator:
+    """Process: an instance asked for now serves after `delay_s`."""
+    asked = env.now
+    pool.request_launch(asked)
+    yield env.timeout(delay_s)
+    pool.join(env.now, launched_at=asked)
+
+
+def invocations_counter(arrivals_s: np.ndarray) -> Callable[[float, float], int]:
+    """Count of arrivals in [t0, t1): the InvocationsPerInstance numerator (all requests offered)."""
+    def count(t0: float, t1: float) -> int:
+        return int(np.searchsorted(arrivals_s, t1) - np.searchsorted(arrivals_s, t0))
+    return count
+
+
+def target_tracking(env: simpy.Environment, pool: InstancePool, count: Callable[[float, float], int],
+                    policy: TargetTracking, history: list | None = None) -> Generator:
+    """Process: evaluate the alarms every period and resize the pool."""
+    high = low = 0
+    last_out = last_in = -math.inf
+    while True:
+        yield env.timeout(policy.period_s)
+        t, serving = env.now, pool.in_service
+        metric = count(t - policy.period_s, t) / max(serving, 1)
+        high = high + 1 if metric > policy.target else 0
+        low = low + 1 if metric < policy.target * policy.in_ratio else 0
+        desired = serving + pool.pending
+        wanted = min(policy.max_instances, max(policy.min_instances,
+                                               math.ceil(max(serving, 1) * metric / policy.target)))
+        if high >= policy.out_datapoints and wanted > desired and t - last_out >= policy.out_cooldown_s:
+            for _ in range(wanted - desired):
+                env.process(launch(env, pool, policy.launch_s))
+            last_out, high = t, 0
+        elif (low >= policy.in_datapoints and wanted < desired and pool.pending == 0
+              and t - last_in >= policy.in_cooldown_s and t - last_out >= policy.in_cooldown_s):
+            for _ in range(desired - wanted):
+                pool.retire(t)
+            last_in, low = t, 0
+        if history is not None:
+            history.append((t, metric, serving, pool.pending))

@@ -1,0 +1,153 @@
+"""Instance pool: instances of c workers, a FIFO queue per instance, least-outstanding routing.
+
+The data plane of real-time endpoints (and of any option built on provisioned instances). Each
+request's start and finish follow from the Kiefer-Wolfowitz recursion on its instance's worker
+free-times, so a request costs a few heap operations and no generator process.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+
+from sim.results import FAILED, RequestLog
+
+
+class InstancePool:
+    """Routes a slice of the request log across instances; instances join and leave via the control plane.
+
+    `idx` are the positions in `log` this pool serves (in arrival order), `service_s` their service
+    times on this hardware. A response later than `timeout_s` is a failure at arrival + timeout (the
+    worker still finishes it: the container does not know the caller gave up).
+    """
+
+    def __init__(self, log: RequestLog, idx: np.ndarray, service_s: np.ndarray, workers: int,
+                 timeout_s: float = math.inf, elastic: bool = True) -> None:
+        self.log, self.workers, self.timeout_s, self.elastic = log, workers, timeout_s, elastic
+        self._idx = idx.tolist()
+        self._arr = log.arrival_s[idx].tolist()
+        self._svc = service_s.tolist()
+        self._next = 0
+        self._free: list[list[float]] = []   # per instance: heap of worker free times
+        self._routable: list[int] = []       # instance ids taking new requests, in join order
+        self._out: list[int] = []            # outstanding requests, aligned with _routable
+        self._done: list[tuple[float, int]] = []  # (finish, instance) of requests in flight
+        self.launched_s: list[float] = []    # per instance: when it was asked for (billing starts)
+        self.joined_s: list[float] = []      # per instance: when it started serving
+        self.left_s: list[float] = []        # per instance: when it stopped taking requests (inf: never)
+        self.busy_until: list[float] = []    # per instance: finish of its last request
+        self.pending = 0                     # instances launched but not yet serving
+
+    @property
+    def in_service(self) -> int:
+        """Instances currently taking requests."""
+        return len(self._routable)
+
+    def request_launch(self, t: float) -> None:
+        """Note that an instance was asked for at t (it is billed from now, serves after its launch)."""
+        self.pending += 1
+        self.launched_s.append(t)
+
+    def join(self, t: float, launched_at: float | None = None) -> int:
+        """Bring an instance into service at t; returns its id."""
+        iid = len(self._free)
+        if launched_at is None:
+            self.launched_s.append(t)
+        else:
+            self.pending -= 1
+        self._free.append([t] * self.workers)
+        self.joined_s.append(t)
+        self.left_s.append(math.inf)
+        self.busy_until.append(t)
+        self._routable.append(iid)
+        self._out.append(0)
+        self._settle(t)
+        return iid
+
+    def retire(self, t: float) -> None:
+        """Take the newest instance out of routing at t; it drains what it already queued."""
+        if len(self._routable) <= 1:
+            return
+        iid = self._routable.pop()
+        self._out.pop()
+        self.left_s[iid] = t
+
+    def _settle(self, t: float) -> None:
+        """Count completions up to t out of the outstanding counters."""
+        done, routable, out = self._done, self._routable, self._out
+        while done and done[0][0] <= t:
+            _, iid = heapq.heappop(done)
+            if iid < len(self.left_s) and self.left_s[iid] == math.inf:
+                out[routable.index(iid)] -= 1
+
+    def advance(self, until: float) -> None:
+        """Serve every arrival before `until`."""
+        if not self._routable:
+            return
+        if not self.elastic and len(self._free) == 1:
+            return self._advance_single(until)
+        arr, svc, idx, k = self._arr, self._svc, self._idx, self._next
+        start_s, finish_s, status = self.log.start_s, self.log.finish_s, self.log.status
+        done, routable, out, free, busy = self._done, self._routable, self._out, self._free, self.busy_until
+        left, timeout, n = self.left_s, self.timeout_s, len(arr)
+        push, replace, pop = heapq.heappush, heapq.heapreplace, heapq.heappop
+        while k < n and arr[k] < until:
+            a = arr[k]
+            while done and done[0][0] <= a:
+                iid = pop(done)[1]
+                if left[iid] == math.inf:
+                    out[routable.index(iid)] -= 1
+            pos = out.index(min(out))
+            iid = routable[pos]
+            heap = free[iid]
+            s = heap[0] if heap[0] > a else a
+            f = s + svc[k]
+            replace(heap, f)
+            out[pos] += 1
+            push(done, (f, iid))
+            if f > busy[iid]:
+                busy[iid] = f
+            j = idx[k]
+            start_s[j] = s
+            if f - a > timeout:
+                status[j] = FAILED
+                f = a + timeout
+            finish_s[j] = f
+            k += 1
+        self._next = k
+
+    def _advance_single(self, until: float) -> None:
+        """One pinned instance: the plain FIFO multi-server recursion, no routing to keep count of."""
+        arr, svc, idx, k, n = self._arr, self._svc, self._idx, self._next, len(self._arr)
+        start_s, finish_s, status = self.log.start_s, self.log.finish_s, self.log.status
+        heap, timeout, replace = self._free[0], self.timeout_s, heapq.heapreplace
+        busy = self.busy_until[0]
+        while k < n and arr[k] < until:
+            a = arr[k]
+            s = heap[0] if heap[0] > a else a
+            f = s + svc[k]
+            replace(heap, f)
+            if f > busy:
+                busy = f
+            j = idx[k]
+            start_s[j] = s
+            if f - a > timeout:
+                status[j] = FAILED
+                f = a + timeout
+            finish_s[j] = f
+            k += 1
+        self._next = k
+        self.busy_until[0] = busy
+
+    def billed_intervals(self, horizon_s: float) -> list[tuple[float, float]]:
+        """Per instance (launched, end): end is the horizon, or when a retired instance drained."""
+        out = []
+        for iid, t0 in enumerate(self.launched_s):
+            if iid < len(self.left_s) and self.left_s[iid] != math.inf:
+                end = max(self.left_s[iid], self.busy_until[iid])
+            else:
+                end = horizon_s
+            out.append((t0, min(end, horizon_s)))
+        return out

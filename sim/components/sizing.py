@@ -1,0 +1,64 @@
+"""Choosing hardware for a model: instance types that fit, workers per instance, limits."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.catalog import Catalog, InstanceType
+from sim.model import ModelSpec
+
+
+def usable_memory_mb(it: InstanceType, catalog: Catalog) -> float:
+    """Instance memory left for models: memory_mb - the serving stack's overhead (catalog assumption)."""
+    return it.memory_mb - catalog.realtime.memory_overhead_mb.value
+
+
+def max_workers(it: InstanceType, model: ModelSpec, catalog: Catalog) -> int:
+    """Workers that fit: one per vCPU (one per GPU for GPU models), each holding its own model copy."""
+    per_hw = it.gpu_count if model.accelerator == "gpu" else it.vcpu
+    if model.memory_mb <= 0:
+        return per_hw
+    return max(0, min(per_hw, int(usable_memory_mb(it, catalog) // model.memory_mb)))
+
+
+def hardware_reasons(it: InstanceType, model: ModelSpec, workers: int | None, catalog: Catalog) -> list[str]:
+    """Why `model` cannot run on `it` with `workers` workers (empty if it can)."""
+    if model.accelerator == "gpu" and it.gpu_count == 0:
+        return [f"model {model.name} needs a GPU and {it.name} has none"]
+    fit = max_workers(it, model, catalog)
+    if fit == 0:
+        return [f"model {model.name} needs {model.memory_mb:.0f} MB and {it.name} leaves "
+                f"{usable_memory_mb(it, catalog):.0f} MB for models"]
+    if workers is not None and workers > fit and model.memory_mb > 0:
+        return [f"{workers} workers of model {model.name} need {workers * model.memory_mb:.0f} MB and "
+                f"{it.name} leaves {usable_memory_mb(it, catalog):.0f} MB for models"]
+    return []
+
+
+def cheapest_fitting(model: ModelSpec, catalog: Catalog) -> InstanceType | None:
+    """The cheapest instance type on which at least one worker of `model` fits."""
+    fits = [it for it in catalog.instances.values()
+            if it.accelerator in ("cpu", "gpu") and not hardware_reasons(it, model, None, catalog)
+            and (it.gpu_count > 0) == (model.accelerator == "gpu")]
+    return min(fits, key=lambda it: (it.price_per_hour.value, it.name), default=None)
+
+
+def payload_reasons(models: tuple[ModelSpec, ...], limit_mb: float, what: str) -> list[str]:
+    """Payloads or responses over `limit_mb`, as reasons naming the option (`what`)."""
+    out = []
+    for m in models:
+        big = max(m.payload_kb, m.response_kb) / 1024.0
+        if big > limit_mb:
+            out.append(f"payload {big:g} MB of model {m.name} exceeds the {limit_mb:g} MB limit of {what}")
+    return out
+
+
+def peak_rate_rps(arrivals_s: np.ndarray, horizon_s: float, window_s: float = 60.0) -> float:
+    """Highest arrival rate over any aligned window of `window_s` seconds, requests/s."""
+    if arrivals_s.size == 0:
+        return 0.0
+    bins = max(1, math.ceil(horizon_s / window_s))
+    counts = np.bincount(np.minimum((arrivals_s // window_s).astype(np.int64), bins - 1), minlength=bins)
+    return float(counts.max() / window_s)

@@ -1,0 +1,44 @@
+"""Cost arithmetic: pure functions, USD, per-second billing. Prices come from the catalog."""
+
+from __future__ import annotations
+
+import numpy as np
+
+HOURS_PER_MONTH = 730.0
+"""The month used for projections, in hours (AWS pricing pages use 730)."""
+
+MB_PER_GB = 1024.0
+KB_PER_GB = 1024.0 * 1024.0
+
+
+def instance_cost_usd(instance_seconds: float, price_per_hour: float) -> float:
+    """Instance time cost: instance_seconds * price_per_hour / 3600, in USD (per-second billing)."""
+    return instance_seconds * price_per_hour / 3600.0
+
+
+def gb_second_cost_usd(seconds: float, memory_mb: float, price_per_gb_second: float) -> float:
+    """Memory-time cost: seconds * (memory_mb / 1024) * price_per_gb_second, in USD."""
+    return seconds * (memory_mb / MB_PER_GB) * price_per_gb_second
+
+
+def data_cost_usd(kilobytes: float, price_per_gb: float) -> float:
+    """Data processed: kilobytes / 1024^2 * price_per_gb, in USD."""
+    return kilobytes / KB_PER_GB * price_per_gb
+
+
+def billed_seconds(durations_s: np.ndarray, granularity_ms: float) -> float:
+    """Sum of durations each rounded up to the billing granularity, in seconds."""
+    if durations_s.size == 0:
+        return 0.0
+    g = granularity_ms / 1000.0
+    return float(np.sum(np.ceil(np.round(durations_s / g, 9)) * g))
+
+
+def monthly_usd(total_usd: float, horizon_s: float) -> float:
+    """Projection of a horizon's cost to a 730-hour month: total * 730 * 3600 / horizon_s, USD."""
+    return total_usd * HOURS_PER_MONTH * 3600.0 / horizon_s if horizon_s > 0 else 0.0
+
+
+def per_million_usd(total_usd: float, served: int) -> float:
+    """Cost per million served inferences: total * 1e6 / served, USD (NaN when nothing was served)."""
+    return total_usd * 1e6 / served if served else float("nan")

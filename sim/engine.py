@@ -1,0 +1,48 @@
+"""The engine: a SimPy environment for the control plane that drives fast data planes.
+
+Per-request work (routing, queueing, service) is computed by data planes in plain loops over arrival
+arrays, never by generator processes. Control-plane processes (autoscaler ticks, instance launches,
+expiries) are SimPy processes. Before each control event at time t the engine lets every data plane
+serve the arrivals before t, so control decisions see the state as of t and the data plane sees the
+capacity the control plane set. This is the engine's single hook: `step`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import simpy
+
+
+class DataPlane(Protocol):
+    """Serves arrivals in time order; `advance(until)` serves every arrival strictly before `until`."""
+
+    def advance(self, until: float) -> None:
+        """Serve the arrivals before `until` (seconds)."""
+
+
+class Engine(simpy.Environment):
+    """A SimPy environment that advances its data planes before each control-plane event."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.planes: list[DataPlane] = []
+
+    def attach(self, plane: DataPlane) -> DataPlane:
+        """Register a data plane; returns it for chaining."""
+        self.planes.append(plane)
+        return plane
+
+    def step(self) -> None:
+        """Serve arrivals up to the next event's time, then process that event."""
+        t = self.peek()
+        for plane in self.planes:
+            plane.advance(t)
+        super().step()
+
+    def run_until(self, horizon_s: float) -> None:
+        """Run the control plane to the horizon, then serve any arrivals left (none are dropped)."""
+        self.run(until=horizon_s)
+        for plane in self.planes:
+            plane.advance(math.inf)

@@ -1,0 +1,30 @@
+"""Errors raised on bad input, carrying what a user needs to fix it."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad user input: names the field (dotted path), what is expected, and optionally what was given.
+
+    `source` is the file the value came from when known (a workload, a trace, a catalog); the CLI adds
+    the workload file when the raiser did not know it.
+    """
+
+    def __init__(self, field: str, expected: str, got: object = None, source: str | None = None,
+                 hint: str | None = None) -> None:
+        self.field = field
+        self.expected = expected
+        self.got = got
+        self.source = source
+        self.hint = hint
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        """One sentence: field, expectation, what was found and an optional hint."""
+        where = f"{self.source}: " if self.source else ""
+        text = f"{where}field '{self.field}': expected {self.expected}"
+        if self.got is not None:
+            text += f", got {self.got!r}"
+        if self.hint:
+            text += f". {self.hint}"
+        return text if text.endswith((".", "?", "!")) else text + "."

@@ -1,0 +1,49 @@
+"""Hosting options: one module each, registered with `@register`, discovered by `load_all()`.
+
+An option is a config model (frozen pydantic, validated at the boundary) and a function
+`simulate(scenario, config) -> SimResult`. Adding a module under `sim/options/` adds an option: nothing
+else in the engine or in `fitness` changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from sim.results import SimResult
+from sim.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class OptionDef:
+    """A registered hosting option: its id (a contract), config model and simulate function."""
+
+    id: str
+    config_model: type[BaseModel]
+    simulate: Callable[[Scenario, BaseModel], SimResult]
+    summary: str
+
+
+REGISTRY: dict[str, OptionDef] = {}
+"""Every registered option by id, in registration order."""
+
+
+def register(option_id: str, config: type[BaseModel]) -> Callable:
+    """Decorator: register `fn(scenario, config) -> SimResult` as hosting option `option_id`."""
+    def deco(fn: Callable[[Scenario, BaseModel], SimResult]) -> Callable:
+        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else option_id
+        REGISTRY[option_id] = OptionDef(option_id, config, fn, summary)
+        return fn
+    return deco
+
+
+def load_all() -> dict[str, OptionDef]:
+    """Import every module of this package so each registers itself; returns the registry."""
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    return REGISTRY

@@ -1,0 +1,126 @@
+"""`serverless`: serverless inference endpoints, one per model.
+
+Containers on demand (`OnDemandContainers`), cold start = container start + download + load, keep-alive
+expiry, max concurrency with throttling, provisioned concurrency, vCPU share proportional to memory.
+Billed per GB-second of processing plus data processed; provisioned concurrency per GB-second held.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.catalog import Catalog
+from sim.components.containers import OnDemandContainers
+from sim.components.sizing import payload_reasons
+from sim.cost import billed_seconds, data_cost_usd, gb_second_cost_usd
+from sim.engine import Engine
+from sim.model import ModelSpec
+from sim.options import register
+from sim.results import SERVED, RequestLog, SimResult, Timeline
+from sim.scenario import Scenario
+
+
+class ServerlessConfig(BaseModel):
+    """Knobs of a serverless endpoint; memory defaults to the smallest size that fits at full speed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    memory_mb: int | None = Field(default=None, gt=0)
+    max_concurrency: int = Field(default=20, ge=1)
+    provisioned_concurrency: int = Field(default=0, ge=0)
+    keep_alive_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _provisioned_le_max(self) -> ServerlessConfig:
+        if self.provisioned_concurrency > self.max_concurrency:
+            raise ValueError("provisioned_concurrency must be <= max_concurrency")
+        return self
+
+
+def default_memory_mb(model: ModelSpec, catalog: Catalog) -> int:
+    """Smallest allowed memory size holding the model and giving a full vCPU (catalog assumption)."""
+    s = catalog.serverless
+    need = max(model.memory_mb, s.memory_mb_per_vcpu.value, s.memory_mb_min.value)
+    step = s.memory_mb_step.value
+    return int(min(s.memory_mb_max.value, math.ceil(need / step) * step))
+
+
+def speed(memory_mb: float, catalog: Catalog) -> float:
+    """Fraction of a vCPU a container gets: min(1, memory_mb / memory_mb_per_vcpu)."""
+    return min(1.0, memory_mb / catalog.serverless.memory_mb_per_vcpu.value)
+
+
+def _reasons(models: tuple[ModelSpec, ...], cfg: ServerlessConfig, catalog: Catalog) -> list[str]:
+    """Why serverless cannot serve these models with this config (empty when it can)."""
+    s = catalog.serverless
+    out = payload_reasons(models, s.payload_limit_mb.value, "serverless endpoints")
+    for m in models:
+        mem = cfg.memory_mb or default_memory_mb(m, catalog)
+        if m.accelerator == "gpu":
+            out.append(f"model {m.name} needs a GPU and serverless inference has none")
+        if m.memory_mb > mem:
+            out.append(f"model {m.name} needs {m.memory_mb:.0f} MB and serverless memory is {mem} MB "
+                       f"(at most {s.memory_mb_max.value:.0f} MB)")
+    if cfg.memory_mb is not None and not (s.memory_mb_min.value <= cfg.memory_mb <= s.memory_mb_max.value
+                                          and cfg.memory_mb % s.memory_mb_step.value == 0):
+        out.append(f"serverless memory_mb {cfg.memory_mb} is not one of {s.memory_mb_min.value:.0f}.."
+                   f"{s.memory_mb_max.value:.0f} in steps of {s.memory_mb_step.value:.0f}")
+    if cfg.max_concurrency > s.max_concurrency_max.value:
+        out.append(f"max_concurrency {cfg.max_concurrency} exceeds the limit of {s.max_concurrency_max.value:.0f}")
+    total = cfg.max_concurrency * len(models)
+    if total > s.account_concurrency.value:
+        out.append(f"{len(models)} endpoints x max_concurrency {cfg.max_concurrency} = {total} exceeds the "
+                   f"account's {s.account_concurrency.value:.0f} serverless concurrency per Region")
+    return out
+
+
+@register("serverless", ServerlessConfig)
+def simulate(scenario: Scenario, cfg: ServerlessConfig) -> SimResult:
+    """Serverless inference: on-demand containers, cold starts, keep-alive and throttling."""
+    cat, s = scenario.catalog, scenario.catalog.serverless
+    reasons = _reasons(scenario.models, cfg, cat)
+    ka = cfg.keep_alive_s if cfg.keep_alive_s is not None else s.keep_alive_s.value
+    config = {"max_concurrency": cfg.max_concurrency, "provisioned_concurrency": cfg.provisioned_concurrency,
+              "keep_alive_s": ka, "endpoints": len(scenario.models)}
+    if reasons:
+        return SimResult.infeasible("serverless", reasons, scenario.horizon_s, config)
+    log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
+    env, fleets = Engine(), []
+    bandwidth = cat.network.model_download_mb_per_s.value
+    for i, m in enumerate(scenario.models):
+        mem = cfg.memory_mb or default_memory_mb(m, cat)
+        config[f"{m.name}.memory_mb"] = mem
+        idx = scenario.for_model(i)
+        fleet = OnDemandContainers(log, idx, scenario.service_s[idx] / speed(mem, cat), m.cold_start_s(bandwidth),
+                                   cfg.max_concurrency, ka, cfg.provisioned_concurrency, s.timeout_s.value)
+        fleets.append((fleet, m, mem))
+        env.attach(fleet)
+    env.run_until(scenario.horizon_s)
+    return _result(scenario, log, fleets, cfg, config)
+
+
+def _result(scenario: Scenario, log: RequestLog, fleets: list, cfg: ServerlessConfig, config: dict) -> SimResult:
+    """Containers over time and the bill: compute GB-seconds, data, provisioned concurrency."""
+    cat, h = scenario.catalog, scenario.horizon_s
+    s = cat.serverless
+    compute = data = prov = 0.0
+    times, deltas = [], []
+    for fleet, m, mem in fleets:
+        secs = billed_seconds(np.array(fleet.billed_s), s.billing_granularity_ms.value)
+        compute += gb_second_cost_usd(secs, mem, s.price_per_gb_second.value)
+        served = int(np.sum(log.status[scenario.model_idx == scenario.models.index(m)] == SERVED))
+        data += data_cost_usd(served * (m.payload_kb + m.response_kb), s.data_price_per_gb.value)
+        prov += gb_second_cost_usd(h * cfg.provisioned_concurrency, mem, s.provisioned_price_per_gb_second.value)
+        born, dead = fleet.lifetimes(h)
+        times += [*born, *dead[dead < h]]
+        deltas += [1.0] * born.size + [-1.0] * int(np.sum(dead < h))
+    base = float(cfg.provisioned_concurrency * len(fleets))
+    cap = Timeline.from_deltas(np.array(times, float), np.array(deltas, float), start=base)
+    cost = {"compute": compute, "data": data}
+    if cfg.provisioned_concurrency:
+        cost["provisioned_concurrency"] = prov
+    return SimResult("serverless", True, (), h, config, log, cap, cost,
+                     extra={"containers_created": sum(len(f.created_s) for f, *_ in fleets)})
