@@ -5,6 +5,7 @@ Everything here returns objects; nothing prints or writes files (the CLI does th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from sim.metrics import summary
 from sim.options import load_all
 from sim.results import SimResult
 from sim.scenario import Scenario, build_scenario, stream
+from sim.traces import replay_trace, trace_model_indices
 from sim.traffic import TraceTraffic, assign_models, generate_arrivals, load_trace
 
 DEFAULT_HORIZON_S = 3600.0
@@ -33,15 +35,8 @@ class OptionRun:
     summary: dict
 
 
-def _model_index(wl: Workload, names: list[str], trace_models: np.ndarray | None, n: int) -> np.ndarray:
-    """Which model each request names: the trace's model column, else the popularity, else uniform."""
-    if trace_models is not None:
-        lookup = {name: i for i, name in enumerate(names)}
-        unknown = sorted({str(m) for m in trace_models if str(m) not in lookup})
-        if unknown:
-            raise InputError("traffic.model_column", "model names listed under models:",
-                             unknown[0], hint=f"{len(unknown)} unknown name(s) in the trace")
-        return np.fromiter((lookup[str(m)] for m in trace_models), np.int32, count=len(trace_models))
+def _model_index(wl: Workload, names: list[str], n: int) -> np.ndarray:
+    """Which model each request names: by popularity, else uniformly over the models."""
     if len(names) == 1:
         return np.zeros(n, np.int32)
     pop = wl.traffic.popularity
@@ -49,19 +44,27 @@ def _model_index(wl: Workload, names: list[str], trace_models: np.ndarray | None
     return assign_models(p, n, stream(wl.seed, "popularity"))
 
 
+def _arrivals(wl: Workload, names: list[str]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Arrival times, model indices and horizon: from the pattern, or replayed from the trace file."""
+    rng = stream(wl.seed, "arrivals")
+    if not isinstance(wl.traffic, TraceTraffic):
+        horizon = wl.horizon or DEFAULT_HORIZON_S
+        arrivals = generate_arrivals(wl.traffic, horizon, rng)
+        return arrivals, _model_index(wl, names, arrivals.size), horizon
+    trace = load_trace(wl.base_dir / Path(wl.traffic.trace), wl.traffic)
+    # the span ends on the last recorded request: keep it inside [0, horizon)
+    horizon = wl.horizon or math.nextafter(trace.span_s, math.inf)
+    arrivals, models = replay_trace(trace, horizon, rng, wl.traffic.rate_multiplier)
+    if models is None:
+        return arrivals, _model_index(wl, names, arrivals.size), horizon
+    return arrivals, trace_model_indices(models, names, trace.source), horizon
+
+
 def build(wl: Workload) -> Scenario:
     """Draw the workload's arrivals, model choices and service times for its seed."""
     try:
         models = wl.expanded_models
-        trace = None
-        if isinstance(wl.traffic, TraceTraffic):
-            trace = load_trace(wl.base_dir / Path(wl.traffic.trace), wl.traffic)
-        horizon = wl.horizon or (trace.span_s if trace is not None else DEFAULT_HORIZON_S)
-        arrivals = generate_arrivals(wl.traffic, horizon, stream(wl.seed, "arrivals"), trace)
-        tm = trace.models if trace is not None and trace.models is not None else None
-        if tm is not None and tm.size != arrivals.size:
-            tm = None  # multiplier-thinned traces lose the 1:1 model column; fall back to popularity
-        idx = _model_index(wl, [m.name for m in models], tm, arrivals.size)
+        arrivals, idx, horizon = _arrivals(wl, [m.name for m in models])
         return build_scenario(models, arrivals, idx, horizon, load_catalog(wl.catalog), wl.seed,
                               {"workload": wl.name})
     except InputError as e:

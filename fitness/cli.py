@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -25,14 +25,14 @@ err = Console(stderr=True)
 WorkloadArg = Annotated[Path, typer.Argument(help="Workload YAML file (see DESIGN §3).", show_default=False)]
 
 
-class SimFormat(str, Enum):
+class SimFormat(StrEnum):
     """Output formats of `simulate`."""
 
     table = "table"
     json = "json"
 
 
-class RecFormat(str, Enum):
+class RecFormat(StrEnum):
     """Output formats of `recommend`."""
 
     md = "md"
@@ -44,7 +44,9 @@ class RecFormat(str, Enum):
 def validate(workload: WorkloadArg) -> None:
     """Check a workload file and say what is wrong, with the field path."""
     wl = load_workload(workload)
-    typer.echo(f"{workload}: valid ({len(wl.expanded_models)} model(s), traffic {wl.traffic.pattern}).")
+    sc = api.build(wl)  # reads traces and CSVs too, so every file the workload names is checked
+    typer.echo(f"{workload}: valid ({len(wl.expanded_models)} model(s), traffic {wl.traffic.pattern}, "
+               f"{sc.n:,} requests over {sc.horizon_s / 3600:.2f} h).")
 
 
 @app.command()

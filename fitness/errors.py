@@ -11,6 +11,7 @@ class UserError(Exception):
 
 def from_input_error(err: InputError, default_source: str | None) -> UserError:
     """Wrap a simulator `InputError`, naming the workload file when the raiser did not know the file."""
-    where = err.source or default_source
-    text = err.describe() if err.source else (f"{where}: " if where else "") + err.describe()
+    text = err.describe()
+    if default_source and err.source != default_source:
+        text = f"{default_source}: {text}"  # the workload first, then the file the value came from
     return UserError(text)

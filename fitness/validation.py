@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from pydantic import ValidationError
+
+from sim.distributions import ServiceTime
+from sim.traffic import TrafficSpec
+
+
+def _union_tags(union) -> frozenset[str]:
+    """The tag values of a discriminated union (pydantic puts the chosen tag in error locations)."""
+    members = get_args(get_args(union)[0])
+    return frozenset(tag for m in members for f in ("pattern", "dist") if f in m.model_fields
+                     for tag in get_args(m.model_fields[f].annotation))
+
+
+_TAGS = _union_tags(TrafficSpec) | _union_tags(ServiceTime)
 
 
 def field_path(loc: tuple, prefix: str | None = None) -> str:
@@ -11,7 +26,7 @@ def field_path(loc: tuple, prefix: str | None = None) -> str:
     for item in loc:
         if isinstance(item, int):
             parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
-        elif isinstance(item, str) and not item.startswith(("function-", "tagged-union")):
+        elif isinstance(item, str) and item not in _TAGS and not item.startswith(("function-", "tagged-union")):
             parts.append(item)
     return ".".join(parts)
 
@@ -25,17 +40,24 @@ def _expectation(err: dict) -> str:
         return "no such field here (check the spelling against DESIGN §3)"
     if err.get("type") == "union_tag_invalid":
         return msg.replace("Input tag", "one of the allowed values; tag")
-    return msg.removeprefix("Value error, ")
+    msg = msg.removeprefix("Value error, ").removeprefix("Input should be ")
+    return msg[0].lower() + msg[1:] if msg else msg
 
 
 def describe_validation_error(err: ValidationError, source: str | None, prefix: str | None = None) -> str:
     """One paragraph: file, each failing field path, what is expected and what was given."""
+    errors = err.errors()
+    locs = [tuple(e["loc"]) for e in errors]
+    # a container reported as invalid because an item inside it failed adds nothing: keep the item
+    errors = [e for e, loc in zip(errors, locs, strict=True)
+              if not any(o != loc and o[:len(loc)] == loc for o in locs)]
     lines = []
-    for e in err.errors()[:5]:
+    for e in errors[:5]:
         path = field_path(tuple(e["loc"]), prefix) or "(top level)"
         got = e.get("input")
-        shown = "" if e.get("type") == "missing" or isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"field '{path}': expected {_expectation(e)}{shown}")
-    more = f"; and {err.error_count() - 5} more" if err.error_count() > 5 else ""
+        shown = "" if e.get("type") == "missing" or isinstance(got, dict | list) else f" (got {got!r})"
+        verb = "" if e.get("type") == "value_error" else "expected "
+        lines.append(f"field '{path}': {verb}{_expectation(e)}{shown}")
+    more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
     where = f"{source}: " if source else ""
     return f"{where}invalid workload: " + "; ".join(lines) + more + "."

@@ -20,7 +20,7 @@ def max_workers(it: InstanceType, model: ModelSpec, catalog: Catalog) -> int:
     per_hw = it.gpu_count if model.accelerator == "gpu" else it.vcpu
     if model.memory_mb <= 0:
         return per_hw
-    return max(0, min(per_hw, int(usable_memory_mb(it, catalog) // model.memory_mb)))
+    return max(0, int(min(per_hw, usable_memory_mb(it, catalog) // model.memory_mb)))
 
 
 def hardware_reasons(it: InstanceType, model: ModelSpec, workers: int | None, catalog: Catalog) -> list[str]:

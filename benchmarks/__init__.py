@@ -1,0 +1,1 @@
+"""Speed benchmarks (DESIGN §5): run `python -m benchmarks.run`; never timed tests."""

@@ -1,0 +1,387 @@
+"""Traffic specs (the workload's `traffic:` block) and vectorised arrival-time generation.
+
+Rates are requests/second and durations seconds; durations also accept "90s" / "30m" / "6h" / "7d". A
+discriminated union on `pattern` keeps YAML and validation in one place. Generation never touches global
+random state: every function takes a `numpy.random.Generator`, so a seed reproduces a run exactly.
+
+Speed matters (days of traffic, millions of requests): every pattern is generated without a sort, by
+drawing sorted points of a unit-rate Poisson process (order statistics of exponential gaps) and mapping
+them through the inverse cumulative intensity.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from sim.errors import InputError
+from sim.traces import Trace, _did_you_mean, load_trace, replay_trace, trace_model_indices
+from sim.units import parse_duration_s
+
+__all__ = [
+    "BurstyTraffic", "ConstantTraffic", "DiurnalTraffic", "OnOffTraffic", "PoissonTraffic", "Popularity",
+    "Trace", "TraceTraffic", "TrafficSpec", "assign_models", "generate_arrivals", "load_trace",
+    "replay_trace", "trace_model_indices",
+]
+
+Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""A rate in requests/second: finite and non-negative."""
+Duration = Annotated[float, BeforeValidator(parse_duration_s), Field(gt=0, allow_inf_nan=False)]
+"""A positive duration in seconds, given as a number or a string like "30m"."""
+Offset = Annotated[float, BeforeValidator(parse_duration_s), Field(ge=0, allow_inf_nan=False)]
+"""A non-negative time offset in seconds, given as a number or a string like "14h"."""
+
+# Pieces per period of the diurnal cumulative-intensity grid: one per minute of a day. Within a piece the
+# intensity is replaced by its exact average there, an error far below sampling noise. Capped so short
+# periods over long horizons do not build a grid larger than the arrivals themselves.
+_DIURNAL_PIECES_PER_PERIOD = 1440
+_DIURNAL_MAX_GRID = 2_000_000
+
+
+class Popularity(BaseModel):
+    """How requests spread over the (expanded, ordered) model list: `{zipf: s}` or `{weights: {name: w}}`.
+
+    Zipf: the weight of model i (0-based, in workload order) is 1 / (i + 1)^s; s = 0 is uniform. Weights:
+    non-negative numbers by model name, normalised; models not named get weight 0.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    zipf: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    weights: dict[str, Rate] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Popularity:
+        if (self.zipf is None) == (self.weights is None):
+            raise ValueError("give exactly one of zipf (an exponent >= 0) or weights ({model_name: weight})")
+        if self.weights is not None and sum(self.weights.values()) <= 0:
+            raise ValueError("weights must include at least one positive weight")
+        return self
+
+    def probabilities(self, model_names: list[str]) -> np.ndarray:
+        """Probability of each model in `model_names` order (float64, sums to 1).
+
+        Raises InputError when `weights` names a model that is not in `model_names` (suggesting the
+        nearest name) or when the named models all have weight 0.
+        """
+        if not model_names:
+            raise InputError("models", "at least one model to spread traffic over", got=[])
+        if self.zipf is not None:
+            raw = 1.0 / np.arange(1, len(model_names) + 1, dtype=np.float64) ** self.zipf
+            return raw / raw.sum()
+        weights = self.weights or {}
+        for name in weights:
+            if name not in model_names:
+                raise InputError(f"traffic.popularity.weights.{name}", "the name of a model under `models`",
+                                 got=name, hint=_did_you_mean(name, model_names))
+        raw = np.array([weights.get(name, 0.0) for name in model_names], dtype=np.float64)
+        return raw / raw.sum()
+
+
+class _Traffic(BaseModel):
+    """Fields shared by every pattern."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rate_multiplier: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    """Scales the intensity (sensitivity analysis: traffic x0.5, x2, x10)."""
+    popularity: Popularity | None = None
+    """Spread of requests over models; None leaves the choice to the workload (e.g. a single model)."""
+
+    @property
+    def mean_rate_rps(self) -> float | None:  # pragma: no cover - overridden
+        """Long-run mean arrival rate including `rate_multiplier`; None when only data can say (traces)."""
+        raise NotImplementedError
+
+
+class ConstantTraffic(_Traffic):
+    """Deterministic arrivals every 1 / rate seconds, the first at t = 0."""
+
+    pattern: Literal["constant"] = "constant"
+    rate_rps: float = Field(gt=0, allow_inf_nan=False)
+
+    @property
+    def mean_rate_rps(self) -> float:
+        """Long-run mean arrival rate (req/s), including `rate_multiplier`."""
+        return self.rate_rps * self.rate_multiplier
+
+
+class PoissonTraffic(_Traffic):
+    """Homogeneous Poisson arrivals (exponential inter-arrival times) at `rate_rps`."""
+
+    pattern: Literal["poisson"] = "poisson"
+    rate_rps: float = Field(gt=0, allow_inf_nan=False)
+
+    @property
+    def mean_rate_rps(self) -> float:
+        """Long-run mean arrival rate (req/s), including `rate_multiplier`."""
+        return self.rate_rps * self.rate_multiplier
+
+
+class DiurnalTraffic(_Traffic):
+    """Non-homogeneous Poisson with a daily-style sinusoidal cycle.
+
+    rate(t) = mid + amp * cos(2 pi (t - peak_at_s) / period_s), with mid = (trough + peak) / 2 and
+    amp = (peak - trough) / 2: the rate is `peak_rps` at `peak_at_s` (default 14:00 when t = 0 is
+    midnight) and `trough_rps` half a period later. Alternatively give
+    `rate_rps` (the mean) and `peak_to_trough` (default 4). When both `trough_rps` and `peak_rps` are
+    given they win and `rate_rps` / `peak_to_trough` are ignored; giving only one of them is an error.
+    After validation `trough_rps` and `peak_rps` are always set.
+    """
+
+    pattern: Literal["diurnal"] = "diurnal"
+    trough_rps: Rate | None = None
+    peak_rps: Rate | None = None
+    rate_rps: Rate | None = None
+    peak_to_trough: float = Field(default=4.0, ge=1, allow_inf_nan=False)
+    peak_at_s: Offset = 14 * 3600.0
+    period_s: Duration = 86400.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_mean(cls, data: Any) -> Any:
+        # Fill trough/peak from the mean here (frozen models cannot be changed after validation). Values
+        # that do not convert cleanly are left alone so the field validators report them by name.
+        if not isinstance(data, dict) or any(data.get(k) is not None for k in ("trough_rps", "peak_rps")):
+            return data
+        try:
+            mean = float(data["rate_rps"])
+            ratio = float(data.get("peak_to_trough", 4.0))
+        except (KeyError, TypeError, ValueError):
+            return data
+        if not (math.isfinite(mean) and math.isfinite(ratio) and mean >= 0 and ratio >= 1):
+            return data
+        trough = 2.0 * mean / (1.0 + ratio)
+        return {**data, "trough_rps": trough, "peak_rps": ratio * trough}
+
+    @model_validator(mode="after")
+    def _check(self) -> DiurnalTraffic:
+        if self.trough_rps is None or self.peak_rps is None:
+            raise ValueError("give both trough_rps and peak_rps, or rate_rps (the mean) with peak_to_trough")
+        if self.peak_rps < self.trough_rps:
+            raise ValueError(f"peak_rps ({self.peak_rps}) must be >= trough_rps ({self.trough_rps})")
+        if self.peak_rps <= 0:
+            raise ValueError("peak_rps must be > 0")
+        return self
+
+    @property
+    def mean_rate_rps(self) -> float:
+        """Long-run mean arrival rate (req/s), including `rate_multiplier`."""
+        return (self.trough_rps + self.peak_rps) / 2.0 * self.rate_multiplier
+
+    def cumulative(self, t: np.ndarray) -> np.ndarray:
+        """Expected arrivals in [0, t] (closed form integral of the intensity), with `rate_multiplier`."""
+        mid = (self.trough_rps + self.peak_rps) / 2.0
+        amp = (self.peak_rps - self.trough_rps) / 2.0
+        omega = 2.0 * math.pi / self.period_s
+        wave = np.sin(omega * (t - self.peak_at_s)) + math.sin(omega * self.peak_at_s)
+        return (mid * t + amp / omega * wave) * self.rate_multiplier
+
+
+class BurstyTraffic(_Traffic):
+    """Two-state Markov-modulated Poisson process: `rate_rps` in the base state, `burst_rate_rps` in bursts.
+
+    Sojourns are exponential with means `mean_gap_s` (base) and `mean_burst_s` (burst); the process starts
+    in its stationary state, so the long-run rate holds from t = 0:
+    (rate * gap + burst_rate * burst) / (gap + burst).
+    """
+
+    pattern: Literal["bursty"] = "bursty"
+    rate_rps: Rate
+    burst_rate_rps: Rate
+    mean_burst_s: Duration
+    mean_gap_s: Duration
+
+    @model_validator(mode="after")
+    def _check(self) -> BurstyTraffic:
+        if self.rate_rps <= 0 and self.burst_rate_rps <= 0:
+            raise ValueError("at least one of rate_rps and burst_rate_rps must be > 0")
+        return self
+
+    @property
+    def mean_rate_rps(self) -> float:
+        """Long-run mean arrival rate (req/s), including `rate_multiplier`."""
+        mix = self.rate_rps * self.mean_gap_s + self.burst_rate_rps * self.mean_burst_s
+        return mix / (self.mean_gap_s + self.mean_burst_s) * self.rate_multiplier
+
+
+class OnOffTraffic(_Traffic):
+    """Deterministic cycles of `on_s` on then `off_s` off, starting on; Poisson at `rate_rps` while on."""
+
+    pattern: Literal["on_off"] = "on_off"
+    rate_rps: float = Field(gt=0, allow_inf_nan=False)
+    on_s: Duration
+    off_s: Duration
+
+    @property
+    def mean_rate_rps(self) -> float:
+        """Long-run mean arrival rate (req/s), including `rate_multiplier`."""
+        return self.rate_rps * self.on_s / (self.on_s + self.off_s) * self.rate_multiplier
+
+
+class TraceTraffic(_Traffic):
+    """Arrivals replayed from a CSV (see `sim.traces.load_trace` for the accepted layouts).
+
+    `trace` is a path the workload layer resolves (relative to the workload file). `rate_multiplier`
+    thins (m < 1) or replicates (m > 1) the recorded arrivals; see `sim.traces.replay_trace`.
+    """
+
+    pattern: Literal["trace"] = "trace"
+    trace: str = Field(min_length=1)
+    time_column: str | None = None
+    count_column: str | None = None
+    interval_s: Duration | None = None
+    model_column: str | None = None
+
+    @property
+    def mean_rate_rps(self) -> None:
+        """None: a trace's rate comes from its data (see `Trace.mean_rate_rps`)."""
+        return None
+
+
+TrafficSpec = Annotated[
+    ConstantTraffic | PoissonTraffic | DiurnalTraffic | BurstyTraffic | OnOffTraffic | TraceTraffic,
+    Field(discriminator="pattern"),
+]
+"""Any traffic spec, chosen by its `pattern` field (use as a pydantic field type)."""
+
+
+def generate_arrivals(spec: TrafficSpec, horizon_s: float, rng: np.random.Generator,
+                      trace: Trace | None = None) -> np.ndarray:
+    """Arrival times: sorted float64 seconds in [0, horizon_s).
+
+    `trace` is required for a `TraceTraffic` spec (from `load_trace`); its times are relative to its first
+    timestamp and are truncated at `horizon_s` (no wrap-around). Constant traffic uses no randomness.
+    """
+    if not (math.isfinite(horizon_s) and horizon_s > 0):
+        raise InputError("horizon", "a positive, finite number of seconds", got=horizon_s)
+    if isinstance(spec, TraceTraffic):
+        if trace is None:
+            raise ValueError("a trace spec needs its loaded Trace: call load_trace(path, spec) first")
+        return replay_trace(trace, horizon_s, rng, spec.rate_multiplier)[0]
+    generator = _GENERATORS[type(spec)]
+    return _before(generator(spec, horizon_s, rng), horizon_s)
+
+
+def assign_models(probabilities: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw `n` model indices (int32) independently with the given probabilities (normalised here)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 1 or p.size == 0 or not np.all(np.isfinite(p)) or np.any(p < 0) or p.sum() <= 0:
+        raise ValueError(f"probabilities must be a non-empty 1-D array of non-negative numbers, got {p!r}")
+    if p.size == 1:
+        return np.zeros(n, dtype=np.int32)
+    cdf = np.cumsum(p)
+    cdf /= cdf[-1]
+    # side="right" gives zero-probability models an empty interval, so they are never drawn.
+    idx = np.searchsorted(cdf, rng.random(n), side="right")
+    return np.minimum(idx, p.size - 1).astype(np.int32)
+
+
+def _sorted_uniforms(rng: np.random.Generator, n: int, span: float) -> np.ndarray:
+    """`n` sorted uniform points on [0, span) in O(n): normalised partial sums of n + 1 exponentials."""
+    if n == 0:
+        return np.empty(0, dtype=np.float64)
+    sums = np.cumsum(rng.standard_exponential(n + 1))
+    points = sums[:n]
+    points *= span / sums[n]
+    return points
+
+
+def _poisson_points(rng: np.random.Generator, mass: float) -> np.ndarray:
+    """Sorted points of a unit-rate Poisson process on [0, mass)."""
+    return _sorted_uniforms(rng, int(rng.poisson(mass)), mass)
+
+
+def _before(times: np.ndarray, horizon_s: float) -> np.ndarray:
+    """Drop points at or after the horizon (only rounding can put them there); `times` is sorted."""
+    if times.size and times[-1] >= horizon_s:
+        times = times[: np.searchsorted(times, horizon_s, side="left")]
+    return times
+
+
+def _piecewise(rng: np.random.Generator, knots_s: np.ndarray, cumulative: np.ndarray) -> np.ndarray:
+    """Poisson arrivals whose cumulative intensity is linear between knots (piecewise-constant rate).
+
+    Inverting the cumulative intensity maps unit-rate points to the wanted process; `np.interp` is safe
+    with flat stretches (zero rate) because a point never lands strictly inside a zero-width interval.
+    """
+    return np.interp(_poisson_points(rng, float(cumulative[-1])), cumulative, knots_s)
+
+
+def _constant(spec: ConstantTraffic, horizon_s: float, rng: np.random.Generator) -> np.ndarray:
+    rate = spec.rate_rps * spec.rate_multiplier
+    # k / rate rather than a running sum, so spacing stays exact over millions of arrivals.
+    return np.arange(math.ceil(horizon_s * rate), dtype=np.float64) / rate
+
+
+def _poisson(spec: PoissonTraffic, horizon_s: float, rng: np.random.Generator) -> np.ndarray:
+    rate = spec.rate_rps * spec.rate_multiplier
+    return _sorted_uniforms(rng, int(rng.poisson(rate * horizon_s)), horizon_s)
+
+
+def _diurnal(spec: DiurnalTraffic, horizon_s: float, rng: np.random.Generator) -> np.ndarray:
+    pieces = math.ceil(horizon_s / spec.period_s * _DIURNAL_PIECES_PER_PERIOD)
+    knots = np.linspace(0.0, horizon_s, min(max(pieces, 1), _DIURNAL_MAX_GRID) + 1)
+    return _piecewise(rng, knots, spec.cumulative(knots))
+
+
+def _bursty(spec: BurstyTraffic, horizon_s: float, rng: np.random.Generator) -> np.ndarray:
+    states, ends = _mmpp_sojourns(spec, horizon_s, rng)
+    rates = np.array([spec.rate_rps, spec.burst_rate_rps]) * spec.rate_multiplier
+    knots = np.concatenate(([0.0], ends))
+    cumulative = np.concatenate(([0.0], np.cumsum(rates[states] * np.diff(knots))))
+    return _piecewise(rng, knots, cumulative)
+
+
+def _mmpp_sojourns(spec: BurstyTraffic, horizon_s: float,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Alternating base (0) / burst (1) sojourns covering [0, horizon): their states and end times.
+
+    The first state is drawn from the stationary distribution; exponential sojourns are memoryless, so
+    the first (residual) sojourn has the ordinary distribution.
+    """
+    means = np.array([spec.mean_gap_s, spec.mean_burst_s])
+    state = int(rng.random() < spec.mean_burst_s / (spec.mean_gap_s + spec.mean_burst_s))
+    chunks_states, chunks_lengths, covered = [], [], 0.0
+    while covered < horizon_s:
+        # Draw a little more than the expected number of sojourns; loop in the rare short case.
+        n = int(2.2 * (horizon_s - covered) / means.sum()) + 16
+        states = (state + np.arange(n)) % 2
+        lengths = rng.exponential(means[states])
+        chunks_states.append(states)
+        chunks_lengths.append(lengths)
+        covered += float(lengths.sum())
+        state = 1 - int(states[-1])
+    states = np.concatenate(chunks_states)
+    ends = np.cumsum(np.concatenate(chunks_lengths))
+    last = int(np.searchsorted(ends, horizon_s, side="left"))
+    ends = ends[: last + 1]
+    ends[-1] = horizon_s
+    return states[: last + 1], ends
+
+
+def _on_off(spec: OnOffTraffic, horizon_s: float, rng: np.random.Generator) -> np.ndarray:
+    cycle = spec.on_s + spec.off_s
+    full, rest = divmod(horizon_s, cycle)
+    on_time = full * spec.on_s + min(rest, spec.on_s)
+    # Poisson on the concatenated "on" time, then each point moved to its cycle: no sort, no knots.
+    on_points = _sorted_uniforms(rng, int(rng.poisson(spec.rate_rps * spec.rate_multiplier * on_time)),
+                                 on_time)
+    # fmod is exact for positive numbers, so a point never leaks past the end of its "on" period.
+    within = np.fmod(on_points, spec.on_s)
+    on_points -= within
+    on_points *= cycle / spec.on_s  # now the start of the point's cycle (up to rounding)
+    on_points += within
+    return on_points
+
+
+_GENERATORS = {
+    ConstantTraffic: _constant,
+    PoissonTraffic: _poisson,
+    DiurnalTraffic: _diurnal,
+    BurstyTraffic: _bursty,
+    OnOffTraffic: _on_off,
+}

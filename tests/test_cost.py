@@ -1,0 +1,54 @@
+"""Cost arithmetic to the cent, worked by hand from the catalog (DESIGN §4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fitness.api import simulate
+from fitness.workload import parse_workload
+from sim.cost import billed_seconds, monthly_usd
+
+
+def _workload(**over) -> dict:
+    base = {"name": "cost", "horizon": "6h", "seed": 1,
+            "models": [{"name": "m", "memory_mb": 500, "payload_kb": 2, "response_kb": 1,
+                        "service_time": {"dist": "constant", "value_ms": 1000}}],
+            "traffic": {"pattern": "constant", "rate_rps": 0.5}}
+    base.update(over)
+    return base
+
+
+def test_pinned_realtime_cost_to_the_cent():
+    """2 x ml.c5.xlarge (0.204 USD/h) for 6 h = 2.448 USD; a 730 h month = 297.84 USD."""
+    wl = parse_workload(_workload(options={"realtime": {"instance_type": "ml.c5.xlarge", "instance_count": 2}}))
+    cost = simulate(wl, "realtime").summary["cost_usd"]
+    assert round(cost["total"], 2) == 2.45
+    assert cost["total"] == pytest.approx(2 * 0.204 * 6, abs=1e-9)
+    assert round(cost["monthly"], 2) == 297.84
+    assert cost["per_million"] == pytest.approx(cost["total"] * 1e6 / (0.5 * 6 * 3600))
+
+
+def test_serverless_cost_to_the_cent():
+    """0.5 req/s of 1 s at 2048 MB for 24 h: 43,200 s x 2 GB x 0.00002 = 1.728 USD compute,
+    43,200 x 3 KB / 1024^2 x 0.016 = 0.00198 USD data; with one provisioned container,
+    86,400 s x 2 GB x 0.0000041667 = 0.72001 USD more."""
+    wl = parse_workload(_workload(horizon="24h", options={"serverless": {"memory_mb": 2048}}))
+    cost = simulate(wl, "serverless").summary["cost_usd"]
+    assert cost["breakdown"]["compute"] == pytest.approx(1.728, abs=1e-9)
+    assert cost["breakdown"]["data"] == pytest.approx(43200 * 3 / 1024**2 * 0.016, abs=1e-12)
+    assert round(cost["total"], 2) == 1.73
+    wl = parse_workload(_workload(horizon="24h", options={"serverless": {"memory_mb": 2048,
+                                                                        "provisioned_concurrency": 1}}))
+    cost = simulate(wl, "serverless").summary["cost_usd"]
+    assert cost["breakdown"]["provisioned_concurrency"] == pytest.approx(86400 * 2 * 0.0000041667, abs=1e-9)
+    assert round(cost["total"], 2) == round(1.728 + 0.00198 + 0.72001, 2) == 2.45
+
+
+def test_billing_rounds_each_duration_up_to_the_granularity():
+    """1 ms granularity: 1.0004 s bills 1.001 s; an exact 0.25 s stays 0.25 s."""
+    assert billed_seconds(np.array([1.0004, 0.25]), 1.0) == pytest.approx(1.251)
+
+
+def test_monthly_projection_is_730_hours():
+    assert monthly_usd(1.0, 3600.0) == pytest.approx(730.0)

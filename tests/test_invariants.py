@@ -1,0 +1,119 @@
+"""Hypothesis invariants over random workloads and configurations (DEVELOPERS.md).
+
+No request starts or finishes before it arrives; offered = served + throttled + failed; memory never
+above capacity; concurrency never above its limit; cost >= 0; capacity never negative.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.catalog import load_catalog
+from sim.components.sizing import usable_memory_mb
+from sim.metrics import request_counts, summary
+from sim.model import ModelSpec
+from sim.options import load_all
+from sim.results import THROTTLED
+from sim.scenario import build_scenario, stream
+
+CATALOG = load_catalog()
+CPU_TYPES = sorted(n for n, it in CATALOG.instances.items() if it.accelerator == "cpu")
+
+service = st.one_of(
+    st.builds(lambda v: {"dist": "constant", "value_ms": v}, st.floats(1, 3000)),
+    st.builds(lambda v: {"dist": "exponential", "mean_ms": v}, st.floats(1, 3000)),
+    st.builds(lambda a, b: {"dist": "lognormal", "p50_ms": a, "p99_ms": a * b}, st.floats(1, 1000), st.floats(1.1, 20)),
+    st.builds(lambda m, c: {"dist": "gamma", "mean_ms": m, "cv": c}, st.floats(1, 2000), st.floats(0.1, 3)),
+)
+
+models = st.builds(lambda svc, mem, start, load, i: ModelSpec(
+    name=f"m{i}", service_time=svc, memory_mb=mem, container_start_s=start, load_s=load),
+    service, st.floats(0, 3000), st.floats(0, 30), st.floats(0, 30), st.integers(0, 3))
+
+
+@st.composite
+def scenarios(draw):
+    """1..3 models, Poisson arrivals up to ~3000 requests over up to 2 h."""
+    ms = {m.name: m for m in draw(st.lists(models, min_size=1, max_size=3))}
+    ms = tuple(ms.values())
+    rate, horizon, seed = draw(st.floats(0.01, 30)), draw(st.floats(60, 7200)), draw(st.integers(0, 2**31))
+    n = min(3000, max(1, int(rate * horizon)))
+    rng = stream(seed, "arrivals")
+    arr = np.sort(rng.uniform(0, horizon, n))
+    idx = rng.integers(0, len(ms), n).astype(np.int32)
+    return build_scenario(ms, arr, idx, horizon, CATALOG, seed)
+
+
+realtime_cfg = st.one_of(
+    st.builds(dict, instance_type=st.sampled_from(CPU_TYPES), instance_count=st.integers(1, 4),
+              workers_per_instance=st.none() | st.integers(1, 8)),
+    st.builds(lambda lo, extra, tgt, it: {"instance_type": it, "autoscaling": {
+        "min": lo, "max": lo + extra, "target_invocations_per_instance": tgt}},
+        st.integers(1, 3), st.integers(0, 5), st.floats(1, 5000), st.sampled_from(CPU_TYPES)),
+    st.just({}),
+)
+serverless_cfg = st.builds(lambda mem, mc, pc, ka: {"memory_mb": mem, "max_concurrency": mc,
+                                                    "provisioned_concurrency": min(pc, mc), "keep_alive_s": ka},
+                           st.sampled_from([1024, 2048, 4096, 6144]), st.integers(1, 50), st.integers(0, 3),
+                           st.floats(1, 3600))
+
+
+def _check_common(res, sc):
+    log = res.log
+    counts = request_counts(log)
+    assert counts["offered"] == sc.n == counts["served"] + counts["throttled"] + counts["failed"]
+    done = log.status != THROTTLED
+    assert np.all(log.start_s[done] >= log.arrival_s[done])
+    assert np.all(log.finish_s[done] >= log.arrival_s[done])
+    assert np.all(np.isnan(log.finish_s[~done]))
+    assert all(v >= 0 for v in res.cost_usd.values())
+    assert np.all(res.capacity.values >= 0)
+    s = summary(res)
+    assert s["cost_usd"]["total"] >= 0 and s["cost_usd"]["monthly"] >= 0
+
+
+def _max_in_flight(start: np.ndarray, end: np.ndarray) -> int:
+    """Largest number of intervals [start, end) overlapping at one time."""
+    t = np.r_[start, end]
+    d = np.r_[np.ones(start.size), -np.ones(end.size)]
+    order = np.lexsort((d, t))  # ends before starts at equal times
+    return int(np.max(np.cumsum(d[order]), initial=0))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), realtime_cfg)
+def test_realtime_invariants(sc, raw):
+    opt = load_all()["realtime"]
+    res = opt.simulate(sc, opt.config_model(**raw))
+    if not res.feasible:
+        assert res.reasons
+        return
+    _check_common(res, sc)
+    for m in sc.models:  # every worker holds its own copy: memory never above the instance's
+        it = CATALOG.instance(res.config[f"{m.name}.instance_type"])
+        assert res.config[f"{m.name}.workers_per_instance"] * m.memory_mb <= usable_memory_mb(it, CATALOG)
+    log, peak_instances = res.log, res.capacity.max(sc.horizon_s)
+    for i, m in enumerate(sc.models):  # no more requests in service than workers in service
+        busy = (log.model_idx == i) & (log.status != THROTTLED)
+        in_service = _max_in_flight(log.start_s[busy], log.start_s[busy] + sc.service_s[busy])
+        assert in_service <= res.config[f"{m.name}.workers_per_instance"] * peak_instances
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), serverless_cfg)
+def test_serverless_invariants(sc, raw):
+    opt = load_all()["serverless"]
+    cfg = opt.config_model(**raw)
+    res = opt.simulate(sc, cfg)
+    if not res.feasible:
+        assert res.reasons
+        return
+    _check_common(res, sc)
+    assert all(m.memory_mb <= cfg.memory_mb for m in sc.models)
+    log = res.log
+    for i in range(len(sc.models)):  # a container is held from arrival (cold start) to the end of work
+        held = (log.model_idx == i) & (log.status != THROTTLED)
+        assert _max_in_flight(log.arrival_s[held], log.finish_s[held]) <= cfg.max_concurrency
+    assert not np.any(log.cold & (log.status == THROTTLED))
