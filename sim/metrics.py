@@ -67,7 +67,11 @@ def cost_summary(result: SimResult, served: int) -> dict:
 
 
 def summary(result: SimResult, since_s: float = 0.0) -> dict:
-    """The DESIGN §3 result object of one option (JSON-safe; NaN and None where nothing was measured)."""
+    """The DESIGN §3 result object of one option (JSON-safe; NaN and None where nothing was measured).
+
+    `utilization` (an addition to the contract) is busy worker-seconds / paid worker-seconds over the
+    whole horizon: the share of capacity paid for that did work.
+    """
     out = {"option": result.option, "feasible": result.feasible, "reasons": list(result.reasons),
            "config": result.config}
     if not result.feasible or result.log is None:
@@ -82,6 +86,7 @@ def summary(result: SimResult, since_s: float = 0.0) -> dict:
         "instances": {"mean": result.capacity.mean(result.horizon_s, since_s) if result.capacity else 0.0,
                       "max": result.capacity.max(result.horizon_s) if result.capacity else 0.0},
         "cost_usd": cost_summary(result, counts["served"]),
+        "utilization": result.extra.get("utilization"),
     })
     if result.cache is not None:
         out["cache"] = result.cache

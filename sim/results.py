@@ -53,7 +53,9 @@ class Timeline:
         t_u, first = np.unique(t, return_index=True)
         level = start + np.cumsum(d)
         last = np.r_[first[1:] - 1, t.size - 1] if t.size else first
-        return Timeline(np.r_[0.0, t_u], np.r_[start, level[last]])
+        times, values = np.r_[0.0, t_u], np.r_[start, level[last]]
+        keep = np.r_[times[1:] > times[:-1], True]  # a change at t = 0 replaces the starting level
+        return Timeline(times[keep], values[keep])
 
     def mean(self, horizon_s: float, since_s: float = 0.0) -> float:
         """Time-average over [since_s, horizon_s): integral of the step function / duration."""

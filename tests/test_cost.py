@@ -27,6 +27,8 @@ def test_pinned_realtime_cost_to_the_cent():
     assert cost["total"] == pytest.approx(2 * 0.204 * 6, abs=1e-9)
     assert round(cost["monthly"], 2) == 297.84
     assert cost["per_million"] == pytest.approx(cost["total"] * 1e6 / (0.5 * 6 * 3600))
+    # 10,800 requests x 1 s of work on 2 instances x 4 workers x 21,600 s
+    assert simulate(wl, "realtime").summary["utilization"] == pytest.approx(10800 / (8 * 21600))
 
 
 def test_serverless_cost_to_the_cent():

@@ -133,13 +133,15 @@ def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
 def _result(scenario: Scenario, log: RequestLog, pools: list, config: dict) -> SimResult:
     """Capacity timeline and instance cost of the simulated pools."""
     h = scenario.horizon_s
-    times, deltas, cost, seconds = [], [], 0.0, 0.0
+    times, deltas, cost, seconds, worker_s = [], [], 0.0, 0.0, 0.0
     for pool, it in pools:
         for t0, t1 in pool.billed_intervals(h):
             seconds += t1 - t0
+            worker_s += (t1 - t0) * pool.workers
             cost += instance_cost_usd(t1 - t0, it.price_per_hour.value)
         times += pool.joined_s + [t for t in pool.left_s if t < h]
         deltas += [1] * len(pool.joined_s) + [-1] * sum(t < h for t in pool.left_s)
     cap = Timeline.from_deltas(np.array(times), np.array(deltas, float))
+    busy = float(np.sum(scenario.service_s[log.start_s < h]))
     return SimResult("realtime", True, (), h, config, log, cap, {"instances": cost},
-                     extra={"instance_seconds": seconds})
+                     extra={"instance_seconds": seconds, "utilization": busy / worker_s if worker_s else 0.0})

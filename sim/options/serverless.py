@@ -106,7 +106,7 @@ def _result(scenario: Scenario, log: RequestLog, fleets: list, cfg: ServerlessCo
     """Containers over time and the bill: compute GB-seconds, data, provisioned concurrency."""
     cat, h = scenario.catalog, scenario.horizon_s
     s = cat.serverless
-    compute = data = prov = 0.0
+    compute = data = prov = busy = alive = 0.0
     times, deltas = [], []
     for fleet, m, mem in fleets:
         secs = billed_seconds(np.array(fleet.billed_s), s.billing_granularity_ms.value)
@@ -115,6 +115,8 @@ def _result(scenario: Scenario, log: RequestLog, fleets: list, cfg: ServerlessCo
         data += data_cost_usd(served * (m.payload_kb + m.response_kb), s.data_price_per_gb.value)
         prov += gb_second_cost_usd(h * cfg.provisioned_concurrency, mem, s.provisioned_price_per_gb_second.value)
         born, dead = fleet.lifetimes(h)
+        busy += float(np.sum(fleet.billed_s))
+        alive += float(np.sum(dead - born)) + h * cfg.provisioned_concurrency
         times += [*born, *dead[dead < h]]
         deltas += [1.0] * born.size + [-1.0] * int(np.sum(dead < h))
     base = float(cfg.provisioned_concurrency * len(fleets))
@@ -123,4 +125,5 @@ def _result(scenario: Scenario, log: RequestLog, fleets: list, cfg: ServerlessCo
     if cfg.provisioned_concurrency:
         cost["provisioned_concurrency"] = prov
     return SimResult("serverless", True, (), h, config, log, cap, cost,
-                     extra={"containers_created": sum(len(f.created_s) for f, *_ in fleets)})
+                     extra={"containers_created": sum(len(f.created_s) for f, *_ in fleets),
+                            "utilization": min(1.0, busy / alive) if alive else 0.0})
