@@ -11,12 +11,15 @@ import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
+import pandas as pd
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from fitness.errors import UserError, from_input_error
 from fitness.validation import describe_validation_error
 from sim.catalog import Catalog, load_catalog
+from sim.distributions import Empirical
 from sim.errors import InputError
 from sim.model import ModelSpec
 from sim.options import load_all
@@ -167,10 +170,41 @@ def _check_options(wl: Workload, catalog: Catalog) -> None:
             catalog.instance(it, f"options.{oid}.instance_type")
 
 
+def read_samples_ms(path: Path, field: str) -> tuple[float, ...]:
+    """Latencies in ms from a CSV: the column named latency_ms / ms / service_time_ms, else the first numeric one."""
+    expected = "a CSV file with a column of per-request latencies in milliseconds"
+    try:
+        df = pd.read_csv(path)
+    except FileNotFoundError as e:
+        raise InputError(field, expected, str(path), hint="the file does not exist; paths are relative to "
+                         "the workload file") from e
+    except (OSError, ValueError, pd.errors.ParserError) as e:
+        raise InputError(field, expected, str(path), hint=f"it could not be read ({e})") from e
+    named = [c for c in df.columns if str(c).strip().lower() in ("latency_ms", "ms", "service_time_ms")]
+    numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+    column = (named or numeric or [None])[0]
+    values = df[column].dropna().to_numpy(float) if column is not None else np.array([])
+    if values.size == 0 or np.any(values < 0) or not np.all(np.isfinite(values)):
+        raise InputError(field, expected + " (finite, >= 0, at least one)", str(path))
+    return tuple(values.tolist())
+
+
+def _resolve_files(wl: Workload) -> Workload:
+    """Read the empirical service-time CSVs the workload names (relative to the workload file)."""
+    entries = []
+    for i, m in enumerate(wl.models):
+        st = m.service_time
+        if isinstance(st, Empirical) and st.csv is not None and not st.samples_ms:
+            samples = read_samples_ms(wl.base_dir / st.csv, f"models[{i}].service_time.csv")
+            m = m.model_copy(update={"service_time": st.model_copy(update={"samples_ms": samples})})
+        entries.append(m)
+    return wl.model_copy(update={"models": tuple(entries)})
+
+
 def parse_workload(data: dict, source: str | None = None) -> Workload:
     """Validate a workload mapping (as read from YAML); `source` names the file in errors."""
     try:
-        wl = Workload(**data, source=source)
+        wl = _resolve_files(Workload(**data, source=source))
         _check_options(wl, load_catalog(wl.catalog))
     except ValidationError as e:
         raise UserError(describe_validation_error(e, source)) from e

@@ -26,5 +26,5 @@ class InputError(ValueError):
         if self.got is not None:
             text += f", got {self.got!r}"
         if self.hint:
-            text += f". {self.hint}"
+            text += f". {self.hint[:1].upper()}{self.hint[1:]}"
         return text if text.endswith((".", "?", "!")) else text + "."
