@@ -27,6 +27,11 @@ DEFAULT_HORIZON_S = 3600.0
 """Simulated time when the workload gives neither a horizon nor a trace (one hour)."""
 
 
+DELIVERY_WORDS = {"sync": "a synchronous answer to a waiting caller",
+                  "async": "per-request results that the caller polls for or is notified of",
+                  "offline": "results in bulk by a deadline"}
+
+
 @dataclass(frozen=True)
 class OptionRun:
     """One option simulated for one workload: the raw result and its DESIGN §3 summary."""
@@ -80,7 +85,12 @@ def run_option(wl: Workload, scenario: Scenario, option_id: str) -> OptionRun:
         raise UserError(f"unknown option '{option_id}': expected one of {', '.join(registry)}"
                         + (f"; did you mean '{near[0]}'?" if near else "."))
     cfg = wl.option_config(option_id)
-    if wl.application is not None:
+    delivery = wl.slo.delivery
+    if delivery not in registry[option_id].delivers:
+        reason = (f"{option_id} cannot deliver {DELIVERY_WORDS[delivery]} (slo.delivery: {delivery}); it "
+                  f"delivers {' or '.join(DELIVERY_WORDS[d] for d in sorted(registry[option_id].delivers))}")
+        res = SimResult.infeasible(option_id, [reason], scenario.horizon_s)
+    elif wl.application is not None:
         reason = f"application pattern '{wl.application.pattern}' is not modelled yet for {option_id}"
         res = SimResult.infeasible(option_id, [reason], scenario.horizon_s)
     else:

@@ -25,10 +25,16 @@ def constraint_reasons(wl: Workload, s: dict) -> list[str]:
     req, lat, cost = s["requests"], s["latency_ms"], s["cost_usd"]
     if req["served"] == 0:
         return ["no request was served"]
-    for key in ("p99", "p95"):
-        limit = getattr(wl.slo, f"{key}_ms")
-        if limit is not None and lat[key] > limit:
-            out.append(f"{key} latency {lat[key]:.0f} ms exceeds the SLO of {limit:g} ms")
+    if wl.slo.delivery == "offline":
+        # offline results are judged by the deadline on every result, not by percentiles of a waiting caller
+        deadline_h = wl.slo.deadline_h
+        if deadline_h is not None and lat["max"] > deadline_h * 3.6e6:
+            out.append(f"the slowest result takes {lat['max'] / 3.6e6:.1f} h and misses the {deadline_h:g} h deadline")
+    else:
+        for key in ("p99", "p95"):
+            limit = getattr(wl.slo, f"{key}_ms")
+            if limit is not None and lat[key] > limit:
+                out.append(f"{key} latency {lat[key]:.0f} ms exceeds the SLO of {limit:g} ms")
     errors = (req["throttled"] + req["failed"]) / req["offered"]
     if errors > wl.slo.max_error_rate:
         out.append(f"error rate {errors:.2%} (throttled {req['throttled']}, failed {req['failed']}) exceeds "
@@ -47,14 +53,18 @@ def _ratio_best(values: list[float], x: float) -> float:
     return best / x
 
 
-def fitness_scores(feasible: list[dict]) -> list[dict]:
-    """Per feasible option: cost = cheapest/monthly, latency = lowest p99/p99, throughput = served/offered."""
+def fitness_scores(feasible: list[dict], offline: bool = False) -> list[dict]:
+    """Per feasible option: cost = cheapest/monthly, latency = lowest p99/p99, throughput = served/offered.
+
+    Offline results only have to meet their deadline (a constraint, checked before): every feasible
+    option then has latency fitness 1, so a faster answer nobody waits for buys nothing.
+    """
     costs = [s["cost_usd"]["monthly"] for s in feasible]
     p99s = [s["latency_ms"]["p99"] for s in feasible]
     out = []
     for s, c, p in zip(feasible, costs, p99s, strict=True):
         r = s["requests"]
-        out.append({"cost": _ratio_best(costs, c), "latency": _ratio_best(p99s, p),
+        out.append({"cost": _ratio_best(costs, c), "latency": 1.0 if offline else _ratio_best(p99s, p),
                     "throughput": r["served"] / r["offered"] if r["offered"] else 0.0,
                     "complexity": None, "traffic_fit": None})
     return out
@@ -105,7 +115,7 @@ def rank(wl: Workload, scenario: Scenario, runs: list[OptionRun]) -> Recommendat
             s["feasible"], s["reasons"] = not extra, s["reasons"] + extra
         objs.append(s)
     ok = [s for s in objs if s["feasible"]]
-    for s, fit in zip(ok, fitness_scores(ok), strict=True):
+    for s, fit in zip(ok, fitness_scores(ok, offline=wl.slo.delivery == "offline"), strict=True):
         s["fitness"], s["score"] = fit, weighted(wl, fit)
     ok.sort(key=lambda s: (-s["score"], s["cost_usd"]["monthly"]))
     for i, s in enumerate(ok, 1):

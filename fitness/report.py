@@ -35,6 +35,16 @@ def _num(x: float | None, fmt: str = ",.2f") -> str:
     return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, fmt)
 
 
+def duration_text(ms: float | None) -> str:
+    """Latency in the unit a reader thinks in: ms under 10 s, then s, min, h."""
+    if ms is None or (isinstance(ms, float) and not math.isfinite(ms)):
+        return "n/a"
+    for limit, div, unit in ((1e4, 1.0, "ms"), (6e5, 1e3, "s"), (3.6e7, 6e4, "min")):
+        if ms < limit:
+            return f"{ms / div:,.1f} {unit}"
+    return f"{ms / 3.6e6:,.1f} h"
+
+
 def option_rows(rec: Recommendation) -> list[list[str]]:
     """Table rows (rank, option, p50, p99, monthly, per million, errors, cold starts, instances, notes)."""
     rows = []
@@ -45,13 +55,13 @@ def option_rows(rec: Recommendation) -> list[list[str]]:
         r, lat, c = o["requests"], o["latency_ms"], o["cost_usd"]
         err = (r["throttled"] + r["failed"]) / r["offered"] if r["offered"] else 0.0
         note = "" if o["feasible"] else "rejected: " + "; ".join(o["reasons"])
-        rows.append([str(o["rank"] or "-"), o["option"], _num(lat["p50"], ",.1f"), _num(lat["p99"], ",.1f"),
+        rows.append([str(o["rank"] or "-"), o["option"], duration_text(lat["p50"]), duration_text(lat["p99"]),
                      _num(c["monthly"]), _num(c["per_million"]), f"{err:.3%}",
                      f"{o['cold_starts']['fraction']:.3%}", _num(o["instances"]["mean"], ".2f"), note])
     return rows
 
 
-HEADERS = ["rank", "option", "p50 ms", "p99 ms", "USD/month", "USD/1M", "errors", "cold", "instances", "notes"]
+HEADERS = ["rank", "option", "p50", "p99", "USD/month", "USD/1M", "errors", "cold", "instances", "notes"]
 
 
 def render_markdown(rec: Recommendation) -> str:
@@ -60,7 +70,7 @@ def render_markdown(rec: Recommendation) -> str:
     if rec.recommended:
         best = next(o for o in rec.options if o["option"] == rec.recommended)
         lines += [f"**Recommended: `{rec.recommended}`** at {_num(best['cost_usd']['monthly'])} USD/month "
-                  f"(projected to 730 h), p99 {_num(best['latency_ms']['p99'], ',.1f')} ms.", ""]
+                  f"(projected to 730 h), p99 {duration_text(best['latency_ms']['p99'])}.", ""]
     else:
         lines += ["**No option meets the constraints.** The reasons are listed per option below.", ""]
     lines += [f"Simulated {rec.scenario_requests:,} requests over {rec.horizon_s / 3600:.2f} h, seed {rec.seed}.", "",

@@ -58,7 +58,11 @@ class Application(BaseModel):
 
 
 class SLO(BaseModel):
-    """Service-level objectives; `delivery` says how the caller receives results."""
+    """Service-level objectives; `delivery` says how the caller receives results.
+
+    sync and async callers are held to `p99_ms` / `p95_ms`; offline results to `deadline_h`, the most
+    hours any result may take from its record's arrival.
+    """
 
     model_config = _FROZEN
 

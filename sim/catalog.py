@@ -24,6 +24,7 @@ from sim.errors import InputError
 __all__ = [
     "DEFAULT_CATALOG",
     "AutoscalingFacts",
+    "BatchFacts",
     "Catalog",
     "Confidence",
     "Fact",
@@ -203,6 +204,65 @@ class NetworkFacts(BaseModel):
         return self
 
 
+class AsyncFacts(BaseModel):
+    """Limits of asynchronous inference."""
+
+    model_config = _FROZEN
+
+    payload_limit_mb: Fact
+    inline_body_limit_bytes: Fact
+    timeout_max_s: Fact
+    timeout_default_s: Fact
+
+
+class ObjectStoreFacts(BaseModel):
+    """Object store (S3) transfer figures used for payloads read and results written."""
+
+    model_config = _FROZEN
+
+    read_mb_per_s: Fact
+    write_mb_per_s: Fact
+    request_latency_ms: Fact
+
+
+class NameList(BaseModel):
+    """A list of names (e.g. instance types) with the same provenance fields as a `Fact`."""
+
+    model_config = _FROZEN
+
+    names: tuple[str, ...] = Field(min_length=1)
+    source: str = Field(min_length=1)
+    retrieved: datetime.date
+    confidence: Confidence
+    note: str = ""
+
+
+class BatchFacts(BaseModel):
+    """Batch transform limits, defaults and (assumed) job start-up time."""
+
+    model_config = _FROZEN
+
+    instance_types: NameList
+    instance_count_max: Fact
+    max_payload_mb_max: Fact
+    max_payload_mb_default: Fact
+    invocations_timeout_s_default: Fact
+    invocations_timeout_s_max: Fact
+    invocations_max_retries: Fact
+    job_startup_s: Fact
+
+    @model_validator(mode="after")
+    def _defaults_within_limits(self) -> BatchFacts:
+        # A default above its own limit would make every defaulted job infeasible, far from the cause.
+        if not 0 < self.max_payload_mb_default.value <= self.max_payload_mb_max.value:
+            raise ValueError("batch needs 0 < max_payload_mb_default <= max_payload_mb_max")
+        if not 0 < self.invocations_timeout_s_default.value <= self.invocations_timeout_s_max.value:
+            raise ValueError("batch needs 0 < invocations_timeout_s_default <= invocations_timeout_s_max")
+        if self.job_startup_s.value < 0 or self.invocations_max_retries.value < 0:
+            raise ValueError("batch job_startup_s and invocations_max_retries must be >= 0")
+        return self
+
+
 class Catalog(BaseModel):
     """A whole catalog: instance types and the facts of each hosting option, for one region."""
 
@@ -216,6 +276,17 @@ class Catalog(BaseModel):
     autoscaling: AutoscalingFacts
     serverless: ServerlessFacts
     network: NetworkFacts
+    async_inference: AsyncFacts
+    object_store: ObjectStoreFacts
+    batch: BatchFacts
+
+    @model_validator(mode="after")
+    def _batch_types_known(self) -> Catalog:
+        # Batch right-sizing walks this list; a name missing from `instances` would be silently skipped.
+        unknown = [n for n in self.batch.instance_types.names if n not in self.instances]
+        if unknown:
+            raise ValueError(f"batch.instance_types names types not in instances: {', '.join(unknown)}")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -260,10 +331,13 @@ class Catalog(BaseModel):
         out: dict[str, Fact] = {}
         for key, inst in self.instances.items():
             out[f"instances.{key}.price_per_hour"] = inst.price_per_hour
-        for section in ("realtime", "autoscaling", "serverless", "network"):
+        for section in ("realtime", "autoscaling", "serverless", "network", "async_inference", "object_store",
+                        "batch"):
             group = getattr(self, section)
             for fname in type(group).model_fields:
-                out[f"{section}.{fname}"] = getattr(group, fname)
+                value = getattr(group, fname)
+                if isinstance(value, Fact):  # name lists carry their own source but are not numbers
+                    out[f"{section}.{fname}"] = value
         return out
 
 

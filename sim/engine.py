@@ -14,9 +14,17 @@ from typing import Protocol
 
 import simpy
 
+DRAIN_LIMIT_S = 30 * 86400.0
+"""How long past the horizon the control plane may run to drain queued work (a guard against policies
+that never bring capacity back, not a property of any platform)."""
+
 
 class DataPlane(Protocol):
     """Serves arrivals in time order; `advance(until)` serves every arrival strictly before `until`."""
+
+    @property
+    def idle(self) -> bool:
+        """True once every arrival has been served (or refused)."""
 
     def advance(self, until: float) -> None:
         """Serve the arrivals before `until` (seconds)."""
@@ -42,7 +50,13 @@ class Engine(simpy.Environment):
         super().step()
 
     def run_until(self, horizon_s: float) -> None:
-        """Run the control plane to the horizon, then serve any arrivals left (none are dropped)."""
+        """Run the control plane to the horizon, then on until queued work is served (none is dropped).
+
+        A queue can hold work at the horizon with no capacity to serve it (an endpoint scaled to zero);
+        its control plane keeps running, so the work is served as the platform would serve it.
+        """
         self.run(until=horizon_s)
+        while any(not p.idle for p in self.planes) and self.peek() < horizon_s + DRAIN_LIMIT_S:
+            self.step()
         for plane in self.planes:
             plane.advance(math.inf)

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sim.cost import monthly_usd, per_million_usd
@@ -66,6 +68,20 @@ def cost_summary(result: SimResult, served: int) -> dict:
             "breakdown": {k: float(v) for k, v in result.cost_usd.items()}}
 
 
+def instances(result: SimResult, since_s: float = 0.0) -> dict[str, float]:
+    """Mean and max instances (containers for serverless).
+
+    Options billed per instance report `instance_seconds`: their mean is instance_seconds / horizon, the
+    instances paid for on average (launching ones and a batch job run at the horizon included). Others
+    use the time-average of the capacity timeline. The max covers the whole run.
+    """
+    cap = result.capacity
+    peak = cap.max(math.inf) if cap is not None else 0.0
+    if "instance_seconds" in result.extra and since_s == 0.0:
+        return {"mean": result.extra["instance_seconds"] / result.horizon_s, "max": peak}
+    return {"mean": cap.mean(result.horizon_s, since_s) if cap is not None else 0.0, "max": peak}
+
+
 def summary(result: SimResult, since_s: float = 0.0) -> dict:
     """The DESIGN §3 result object of one option (JSON-safe; NaN and None where nothing was measured).
 
@@ -83,11 +99,15 @@ def summary(result: SimResult, since_s: float = 0.0) -> dict:
         "latency_ms": distribution_ms(latency_s(log, since_s)),
         "queue_wait_ms": distribution_ms(queue_wait_s(log, since_s), with_max=False),
         "cold_starts": cold_starts(log, since_s),
-        "instances": {"mean": result.capacity.mean(result.horizon_s, since_s) if result.capacity else 0.0,
-                      "max": result.capacity.max(result.horizon_s) if result.capacity else 0.0},
+        "instances": instances(result, since_s),
         "cost_usd": cost_summary(result, counts["served"]),
         "utilization": result.extra.get("utilization"),
     })
     if result.cache is not None:
         out["cache"] = result.cache
+    backlog = result.extra.get("backlog")
+    if backlog is not None:  # options with a queue: requests waiting or in process over time
+        out["backlog"] = {"mean": backlog.mean(result.horizon_s, since_s), "max": backlog.max(result.horizon_s)}
+    if "jobs" in result.extra:  # batch: one record per job
+        out["jobs"] = result.extra["jobs"]
     return out

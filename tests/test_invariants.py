@@ -117,3 +117,32 @@ def test_serverless_invariants(sc, raw):
         held = (log.model_idx == i) & (log.status != THROTTLED)
         assert _max_in_flight(log.arrival_s[held], log.finish_s[held]) <= cfg.max_concurrency
     assert not np.any(log.cold & (log.status == THROTTLED))
+
+
+async_cfg = st.one_of(
+    st.builds(lambda n, w, to: {"instance_type": "ml.c5.xlarge", "instance_count": n, "workers_per_instance": w,
+                                "timeout_s": to}, st.integers(1, 3), st.integers(1, 4), st.floats(1, 3600)),
+    st.builds(lambda lo, extra, tgt, init: {"instance_type": "ml.c5.xlarge", "initial_count": init, "autoscaling": {
+        "min": lo, "max": lo + extra + 1, "target_backlog_per_instance": tgt}},
+        st.integers(0, 2), st.integers(0, 3), st.floats(0.5, 50), st.integers(0, 2)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), async_cfg)
+def test_async_invariants(sc, raw):
+    """The internal queue never drops: offered = served + failed; workers never oversubscribed."""
+    opt = load_all()["async"]
+    cfg = opt.config_model(**raw)
+    res = opt.simulate(sc, cfg)
+    if not res.feasible:
+        assert res.reasons
+        return
+    _check_common(res, sc)
+    log = res.log
+    assert request_counts(log)["throttled"] == 0
+    assert np.all(np.isfinite(log.finish_s))  # every request is answered, late or failed, never lost
+    for i, m in enumerate(sc.models):
+        mine = log.model_idx == i
+        in_service = _max_in_flight(log.start_s[mine], log.finish_s[mine])
+        assert in_service <= res.config[f"{m.name}.workers_per_instance"] * max(res.capacity.max(np.inf), 1)

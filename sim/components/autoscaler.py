@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from sim.components.pool import InstancePool
+from sim.components.pool import InstancePool  # or any pool with in_service, pending, retire, join
 
 
 @dataclass(frozen=True)
@@ -50,20 +50,32 @@ def invocations_counter(arrivals_s: np.ndarray) -> Callable[[float, float], int]
     return count
 
 
-def target_tracking(env: simpy.Environment, pool: InstancePool, count: Callable[[float, float], int],
+def target_tracking(env: simpy.Environment, pool: InstancePool, total: Callable[[float, float], float],
                     policy: TargetTracking, history: list | None = None) -> Generator:
-    """Process: evaluate the alarms every period and resize the pool."""
+    """Process: evaluate the alarms every period and resize the pool.
+
+    `total(t0, t1)` is the metric summed over the endpoint for the period [t0, t1) (invocations, or a
+    gauge such as the backlog at t1); the alarms compare it per in-service instance with the target.
+    With `min_instances` 0, a period ending with work but no capacity launches one instance, as the
+    step-scaling policy on HasBacklogWithoutCapacity that scale-from-zero needs does.
+    """
     high = low = 0
     last_out = last_in = -math.inf
     while True:
         yield env.timeout(policy.period_s)
         t, serving = env.now, pool.in_service
-        metric = count(t - policy.period_s, t) / max(serving, 1)
+        value = total(t - policy.period_s, t)
+        if serving + pool.pending == 0:
+            if value > 0 and policy.max_instances > 0:
+                env.process(launch(env, pool, policy.launch_s))
+                last_out, high, low = t, 0, 0
+            continue
+        metric = value / max(serving, 1)
         high = high + 1 if metric > policy.target else 0
         low = low + 1 if metric < policy.target * policy.in_ratio else 0
         desired = serving + pool.pending
-        wanted = min(policy.max_instances, max(policy.min_instances,
-                                               math.ceil(max(serving, 1) * metric / policy.target)))
+        proportional = math.ceil(max(serving, 1) * metric / policy.target)
+        wanted = min(policy.max_instances, max(policy.min_instances, proportional))
         if high >= policy.out_datapoints and wanted > desired and t - last_out >= policy.out_cooldown_s:
             for _ in range(wanted - desired):
                 env.process(launch(env, pool, policy.launch_s))

@@ -35,6 +35,11 @@ class OnDemandContainers:
         self.idle_since: list[float] = []
         self.billed_s: list[float] = []           # per served or failed request: time in service
 
+    @property
+    def idle(self) -> bool:
+        """True once every arrival has been served or refused."""
+        return self._next >= len(self._arr)
+
     def advance(self, until: float) -> None:
         """Serve every arrival before `until`."""
         arr, svc, idx, k, n = self._arr, self._svc, self._idx, self._next, len(self._arr)

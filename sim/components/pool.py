@@ -68,7 +68,7 @@ class InstancePool:
 
     def retire(self, t: float) -> None:
         """Take the newest instance out of routing at t; it drains what it already queued."""
-        if len(self._routable) <= 1:
+        if not self._routable:
             return
         iid = self._routable.pop()
         self._out.pop()
@@ -81,6 +81,11 @@ class InstancePool:
             _, iid = heapq.heappop(done)
             if iid < len(self.left_s) and self.left_s[iid] == math.inf:
                 out[routable.index(iid)] -= 1
+
+    @property
+    def idle(self) -> bool:
+        """True once every arrival has been served or refused."""
+        return self._next >= len(self._arr)
 
     def advance(self, until: float) -> None:
         """Serve every arrival before `until`."""
@@ -149,5 +154,5 @@ class InstancePool:
                 end = max(self.left_s[iid], self.busy_until[iid])
             else:
                 end = horizon_s
-            out.append((t0, min(end, horizon_s)))
+            out.append((min(t0, horizon_s), min(max(end, t0), horizon_s)))  # draining past the horizon is not billed
         return out

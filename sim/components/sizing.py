@@ -51,7 +51,18 @@ def payload_reasons(models: tuple[ModelSpec, ...], limit_mb: float, what: str) -
     for m in models:
         big = max(m.payload_kb, m.response_kb) / 1024.0
         if big > limit_mb:
-            out.append(f"payload {big:g} MB of model {m.name} exceeds the {limit_mb:g} MB limit of {what}")
+            out.append(f"payload {big:g} MB exceeds the {limit_mb:g} MB limit of {what} (model {m.name})")
+    return out
+
+
+def processing_reasons(models: tuple[ModelSpec, ...], limit_s: float, what: str) -> list[str]:
+    """Models whose mean processing time exceeds `limit_s`: most of their requests could never finish."""
+    out = []
+    for m in models:
+        mean_s = m.service_time.expected_ms / 1000.0
+        if mean_s > limit_s:
+            out.append(f"processing of model {m.name} takes {mean_s:,.0f} s on average and exceeds the "
+                       f"{limit_s:g} s limit of {what}")
     return out
 
 

@@ -26,17 +26,26 @@ class OptionDef:
     config_model: type[BaseModel]
     simulate: Callable[[Scenario, BaseModel], SimResult]
     summary: str
+    delivers: frozenset[str]
 
 
 REGISTRY: dict[str, OptionDef] = {}
 """Every registered option by id, in registration order."""
 
 
-def register(option_id: str, config: type[BaseModel]) -> Callable:
-    """Decorator: register `fn(scenario, config) -> SimResult` as hosting option `option_id`."""
+ALL_DELIVERY = frozenset({"sync", "async", "offline"})
+"""How results reach callers: sync (the caller waits), async (polls or is notified), offline (by a deadline)."""
+
+
+def register(option_id: str, config: type[BaseModel], delivers: frozenset[str] = ALL_DELIVERY) -> Callable:
+    """Decorator: register `fn(scenario, config) -> SimResult` as hosting option `option_id`.
+
+    `delivers` lists the `slo.delivery` modes the option can serve; the decision engine rules the option
+    out, with the reason, for a workload that needs another.
+    """
     def deco(fn: Callable[[Scenario, BaseModel], SimResult]) -> Callable:
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else option_id
-        REGISTRY[option_id] = OptionDef(option_id, config, fn, summary)
+        REGISTRY[option_id] = OptionDef(option_id, config, fn, summary, frozenset(delivers))
         return fn
     return deco
 

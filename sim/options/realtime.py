@@ -14,7 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sim.catalog import Catalog, InstanceType
 from sim.components.autoscaler import TargetTracking, invocations_counter, target_tracking
 from sim.components.pool import InstancePool
-from sim.components.sizing import cheapest_fitting, hardware_reasons, max_workers, payload_reasons, peak_rate_rps
+from sim.components.sizing import (
+    cheapest_fitting,
+    hardware_reasons,
+    max_workers,
+    payload_reasons,
+    peak_rate_rps,
+    processing_reasons,
+)
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
@@ -97,11 +104,12 @@ def _hardware(model: ModelSpec, cfg: RealtimeConfig, catalog: Catalog) -> tuple[
     return it, cfg.workers_per_instance or max_workers(it, model, catalog), reasons
 
 
-@register("realtime", RealtimeConfig)
+@register("realtime", RealtimeConfig, delivers=frozenset({"sync", "async", "offline"}))
 def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
     """Real-time endpoints: dedicated instances per model, queues, routing and autoscaling."""
     cat, models = scenario.catalog, scenario.models
     reasons = payload_reasons(models, cat.realtime.payload_limit_mb.value, "real-time endpoints")
+    reasons += processing_reasons(models, cat.realtime.timeout_s.value, "real-time endpoints")
     plans = [(m, *_hardware(m, cfg, cat)) for m in models]
     reasons += [r for plan in plans for r in plan[3]]
     config = {"endpoints": len(models), **{f"{m.name}.instance_type": it.name for m, it, *_ in plans if it},

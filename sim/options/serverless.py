@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.catalog import Catalog
 from sim.components.containers import OnDemandContainers
-from sim.components.sizing import payload_reasons
+from sim.components.sizing import payload_reasons, processing_reasons
 from sim.cost import billed_seconds, data_cost_usd, gb_second_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
@@ -57,6 +57,7 @@ def _reasons(models: tuple[ModelSpec, ...], cfg: ServerlessConfig, catalog: Cata
     """Why serverless cannot serve these models with this config (empty when it can)."""
     s = catalog.serverless
     out = payload_reasons(models, s.payload_limit_mb.value, "serverless endpoints")
+    out += processing_reasons(models, s.timeout_s.value, "serverless endpoints")
     for m in models:
         mem = cfg.memory_mb or default_memory_mb(m, catalog)
         if m.accelerator == "gpu":

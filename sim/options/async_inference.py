@@ -1,0 +1,174 @@
+"""`async`: asynchronous inference: an internal queue that never drops, S3 in and out, scale to zero.
+
+Workers of every instance pull from one FIFO queue (`SharedQueue`); each request holds its worker for
+the S3 read of its payload, the processing, and the S3 write of its result. A pinned count, or
+target tracking on the backlog per instance with `min: 0` scaling to zero after idle and out from zero
+through HasBacklogWithoutCapacity. Billed for instance time only while instances run.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.catalog import Catalog
+from sim.components.autoscaler import TargetTracking, target_tracking
+from sim.components.queue import SharedQueue
+from sim.components.sizing import cheapest_fitting, hardware_reasons, max_workers, payload_reasons, peak_rate_rps
+from sim.cost import instance_cost_usd
+from sim.engine import Engine
+from sim.model import ModelSpec
+from sim.options import register
+from sim.options.realtime import launch_delay_s
+from sim.results import RequestLog, SimResult, Timeline
+from sim.scenario import Scenario
+
+
+class BacklogScaling(BaseModel):
+    """Target tracking on ApproximateBacklogSizePerInstance; min 0 allows scaling to zero."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min: int = Field(default=0, ge=0)
+    max: int = Field(ge=1)
+    target_backlog_per_instance: float = Field(default=5.0, gt=0)
+    scale_in_cooldown_s: float | None = Field(default=None, ge=0)
+    scale_out_cooldown_s: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BacklogScaling:
+        if self.max < self.min:
+            raise ValueError("autoscaling max must be >= min")
+        return self
+
+
+class AsyncConfig(BaseModel):
+    """Knobs of an asynchronous endpoint; the object-store figures default to the catalog's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instance_type: str | None = None
+    instance_count: int | None = Field(default=None, ge=1)
+    workers_per_instance: int | None = Field(default=None, ge=1)
+    autoscaling: BacklogScaling | None = None
+    initial_count: int | None = Field(default=None, ge=0)
+    target_utilization: float = Field(default=0.7, gt=0, le=1)
+    timeout_s: float | None = Field(default=None, gt=0)
+    launch_s: float | None = Field(default=None, ge=0)
+    s3_read_mb_per_s: float | None = Field(default=None, gt=0)
+    s3_write_mb_per_s: float | None = Field(default=None, gt=0)
+    s3_latency_ms: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _pinned_or_scaled(self) -> AsyncConfig:
+        if self.instance_count is not None and self.autoscaling is not None:
+            raise ValueError("give instance_count (pinned, no autoscaling) or autoscaling, not both")
+        return self
+
+
+def io_s(model: ModelSpec, cfg: AsyncConfig, catalog: Catalog) -> float:
+    """S3 time per request: 2 x latency + payload / read throughput + response / write throughput (s)."""
+    store = catalog.object_store
+    lat = (cfg.s3_latency_ms if cfg.s3_latency_ms is not None else store.request_latency_ms.value) / 1000.0
+    read = cfg.s3_read_mb_per_s or store.read_mb_per_s.value
+    write = cfg.s3_write_mb_per_s or store.write_mb_per_s.value
+    return 2 * lat + model.payload_kb / 1024.0 / read + model.response_kb / 1024.0 / write
+
+
+def _policy(cfg: AsyncConfig, model: ModelSpec, workers: int, arrivals: np.ndarray, horizon_s: float,
+            catalog: Catalog) -> tuple[TargetTracking, int]:
+    """The backlog policy and initial count: the user's, or min 0 and a max for twice the peak minute.
+
+    Without an `initial_count`, the endpoint starts with what the first 10 minutes need at
+    `target_utilization` (a steady workload is simulated in its steady state, not from a cold start).
+    """
+    a, f = cfg.autoscaling, catalog.autoscaling
+    work_s = model.service_time.expected_ms / 1000.0 + io_s(model, cfg, catalog)
+    per_inst_rps = cfg.target_utilization * workers / max(work_s, 1e-9)
+    if a is None:
+        a = BacklogScaling(max=max(1, math.ceil(2 * peak_rate_rps(arrivals, horizon_s) / per_inst_rps)))
+    early = min(600.0, horizon_s)
+    initial = cfg.initial_count if cfg.initial_count is not None else \
+        math.ceil(np.searchsorted(arrivals, early) / early / per_inst_rps)
+    pol = TargetTracking(
+        a.min, a.max, a.target_backlog_per_instance, f.metric_period_s.value,
+        int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value), f.scale_in_threshold_ratio.value,
+        a.scale_out_cooldown_s if a.scale_out_cooldown_s is not None else f.scale_out_cooldown_s.value,
+        a.scale_in_cooldown_s if a.scale_in_cooldown_s is not None else f.scale_in_cooldown_s.value,
+        cfg.launch_s if cfg.launch_s is not None else launch_delay_s(model, catalog))
+    return pol, min(a.max, max(a.min, initial))
+
+
+def _reasons(scenario: Scenario, cfg: AsyncConfig) -> tuple[list, list[str]]:
+    """Hardware per model and the reasons the option cannot serve."""
+    cat = scenario.catalog
+    facts = cat.async_inference
+    reasons = payload_reasons(scenario.models, facts.payload_limit_mb.value, "asynchronous inference")
+    if cfg.timeout_s is not None and cfg.timeout_s > facts.timeout_max_s.value:
+        reasons.append(f"timeout_s {cfg.timeout_s:g} exceeds the {facts.timeout_max_s.value:g} s limit of "
+                       "asynchronous inference")
+    plans = []
+    for m in scenario.models:
+        it = (cat.instance(cfg.instance_type, "options.async.instance_type") if cfg.instance_type
+              else cheapest_fitting(m, cat))
+        if it is None:
+            reasons.append(f"no instance type in catalog {cat.name} fits model {m.name}")
+            continue
+        reasons += hardware_reasons(it, m, cfg.workers_per_instance, cat)
+        plans.append((m, it, cfg.workers_per_instance or max_workers(it, m, cat)))
+    return plans, reasons
+
+
+@register("async", AsyncConfig, delivers=frozenset({"async", "offline"}))
+def simulate(scenario: Scenario, cfg: AsyncConfig) -> SimResult:
+    """Asynchronous inference: queued requests, S3 payloads, backlog autoscaling and scale to zero."""
+    cat = scenario.catalog
+    plans, reasons = _reasons(scenario, cfg)
+    timeout = cfg.timeout_s or cat.async_inference.timeout_default_s.value
+    config = {"endpoints": len(scenario.models), "timeout_s": timeout,
+              **{f"{m.name}.instance_type": it.name for m, it, _ in plans},
+              **{f"{m.name}.workers_per_instance": w for m, _, w in plans}}
+    if reasons:
+        return SimResult.infeasible("async", reasons, scenario.horizon_s, config)
+    log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
+    env, queues = Engine(), []
+    for i, (m, it, workers) in enumerate(plans):
+        idx = scenario.for_model(i)
+        q = SharedQueue(log, idx, scenario.service_s[idx] + io_s(m, cfg, cat), workers, timeout)
+        count = cfg.instance_count
+        if count is None:
+            pol, count = _policy(cfg, m, workers, log.arrival_s[idx], scenario.horizon_s, cat)
+            env.process(target_tracking(env, q, lambda t0, t1, q=q: q.backlog(t1), pol))
+            config[f"{m.name}.autoscaling"] = (f"{pol.min_instances}..{pol.max_instances} target backlog "
+                                               f"{pol.target:g}/instance")
+        for _ in range(count):
+            q.join(0.0)
+        config[f"{m.name}.initial_count"] = count
+        config[f"{m.name}.io_s"] = io_s(m, cfg, cat)
+        queues.append((q, it))
+        env.attach(q)
+    env.run_until(scenario.horizon_s)
+    return _result(scenario, log, queues, config)
+
+
+def _result(scenario: Scenario, log: RequestLog, queues: list, config: dict) -> SimResult:
+    """Instances and backlog over time, instance cost, utilisation."""
+    h = scenario.horizon_s
+    times, deltas, cost, seconds, worker_s = [], [], 0.0, 0.0, 0.0
+    for q, it in queues:
+        for t0, t1 in q.billed_intervals(h):
+            seconds += t1 - t0
+            worker_s += (t1 - t0) * q.workers
+            cost += instance_cost_usd(t1 - t0, it.price_per_hour.value)
+        times += q.joined_s + [t for t in q.left_s if t < h]
+        deltas += [1] * len(q.joined_s) + [-1] * sum(t < h for t in q.left_s)
+    cap = Timeline.from_deltas(np.array(times, float), np.array(deltas, float))
+    done = np.isfinite(log.finish_s)
+    backlog = Timeline.from_deltas(np.r_[log.arrival_s, log.finish_s[done]],
+                                   np.r_[np.ones(log.n), -np.ones(int(done.sum()))])
+    busy = float(np.nansum(log.finish_s - log.start_s))
+    return SimResult("async", True, (), h, config, log, cap, {"instances": cost},
+                     extra={"instance_seconds": seconds, "backlog": backlog,
+                            "utilization": busy / worker_s if worker_s else 0.0})
