@@ -263,6 +263,36 @@ class BatchFacts(BaseModel):
         return self
 
 
+class CoHostingFacts(BaseModel):
+    """Limits and hop overheads of multi-container endpoints, pipelines and separate endpoints."""
+
+    model_config = _FROZEN
+
+    multi_container_max: Fact
+    pipeline_min_containers: Fact
+    pipeline_max_containers: Fact
+    pipeline_hop_ms: Fact
+    endpoint_hop_ms: Fact
+
+
+class MultiModelFacts(BaseModel):
+    """Multi-model endpoint cache figures."""
+
+    model_config = _FROZEN
+
+    disk_gb: Fact
+    disk_read_mb_per_s: Fact
+
+
+class TritonFacts(BaseModel):
+    """Triton on GPU: default batch latency curve and GPU memory overhead."""
+
+    model_config = _FROZEN
+
+    batch_fixed_fraction: Fact
+    gpu_memory_overhead_mb: Fact
+
+
 class Catalog(BaseModel):
     """A whole catalog: instance types and the facts of each hosting option, for one region."""
 
@@ -278,6 +308,9 @@ class Catalog(BaseModel):
     network: NetworkFacts
     async_inference: AsyncFacts
     object_store: ObjectStoreFacts
+    co_hosting: CoHostingFacts
+    multi_model: MultiModelFacts
+    triton: TritonFacts
     batch: BatchFacts
 
     @model_validator(mode="after")
@@ -332,7 +365,7 @@ class Catalog(BaseModel):
         for key, inst in self.instances.items():
             out[f"instances.{key}.price_per_hour"] = inst.price_per_hour
         for section in ("realtime", "autoscaling", "serverless", "network", "async_inference", "object_store",
-                        "batch"):
+                        "batch", "co_hosting", "multi_model", "triton"):
             group = getattr(self, section)
             for fname in type(group).model_fields:
                 value = getattr(group, fname)

@@ -75,8 +75,8 @@ def test_read_catalog_text_rejects_unknown_and_escaping_names() -> None:
 def test_every_fact_has_source_and_date(cat: Catalog) -> None:
     facts = cat.facts()
     # instance prices + 4 realtime + 6 autoscaling + 15 serverless + 1 network + 4 async + 3 object store
-    # + 7 batch
-    assert len(facts) == len(cat.instances) + 4 + 6 + 15 + 1 + 4 + 3 + 7
+    # + 7 batch + 5 co-hosting + 2 multi-model + 2 triton
+    assert len(facts) == len(cat.instances) + 4 + 6 + 15 + 1 + 4 + 3 + 7 + 5 + 2 + 2
     for path, fact in facts.items():
         assert isinstance(fact, Fact), path
         assert fact.source.strip(), path
