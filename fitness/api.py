@@ -14,6 +14,7 @@ import numpy as np
 
 from fitness.errors import UserError, from_input_error
 from fitness.workload import Workload
+from sim.application import Application
 from sim.catalog import load_catalog
 from sim.errors import InputError
 from sim.metrics import summary
@@ -41,12 +42,26 @@ class OptionRun:
 
 
 def _model_index(wl: Workload, names: list[str], n: int) -> np.ndarray:
-    """Which model each request names: by popularity, else uniformly over the models."""
-    if len(names) == 1:
+    """Which model each request names: its route (dynamic selection), its popularity, else uniform."""
+    app = wl.application
+    if app is not None and app.pattern == "dynamic-selection":
+        p = np.array([app.routes.get(name, 0.0) for name in names])
+        return assign_models(p / p.sum(), n, stream(wl.seed, "routes"))
+    if len(names) == 1 or app is not None:
         return np.zeros(n, np.int32)
     pop = wl.traffic.popularity
     p = pop.probabilities(names) if pop else np.full(len(names), 1.0 / len(names))
     return assign_models(p, n, stream(wl.seed, "popularity"))
+
+
+def application(wl: Workload, names: list[str]) -> Application | None:
+    """The workload's pattern with model names turned into indices, for the simulator."""
+    app = wl.application
+    if app is None:
+        return None
+    pos = {name: i for i, name in enumerate(names)}
+    return Application(app.pattern, tuple(pos[s] for s in app.steps), tuple(pos[b] for b in app.branches),
+                       pos[app.aggregator] if app.aggregator else None)
 
 
 def _arrivals(wl: Workload, names: list[str]) -> tuple[np.ndarray, np.ndarray, float]:
@@ -69,9 +84,10 @@ def build(wl: Workload) -> Scenario:
     """Draw the workload's arrivals, model choices and service times for its seed."""
     try:
         models = wl.expanded_models
-        arrivals, idx, horizon = _arrivals(wl, [m.name for m in models])
+        names = [m.name for m in models]
+        arrivals, idx, horizon = _arrivals(wl, names)
         return build_scenario(models, arrivals, idx, horizon, load_catalog(wl.catalog), wl.seed,
-                              {"workload": wl.name})
+                              {"workload": wl.name}, application(wl, names))
     except InputError as e:
         raise from_input_error(e, wl.source) from e
 
@@ -90,8 +106,9 @@ def run_option(wl: Workload, scenario: Scenario, option_id: str) -> OptionRun:
         reason = (f"{option_id} cannot deliver {DELIVERY_WORDS[delivery]} (slo.delivery: {delivery}); it "
                   f"delivers {' or '.join(DELIVERY_WORDS[d] for d in sorted(registry[option_id].delivers))}")
         res = SimResult.infeasible(option_id, [reason], scenario.horizon_s)
-    elif wl.application is not None:
-        reason = f"application pattern '{wl.application.pattern}' is not modelled yet for {option_id}"
+    elif (app := scenario.application) is not None and not app.routed and app.pattern not in \
+            registry[option_id].patterns:
+        reason = f"{option_id} cannot host the {app.pattern} pattern (one model per request only)"
         res = SimResult.infeasible(option_id, [reason], scenario.horizon_s)
     else:
         try:

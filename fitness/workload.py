@@ -54,7 +54,24 @@ class Application(BaseModel):
     steps: tuple[str, ...] = ()
     branches: tuple[str, ...] = ()
     aggregator: str | None = None
-    routes: dict[str, float] = Field(default_factory=dict)
+    routes: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shape(self) -> Application:
+        need = {"serial": ("steps", 1), "scatter-gather": ("branches", 2), "aggregate": ("branches", 2),
+                "dynamic-selection": ("routes", 1)}[self.pattern]
+        if len(getattr(self, need[0])) < need[1]:
+            raise ValueError(f"pattern {self.pattern} needs `{need[0]}` with at least {need[1]} model name(s)")
+        if self.routes and sum(self.routes.values()) <= 0:
+            raise ValueError("routes need at least one positive share")
+        return self
+
+    def names(self) -> list[tuple[str, str]]:
+        """(field path, model name) of every model the pattern names."""
+        out = [(f"application.steps[{i}]", n) for i, n in enumerate(self.steps)]
+        out += [(f"application.branches[{i}]", n) for i, n in enumerate(self.branches)]
+        out += [("application.aggregator", self.aggregator)] if self.aggregator else []
+        return out + [(f"application.routes.{n}", n) for n in self.routes]
 
 
 class SLO(BaseModel):
@@ -157,6 +174,17 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+def _check_names(wl: Workload) -> None:
+    """Every model the application names must be a model of the workload (after count expansion)."""
+    names = [m.name for m in wl.expanded_models]
+    for path, name in wl.application.names() if wl.application else []:
+        if name not in names:
+            near = difflib.get_close_matches(name, names, n=1)
+            raise InputError(path, f"the name of a model listed under models ({', '.join(names[:5])}"
+                             f"{', ...' if len(names) > 5 else ''})", name,
+                             hint=f"did you mean '{near[0]}'?" if near else None)
+
+
 def _check_options(wl: Workload, catalog: Catalog) -> None:
     """Option ids must be registered, configs must validate, instance types must be in the catalog."""
     registry = load_all()
@@ -209,6 +237,7 @@ def parse_workload(data: dict, source: str | None = None) -> Workload:
     """Validate a workload mapping (as read from YAML); `source` names the file in errors."""
     try:
         wl = _resolve_files(Workload(**data, source=source))
+        _check_names(wl)
         _check_options(wl, load_catalog(wl.catalog))
     except ValidationError as e:
         raise UserError(describe_validation_error(e, source)) from e

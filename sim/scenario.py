@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.application import Application
 from sim.catalog import Catalog
 from sim.model import ModelSpec
 
@@ -40,6 +41,8 @@ class Scenario:
     catalog: Catalog
     seed: int = 0
     meta: dict = field(default_factory=dict)
+    application: Application | None = None
+    _step_cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def n(self) -> int:
@@ -54,6 +57,14 @@ class Scenario:
         """Indices of the requests that name model `i`."""
         return np.flatnonzero(self.model_idx == i)
 
+    def step_service_s(self, i: int) -> np.ndarray:
+        """Service time (s) of every request at model `i`, for patterns where a request visits several
+        models; drawn once from the model's own stream, so every option sees the same work."""
+        if i not in self._step_cache:
+            m = self.models[i]
+            self._step_cache[i] = m.service_time.sample_s(stream(self.seed, f"step-service/{m.name}"), self.n)
+        return self._step_cache[i]
+
 
 def draw_service_s(models: Sequence[ModelSpec], model_idx: np.ndarray, seed: int) -> np.ndarray:
     """Base service time of every request, in seconds, one stream per model so models are independent."""
@@ -66,10 +77,11 @@ def draw_service_s(models: Sequence[ModelSpec], model_idx: np.ndarray, seed: int
 
 
 def build_scenario(models: Sequence[ModelSpec], arrivals_s: np.ndarray, model_idx: np.ndarray,
-                   horizon_s: float, catalog: Catalog, seed: int, meta: dict | None = None) -> Scenario:
+                   horizon_s: float, catalog: Catalog, seed: int, meta: dict | None = None,
+                   application: Application | None = None) -> Scenario:
     """Assemble a scenario from arrivals already drawn; service times come from the seed's streams."""
     arrivals_s = np.ascontiguousarray(arrivals_s, dtype=np.float64)
     model_idx = np.ascontiguousarray(model_idx, dtype=np.int32)
     service = draw_service_s(models, model_idx, seed)
     return Scenario(tuple(models), arrivals_s, model_idx, service, float(horizon_s), catalog, seed,
-                    dict(meta or {}))
+                    dict(meta or {}), application)

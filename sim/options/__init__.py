@@ -27,6 +27,7 @@ class OptionDef:
     simulate: Callable[[Scenario, BaseModel], SimResult]
     summary: str
     delivers: frozenset[str]
+    patterns: frozenset[str]
 
 
 REGISTRY: dict[str, OptionDef] = {}
@@ -37,15 +38,18 @@ ALL_DELIVERY = frozenset({"sync", "async", "offline"})
 """How results reach callers: sync (the caller waits), async (polls or is notified), offline (by a deadline)."""
 
 
-def register(option_id: str, config: type[BaseModel], delivers: frozenset[str] = ALL_DELIVERY) -> Callable:
+def register(option_id: str, config: type[BaseModel], delivers: frozenset[str] = ALL_DELIVERY,
+             patterns: frozenset[str] = frozenset()) -> Callable:
     """Decorator: register `fn(scenario, config) -> SimResult` as hosting option `option_id`.
 
-    `delivers` lists the `slo.delivery` modes the option can serve; the decision engine rules the option
-    out, with the reason, for a workload that needs another.
+    `delivers` lists the `slo.delivery` modes the option can serve; `patterns` the application patterns
+    (serial, scatter-gather, aggregate) it can host beyond one model per request (dynamic selection is
+    resolved to one model per request, so every option hosts it). The decision engine rules an option
+    out, with the reason, for a workload that needs another delivery or pattern.
     """
     def deco(fn: Callable[[Scenario, BaseModel], SimResult]) -> Callable:
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else option_id
-        REGISTRY[option_id] = OptionDef(option_id, config, fn, summary, frozenset(delivers))
+        REGISTRY[option_id] = OptionDef(option_id, config, fn, summary, frozenset(delivers), frozenset(patterns))
         return fn
     return deco
 

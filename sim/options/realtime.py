@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.catalog import Catalog, InstanceType
 from sim.components.autoscaler import TargetTracking, invocations_counter, target_tracking
+from sim.components.flow import Served, merge_capacity, merge_costs, run_endpoints
 from sim.components.pool import InstancePool
 from sim.components.sizing import (
     cheapest_fitting,
@@ -104,7 +105,8 @@ def _hardware(model: ModelSpec, cfg: RealtimeConfig, catalog: Catalog) -> tuple[
     return it, cfg.workers_per_instance or max_workers(it, model, catalog), reasons
 
 
-@register("realtime", RealtimeConfig, delivers=frozenset({"sync", "async", "offline"}))
+@register("realtime", RealtimeConfig, delivers=frozenset({"sync", "async", "offline"}),
+          patterns=frozenset({"serial", "scatter-gather", "aggregate"}))
 def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
     """Real-time endpoints: dedicated instances per model, queues, routing and autoscaling."""
     cat, models = scenario.catalog, scenario.models
@@ -116,40 +118,62 @@ def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
               **{f"{m.name}.workers_per_instance": w for m, _, w, _ in plans}}
     if reasons:
         return SimResult.infeasible("realtime", reasons, scenario.horizon_s, config)
-    log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
-    env, pools = Engine(), []
-    for i, (model, it, workers, _) in enumerate(plans):
-        idx = scenario.for_model(i)
-        pool = InstancePool(log, idx, scenario.service_s[idx], workers, cat.realtime.timeout_s.value,
-                            elastic=cfg.instance_count is None)
-        if cfg.instance_count is not None:
-            count = cfg.instance_count
-        else:
-            pol, count = _policy(cfg, it, model, workers, log.arrival_s[idx], scenario.horizon_s, cat)
-            env.process(target_tracking(env, pool, invocations_counter(log.arrival_s[idx]), pol))
-            config.update({f"{model.name}.autoscaling": f"{pol.min_instances}..{pol.max_instances} "
-                           f"target {pol.target:.0f}/instance/min"})
-        for _ in range(count):
-            pool.join(0.0)
-        config[f"{model.name}.initial_count"] = count
-        pools.append((pool, it))
-        env.attach(pool)
-    env.run_until(scenario.horizon_s)
-    return _result(scenario, log, pools, config)
+
+    def serve(i: int, arrivals: np.ndarray, service: np.ndarray) -> Served:
+        model, it, workers, _ = plans[i]
+        return serve_endpoint(model, it, workers, arrivals, service, cfg, cat, scenario.horizon_s)
+
+    log, parts = run_endpoints(scenario, serve, cat.co_hosting.endpoint_hop_ms.value / 1000.0)
+    for part in parts:
+        config.update(part.config)
+    if scenario.application is not None and not scenario.application.routed:
+        config["hosting"] = f"{len(parts)} separate real-time endpoints, a network hop per call"
+    return endpoints_result("realtime", scenario, log, parts, config)
 
 
-def _result(scenario: Scenario, log: RequestLog, pools: list, config: dict) -> SimResult:
-    """Capacity timeline and instance cost of the simulated pools."""
-    h = scenario.horizon_s
-    times, deltas, cost, seconds, worker_s = [], [], 0.0, 0.0, 0.0
-    for pool, it in pools:
-        for t0, t1 in pool.billed_intervals(h):
-            seconds += t1 - t0
-            worker_s += (t1 - t0) * pool.workers
-            cost += instance_cost_usd(t1 - t0, it.price_per_hour.value)
-        times += pool.joined_s + [t for t in pool.left_s if t < h]
-        deltas += [1] * len(pool.joined_s) + [-1] * sum(t < h for t in pool.left_s)
-    cap = Timeline.from_deltas(np.array(times), np.array(deltas, float))
-    busy = float(np.sum(scenario.service_s[log.start_s < h]))
-    return SimResult("realtime", True, (), h, config, log, cap, {"instances": cost},
-                     extra={"instance_seconds": seconds, "utilization": busy / worker_s if worker_s else 0.0})
+def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: np.ndarray, service: np.ndarray,
+                   cfg: RealtimeConfig, cat: Catalog, horizon_s: float) -> Served:
+    """One model's endpoint: an instance pool, pinned or autoscaled, serving these arrivals."""
+    log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
+    env = Engine()
+    pool = env.attach(InstancePool(log, np.arange(arrivals.size), service, workers, cat.realtime.timeout_s.value,
+                                   elastic=cfg.instance_count is None))
+    config = {}
+    if cfg.instance_count is not None:
+        count = cfg.instance_count
+    else:
+        pol, count = _policy(cfg, it, model, workers, arrivals, horizon_s, cat)
+        env.process(target_tracking(env, pool, invocations_counter(arrivals), pol))
+        config[f"{model.name}.autoscaling"] = (f"{pol.min_instances}..{pol.max_instances} "
+                                               f"target {pol.target:.0f}/instance/min")
+    for _ in range(count):
+        pool.join(0.0)
+    config[f"{model.name}.initial_count"] = count
+    env.run_until(horizon_s)
+    return pool_served(log, pool, it, service, horizon_s, config)
+
+
+def pool_served(log: RequestLog, pool, it: InstanceType, service: np.ndarray, horizon_s: float,
+                config: dict) -> Served:
+    """Cost, capacity and busy time of a simulated pool (any pool with billed_intervals, joined_s, left_s)."""
+    seconds = worker_s = cost = 0.0
+    for t0, t1 in pool.billed_intervals(horizon_s):
+        seconds += t1 - t0
+        worker_s += (t1 - t0) * pool.workers
+        cost += instance_cost_usd(t1 - t0, it.price_per_hour.value)
+    left = [t for t in pool.left_s if t < horizon_s]
+    cap = Timeline.from_deltas(np.array(pool.joined_s + left, float),
+                               np.array([1.0] * len(pool.joined_s) + [-1.0] * len(left)))
+    busy = float(np.sum(service[log.start_s < horizon_s]))
+    return Served(log, {"instances": cost}, cap, config,
+                  {"instance_seconds": seconds, "worker_seconds": worker_s, "busy_seconds": busy})
+
+
+def endpoints_result(option: str, scenario: Scenario, log: RequestLog, parts: list[Served],
+                     config: dict) -> SimResult:
+    """One result from several endpoints: costs and capacity summed, utilisation over all of them."""
+    extra = {k: sum(p.extra.get(k, 0.0) for p in parts) for k in ("instance_seconds", "worker_seconds",
+                                                                  "busy_seconds")}
+    extra["utilization"] = extra["busy_seconds"] / extra["worker_seconds"] if extra["worker_seconds"] else 0.0
+    return SimResult(option, True, (), scenario.horizon_s, config, log, merge_capacity(parts),
+                     merge_costs(parts), extra=extra)

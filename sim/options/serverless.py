@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.catalog import Catalog
 from sim.components.containers import OnDemandContainers
+from sim.components.flow import Served, merge_capacity, merge_costs, run_endpoints
 from sim.components.sizing import payload_reasons, processing_reasons
 from sim.cost import billed_seconds, data_cost_usd, gb_second_cost_usd
 from sim.engine import Engine
@@ -78,7 +79,7 @@ def _reasons(models: tuple[ModelSpec, ...], cfg: ServerlessConfig, catalog: Cata
     return out
 
 
-@register("serverless", ServerlessConfig)
+@register("serverless", ServerlessConfig, patterns=frozenset({"serial", "scatter-gather", "aggregate"}))
 def simulate(scenario: Scenario, cfg: ServerlessConfig) -> SimResult:
     """Serverless inference: on-demand containers, cold starts, keep-alive and throttling."""
     cat, s = scenario.catalog, scenario.catalog.serverless
@@ -88,43 +89,44 @@ def simulate(scenario: Scenario, cfg: ServerlessConfig) -> SimResult:
               "keep_alive_s": ka, "endpoints": len(scenario.models)}
     if reasons:
         return SimResult.infeasible("serverless", reasons, scenario.horizon_s, config)
-    log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
-    env, fleets = Engine(), []
-    bandwidth = cat.network.model_download_mb_per_s.value
-    for i, m in enumerate(scenario.models):
-        mem = cfg.memory_mb or default_memory_mb(m, cat)
-        config[f"{m.name}.memory_mb"] = mem
-        idx = scenario.for_model(i)
-        fleet = OnDemandContainers(log, idx, scenario.service_s[idx] / speed(mem, cat), m.cold_start_s(bandwidth),
-                                   cfg.max_concurrency, ka, cfg.provisioned_concurrency, s.timeout_s.value)
-        fleets.append((fleet, m, mem))
-        env.attach(fleet)
-    env.run_until(scenario.horizon_s)
-    return _result(scenario, log, fleets, cfg, config)
+
+    def serve(i: int, arrivals: np.ndarray, service: np.ndarray) -> Served:
+        return serve_endpoint(scenario.models[i], arrivals, service, cfg, ka, cat, scenario.horizon_s)
+
+    log, parts = run_endpoints(scenario, serve, cat.co_hosting.endpoint_hop_ms.value / 1000.0)
+    for part in parts:
+        config.update(part.config)
+    if scenario.application is not None and not scenario.application.routed:
+        config["hosting"] = f"{len(parts)} separate serverless endpoints, a network hop per call"
+    extra = {k: sum(p.extra[k] for p in parts) for k in ("busy_seconds", "alive_seconds", "containers_created")}
+    extra["utilization"] = min(1.0, extra["busy_seconds"] / extra["alive_seconds"]) if extra["alive_seconds"] else 0.0
+    return SimResult("serverless", True, (), scenario.horizon_s, config, log, merge_capacity(parts),
+                     merge_costs(parts), extra=extra)
 
 
-def _result(scenario: Scenario, log: RequestLog, fleets: list, cfg: ServerlessConfig, config: dict) -> SimResult:
-    """Containers over time and the bill: compute GB-seconds, data, provisioned concurrency."""
-    cat, h = scenario.catalog, scenario.horizon_s
+def serve_endpoint(m: ModelSpec, arrivals: np.ndarray, service: np.ndarray, cfg: ServerlessConfig, ka: float,
+                   cat: Catalog, horizon_s: float) -> Served:
+    """One model's serverless endpoint: containers on demand for these arrivals, and its bill."""
     s = cat.serverless
-    compute = data = prov = busy = alive = 0.0
-    times, deltas = [], []
-    for fleet, m, mem in fleets:
-        secs = billed_seconds(np.array(fleet.billed_s), s.billing_granularity_ms.value)
-        compute += gb_second_cost_usd(secs, mem, s.price_per_gb_second.value)
-        served = int(np.sum(log.status[scenario.model_idx == scenario.models.index(m)] == SERVED))
-        data += data_cost_usd(served * (m.payload_kb + m.response_kb), s.data_price_per_gb.value)
-        prov += gb_second_cost_usd(h * cfg.provisioned_concurrency, mem, s.provisioned_price_per_gb_second.value)
-        born, dead = fleet.lifetimes(h)
-        busy += float(np.sum(fleet.billed_s))
-        alive += float(np.sum(dead - born)) + h * cfg.provisioned_concurrency
-        times += [*born, *dead[dead < h]]
-        deltas += [1.0] * born.size + [-1.0] * int(np.sum(dead < h))
-    base = float(cfg.provisioned_concurrency * len(fleets))
-    cap = Timeline.from_deltas(np.array(times, float), np.array(deltas, float), start=base)
-    cost = {"compute": compute, "data": data}
+    mem = cfg.memory_mb or default_memory_mb(m, cat)
+    log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
+    env = Engine()
+    fleet = env.attach(OnDemandContainers(log, np.arange(arrivals.size), service / speed(mem, cat),
+                                          m.cold_start_s(cat.network.model_download_mb_per_s.value),
+                                          cfg.max_concurrency, ka, cfg.provisioned_concurrency, s.timeout_s.value))
+    env.run_until(horizon_s)
+    served = int(np.sum(log.status == SERVED))
+    busy = billed_seconds(np.array(fleet.billed_s), s.billing_granularity_ms.value)
+    cost = {"compute": gb_second_cost_usd(busy, mem, s.price_per_gb_second.value),
+            "data": data_cost_usd(served * (m.payload_kb + m.response_kb), s.data_price_per_gb.value)}
     if cfg.provisioned_concurrency:
-        cost["provisioned_concurrency"] = prov
-    return SimResult("serverless", True, (), h, config, log, cap, cost,
-                     extra={"containers_created": sum(len(f.created_s) for f, *_ in fleets),
-                            "utilization": min(1.0, busy / alive) if alive else 0.0})
+        cost["provisioned_concurrency"] = gb_second_cost_usd(horizon_s * cfg.provisioned_concurrency, mem,
+                                                             s.provisioned_price_per_gb_second.value)
+    born, dead = fleet.lifetimes(horizon_s)
+    ended = dead[dead < horizon_s]
+    cap = Timeline.from_deltas(np.r_[born, ended], np.r_[np.ones(born.size), -np.ones(ended.size)],
+                               start=float(cfg.provisioned_concurrency))
+    alive = float(np.sum(dead - born)) + horizon_s * cfg.provisioned_concurrency
+    return Served(log, cost, cap, {f"{m.name}.memory_mb": mem},
+                  {"busy_seconds": float(np.sum(fleet.billed_s)), "alive_seconds": alive,
+                   "containers_created": len(fleet.created_s)})
