@@ -88,6 +88,9 @@ def run_endpoints(scenario, serve: ServeFn, hop_s: float) -> tuple[RequestLog, l
     app = scenario.application
     if app is not None and not app.routed:
         return compose(scenario.arrivals_s, app, scenario.step_service_s, serve, hop_s)
+    if len(scenario.models) == 1:  # the common case: no split, no copy back
+        part = serve(0, scenario.arrivals_s, scenario.service_s)
+        return part.log, [part]
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
     parts = []
     for i in range(len(scenario.models)):
