@@ -1,0 +1,227 @@
+"""Model-aware instance pool: the data plane of multi-model endpoints (MME).
+
+Like `InstancePool` (instances x workers, a FIFO queue per instance, least-outstanding routing,
+join/retire/request_launch driven by the autoscaler), plus a `ModelCache` per instance:
+
+- Routing: a request for model m goes to an in-service instance that has m in memory (loaded or being
+  loaded), the least outstanding among them. If none has it, it goes to the least-outstanding instance
+  (ties: the one with the least memory in use), which loads m. When every holder is saturated (all its
+  workers busy) and another instance has a free worker, the request goes there and m gets a second
+  copy: SageMaker routes some of a busy model's traffic to other instances.
+- Lazy loading in the background: the request that misses waits for its model's download (or disk
+  read) + load and only then joins its instance's FIFO queue, so a load holds no worker and never delays
+  the instance's other models. Requests for m that arrive while m loads wait for that same load (no
+  second load); the cache counts them as hits (m is already resident, nothing is fetched again) and the
+  pool counts them as `delayed_hits`. Both kinds of waiting request are marked cold in the log.
+- Loads on one instance run in parallel, each at the full download rate (no bandwidth sharing).
+- An eviction takes effect at once in the books; requests already queued for the evicted copy are still
+  served (in reality the copy leaves when they finish).
+
+A request enters its instance's queue at arrival (warm) or when its load ends (cold). Pending loads
+sit in one heap ordered by that time and are released before the next arrival, so each instance's
+queue sees requests in order of entry and the Kiefer-Wolfowitz recursion on worker free-times holds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+
+from sim.components.cache import Footprints, ModelCache
+from sim.results import FAILED, RequestLog
+
+
+class ModelAwarePool:
+    """Serves requests `idx` of `log` (arrival order) on instances with a model cache each.
+
+    `service_s` are the requests' service times on this hardware; a response later than `timeout_s`
+    is a failure at arrival + timeout. `track` keeps memory traces and, per request that waited for a
+    load, (load end, load time or None for a delayed hit) in `waited` (tests, not the hot path).
+    """
+
+    def __init__(self, log: RequestLog, idx: np.ndarray, service_s: np.ndarray, workers: int,
+                 footprints: Footprints, memory_budget_mb: float, disk_budget_mb: float = math.inf,
+                 timeout_s: float = math.inf, track: bool = False) -> None:
+        self.log, self.workers, self.timeout_s, self.track = log, workers, timeout_s, track
+        self.fp, self.memory_budget_mb, self.disk_budget_mb = footprints, memory_budget_mb, disk_budget_mb
+        self._idx, self._arr = idx.tolist(), log.arrival_s[idx].tolist()
+        self._svc, self._mod = service_s.tolist(), log.model_idx[idx].tolist()
+        self._next = 0
+        self._free: list[list[float]] = []      # per instance: heap of worker free times
+        self._out: list[int] = []               # per instance: outstanding requests (queued, loading, in service)
+        self._routable: list[int] = []          # instances taking new requests, in join order
+        self._holders: list[list[int]] = [[] for _ in footprints.memory_mb]  # per model: routable instances holding it
+        self._ready: list[dict[int, float]] = []  # per instance: model -> when its latest load ends
+        self._done: list[tuple[float, int]] = []  # (finish, instance) of requests in flight
+        self._loading: list[tuple[float, int, int]] = []  # (load end, position, instance) of waiting requests
+        self.caches: list[ModelCache] = []
+        self.delayed_hits = 0
+        self.waited: dict[int, tuple[float, float | None]] = {}
+        self.launched_s: list[float] = []
+        self.joined_s: list[float] = []
+        self.left_s: list[float] = []
+        self.busy_until: list[float] = []
+        self.pending = 0
+
+    @property
+    def in_service(self) -> int:
+        """Instances currently taking requests."""
+        return len(self._routable)
+
+    @property
+    def idle(self) -> bool:
+        """True once every arrival has been routed and every load it waited for has ended."""
+        return self._next >= len(self._arr) and not self._loading
+
+    def request_launch(self, t: float) -> None:
+        """Note that an instance was asked for at t (it is billed from now, serves after its launch)."""
+        self.pending += 1
+        self.launched_s.append(t)
+
+    def join(self, t: float, launched_at: float | None = None) -> int:
+        """Bring an instance into service at t with empty memory and disk; returns its id."""
+        iid = len(self._free)
+        if launched_at is None:
+            self.launched_s.append(t)
+        else:
+            self.pending -= 1
+        holders = self._holders
+        self.caches.append(ModelCache(self.fp, self.memory_budget_mb, self.disk_budget_mb,
+                                      on_evict=lambda m: holders[m].remove(iid), track_memory=self.track))
+        self._free.append([t] * self.workers)
+        self._out.append(0)
+        self._ready.append({})
+        self.joined_s.append(t)
+        self.left_s.append(math.inf)
+        self.busy_until.append(t)
+        self._routable.append(iid)
+        return iid
+
+    def retire(self, t: float) -> None:
+        """Take the newest instance out of routing at t; it drains what it already queued."""
+        if not self._routable:
+            return
+        iid = self._routable.pop()
+        self.left_s[iid] = t
+        for m in self.caches[iid].mem:
+            self._holders[m].remove(iid)
+        self.caches[iid].on_evict = None
+
+    def _least(self) -> int:
+        """The least-outstanding routable instance; ties go to the one with the least memory in use."""
+        routable = self._routable
+        if len(routable) == 1:
+            return routable[0]
+        out, caches = self._out, self.caches
+        return min(routable, key=lambda i: (out[i], caches[i].used_mb))
+
+    def _route(self, hs: list[int]) -> int:
+        """Instance for a request whose model is held by `hs` (see the module docstring)."""
+        if not hs:
+            return self._least()
+        out = self._out
+        iid = hs[0]
+        for h in hs:
+            if out[h] < out[iid]:
+                iid = h
+        if out[iid] >= self.workers and len(hs) < len(self._routable):
+            alt = self._least()
+            if out[alt] < self.workers:
+                return alt
+        return iid
+
+    def advance(self, until: float) -> None:
+        """Route and serve every arrival before `until`, and every request whose load ends before it."""
+        arr, svc, mod, idx, k, n = self._arr, self._svc, self._mod, self._idx, self._next, len(self._arr)
+        start_s, finish_s, status = self.log.start_s, self.log.finish_s, self.log.status
+        done, loading, out, free, busy = self._done, self._loading, self._out, self._free, self.busy_until
+        holders, caches, ready, timeout = self._holders, self.caches, self._ready, self.timeout_s
+        push, replace, pop = heapq.heappush, heapq.heapreplace, heapq.heappop
+        while self._routable and k < n and arr[k] < until:
+            a = arr[k]
+            while loading and loading[0][0] <= a:
+                self._release(pop(loading))
+            while done and done[0][0] <= a:
+                out[pop(done)[1]] -= 1
+            m = mod[k]
+            hs = holders[m]
+            iid = hs[0] if len(hs) == 1 and out[hs[0]] < self.workers else self._route(hs)
+            load = caches[iid].access(m, a)
+            out[iid] += 1
+            if load is None:
+                r = ready[iid][m]
+                if r > a:  # resident but still loading: wait for that load
+                    self.delayed_hits += 1
+                    self._wait(k, iid, r, None)
+                    k += 1
+                    continue
+            else:
+                hs.append(iid)
+                r = ready[iid][m] = a + load
+                if r > a:
+                    self._wait(k, iid, r, load)
+                    k += 1
+                    continue
+            heap = free[iid]
+            s = heap[0] if heap[0] > a else a
+            f = s + svc[k]
+            replace(heap, f)
+            push(done, (f, iid))
+            if f > busy[iid]:
+                busy[iid] = f
+            j = idx[k]
+            start_s[j] = s
+            if f - a > timeout:
+                status[j] = FAILED
+                f = a + timeout
+            finish_s[j] = f
+            k += 1
+        self._next = k
+        while loading and loading[0][0] < until:
+            self._release(pop(loading))
+
+    def _wait(self, k: int, iid: int, ready_s: float, load_s: float | None) -> None:
+        """Request at position k waits on instance iid for a load that ends at ready_s."""
+        heapq.heappush(self._loading, (ready_s, k, iid))
+        j = self._idx[k]
+        self.log.cold[j] = True
+        if self.track:
+            self.waited[j] = (ready_s, load_s)
+
+    def _release(self, entry: tuple[float, int, int]) -> None:
+        """A request's load ended: it joins its instance's FIFO queue now."""
+        r, k, iid = entry
+        heap, a, j = self._free[iid], self._arr[k], self._idx[k]
+        s = heap[0] if heap[0] > r else r
+        f = s + self._svc[k]
+        heapq.heapreplace(heap, f)
+        heapq.heappush(self._done, (f, iid))
+        if f > self.busy_until[iid]:
+            self.busy_until[iid] = f
+        self.log.start_s[j] = s
+        if f - a > self.timeout_s:
+            self.log.status[j] = FAILED
+            f = a + self.timeout_s
+        self.log.finish_s[j] = f
+
+    def counters(self) -> dict[str, int]:
+        """Cache counters summed over every instance that served, plus `delayed_hits` (part of hits)."""
+        total = dict.fromkeys(("hits", "misses", "evictions", "disk_hits", "downloads", "disk_evictions"), 0)
+        for c in self.caches:
+            for key, v in c.counters().items():
+                total[key] += v
+        total["delayed_hits"] = self.delayed_hits
+        return total
+
+    def billed_intervals(self, horizon_s: float) -> list[tuple[float, float]]:
+        """Per instance (launched, end): end is the horizon, or when a retired instance drained."""
+        out = []
+        for iid, t0 in enumerate(self.launched_s):
+            if iid < len(self.left_s) and self.left_s[iid] != math.inf:
+                end = max(self.left_s[iid], self.busy_until[iid])
+            else:
+                end = horizon_s
+            out.append((min(t0, horizon_s), min(max(end, t0), horizon_s)))  # draining past the horizon is not billed
+        return out

@@ -1,0 +1,189 @@
+"""`multi-model`: a multi-model endpoint (MME): every model behind one endpoint on shared instances.
+
+Instances load models lazily on first use and keep them in a memory cache and a disk cache, both LRU
+(`sim.components.cache`); requests go to an instance that has their model loaded
+(`sim.components.mme_pool`). A miss waits for the download (or disk read) + load of its model, in the
+background of that model only; that wait is the MME's cold-start spike. Memory is counted once per
+instance, shared by every worker. Instance count pinned or target tracking on invocations per instance
+(the endpoint's total, as SageMaker's metric is), as `realtime`. Billed per instance-second.
+
+GPU models go through Triton: if any model is `accelerator: gpu`, every model runs on a GPU instance and
+the memory budget is the GPU memory less the Triton server's overhead (catalog).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.catalog import Catalog, InstanceType
+from sim.components.autoscaler import TargetTracking, invocations_counter, target_tracking
+from sim.components.cache import Footprints
+from sim.components.mme_pool import ModelAwarePool
+from sim.components.sizing import payload_reasons, peak_rate_rps, processing_reasons
+from sim.cost import instance_cost_usd
+from sim.engine import Engine
+from sim.options import register
+from sim.options.realtime import Autoscaling
+from sim.results import RequestLog, SimResult, Timeline
+from sim.scenario import Scenario
+
+OPTION = "multi-model"
+
+
+class MultiModelConfig(BaseModel):
+    """Knobs of a multi-model endpoint. Unset knobs are sized from the workload (see `_plan`).
+
+    `model_memory_budget_mb` is the memory for loaded models per instance (default: instance memory less
+    the serving overhead, or GPU memory less Triton's); `disk_budget_mb` the model artifact cache per
+    instance (default: the catalog's `multi_model.disk_gb`). `workers_per_instance` defaults to the vCPUs
+    (the GPUs on a Triton GPU endpoint: one request at a time per GPU; batching is the `triton` option's).
+    Neither `instance_count` nor `autoscaling`: target tracking sized as `realtime` sizes it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instance_type: str | None = None
+    instance_count: int | None = Field(default=None, ge=1)
+    autoscaling: Autoscaling | None = None
+    workers_per_instance: int | None = Field(default=None, ge=1)
+    model_memory_budget_mb: float | None = Field(default=None, gt=0)
+    disk_budget_mb: float | None = Field(default=None, gt=0)
+    initial_count: int | None = Field(default=None, ge=1)
+    launch_s: float | None = Field(default=None, ge=0)
+    target_utilization: float = Field(default=0.6, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _pinned_or_scaled(self) -> MultiModelConfig:
+        if self.instance_count is not None and self.autoscaling is not None:
+            raise ValueError("give instance_count (pinned, no autoscaling) or autoscaling, not both")
+        return self
+
+
+def memory_for_models_mb(it: InstanceType, gpu: bool, catalog: Catalog) -> float:
+    """Memory an instance leaves for loaded models: RAM less the serving overhead, or (GPU, through
+    Triton) GPU memory less Triton's overhead; MB."""
+    if gpu:
+        return it.gpu_memory_gib * 1024 - catalog.triton.gpu_memory_overhead_mb.value
+    return it.memory_mb - catalog.realtime.memory_overhead_mb.value
+
+
+def _instance_type(cfg: MultiModelConfig, largest_mb: float, gpu: bool, catalog: Catalog) -> InstanceType | None:
+    """The user's type, or the cheapest CPU (GPU) type whose model memory holds the largest model."""
+    if cfg.instance_type:
+        return catalog.instance(cfg.instance_type, f"options.{OPTION}.instance_type")
+    fits = catalog.cheapest(lambda it: it.accelerator == ("gpu" if gpu else "cpu")
+                            and memory_for_models_mb(it, gpu, catalog) >= largest_mb)
+    return fits[0] if fits else None
+
+
+def _plan(scenario: Scenario, cfg: MultiModelConfig) -> tuple[dict, list[str]]:
+    """Hardware, budgets and workers, as the flat config dict, and the reasons the option cannot serve."""
+    cat, models = scenario.catalog, scenario.models
+    reasons = payload_reasons(models, cat.realtime.payload_limit_mb.value, "multi-model endpoints")
+    reasons += processing_reasons(models, cat.realtime.timeout_s.value, "multi-model endpoints")
+    fp = Footprints.of(models, cat)
+    gpu = any(m.accelerator == "gpu" for m in models)
+    it = _instance_type(cfg, max(fp.memory_mb), gpu, cat)
+    if it is None:
+        kind = "GPU (Triton)" if gpu else "CPU"
+        return {}, reasons + [f"no {kind} instance type in catalog {cat.name} leaves {max(fp.memory_mb):,.0f} MB "
+                              f"for the largest model"]
+    if gpu and not it.has_gpu:
+        reasons.append(f"GPU models on a multi-model endpoint need a GPU instance (Triton) and {it.name} has none")
+    usable = memory_for_models_mb(it, gpu, cat)
+    budget = cfg.model_memory_budget_mb or usable
+    if budget > usable:
+        reasons.append(f"model_memory_budget_mb {budget:,.0f} exceeds the {usable:,.0f} MB that {it.name} leaves "
+                       "for models")
+    disk = cfg.disk_budget_mb or cat.multi_model.disk_gb.value * 1024
+    for m, mem, size in zip(models, fp.memory_mb, fp.size_mb, strict=True):
+        if mem > budget:
+            reasons.append(f"model {m.name} needs {mem:,.0f} MB and the multi-model memory budget of {it.name} is "
+                           f"{budget:,.0f} MB: it can never be loaded")
+        if size > disk:
+            reasons.append(f"model {m.name}'s {size:,.0f} MB artifact exceeds the {disk:,.0f} MB model disk cache")
+    workers = cfg.workers_per_instance or ((it.gpu_count if gpu else it.vcpu) or 1)
+    config = {"models": len(models), "instance_type": it.name, "workers_per_instance": workers,
+              "model_memory_budget_mb": budget, "disk_budget_mb": disk, "gpu_triton": gpu,
+              "models_in_memory": int(budget // max(float(np.mean(fp.memory_mb)), 1e-9))}
+    return config, reasons
+
+
+def _policy(cfg: MultiModelConfig, scenario: Scenario, workers: int) -> tuple[TargetTracking, int]:
+    """Autoscaling policy and initial count: the user's, or sized so instances run at target_utilization.
+
+    The per-instance rate is workers / mean service time of the offered requests (the traffic mix), as
+    `realtime` sizes one model's endpoint; the launch delay is instance provisioning + the serving
+    container's start (models load lazily afterwards).
+    """
+    a, f, cat, h = cfg.autoscaling, scenario.catalog.autoscaling, scenario.catalog, scenario.horizon_s
+    mean_s = float(np.mean(scenario.service_s)) if scenario.n else 1.0
+    per_inst_rps = cfg.target_utilization * workers / max(mean_s, 1e-9)
+    if a is None:
+        need = peak_rate_rps(scenario.arrivals_s, h) / per_inst_rps
+        a = Autoscaling(min=1, max=max(2, math.ceil(2 * need)),
+                        target_invocations_per_instance=per_inst_rps * f.metric_period_s.value)
+    target_rps = a.target_invocations_per_instance / f.metric_period_s.value
+    early = np.searchsorted(scenario.arrivals_s, min(600.0, h)) / min(600.0, h)
+    initial = cfg.initial_count or min(a.max, max(a.min, math.ceil(early / target_rps)))
+    launch = cfg.launch_s if cfg.launch_s is not None else \
+        cat.realtime.instance_launch_s.value + max(m.container_start_s for m in scenario.models)
+    pol = TargetTracking(
+        a.min, a.max, a.target_invocations_per_instance, f.metric_period_s.value,
+        int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value), f.scale_in_threshold_ratio.value,
+        a.scale_out_cooldown_s if a.scale_out_cooldown_s is not None else f.scale_out_cooldown_s.value,
+        a.scale_in_cooldown_s if a.scale_in_cooldown_s is not None else f.scale_in_cooldown_s.value, launch)
+    return pol, initial
+
+
+def run(scenario: Scenario, cfg: MultiModelConfig, track: bool = False) -> tuple[SimResult, ModelAwarePool | None]:
+    """Simulate the endpoint; also returns its pool (None when infeasible) for inspection by tests."""
+    cat, h = scenario.catalog, scenario.horizon_s
+    config, reasons = _plan(scenario, cfg)
+    if reasons:
+        return SimResult.infeasible(OPTION, reasons, h, config), None
+    log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
+    pool = ModelAwarePool(log, np.arange(scenario.n), scenario.service_s, config["workers_per_instance"],
+                          Footprints.of(scenario.models, cat), config["model_memory_budget_mb"],
+                          config["disk_budget_mb"], cat.realtime.timeout_s.value, track=track)
+    env = Engine()
+    count = cfg.instance_count
+    if count is None:
+        pol, count = _policy(cfg, scenario, config["workers_per_instance"])
+        env.process(target_tracking(env, pool, invocations_counter(scenario.arrivals_s), pol))
+        config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} target {pol.target:.0f}/instance/min"
+    for _ in range(count):
+        pool.join(0.0)
+    config["initial_count"] = count
+    env.attach(pool)
+    env.run_until(h)
+    return _result(scenario, log, pool, cat.instance(config["instance_type"]), config), pool
+
+
+@register(OPTION, MultiModelConfig)
+def simulate(scenario: Scenario, cfg: MultiModelConfig) -> SimResult:
+    """Multi-model endpoint: models share instances, loaded lazily into LRU memory and disk caches."""
+    return run(scenario, cfg)[0]
+
+
+def _result(scenario: Scenario, log: RequestLog, pool: ModelAwarePool, it: InstanceType, config: dict) -> SimResult:
+    """Capacity timeline, instance cost, cache counters (summed over instances) and utilisation."""
+    h = scenario.horizon_s
+    seconds = sum(t1 - t0 for t0, t1 in pool.billed_intervals(h))
+    ups = [t for t in pool.joined_s if t < h]
+    downs = [t for t in pool.left_s if t < h]
+    cap = Timeline.from_deltas(np.array(ups + downs, float), np.array([1] * len(ups) + [-1] * len(downs), float))
+    c = pool.counters()
+    lookups = c["hits"] + c["misses"]
+    cache = {"hits": c["hits"], "misses": c["misses"], "evictions": c["evictions"],
+             "hit_ratio": c["hits"] / lookups if lookups else 0.0}
+    busy = float(np.sum(scenario.service_s[log.start_s < h]))
+    worker_s = seconds * pool.workers
+    extra = {"instance_seconds": seconds, "utilization": busy / worker_s if worker_s else 0.0,
+             **{k: c[k] for k in ("delayed_hits", "disk_hits", "downloads", "disk_evictions")},
+             "peak_memory_mb": max((x.peak_mb for x in pool.caches), default=0.0)}
+    cost = {"instances": instance_cost_usd(seconds, it.price_per_hour.value)}
+    return SimResult(OPTION, True, (), h, config, log, cap, cost, cache=cache, extra=extra)
