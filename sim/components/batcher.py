@@ -1,0 +1,309 @@
+"""Dynamic batching on GPU instances (Triton): per-model batchers, shared GPUs, ensembles, routing.
+
+Semantics follow Triton's dynamic batcher (docs: user_guide/batcher.md, "Preferred Batch Sizes" and
+"Delayed Batching"; user_guide/model_execution.md for instance groups):
+- Requests for a model wait in one FIFO queue per instance. When one of the model's execution slots
+  (instance_group count x GPUs) is free, the batcher takes requests in arrival order: max_batch_size of
+  them at once if that many wait, else the largest preferred batch size that can be formed, else, once
+  the oldest request has waited max_queue_delay, everything queued. A delay of 0 never waits; a
+  max_batch_size of 1 is a FIFO queue in front of the slots.
+- A batch of n runs fixed + per_item x n seconds on a GPU to itself: the model's `batch_latency` if given;
+  else the catalog's default curve applied to the batch's own requests: fixed = fraction x their mean
+  service time, per_item = (1 - fraction) x the same mean, so a batch of one takes exactly its request's
+  service time (variability kept) and the expected curve is a + b x n with a = fraction x the model's mean.
+- Batches running at once share the instance's GPUs (`SharedGpu`, processor sharing, see gpu.py).
+- Ensembles run on the instance that took the request: a request finishing one stage enters the next
+  stage's batchers at that moment, with no network hop; parallel branches enter together and the next
+  stage waits for the slowest. Business-logic steps are fixed CPU delays (their own service time, no
+  batching, no GPU, no contention).
+
+Per-request work runs in a plain event loop per instance (no SimPy process per request); `TritonPool`
+routes arrivals across instances (least outstanding requests) and offers the control-plane interface of
+`InstancePool` (join, retire, request_launch, in_service, pending, billed_intervals), so the autoscaler
+drives it unchanged.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sim.components.gpu import SharedGpu
+from sim.components.pool import InstancePool
+from sim.results import FAILED, RequestLog
+
+_DELAY, _LOGIC = 0, 1  # timer kinds: a batcher's queue delay expires; a business-logic step ends
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How one model is served on an instance: slots, batcher knobs and batch curve (seconds).
+
+    `fixed_s`/`per_item_s` set an explicit curve; when `fixed_s` is None the default curve applies to
+    the batch's own service times with `fixed_fraction` of their mean as the per-batch part. `logic`
+    marks a business-logic step (a CPU delay; the other fields are unused).
+    """
+
+    slots: int = 1
+    max_batch: int = 1
+    delay_s: float = 0.0
+    preferred: tuple[int, ...] = ()
+    fixed_s: float | None = None
+    per_item_s: float = 0.0
+    fixed_fraction: float = 0.0
+    logic: bool = False
+
+    def work_s(self, samples: list[float]) -> float:
+        """GPU-seconds of a batch whose requests have these service samples (s)."""
+        n = len(samples)
+        if self.fixed_s is not None:
+            return self.fixed_s + self.per_item_s * n
+        total = sum(samples)
+        # = fraction x mean + (1 - fraction) x total, written so that a batch of one is exactly its sample
+        return total - self.fixed_fraction * total * (n - 1) / n
+
+    def expected_work_s(self, n: int, mean_s: float) -> float:
+        """Expected GPU-seconds of a batch of n when one request takes `mean_s` on average."""
+        if self.fixed_s is not None:
+            return self.fixed_s + self.per_item_s * n
+        return self.fixed_fraction * mean_s + (1 - self.fixed_fraction) * mean_s * n
+
+    def ready_size(self, queued: int) -> int:
+        """Batch to send at once with `queued` requests waiting: max, else the largest preferred, else 0."""
+        if queued >= self.max_batch:
+            return self.max_batch
+        return max((p for p in self.preferred if p <= queued), default=0)
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """What every instance runs: per-model plans (None: not hosted) and each request's path.
+
+    `paths[path_of[j]]` is request j's stages in order, each a tuple of model indices run in parallel;
+    `work[i][j]` is request j's service sample at model i (None where an explicit curve needs none).
+    """
+
+    plans: Sequence[BatchPlan | None]
+    paths: Sequence[tuple[tuple[int, ...], ...]]
+    path_of: Sequence[int]
+    work: Sequence[Sequence[float] | None]
+    gpus: int
+
+
+class TritonHost:
+    """One instance: a batcher per model, its GPUs, and the requests in flight on it."""
+
+    def __init__(self, ens: Ensemble, log: RequestLog, arrival: list[float], timeout_s: float, t0: float) -> None:
+        self.ens, self.log, self.arrival, self.timeout_s = ens, log, arrival, timeout_s
+        m = len(ens.plans)
+        self.gpu = SharedGpu(ens.gpus, t0)
+        self.now = self.busy_until = t0
+        self.outstanding = 0
+        self.batch_sizes: list[dict[int, int]] = [{} for _ in range(m)]
+        self._queue: list[deque[int]] = [deque() for _ in range(m)]
+        self._ready: list[deque[float]] = [deque() for _ in range(m)]
+        self._free = [p.slots if p is not None else 0 for p in ens.plans]
+        self._timer_at = [math.inf] * m
+        self._timers: list[tuple[float, int, int, int]] = []  # (time, seq, kind, model or request)
+        self._seq = 0
+        self._stage: dict[int, int] = {}   # request -> position of its current stage
+        self._left: dict[int, int] = {}    # request -> branches of that stage still running
+        self._touched: set[int] = set()    # models whose queues grew during the current event
+
+    def _timer(self, t: float, kind: int, x: int) -> None:
+        heapq.heappush(self._timers, (t, self._seq, kind, x))
+        self._seq += 1
+
+    def run_until(self, t_lim: float) -> None:
+        """Process every batch end and timer at or before `t_lim`, in time order (batch ends first)."""
+        gpu, timers = self.gpu, self._timers
+        while True:
+            tg = gpu.next_finish()
+            tt = timers[0][0] if timers else math.inf
+            if (tg > t_lim and tt > t_lim) or tg == tt == math.inf:
+                break
+            if tg <= tt:
+                t, (i, js) = gpu.finish()
+                self._free[i] += 1
+                self._touched.add(i)
+                for j in js:
+                    self._branch_done(j, t)
+            else:
+                t, _, kind, x = heapq.heappop(timers)
+                if kind == _DELAY:
+                    if t == self._timer_at[x]:
+                        self._timer_at[x] = math.inf
+                    self._touched.add(x)
+                else:
+                    self._branch_done(x, t)
+            self._dispatch_touched(t)
+        if t_lim != math.inf and t_lim > self.now:
+            self.now = t_lim
+
+    def arrive(self, t: float, j: int) -> None:
+        """Request j reaches this instance at t (or when the instance started, if later)."""
+        t = max(t, self.now)
+        self.outstanding += 1
+        path = self.ens.paths[self.ens.path_of[j]]
+        self._stage[j], self._left[j] = 0, len(path[0])
+        for i in path[0]:
+            self._enter(i, j, t)
+        self._dispatch_touched(t)
+
+    def _enter(self, i: int, j: int, t: float) -> None:
+        """Request j joins model i's queue at t (a logic step starts at once)."""
+        if self.ens.plans[i].logic:
+            if self._stage[j] == 0:
+                self._mark_start(j, t)
+            self._timer(t + self.ens.work[i][j], _LOGIC, j)
+            return
+        self._queue[i].append(j)
+        self._ready[i].append(t)
+        self._touched.add(i)
+
+    def _mark_start(self, j: int, t: float) -> None:
+        start = self.log.start_s
+        if not start[j] <= t:  # NaN (not started yet) or a later branch: keep the earliest start
+            start[j] = t
+
+    def _dispatch_touched(self, t: float) -> None:
+        while self._touched:
+            self._dispatch(self._touched.pop(), t)
+
+    def _dispatch(self, i: int, t: float) -> None:
+        """Send batches of model i while it has a free slot and a batch is due (Triton's rules)."""
+        plan, q, ready = self.ens.plans[i], self._queue[i], self._ready[i]
+        while self._free[i] and q:
+            size = plan.ready_size(len(q))
+            if not size:
+                deadline = ready[0] + plan.delay_s
+                if t < deadline:
+                    if self._timer_at[i] != deadline:
+                        self._timer_at[i] = deadline
+                        self._timer(deadline, _DELAY, i)
+                    return
+                size = len(q)
+            js = [q.popleft() for _ in range(size)]
+            for _ in range(size):
+                ready.popleft()
+            self._free[i] -= 1
+            hist = self.batch_sizes[i]
+            hist[size] = hist.get(size, 0) + 1
+            samples = self.ens.work[i]
+            self.gpu.start(t, plan.work_s([samples[j] for j in js] if samples is not None else js), (i, js))
+            for j in js:
+                if self._stage[j] == 0:
+                    self._mark_start(j, t)
+
+    def _branch_done(self, j: int, t: float) -> None:
+        """One of request j's branches ended at t: move it to its next stage, or finish it."""
+        left = self._left[j] - 1
+        if left:
+            self._left[j] = left
+            return
+        path = self.ens.paths[self.ens.path_of[j]]
+        k = self._stage[j] + 1
+        if k < len(path):
+            self._stage[j], self._left[j] = k, len(path[k])
+            for i in path[k]:
+                self._enter(i, j, t)
+            return
+        del self._stage[j], self._left[j]
+        self.outstanding -= 1
+        self.busy_until = max(self.busy_until, t)
+        a = self.arrival[j]
+        if t - a > self.timeout_s:  # the caller gave up; the instance still did the work
+            self.log.status[j] = FAILED
+            t = a + self.timeout_s
+        self.log.finish_s[j] = t
+
+
+class TritonPool:
+    """Instances running the same ensemble; arrivals go to the one with the fewest requests in flight."""
+
+    def __init__(self, log: RequestLog, ens: Ensemble, timeout_s: float = math.inf) -> None:
+        self.log, self.ens, self.timeout_s = log, ens, timeout_s
+        self._arr = log.arrival_s.tolist()
+        self._next = 0
+        self.hosts: list[TritonHost] = []
+        self._routable: list[int] = []
+        self.launched_s: list[float] = []
+        self.joined_s: list[float] = []
+        self.left_s: list[float] = []
+        self.pending = 0
+
+    @property
+    def in_service(self) -> int:
+        """Instances currently taking requests."""
+        return len(self._routable)
+
+    @property
+    def busy_until(self) -> list[float]:
+        """Per instance: when its last request finished."""
+        return [h.busy_until for h in self.hosts]
+
+    @property
+    def idle(self) -> bool:
+        """True once every arrival has been routed to an instance."""
+        return self._next >= len(self._arr)
+
+    def request_launch(self, t: float) -> None:
+        """An instance was asked for at t: billed from now, serving after its launch."""
+        self.pending += 1
+        self.launched_s.append(t)
+
+    def join(self, t: float, launched_at: float | None = None) -> int:
+        """Bring an instance into service at t; returns its id."""
+        if launched_at is None:
+            self.launched_s.append(t)
+        else:
+            self.pending -= 1
+        self.hosts.append(TritonHost(self.ens, self.log, self._arr, self.timeout_s, t))
+        self.joined_s.append(t)
+        self.left_s.append(math.inf)
+        self._routable.append(len(self.hosts) - 1)
+        return len(self.hosts) - 1
+
+    def retire(self, t: float) -> None:
+        """Take the newest instance out of routing at t; it finishes what it holds."""
+        if self._routable:
+            self.left_s[self._routable.pop()] = t
+
+    def advance(self, until: float) -> None:
+        """Route and serve every arrival before `until`; with `until` = inf, drain every instance."""
+        arr, hosts, routable, k, n = self._arr, self.hosts, self._routable, self._next, len(self._arr)
+        while routable and k < n and arr[k] < until:
+            a = arr[k]
+            if len(routable) == 1:
+                host = hosts[routable[0]]
+                host.run_until(a)
+            else:
+                for iid in routable:
+                    hosts[iid].run_until(a)
+                host = min((hosts[iid] for iid in routable), key=lambda h: h.outstanding)
+            host.arrive(a, k)
+            k += 1
+        self._next = k
+        if until == math.inf:
+            for host in hosts:
+                host.run_until(math.inf)
+
+    def billed_intervals(self, horizon_s: float) -> list[tuple[float, float]]:
+        """Per instance (launched, end): as `InstancePool` bills (the horizon, or a retired one's drain)."""
+        return InstancePool.billed_intervals(self, horizon_s)  # same fields, same rule
+
+    def batch_sizes(self) -> list[dict[int, int]]:
+        """Per model: how many batches of each size ran, over all instances."""
+        out: list[dict[int, int]] = [{} for _ in self.ens.plans]
+        for h in self.hosts:
+            for i, hist in enumerate(h.batch_sizes):
+                for size, count in hist.items():
+                    out[i][size] = out[i].get(size, 0) + count
+        return out
+
+    def gpu_busy_s(self) -> float:
+        """GPU-seconds with a batch running, over all instances."""
+        return sum(h.gpu.busy_s for h in self.hosts)

@@ -1,0 +1,209 @@
+"""`triton`: NVIDIA Triton Inference Server on SageMaker GPU instances.
+
+One endpoint of GPU instances; every instance loads every model the workload uses (they must all fit in
+GPU memory, see `sim.components.gpu`) and runs Triton's dynamic batcher per model, concurrent model
+execution on shared GPUs, and the application's pattern as an ensemble on the instance that took the
+request (`sim.components.batcher`). Instances are pinned or scaled by target tracking on invocations per
+instance, as real-time endpoints are; limits (payload, timeout) are those of real-time endpoints.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.catalog import Catalog, InstanceType
+from sim.components.autoscaler import TargetTracking, invocations_counter, target_tracking
+from sim.components.batcher import BatchPlan, Ensemble, TritonPool
+from sim.components.gpu import cheapest_gpu_fitting, gpu_budget_mb, gpu_demand_mb, gpu_memory_reasons
+from sim.components.sizing import payload_reasons, peak_rate_rps, processing_reasons
+from sim.cost import instance_cost_usd
+from sim.engine import Engine
+from sim.model import ModelSpec
+from sim.options import register
+from sim.options.realtime import Autoscaling
+from sim.results import RequestLog, SimResult, Timeline
+from sim.scenario import Scenario
+
+
+class TritonConfig(BaseModel):
+    """Knobs of a Triton endpoint. Unset instance type and count are sized from the workload."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instance_type: str | None = None
+    instance_count: int | None = Field(default=None, ge=1)
+    autoscaling: Autoscaling | None = None
+    initial_count: int | None = Field(default=None, ge=1)
+    launch_s: float | None = Field(default=None, ge=0)
+    target_utilization: float = Field(default=0.6, gt=0, le=1)
+    max_batch_size: int = Field(default=8, ge=1)
+    max_queue_delay_ms: float = Field(default=5.0, ge=0)
+    preferred_batch_sizes: tuple[int, ...] = ()
+    instances_per_model: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TritonConfig:
+        if self.instance_count is not None and self.autoscaling is not None:
+            raise ValueError("give instance_count (pinned, no autoscaling) or autoscaling, not both")
+        if any(not 1 <= p <= self.max_batch_size for p in self.preferred_batch_sizes):
+            raise ValueError("preferred_batch_sizes must lie between 1 and max_batch_size")
+        return self
+
+
+def _paths(scenario: Scenario) -> tuple[list[int], list, list[int]]:
+    """Models hosted, the request paths (stages of model indices) and each request's path index."""
+    app = scenario.application
+    if app is None or app.routed:  # each request names one model
+        used = list(range(len(scenario.models)))  # Triton loads every model of its repository
+        return used, [((i,),) for i in range(len(scenario.models))], scenario.model_idx.tolist()
+    return list(app.models_used), [app.stages], [0] * scenario.n
+
+
+def _plans(scenario: Scenario, cfg: TritonConfig, used: list[int], gpus: int) -> list[BatchPlan | None]:
+    """Per model: its batcher and batch curve, or a logic step; None for models no request uses."""
+    frac = scenario.catalog.triton.batch_fixed_fraction.value
+    out: list[BatchPlan | None] = [None] * len(scenario.models)
+    for i in used:
+        m = scenario.models[i]
+        curve = m.batch_latency
+        out[i] = BatchPlan(
+            slots=cfg.instances_per_model * gpus, max_batch=cfg.max_batch_size,
+            delay_s=cfg.max_queue_delay_ms / 1000.0, preferred=tuple(sorted(set(cfg.preferred_batch_sizes))),
+            fixed_s=curve.fixed_ms / 1000.0 if curve else None,
+            per_item_s=curve.per_item_ms / 1000.0 if curve else 0.0,
+            fixed_fraction=frac, logic=m.kind == "logic")
+    return out
+
+
+def _work(scenario: Scenario, plans: list[BatchPlan | None]) -> list:
+    """Per model: every request's service sample there, where the model's curve or logic step uses it."""
+    app = scenario.application
+    shared = scenario.service_s.tolist() if app is None or app.routed else None
+    out = []
+    for i, p in enumerate(plans):
+        needed = p is not None and (p.logic or p.fixed_s is None)
+        out.append((shared if shared is not None else scenario.step_service_s(i).tolist()) if needed else None)
+    return out
+
+
+def capacity_rps(scenario: Scenario, plans: list[BatchPlan | None], paths: list, path_of: list[int],
+                 gpus: int) -> float:
+    """Requests/s one instance sustains with full batches: gpus / expected GPU-seconds per request."""
+    counts = np.bincount(np.asarray(path_of, np.int64), minlength=len(paths)) if path_of else np.ones(1)
+    share = counts / max(counts.sum(), 1)
+    per_request = 0.0
+    for path, p_share in zip(paths, share, strict=True):
+        for i in (i for stage in path for i in stage):
+            plan = plans[i]
+            if plan is not None and not plan.logic:
+                mean_s = scenario.models[i].service_time.expected_ms / 1000.0
+                per_request += p_share * plan.expected_work_s(plan.max_batch, mean_s) / plan.max_batch
+    return gpus / per_request if per_request > 0 else math.inf
+
+
+def launch_delay_s(models: list[ModelSpec], catalog: Catalog) -> float:
+    """Scale-out decision to serving: provisioning + the container's start + every model's download and load."""
+    bw = catalog.network.model_download_mb_per_s.value
+    start = max((m.container_start_s for m in models), default=0.0)
+    return catalog.realtime.instance_launch_s.value + start + sum(m.download_s(bw) + m.load_s for m in models)
+
+
+def _policy(cfg: TritonConfig, per_inst_rps: float, arrivals: np.ndarray, horizon_s: float, launch_s: float,
+            catalog: Catalog) -> tuple[TargetTracking, int]:
+    """Autoscaling policy and initial count: the user's, or sized so instances run at target_utilization."""
+    a, f = cfg.autoscaling, catalog.autoscaling
+    per_inst_rps = cfg.target_utilization * per_inst_rps
+    if a is None:
+        need = peak_rate_rps(arrivals, horizon_s) / per_inst_rps
+        a = Autoscaling(min=1, max=max(2, math.ceil(2 * need)),
+                        target_invocations_per_instance=per_inst_rps * f.metric_period_s.value)
+    target_rps = a.target_invocations_per_instance / f.metric_period_s.value
+    early = min(600.0, horizon_s)
+    initial = cfg.initial_count or min(a.max, max(a.min, math.ceil(np.searchsorted(arrivals, early) / early
+                                                                    / target_rps)))
+    pol = TargetTracking(
+        a.min, a.max, a.target_invocations_per_instance, f.metric_period_s.value,
+        int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value), f.scale_in_threshold_ratio.value,
+        a.scale_out_cooldown_s if a.scale_out_cooldown_s is not None else f.scale_out_cooldown_s.value,
+        a.scale_in_cooldown_s if a.scale_in_cooldown_s is not None else f.scale_in_cooldown_s.value,
+        cfg.launch_s if cfg.launch_s is not None else launch_s)
+    return pol, initial
+
+
+def _hardware(scenario: Scenario, cfg: TritonConfig, hosted: list[ModelSpec]) -> tuple[InstanceType | None, list]:
+    """The GPU instance type and the reasons the models cannot run on it."""
+    cat = scenario.catalog
+    if cfg.instance_type:
+        it = cat.instance(cfg.instance_type, "options.triton.instance_type")
+        return it, gpu_memory_reasons(it, hosted, cfg.instances_per_model, cat)
+    it = cheapest_gpu_fitting(hosted, cfg.instances_per_model, cat)
+    if it is not None:
+        return it, []
+    gpus = cat.cheapest(lambda t: t.gpu_count > 0)
+    if not gpus:
+        return None, [f"catalog {cat.name} has no GPU instance type for Triton"]
+    best = max(gpus, key=lambda t: (gpu_budget_mb(t, cat), -t.price_per_hour.value))
+    return None, [f"no GPU instance type in catalog {cat.name} holds the models' "
+                  f"{gpu_demand_mb(hosted, cfg.instances_per_model, best.gpu_count):,.0f} MB of GPU memory "
+                  f"(the largest, {best.name}, leaves {gpu_budget_mb(best, cat):,.0f} MB)"]
+
+
+@register("triton", TritonConfig, patterns=frozenset({"serial", "scatter-gather", "aggregate"}))
+def simulate(scenario: Scenario, cfg: TritonConfig) -> SimResult:
+    """Triton on GPU instances: dynamic batching, concurrent models sharing GPUs, ensembles on one instance."""
+    cat = scenario.catalog
+    used, paths, path_of = _paths(scenario)
+    hosted = [scenario.models[i] for i in used]
+    reasons = payload_reasons(tuple(hosted), cat.realtime.payload_limit_mb.value, "real-time endpoints (Triton)")
+    reasons += processing_reasons(tuple(hosted), cat.realtime.timeout_s.value, "real-time endpoints (Triton)")
+    it, hw = _hardware(scenario, cfg, hosted)
+    reasons += hw
+    config = {"instance_type": it.name if it else None, "models": len(hosted),
+              "max_batch_size": cfg.max_batch_size, "max_queue_delay_ms": cfg.max_queue_delay_ms,
+              "instances_per_model": cfg.instances_per_model}
+    if it is not None and it.gpu_count:
+        config.update(gpu_memory_mb=gpu_budget_mb(it, cat),
+                      gpu_memory_used_mb=gpu_demand_mb(hosted, cfg.instances_per_model, it.gpu_count))
+    if reasons:
+        return SimResult.infeasible("triton", reasons, scenario.horizon_s, config)
+    plans = _plans(scenario, cfg, used, it.gpu_count)
+    if cfg.preferred_batch_sizes:
+        config["preferred_batch_sizes"] = list(plans[used[0]].preferred)
+    log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
+    ens = Ensemble(plans, paths, path_of, _work(scenario, plans), it.gpu_count)
+    pool, env = TritonPool(log, ens, cat.realtime.timeout_s.value), Engine()
+    count, cap = cfg.instance_count, capacity_rps(scenario, plans, paths, path_of, it.gpu_count)
+    if count is None and math.isinf(cap):  # only logic steps: no GPU work to scale on
+        count = cfg.initial_count or (cfg.autoscaling.min if cfg.autoscaling else 1)
+    if count is None:
+        pol, count = _policy(cfg, cap, log.arrival_s, scenario.horizon_s, launch_delay_s(hosted, cat), cat)
+        env.process(target_tracking(env, pool, invocations_counter(log.arrival_s), pol))
+        config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} target {pol.target:.0f}/instance/min"
+    for _ in range(count):
+        pool.join(0.0)
+    config["initial_count"] = count
+    env.attach(pool)
+    env.run_until(scenario.horizon_s)
+    return _result(scenario, log, pool, it, config)
+
+
+def _result(scenario: Scenario, log: RequestLog, pool: TritonPool, it: InstanceType, config: dict) -> SimResult:
+    """Capacity timeline, instance cost, GPU utilisation and the batch sizes that ran."""
+    h = scenario.horizon_s
+    seconds = sum(t1 - t0 for t0, t1 in pool.billed_intervals(h))
+    times = pool.joined_s + [t for t in pool.left_s if t < h]
+    deltas = [1] * len(pool.joined_s) + [-1] * sum(t < h for t in pool.left_s)
+    cap = Timeline.from_deltas(np.array(times, float), np.array(deltas, float))
+    sizes = {scenario.models[i].name: dict(sorted(hist.items())) for i, hist in enumerate(pool.batch_sizes())
+             if hist}
+    batches = sum(c for hist in sizes.values() for c in hist.values())
+    items = sum(s * c for hist in sizes.values() for s, c in hist.items())
+    gpu_s = seconds * it.gpu_count
+    return SimResult("triton", True, (), h, config, log, cap,
+                     {"instances": instance_cost_usd(seconds, it.price_per_hour.value)},
+                     extra={"instance_seconds": seconds, "batch_sizes": sizes,
+                            "mean_batch_size": items / batches if batches else 0.0,
+                            "utilization": min(1.0, pool.gpu_busy_s() / gpu_s) if gpu_s else 0.0})
