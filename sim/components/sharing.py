@@ -1,0 +1,291 @@
+"""Processor sharing: the requests in service on an instance share its vCPUs.
+
+The data plane of multi-container endpoints, where every container is loaded on every instance and
+requests to any of them run at once, contending for the CPUs. With n jobs in service and C vCPUs each
+job progresses at rate min(1, C / n) (egalitarian processor sharing; a job's work is its service time
+at full speed, and one job uses at most one vCPU).
+
+Each instance keeps a virtual clock V (the service each job in service has received since V = 0): a
+job of work w joining at V finishes when V reaches V + w, so the jobs sit in one heap keyed by that
+finish and an arrival or departure costs O(log n), with no process per request. Instances advance
+lazily: only when a request is routed (least outstanding requests) or the control plane acts.
+
+A request is a sequence of stages on one instance; the jobs of a stage run at once (branches of a
+scatter-gather), the next stage starts `hops_s[k]` after the last job of stage k - 1 finished.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+
+from sim.results import FAILED, RequestLog
+
+
+class Fleet:
+    """Instances launched, joined and retired by the control plane, with per-second billing intervals.
+
+    The bookkeeping `target_tracking` needs (`in_service`, `pending`, `request_launch`, `join`, `retire`),
+    shared by the data planes of this module and of `tandem`. Subclasses keep per-instance state in
+    `_on_join(iid, t)` and count outstanding requests in `out` (indexed by instance id).
+    """
+
+    def __init__(self) -> None:
+        self.launched_s: list[float] = []    # per instance: when it was asked for (billing starts)
+        self.joined_s: list[float] = []      # per instance: when it started serving
+        self.left_s: list[float] = []        # per instance: when it stopped taking requests (inf: never)
+        self.busy_until: list[float] = []    # per instance: finish of its last request
+        self.routable: list[int] = []        # instance ids taking new requests, in join order
+        self.out: list[int] = []             # per instance: requests routed to it and not yet answered
+        self.pending = 0                     # instances launched but not yet serving
+
+    @property
+    def in_service(self) -> int:
+        """Instances currently taking requests."""
+        return len(self.routable)
+
+    def request_launch(self, t: float) -> None:
+        """Note that an instance was asked for at t (it is billed from now, serves after its launch)."""
+        self.pending += 1
+        self.launched_s.append(t)
+
+    def join(self, t: float, launched_at: float | None = None) -> int:
+        """Bring an instance into service at t; returns its id."""
+        iid = len(self.joined_s)
+        if launched_at is None:
+            self.launched_s.append(t)
+        else:
+            self.pending -= 1
+        self.joined_s.append(t)
+        self.left_s.append(math.inf)
+        self.busy_until.append(t)
+        self.out.append(0)
+        self.routable.append(iid)
+        self._on_join(iid, t)
+        return iid
+
+    def _on_join(self, iid: int, t: float) -> None:
+        """Set up the per-instance state of the data plane."""
+
+    def retire(self, t: float) -> None:
+        """Take the newest instance out of routing at t; it finishes what it already holds."""
+        if self.routable:
+            self.left_s[self.routable.pop()] = t
+
+    def least_outstanding(self) -> int:
+        """The routable instance with the fewest outstanding requests (the first joined on a tie)."""
+        routable, out = self.routable, self.out
+        return routable[0] if len(routable) == 1 else min(routable, key=out.__getitem__)
+
+    def billed_intervals(self, horizon_s: float) -> list[tuple[float, float]]:
+        """Per instance (launched, end): end is the horizon, or when a retired instance drained."""
+        out = []
+        for iid, t0 in enumerate(self.launched_s):
+            if iid < len(self.left_s) and self.left_s[iid] != math.inf:
+                end = max(self.left_s[iid], self.busy_until[iid])
+            else:
+                end = horizon_s
+            out.append((min(t0, horizon_s), min(max(end, t0), horizon_s)))  # draining past the horizon is not billed
+        return out
+
+
+class SharingPool(Fleet):
+    """Requests `idx` of `log` on instances of `vcpus` vCPUs shared by processor sharing.
+
+    `work` holds one column per container a request visits (seconds at full speed, one row per request
+    in `idx`); `stages` lists, in order, the columns run at once in each stage; `hops_s[k]` is the delay
+    before stage k starts (in-host or network hops; 0 for none). A response later than `timeout_s` after
+    arrival is a failure at arrival + timeout; the instance still finishes the work (it does not know).
+    """
+
+    def __init__(self, log: RequestLog, idx: np.ndarray, work: np.ndarray, stages: tuple[tuple[int, ...], ...],
+                 vcpus: int, hops_s: tuple[float, ...] | None = None, timeout_s: float = math.inf) -> None:
+        super().__init__()
+        work = np.asarray(work, float)
+        work = work[:, None] if work.ndim == 1 else work
+        self.log, self.vcpus, self.timeout_s, self.stages = log, vcpus, timeout_s, stages
+        self.hops_s = tuple(hops_s) if hops_s is not None else (0.0,) * len(stages)
+        self._idx, self._arr = idx.tolist(), log.arrival_s[idx].tolist()
+        self._cols = [work[:, j].tolist() for j in range(work.shape[1])]
+        self._next = 0
+        self._seq = 0                         # tie-breaker for heap entries
+        self._flight: dict[int, list] = {}    # request -> [instance, stage, jobs of the stage still running]
+        self._v: list[float] = []             # per instance: virtual clock (service per job so far)
+        self._t: list[float] = []             # per instance: the time the virtual clock refers to
+        self._jobs: list[list] = []           # per instance: heap of (virtual finish, seq, request)
+        self._hops: list[list] = []           # per instance: heap of (time, seq, request) between stages
+        self._due: list[float] = []           # per instance: time of its next event (inf: none)
+        self.work_s = 0.0                     # work of every job started, for utilisation
+        self._single = stages == ((0,),) and self.hops_s == (0.0,)  # one job per request: the fast path
+
+    def _on_join(self, iid: int, t: float) -> None:
+        self._v.append(0.0)
+        self._t.append(t)
+        self._jobs.append([])
+        self._hops.append([])
+        self._due.append(math.inf)
+
+    @property
+    def idle(self) -> bool:
+        """True once every arrival has been routed (the instances then drain on their own)."""
+        return self._next >= len(self._arr)
+
+    def advance(self, until: float) -> None:
+        """Route every arrival before `until`, then run every instance up to `until`."""
+        if self._single:
+            return self._advance_single(until)
+        arr, k, n = self._arr, self._next, len(self._arr)
+        if self.routable:
+            due, routable, run = self._due, self.routable, self._run
+            while k < n and arr[k] < until:
+                a = arr[k]
+                for iid in routable:
+                    if due[iid] <= a:
+                        run(iid, a)
+                iid = self.least_outstanding()
+                run(iid, a)  # bring its clock to a before jobs join
+                self.out[iid] += 1
+                self._flight[k] = [iid, -1, 0]
+                self._enter(iid, k, 0, a)
+                run(iid, a)  # its next event changed
+                k += 1
+            self._next = k
+        for iid in range(len(self._jobs)):
+            if self._due[iid] <= until:
+                self._run(iid, until)
+
+    def _enter(self, iid: int, k: int, stage: int, t: float) -> None:
+        """Request k reaches `stage` at t: after its hop, or now (the instance's clock is at t)."""
+        hop = self.hops_s[stage]
+        if hop > 0:
+            self._seq += 1
+            heapq.heappush(self._hops[iid], (t + hop, self._seq, k, stage))
+        else:
+            self._start(iid, k, stage, t)
+
+    def _start(self, iid: int, k: int, stage: int, t: float) -> None:
+        """Put the jobs of request k's `stage` in service on instance iid (its clock is at t)."""
+        state = self._flight[k]
+        cols = self.stages[stage]
+        state[1], state[2] = stage, len(cols)
+        if stage == 0:
+            self.log.start_s[self._idx[k]] = t
+        v, jobs = self._v[iid], self._jobs[iid]
+        for c in cols:
+            w = self._cols[c][k]
+            self.work_s += w
+            self._seq += 1
+            heapq.heappush(jobs, (v + w, self._seq, k))
+
+    def _run(self, iid: int, until: float) -> None:
+        """Process instance iid's departures and hop ends up to `until` (inclusive); set its next event."""
+        jobs, hops, cap = self._jobs[iid], self._hops[iid], self.vcpus
+        v, t = self._v[iid], self._t[iid]
+        while True:
+            n = len(jobs)
+            rate = (cap / n if n > cap else 1.0) if n else 0.0
+            t_dep = t + (jobs[0][0] - v) / rate if n else math.inf
+            t_hop = hops[0][0] if hops else math.inf
+            due = min(t_dep, t_hop)
+            if due > until or due == math.inf:
+                self._due[iid] = due
+                break
+            if t_dep <= t_hop:
+                v, t = jobs[0][0], t_dep
+                self._v[iid], self._t[iid] = v, t
+                while jobs and jobs[0][0] <= v:
+                    self._depart(iid, heapq.heappop(jobs)[2], t)
+            else:
+                v, t = v + rate * (t_hop - t), t_hop
+                self._v[iid], self._t[iid] = v, t
+                _, _, k, stage = heapq.heappop(hops)
+                self._start(iid, k, stage, t)
+        if until != math.inf:
+            self._v[iid], self._t[iid] = v + rate * (until - t), until
+
+    def _depart(self, iid: int, k: int, t: float) -> None:
+        """A job of request k finished at t; the request moves on when its stage's last job is done."""
+        state = self._flight[k]
+        state[2] -= 1
+        if state[2]:
+            return
+        if state[1] + 1 < len(self.stages):
+            self._enter(iid, k, state[1] + 1, t)
+            return
+        del self._flight[k]
+        j = self._idx[k]
+        a = self._arr[k]
+        if t - a > self.timeout_s:
+            self.log.status[j] = FAILED
+            self.log.finish_s[j] = a + self.timeout_s
+        else:
+            self.log.finish_s[j] = t
+        if t > self.busy_until[iid]:
+            self.busy_until[iid] = t
+        self.out[iid] -= 1
+
+    def _advance_single(self, until: float) -> None:
+        """`advance` for one job per request (direct invocation of one container), with the instance's
+        clock kept inline: the same arithmetic as `_run`, without stages, hops or per-request state."""
+        arr, col, k, n = self._arr, self._cols[0], self._next, len(self._arr)
+        v, clock, jobs, due, routable, out = self._v, self._t, self._jobs, self._due, self.routable, self.out
+        cap, push, settle = self.vcpus, heapq.heappush, self._settle_single
+        while routable and k < n and arr[k] < until:
+            a = arr[k]
+            for iid in routable:
+                if due[iid] <= a:
+                    settle(iid, a)
+            iid = self.least_outstanding()
+            heap = jobs[iid]
+            m = len(heap)
+            if m:
+                v[iid] += (cap / m if m > cap else 1.0) * (a - clock[iid])
+            clock[iid] = a
+            w = col[k]
+            self.work_s += w
+            push(heap, (v[iid] + w, k))
+            self.log.start_s[self._idx[k]] = a
+            out[iid] += 1
+            m += 1
+            due[iid] = a + (heap[0][0] - v[iid]) * (m / cap if m > cap else 1.0)
+            k += 1
+        self._next = k
+        for iid in range(len(jobs)):
+            if due[iid] <= until:
+                settle(iid, until)
+
+    def _settle_single(self, iid: int, until: float) -> None:
+        """Departures of instance iid up to `until` (inclusive) on the fast path; sets its next event."""
+        heap, cap, pop = self._jobs[iid], self.vcpus, heapq.heappop
+        v, t = self._v[iid], self._t[iid]
+        arr, idx, timeout, log, busy = self._arr, self._idx, self.timeout_s, self.log, self.busy_until[iid]
+        done = 0
+        while heap:
+            m = len(heap)
+            slow = m / cap if m > cap else 1.0   # 1 / rate
+            t_dep = t + (heap[0][0] - v) * slow
+            if t_dep > until:
+                break
+            v, k = pop(heap)
+            t = t_dep
+            j, a = idx[k], arr[k]
+            if t - a > timeout:
+                log.status[j] = FAILED
+                log.finish_s[j] = a + timeout
+            else:
+                log.finish_s[j] = t
+            done += 1
+        self.out[iid] -= done
+        if done and t > busy:
+            self.busy_until[iid] = t
+        if heap:
+            m = len(heap)
+            if until != math.inf:
+                v, t = v + (cap / m if m > cap else 1.0) * (until - t), until
+            self._due[iid] = t + (heap[0][0] - v) * (m / cap if m > cap else 1.0)
+        else:
+            self._due[iid] = math.inf
+            t = until if until != math.inf else t
+        self._v[iid], self._t[iid] = v, t

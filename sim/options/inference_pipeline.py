@@ -1,0 +1,138 @@
+"""`inference-pipeline`: a serial application of 2..15 containers run in sequence on every instance.
+
+Each step (a model, or a business-logic step: a container too) is its own container with
+`workers_per_container` FIFO workers; a request goes through the steps of one instance in order with an
+in-host hop (`co_hosting.pipeline_hop_ms`) between consecutive steps (`TandemPool`), so its latency is
+the sum over steps of queue + service, plus the hops, and throughput is bound by the slowest step.
+Routing across instances is least outstanding requests; the count is pinned or target-tracked on
+invocations per instance. Billed per instance-second.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.catalog import Catalog, InstanceType
+from sim.components.sizing import payload_reasons, usable_memory_mb
+from sim.components.tandem import TandemPool
+from sim.model import ModelSpec
+from sim.options import register
+from sim.options.multi_container import fleet_result, run_fleet
+from sim.options.realtime import Autoscaling
+from sim.results import RequestLog, SimResult
+from sim.scenario import Scenario
+
+WHAT = "inference pipelines"
+
+
+class PipelineConfig(BaseModel):
+    """Knobs of an inference pipeline. `instance_type` defaults to the cheapest type holding every
+    container's workers (a vCPU, or a GPU for GPU steps, per worker); the count to target tracking."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instance_type: str | None = None
+    instance_count: int | None = Field(default=None, ge=1)
+    autoscaling: Autoscaling | None = None
+    initial_count: int | None = Field(default=None, ge=1)
+    launch_s: float | None = Field(default=None, ge=0)
+    target_utilization: float = Field(default=0.6, gt=0, le=1)
+    workers_per_container: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _pinned_or_scaled(self) -> PipelineConfig:
+        if self.instance_count is not None and self.autoscaling is not None:
+            raise ValueError("give instance_count (pinned, no autoscaling) or autoscaling, not both")
+        return self
+
+
+def _steps(scenario: Scenario) -> tuple[tuple[int, ...], list[str]]:
+    """The steps (model indices) of the scenario's serial application, or why there is none to run."""
+    co, app = scenario.catalog.co_hosting, scenario.application
+    lo, hi = int(co.pipeline_min_containers.value), int(co.pipeline_max_containers.value)
+    if app is None or app.pattern != "serial":
+        return (), [f"an inference pipeline needs a serial application of {lo} to {hi} steps"]
+    n = len(app.steps)
+    if n < lo:
+        return app.steps, [f"an inference pipeline of {n} step{'s' if n != 1 else ''} is below the "
+                           f"{lo}-container minimum of {WHAT}"]
+    if n > hi:
+        return app.steps, [f"{n} steps exceed the {hi}-container limit of {WHAT}"]
+    return app.steps, []
+
+
+def hardware_reasons(it: InstanceType, steps: list[ModelSpec], workers: int, catalog: Catalog) -> list[str]:
+    """Why every step's `workers` workers cannot run on `it`: a vCPU per CPU worker and a GPU per GPU
+    worker, each worker holding its own model copy (host memory for CPU steps, a GPU's for GPU steps)."""
+    cpu = [m for m in steps if m.accelerator == "cpu"]
+    gpu = [m for m in steps if m.accelerator == "gpu"]
+    out = []
+    if it.accelerator == "inferentia":
+        return [f"{it.name} is an Inferentia type; the pipeline's containers need CPUs or GPUs"]
+    if workers * len(cpu) > it.vcpu:
+        out.append(f"{len(cpu)} CPU containers x {workers} workers need {workers * len(cpu)} vCPUs and "
+                   f"{it.name} has {it.vcpu}")
+    host_mb = workers * sum(m.memory_mb for m in cpu)
+    if host_mb > usable_memory_mb(it, catalog):
+        out.append(f"the CPU containers' workers need {host_mb:,.0f} MB and {it.name} leaves "
+                   f"{usable_memory_mb(it, catalog):,.0f} MB for models")
+    if gpu and workers * len(gpu) > it.gpu_count:
+        out.append(f"{len(gpu)} GPU containers x {workers} workers need {workers * len(gpu)} GPUs and "
+                   f"{it.name} has {it.gpu_count}")
+    per_gpu_mb = it.gpu_memory_gib * 1024 / it.gpu_count if it.gpu_count else 0.0
+    out += [f"model {m.name} needs {m.memory_mb:,.0f} MB of GPU memory and a GPU of {it.name} has "
+            f"{per_gpu_mb:,.0f} MB" for m in gpu if it.gpu_count and m.memory_mb > per_gpu_mb]
+    return out
+
+
+def _instance(steps: list[ModelSpec], cfg: PipelineConfig, catalog: Catalog) -> tuple[InstanceType | None, list]:
+    """The pinned instance type, or the cheapest on which every container's workers fit."""
+    w = cfg.workers_per_container
+    if cfg.instance_type is not None:
+        it = catalog.instance(cfg.instance_type, "options.inference-pipeline.instance_type")
+        return it, hardware_reasons(it, steps, w, catalog)
+    fits = catalog.cheapest(lambda t: not hardware_reasons(t, steps, w, catalog))
+    if not fits:
+        return None, [f"no instance type in catalog {catalog.name} holds the {len(steps)} containers with "
+                      f"{w} worker{'s' if w > 1 else ''} each"]
+    return fits[0], []
+
+
+def _limits(steps: list[ModelSpec], catalog: Catalog) -> list[str]:
+    """Payload and end-to-end processing limits of the real-time endpoint the pipeline is behind."""
+    reasons = payload_reasons(tuple(steps), catalog.realtime.payload_limit_mb.value, WHAT)
+    limit, path_s = catalog.realtime.timeout_s.value, sum(m.service_time.expected_ms for m in steps) / 1000.0
+    if path_s > limit:
+        reasons.append(f"a request takes {path_s:,.0f} s of processing on average and exceeds the {limit:g} s "
+                       f"limit of {WHAT}")
+    return reasons
+
+
+@register("inference-pipeline", PipelineConfig, delivers=frozenset({"sync", "async", "offline"}),
+          patterns=frozenset({"serial"}))
+def simulate(scenario: Scenario, cfg: PipelineConfig) -> SimResult:
+    """Inference pipeline: 2..15 containers in sequence on each instance, bound by the slowest step."""
+    cat = scenario.catalog
+    steps, reasons = _steps(scenario)
+    models = [scenario.models[i] for i in steps]
+    it, hw = _instance(models, cfg, cat) if models else (None, [])
+    reasons += _limits(models, cat) + hw
+    hop_s = cat.co_hosting.pipeline_hop_ms.value / 1000.0
+    config = {"steps": len(steps), "instance_type": it.name if it else None,
+              "workers_per_container": cfg.workers_per_container, "hop_ms": hop_s * 1000.0}
+    if reasons:
+        return SimResult.infeasible("inference-pipeline", reasons, scenario.horizon_s, config)
+    service = np.column_stack([scenario.step_service_s(i) for i in steps])
+    log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
+    pool = TandemPool(log, np.arange(scenario.n), service, cfg.workers_per_container, hop_s,
+                      cat.realtime.timeout_s.value)
+    slowest_s = float(service.mean(axis=0).max()) if scenario.n else 0.0
+    per_instance_rps = cfg.target_utilization * cfg.workers_per_container / max(slowest_s, 1e-9)
+    run_fleet(scenario, pool, cfg, per_instance_rps, models, config)
+    res = fleet_result("inference-pipeline", scenario, log, pool, it, config, float(service.sum()),
+                       len(steps) * cfg.workers_per_container)
+    n = max(scenario.n, 1)
+    res.extra["steps"] = [{"step": m.name, "mean_wait_ms": 1000.0 * w / n, "max_wait_ms": 1000.0 * top}
+                          for m, w, top in zip(models, pool.wait_s, pool.max_wait_s, strict=True)]
+    return res
