@@ -108,7 +108,9 @@ def run_option(wl: Workload, scenario: Scenario, option_id: str) -> OptionRun:
         res = SimResult.infeasible(option_id, [reason], scenario.horizon_s)
     elif (app := scenario.application) is not None and not app.routed and app.pattern not in \
             registry[option_id].patterns:
-        reason = f"{option_id} cannot host the {app.pattern} pattern (one model per request only)"
+        hosts = registry[option_id].patterns
+        can = f"it hosts {', '.join(sorted(hosts))} patterns" if hosts else "it hosts one model per request only"
+        reason = f"{option_id} cannot host the {app.pattern} pattern; {can}"
         res = SimResult.infeasible(option_id, [reason], scenario.horizon_s)
     else:
         try:

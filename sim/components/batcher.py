@@ -31,8 +31,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sim.components.fleet import Fleet
 from sim.components.gpu import SharedGpu
-from sim.components.pool import InstancePool
 from sim.results import FAILED, RequestLog
 
 _DELAY, _LOGIC = 0, 1  # timer kinds: a batcher's queue delay expires; a business-logic step ends
@@ -221,56 +221,24 @@ class TritonHost:
         self.log.finish_s[j] = t
 
 
-class TritonPool:
+class TritonPool(Fleet):
     """Instances running the same ensemble; arrivals go to the one with the fewest requests in flight."""
 
     def __init__(self, log: RequestLog, ens: Ensemble, timeout_s: float = math.inf) -> None:
+        super().__init__()
         self.log, self.ens, self.timeout_s = log, ens, timeout_s
         self._arr = log.arrival_s.tolist()
         self._next = 0
         self.hosts: list[TritonHost] = []
-        self._routable: list[int] = []
-        self.launched_s: list[float] = []
-        self.joined_s: list[float] = []
-        self.left_s: list[float] = []
-        self.pending = 0
-
-    @property
-    def in_service(self) -> int:
-        """Instances currently taking requests."""
-        return len(self._routable)
-
-    @property
-    def busy_until(self) -> list[float]:
-        """Per instance: when its last request finished."""
-        return [h.busy_until for h in self.hosts]
+        self._routable = self.routable
 
     @property
     def idle(self) -> bool:
         """True once every arrival has been routed to an instance."""
         return self._next >= len(self._arr)
 
-    def request_launch(self, t: float) -> None:
-        """An instance was asked for at t: billed from now, serving after its launch."""
-        self.pending += 1
-        self.launched_s.append(t)
-
-    def join(self, t: float, launched_at: float | None = None) -> int:
-        """Bring an instance into service at t; returns its id."""
-        if launched_at is None:
-            self.launched_s.append(t)
-        else:
-            self.pending -= 1
+    def _on_join(self, iid: int, t: float) -> None:
         self.hosts.append(TritonHost(self.ens, self.log, self._arr, self.timeout_s, t))
-        self.joined_s.append(t)
-        self.left_s.append(math.inf)
-        self._routable.append(len(self.hosts) - 1)
-        return len(self.hosts) - 1
-
-    def retire(self, t: float) -> None:
-        """Take the newest instance out of routing at t; it finishes what it holds."""
-        if self._routable:
-            self.left_s[self._routable.pop()] = t
 
     def advance(self, until: float) -> None:
         """Route and serve every arrival before `until`; with `until` = inf, drain every instance."""
@@ -292,8 +260,9 @@ class TritonPool:
                 host.run_until(math.inf)
 
     def billed_intervals(self, horizon_s: float) -> list[tuple[float, float]]:
-        """Per instance (launched, end): as `InstancePool` bills (the horizon, or a retired one's drain)."""
-        return InstancePool.billed_intervals(self, horizon_s)  # same fields, same rule
+        """Per instance (launched, end), as every fleet bills; each host knows when its last batch ended."""
+        self.busy_until = [h.busy_until for h in self.hosts]
+        return super().billed_intervals(horizon_s)
 
     def batch_sizes(self) -> list[dict[int, int]]:
         """Per model: how many batches of each size ran, over all instances."""

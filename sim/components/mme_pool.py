@@ -30,10 +30,11 @@ import math
 import numpy as np
 
 from sim.components.cache import Footprints, ModelCache
+from sim.components.fleet import Fleet
 from sim.results import FAILED, RequestLog
 
 
-class ModelAwarePool:
+class ModelAwarePool(Fleet):
     """Serves requests `idx` of `log` (arrival order) on instances with a model cache each.
 
     `service_s` are the requests' service times on this hardware; a response later than `timeout_s`
@@ -44,14 +45,15 @@ class ModelAwarePool:
     def __init__(self, log: RequestLog, idx: np.ndarray, service_s: np.ndarray, workers: int,
                  footprints: Footprints, memory_budget_mb: float, disk_budget_mb: float = math.inf,
                  timeout_s: float = math.inf, track: bool = False) -> None:
+        super().__init__()
         self.log, self.workers, self.timeout_s, self.track = log, workers, timeout_s, track
         self.fp, self.memory_budget_mb, self.disk_budget_mb = footprints, memory_budget_mb, disk_budget_mb
         self._idx, self._arr = idx.tolist(), log.arrival_s[idx].tolist()
         self._svc, self._mod = service_s.tolist(), log.model_idx[idx].tolist()
         self._next = 0
         self._free: list[list[float]] = []      # per instance: heap of worker free times
-        self._out: list[int] = []               # per instance: outstanding requests (queued, loading, in service)
-        self._routable: list[int] = []          # instances taking new requests, in join order
+        self._out = self.out                    # per instance: outstanding requests (queued, loading, in service)
+        self._routable = self.routable          # instances taking new requests, in join order
         self._holders: list[list[int]] = [[] for _ in footprints.memory_mb]  # per model: routable instances holding it
         self._ready: list[dict[int, float]] = []  # per instance: model -> when its latest load ends
         self._done: list[tuple[float, int]] = []  # (finish, instance) of requests in flight
@@ -59,52 +61,26 @@ class ModelAwarePool:
         self.caches: list[ModelCache] = []
         self.delayed_hits = 0
         self.waited: dict[int, tuple[float, float | None]] = {}
-        self.launched_s: list[float] = []
-        self.joined_s: list[float] = []
-        self.left_s: list[float] = []
-        self.busy_until: list[float] = []
-        self.pending = 0
-
-    @property
-    def in_service(self) -> int:
-        """Instances currently taking requests."""
-        return len(self._routable)
 
     @property
     def idle(self) -> bool:
         """True once every arrival has been routed and every load it waited for has ended."""
         return self._next >= len(self._arr) and not self._loading
 
-    def request_launch(self, t: float) -> None:
-        """Note that an instance was asked for at t (it is billed from now, serves after its launch)."""
-        self.pending += 1
-        self.launched_s.append(t)
-
-    def join(self, t: float, launched_at: float | None = None) -> int:
-        """Bring an instance into service at t with empty memory and disk; returns its id."""
-        iid = len(self._free)
-        if launched_at is None:
-            self.launched_s.append(t)
-        else:
-            self.pending -= 1
+    def _on_join(self, iid: int, t: float) -> None:
+        """Empty memory and disk, idle workers."""
         holders = self._holders
         self.caches.append(ModelCache(self.fp, self.memory_budget_mb, self.disk_budget_mb,
                                       on_evict=lambda m: holders[m].remove(iid), track_memory=self.track))
         self._free.append([t] * self.workers)
-        self._out.append(0)
         self._ready.append({})
-        self.joined_s.append(t)
-        self.left_s.append(math.inf)
-        self.busy_until.append(t)
-        self._routable.append(iid)
-        return iid
 
     def retire(self, t: float) -> None:
         """Take the newest instance out of routing at t; it drains what it already queued."""
-        if not self._routable:
+        if not self.routable:
             return
-        iid = self._routable.pop()
-        self.left_s[iid] = t
+        iid = self.routable[-1]
+        super().retire(t)
         for m in self.caches[iid].mem:
             self._holders[m].remove(iid)
         self.caches[iid].on_evict = None
@@ -214,14 +190,3 @@ class ModelAwarePool:
                 total[key] += v
         total["delayed_hits"] = self.delayed_hits
         return total
-
-    def billed_intervals(self, horizon_s: float) -> list[tuple[float, float]]:
-        """Per instance (launched, end): end is the horizon, or when a retired instance drained."""
-        out = []
-        for iid, t0 in enumerate(self.launched_s):
-            if iid < len(self.left_s) and self.left_s[iid] != math.inf:
-                end = max(self.left_s[iid], self.busy_until[iid])
-            else:
-                end = horizon_s
-            out.append((min(t0, horizon_s), min(max(end, t0), horizon_s)))  # draining past the horizon is not billed
-        return out

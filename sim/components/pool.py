@@ -12,10 +12,11 @@ import math
 
 import numpy as np
 
+from sim.components.fleet import Fleet
 from sim.results import FAILED, RequestLog
 
 
-class InstancePool:
+class InstancePool(Fleet):
     """Routes a slice of the request log across instances; instances join and leave via the control plane.
 
     `idx` are the positions in `log` this pool serves (in arrival order), `service_s` their service
@@ -25,54 +26,27 @@ class InstancePool:
 
     def __init__(self, log: RequestLog, idx: np.ndarray, service_s: np.ndarray, workers: int,
                  timeout_s: float = math.inf, elastic: bool = True) -> None:
+        super().__init__()
         self.log, self.workers, self.timeout_s, self.elastic = log, workers, timeout_s, elastic
         self._idx = idx.tolist()
         self._arr = log.arrival_s[idx].tolist()
         self._svc = service_s.tolist()
         self._next = 0
         self._free: list[list[float]] = []   # per instance: heap of worker free times
-        self._routable: list[int] = []       # instance ids taking new requests, in join order
-        self._out: list[int] = []            # outstanding requests, aligned with _routable
+        self._out: list[int] = []            # outstanding requests by position in `routable` (fast min)
         self._done: list[tuple[float, int]] = []  # (finish, instance) of requests in flight
-        self.launched_s: list[float] = []    # per instance: when it was asked for (billing starts)
-        self.joined_s: list[float] = []      # per instance: when it started serving
-        self.left_s: list[float] = []        # per instance: when it stopped taking requests (inf: never)
-        self.busy_until: list[float] = []    # per instance: finish of its last request
-        self.pending = 0                     # instances launched but not yet serving
+        self._routable = self.routable
 
-    @property
-    def in_service(self) -> int:
-        """Instances currently taking requests."""
-        return len(self._routable)
-
-    def request_launch(self, t: float) -> None:
-        """Note that an instance was asked for at t (it is billed from now, serves after its launch)."""
-        self.pending += 1
-        self.launched_s.append(t)
-
-    def join(self, t: float, launched_at: float | None = None) -> int:
-        """Bring an instance into service at t; returns its id."""
-        iid = len(self._free)
-        if launched_at is None:
-            self.launched_s.append(t)
-        else:
-            self.pending -= 1
+    def _on_join(self, iid: int, t: float) -> None:
         self._free.append([t] * self.workers)
-        self.joined_s.append(t)
-        self.left_s.append(math.inf)
-        self.busy_until.append(t)
-        self._routable.append(iid)
         self._out.append(0)
         self._settle(t)
-        return iid
 
     def retire(self, t: float) -> None:
         """Take the newest instance out of routing at t; it drains what it already queued."""
-        if not self._routable:
-            return
-        iid = self._routable.pop()
-        self._out.pop()
-        self.left_s[iid] = t
+        if self.routable:
+            super().retire(t)
+            self._out.pop()
 
     def _settle(self, t: float) -> None:
         """Count completions up to t out of the outstanding counters."""
@@ -145,14 +119,3 @@ class InstancePool:
             k += 1
         self._next = k
         self.busy_until[0] = busy
-
-    def billed_intervals(self, horizon_s: float) -> list[tuple[float, float]]:
-        """Per instance (launched, end): end is the horizon, or when a retired instance drained."""
-        out = []
-        for iid, t0 in enumerate(self.launched_s):
-            if iid < len(self.left_s) and self.left_s[iid] != math.inf:
-                end = max(self.left_s[iid], self.busy_until[iid])
-            else:
-                end = horizon_s
-            out.append((min(t0, horizon_s), min(max(end, t0), horizon_s)))  # draining past the horizon is not billed
-        return out

@@ -14,14 +14,16 @@ import math
 
 import numpy as np
 
+from sim.components.fleet import Fleet
 from sim.results import FAILED, RequestLog
 
 
-class SharedQueue:
+class SharedQueue(Fleet):
     """Requests `idx` of `log`, each holding a worker for `work_s` (s); work beyond `timeout_s` fails."""
 
     def __init__(self, log: RequestLog, idx: np.ndarray, work_s: np.ndarray, workers: int,
                  timeout_s: float = math.inf) -> None:
+        super().__init__()
         self.log, self.workers, self.timeout_s = log, workers, timeout_s
         self._idx, self._arr_np = idx.tolist(), log.arrival_s[idx]
         self._arr, self._work = self._arr_np.tolist(), work_s.tolist()
@@ -29,41 +31,10 @@ class SharedQueue:
         self._free: list[tuple[float, int]] = []   # (free at, instance) for every worker in service
         self._inflight: list[float] = []           # finishes of committed requests, for the backlog
         self._completed = 0
-        self.launched_s: list[float] = []
-        self.joined_s: list[float] = []
-        self.left_s: list[float] = []
-        self.busy_until: list[float] = []
-        self.pending = 0
 
-    @property
-    def in_service(self) -> int:
-        """Instances taking work."""
-        return sum(1 for t in self.left_s if t == math.inf)
-
-    def request_launch(self, t: float) -> None:
-        """An instance was asked for at t: billed from now, serving after its launch."""
-        self.pending += 1
-        self.launched_s.append(t)
-
-    def join(self, t: float, launched_at: float | None = None) -> int:
-        """Bring an instance with `workers` workers into service at t."""
-        iid = len(self.joined_s)
-        if launched_at is None:
-            self.launched_s.append(t)
-        else:
-            self.pending -= 1
-        self.joined_s.append(t)
-        self.left_s.append(math.inf)
-        self.busy_until.append(t)
+    def _on_join(self, iid: int, t: float) -> None:
         for _ in range(self.workers):
             heapq.heappush(self._free, (t, iid))
-        return iid
-
-    def retire(self, t: float) -> None:
-        """The newest instance in service stops taking work at t; it finishes what it started."""
-        serving = [i for i, left in enumerate(self.left_s) if left == math.inf]
-        if serving:
-            self.left_s[serving[-1]] = t
 
     def backlog(self, t: float) -> int:
         """Requests arrived before t and not finished by t (queued or in process)."""
@@ -106,14 +77,3 @@ class SharedQueue:
             start_s[j], finish_s[j] = s, f
             k += 1
         self._next = k
-
-    def billed_intervals(self, horizon_s: float) -> list[tuple[float, float]]:
-        """Per instance (launched, end): until the horizon, or until a retired instance drained."""
-        out = []
-        for iid, t0 in enumerate(self.launched_s):
-            if iid < len(self.left_s) and self.left_s[iid] != math.inf:
-                end = max(self.left_s[iid], self.busy_until[iid])
-            else:
-                end = horizon_s
-            out.append((min(t0, horizon_s), min(max(end, t0), horizon_s)))  # draining past the horizon is not billed
-        return out

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from sim.components.sharing import Fleet
+from sim.components.fleet import Fleet
 from sim.results import FAILED, RequestLog
 
 

@@ -11,40 +11,26 @@ invocations per instance. Billed per instance-second.
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
 from sim.catalog import Catalog, InstanceType
 from sim.components.sizing import payload_reasons, usable_memory_mb
 from sim.components.tandem import TandemPool
 from sim.model import ModelSpec
 from sim.options import register
+from sim.options._fleet import FleetConfig
 from sim.options.multi_container import fleet_result, run_fleet
-from sim.options.realtime import Autoscaling
 from sim.results import RequestLog, SimResult
 from sim.scenario import Scenario
 
 WHAT = "inference pipelines"
 
 
-class PipelineConfig(BaseModel):
+class PipelineConfig(FleetConfig):
     """Knobs of an inference pipeline. `instance_type` defaults to the cheapest type holding every
     container's workers (a vCPU, or a GPU for GPU steps, per worker); the count to target tracking."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    instance_type: str | None = None
-    instance_count: int | None = Field(default=None, ge=1)
-    autoscaling: Autoscaling | None = None
-    initial_count: int | None = Field(default=None, ge=1)
-    launch_s: float | None = Field(default=None, ge=0)
-    target_utilization: float = Field(default=0.6, gt=0, le=1)
     workers_per_container: int = Field(default=1, ge=1)
-
-    @model_validator(mode="after")
-    def _pinned_or_scaled(self) -> PipelineConfig:
-        if self.instance_count is not None and self.autoscaling is not None:
-            raise ValueError("give instance_count (pinned, no autoscaling) or autoscaling, not both")
-        return self
 
 
 def _steps(scenario: Scenario) -> tuple[tuple[int, ...], list[str]]:
@@ -128,8 +114,7 @@ def simulate(scenario: Scenario, cfg: PipelineConfig) -> SimResult:
     pool = TandemPool(log, np.arange(scenario.n), service, cfg.workers_per_container, hop_s,
                       cat.realtime.timeout_s.value)
     slowest_s = float(service.mean(axis=0).max()) if scenario.n else 0.0
-    per_instance_rps = cfg.target_utilization * cfg.workers_per_container / max(slowest_s, 1e-9)
-    run_fleet(scenario, pool, cfg, per_instance_rps, models, config)
+    run_fleet(scenario, pool, cfg, cfg.workers_per_container / max(slowest_s, 1e-9), models, config)
     res = fleet_result("inference-pipeline", scenario, log, pool, it, config, float(service.sum()),
                        len(steps) * cfg.workers_per_container)
     n = max(scenario.n, 1)

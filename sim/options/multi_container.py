@@ -13,50 +13,33 @@ invocations per instance. CPU only. Billed per instance-second.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.catalog import Catalog, InstanceType
-from sim.components.autoscaler import TargetTracking, invocations_counter, target_tracking
 from sim.components.sharing import Fleet, SharingPool
-from sim.components.sizing import payload_reasons, peak_rate_rps, usable_memory_mb
+from sim.components.sizing import payload_reasons, usable_memory_mb
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options.realtime import Autoscaling
+from sim.options._fleet import FleetConfig, provision
 from sim.results import RequestLog, SimResult, Timeline
 from sim.scenario import Scenario
 
 WHAT = "multi-container endpoints"
 
 
-class MultiContainerConfig(BaseModel):
+class MultiContainerConfig(FleetConfig):
     """Knobs of a multi-container endpoint. Unset knobs are sized from the workload.
 
     `mode` defaults to serial for a serial application and to direct otherwise; `instance_type` to the
     cheapest CPU type that holds every container with a vCPU per parallel branch.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    instance_type: str | None = None
-    instance_count: int | None = Field(default=None, ge=1)
-    autoscaling: Autoscaling | None = None
-    initial_count: int | None = Field(default=None, ge=1)
-    launch_s: float | None = Field(default=None, ge=0)
-    target_utilization: float = Field(default=0.6, gt=0, le=1)
     mode: Literal["direct", "serial"] | None = None
-
-    @model_validator(mode="after")
-    def _pinned_or_scaled(self) -> MultiContainerConfig:
-        if self.instance_count is not None and self.autoscaling is not None:
-            raise ValueError("give instance_count (pinned, no autoscaling) or autoscaling, not both")
-        return self
 
 
 @dataclass(frozen=True)
@@ -148,31 +131,6 @@ def instance_for(models: list[ModelSpec], name: str | None, vcpus: int, catalog:
     return it, []
 
 
-def scaling_policy(cfg: BaseModel, per_instance_rps: float, launch_s: float, arrivals: np.ndarray,
-                   horizon_s: float, catalog: Catalog) -> tuple[TargetTracking, int]:
-    """Target tracking and initial count: the user's, or sized so instances run at `target_utilization`.
-
-    `per_instance_rps` is what one instance serves at that utilisation; the default max covers twice the
-    peak minute and the initial count the first 10 minutes (a steady workload starts in steady state).
-    """
-    a, f = cfg.autoscaling, catalog.autoscaling
-    if a is None:
-        need = peak_rate_rps(arrivals, horizon_s) / per_instance_rps
-        a = Autoscaling(min=1, max=max(2, math.ceil(2 * need)),
-                        target_invocations_per_instance=per_instance_rps * f.metric_period_s.value)
-    target_rps = a.target_invocations_per_instance / f.metric_period_s.value
-    early_s = min(600.0, horizon_s)
-    early = np.searchsorted(arrivals, early_s) / early_s if early_s > 0 else 0.0
-    initial = cfg.initial_count or min(a.max, max(a.min, math.ceil(early / target_rps)))
-    pol = TargetTracking(
-        a.min, a.max, a.target_invocations_per_instance, f.metric_period_s.value,
-        int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value), f.scale_in_threshold_ratio.value,
-        a.scale_out_cooldown_s if a.scale_out_cooldown_s is not None else f.scale_out_cooldown_s.value,
-        a.scale_in_cooldown_s if a.scale_in_cooldown_s is not None else f.scale_in_cooldown_s.value,
-        launch_s)
-    return pol, initial
-
-
 def launch_delay_s(models: list[ModelSpec], catalog: Catalog) -> float:
     """Scale-out decision to serving: instance provisioning + the slowest container's cold start (the
     containers of a new instance start side by side)."""
@@ -180,19 +138,12 @@ def launch_delay_s(models: list[ModelSpec], catalog: Catalog) -> float:
     return catalog.realtime.instance_launch_s.value + max((m.cold_start_s(bw) for m in models), default=0.0)
 
 
-def run_fleet(scenario: Scenario, fleet: Fleet, cfg: BaseModel, per_instance_rps: float, models: list[ModelSpec],
+def run_fleet(scenario: Scenario, fleet: Fleet, cfg: FleetConfig, capacity_rps: float, models: list[ModelSpec],
               config: dict) -> None:
     """Serve the scenario on `fleet`: a pinned count, or target tracking on invocations per instance."""
-    env, arrivals = Engine(), scenario.arrivals_s
-    count = cfg.instance_count
-    if count is None:
-        launch = cfg.launch_s if cfg.launch_s is not None else launch_delay_s(models, scenario.catalog)
-        pol, count = scaling_policy(cfg, per_instance_rps, launch, arrivals, scenario.horizon_s, scenario.catalog)
-        env.process(target_tracking(env, fleet, invocations_counter(arrivals), pol))
-        config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} target {pol.target:.0f}/instance/min"
-    for _ in range(count):
-        fleet.join(0.0)
-    config["initial_count"] = count
+    env = Engine()
+    provision(env, fleet, cfg, capacity_rps, launch_delay_s(models, scenario.catalog), scenario.arrivals_s,
+              scenario.horizon_s, scenario.catalog, config)
     env.attach(fleet)
     env.run_until(scenario.horizon_s)
 
@@ -228,6 +179,5 @@ def simulate(scenario: Scenario, cfg: MultiContainerConfig) -> SimResult:
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
     pool = SharingPool(log, np.arange(scenario.n), work, lay.stages, it.vcpu, lay.hops_s,
                        scenario.catalog.realtime.timeout_s.value)
-    per_instance_rps = cfg.target_utilization * it.vcpu / max(per_request_s, 1e-9)
-    run_fleet(scenario, pool, cfg, per_instance_rps, used, config)
+    run_fleet(scenario, pool, cfg, it.vcpu / max(per_request_s, 1e-9), used, config)
     return fleet_result("multi-container", scenario, log, pool, it, config, pool.work_s, it.vcpu)

@@ -13,27 +13,24 @@ the memory budget is the GPU memory less the Triton server's overhead (catalog).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
 from sim.catalog import Catalog, InstanceType
-from sim.components.autoscaler import TargetTracking, invocations_counter, target_tracking
 from sim.components.cache import Footprints
 from sim.components.mme_pool import ModelAwarePool
-from sim.components.sizing import payload_reasons, peak_rate_rps, processing_reasons
+from sim.components.sizing import payload_reasons, processing_reasons
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.options import register
-from sim.options.realtime import Autoscaling
+from sim.options._fleet import FleetConfig, provision
 from sim.results import RequestLog, SimResult, Timeline
 from sim.scenario import Scenario
 
 OPTION = "multi-model"
 
 
-class MultiModelConfig(BaseModel):
+class MultiModelConfig(FleetConfig):
     """Knobs of a multi-model endpoint. Unset knobs are sized from the workload (see `_plan`).
 
     `model_memory_budget_mb` is the memory for loaded models per instance (default: instance memory less
@@ -43,23 +40,9 @@ class MultiModelConfig(BaseModel):
     Neither `instance_count` nor `autoscaling`: target tracking sized as `realtime` sizes it.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    instance_type: str | None = None
-    instance_count: int | None = Field(default=None, ge=1)
-    autoscaling: Autoscaling | None = None
     workers_per_instance: int | None = Field(default=None, ge=1)
     model_memory_budget_mb: float | None = Field(default=None, gt=0)
     disk_budget_mb: float | None = Field(default=None, gt=0)
-    initial_count: int | None = Field(default=None, ge=1)
-    launch_s: float | None = Field(default=None, ge=0)
-    target_utilization: float = Field(default=0.6, gt=0, le=1)
-
-    @model_validator(mode="after")
-    def _pinned_or_scaled(self) -> MultiModelConfig:
-        if self.instance_count is not None and self.autoscaling is not None:
-            raise ValueError("give instance_count (pinned, no autoscaling) or autoscaling, not both")
-        return self
 
 
 def memory_for_models_mb(it: InstanceType, gpu: bool, catalog: Catalog) -> float:
@@ -112,31 +95,9 @@ def _plan(scenario: Scenario, cfg: MultiModelConfig) -> tuple[dict, list[str]]:
     return config, reasons
 
 
-def _policy(cfg: MultiModelConfig, scenario: Scenario, workers: int) -> tuple[TargetTracking, int]:
-    """Autoscaling policy and initial count: the user's, or sized so instances run at target_utilization.
-
-    The per-instance rate is workers / mean service time of the offered requests (the traffic mix), as
-    `realtime` sizes one model's endpoint; the launch delay is instance provisioning + the serving
-    container's start (models load lazily afterwards).
-    """
-    a, f, cat, h = cfg.autoscaling, scenario.catalog.autoscaling, scenario.catalog, scenario.horizon_s
-    mean_s = float(np.mean(scenario.service_s)) if scenario.n else 1.0
-    per_inst_rps = cfg.target_utilization * workers / max(mean_s, 1e-9)
-    if a is None:
-        need = peak_rate_rps(scenario.arrivals_s, h) / per_inst_rps
-        a = Autoscaling(min=1, max=max(2, math.ceil(2 * need)),
-                        target_invocations_per_instance=per_inst_rps * f.metric_period_s.value)
-    target_rps = a.target_invocations_per_instance / f.metric_period_s.value
-    early = np.searchsorted(scenario.arrivals_s, min(600.0, h)) / min(600.0, h)
-    initial = cfg.initial_count or min(a.max, max(a.min, math.ceil(early / target_rps)))
-    launch = cfg.launch_s if cfg.launch_s is not None else \
-        cat.realtime.instance_launch_s.value + max(m.container_start_s for m in scenario.models)
-    pol = TargetTracking(
-        a.min, a.max, a.target_invocations_per_instance, f.metric_period_s.value,
-        int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value), f.scale_in_threshold_ratio.value,
-        a.scale_out_cooldown_s if a.scale_out_cooldown_s is not None else f.scale_out_cooldown_s.value,
-        a.scale_in_cooldown_s if a.scale_in_cooldown_s is not None else f.scale_in_cooldown_s.value, launch)
-    return pol, initial
+def _launch_s(scenario: Scenario) -> float:
+    """Instance provisioning + the serving container's start; models load lazily afterwards."""
+    return scenario.catalog.realtime.instance_launch_s.value + max(m.container_start_s for m in scenario.models)
 
 
 def run(scenario: Scenario, cfg: MultiModelConfig, track: bool = False) -> tuple[SimResult, ModelAwarePool | None]:
@@ -150,14 +111,9 @@ def run(scenario: Scenario, cfg: MultiModelConfig, track: bool = False) -> tuple
                           Footprints.of(scenario.models, cat), config["model_memory_budget_mb"],
                           config["disk_budget_mb"], cat.realtime.timeout_s.value, track=track)
     env = Engine()
-    count = cfg.instance_count
-    if count is None:
-        pol, count = _policy(cfg, scenario, config["workers_per_instance"])
-        env.process(target_tracking(env, pool, invocations_counter(scenario.arrivals_s), pol))
-        config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} target {pol.target:.0f}/instance/min"
-    for _ in range(count):
-        pool.join(0.0)
-    config["initial_count"] = count
+    mean_s = float(np.mean(scenario.service_s)) if scenario.n else 1.0  # the traffic mix's mean work
+    provision(env, pool, cfg, config["workers_per_instance"] / max(mean_s, 1e-9), _launch_s(scenario),
+              scenario.arrivals_s, scenario.horizon_s, cat, config)
     env.attach(pool)
     env.run_until(h)
     return _result(scenario, log, pool, cat.instance(config["instance_type"]), config), pool

@@ -6,13 +6,10 @@ with a pinned count or target-tracking autoscaling on invocations per instance.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
 from sim.catalog import Catalog, InstanceType
-from sim.components.autoscaler import TargetTracking, invocations_counter, target_tracking
 from sim.components.flow import Served, merge_capacity, merge_costs, run_endpoints
 from sim.components.pool import InstancePool
 from sim.components.sizing import (
@@ -20,74 +17,21 @@ from sim.components.sizing import (
     hardware_reasons,
     max_workers,
     payload_reasons,
-    peak_rate_rps,
     processing_reasons,
 )
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
+from sim.options._fleet import FleetConfig, provision
 from sim.results import RequestLog, SimResult, Timeline
 from sim.scenario import Scenario
 
 
-class Autoscaling(BaseModel):
-    """Target tracking on InvocationsPerInstance (per minute); cooldowns default to the catalog's."""
+class RealtimeConfig(FleetConfig):
+    """Knobs of a real-time endpoint. Unset knobs are sized from the workload."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    min: int = Field(default=1, ge=1)
-    max: int = Field(ge=1)
-    target_invocations_per_instance: float = Field(gt=0)
-    scale_in_cooldown_s: float | None = Field(default=None, ge=0)
-    scale_out_cooldown_s: float | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Autoscaling:
-        if self.max < self.min:
-            raise ValueError("autoscaling max must be >= min")
-        return self
-
-
-class RealtimeConfig(BaseModel):
-    """Knobs of a real-time endpoint. Unset knobs are sized from the workload (see `resolve`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    instance_type: str | None = None
-    instance_count: int | None = Field(default=None, ge=1)
     workers_per_instance: int | None = Field(default=None, ge=1)
-    autoscaling: Autoscaling | None = None
-    initial_count: int | None = Field(default=None, ge=1)
-    launch_s: float | None = Field(default=None, ge=0)
-    target_utilization: float = Field(default=0.6, gt=0, le=1)
-
-    @model_validator(mode="after")
-    def _pinned_or_scaled(self) -> RealtimeConfig:
-        if self.instance_count is not None and self.autoscaling is not None:
-            raise ValueError("give instance_count (pinned, no autoscaling) or autoscaling, not both")
-        return self
-
-
-def _policy(cfg: RealtimeConfig, it: InstanceType, model: ModelSpec, workers: int, arrivals: np.ndarray,
-            horizon_s: float, catalog: Catalog) -> tuple[TargetTracking, int]:
-    """Autoscaling policy and initial count: the user's, or sized so instances run at target_utilization."""
-    a, f = cfg.autoscaling, catalog.autoscaling
-    per_inst_rps = cfg.target_utilization * workers / max(model.service_time.expected_ms / 1000.0, 1e-9)
-    if a is None:
-        need = peak_rate_rps(arrivals, horizon_s) / per_inst_rps
-        a = Autoscaling(min=1, max=max(2, math.ceil(2 * need)),
-                        target_invocations_per_instance=per_inst_rps * f.metric_period_s.value)
-    target_rps = a.target_invocations_per_instance / f.metric_period_s.value
-    early = np.searchsorted(arrivals, min(600.0, horizon_s)) / min(600.0, horizon_s)
-    initial = cfg.initial_count or min(a.max, max(a.min, math.ceil(early / target_rps)))
-    pol = TargetTracking(
-        a.min, a.max, a.target_invocations_per_instance, f.metric_period_s.value,
-        int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value), f.scale_in_threshold_ratio.value,
-        a.scale_out_cooldown_s if a.scale_out_cooldown_s is not None else f.scale_out_cooldown_s.value,
-        a.scale_in_cooldown_s if a.scale_in_cooldown_s is not None else f.scale_in_cooldown_s.value,
-        cfg.launch_s if cfg.launch_s is not None else launch_delay_s(model, catalog))
-    return pol, initial
 
 
 def launch_delay_s(model: ModelSpec, catalog: Catalog) -> float:
@@ -138,17 +82,10 @@ def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: n
     env = Engine()
     pool = env.attach(InstancePool(log, np.arange(arrivals.size), service, workers, cat.realtime.timeout_s.value,
                                    elastic=cfg.instance_count is None))
-    config = {}
-    if cfg.instance_count is not None:
-        count = cfg.instance_count
-    else:
-        pol, count = _policy(cfg, it, model, workers, arrivals, horizon_s, cat)
-        env.process(target_tracking(env, pool, invocations_counter(arrivals), pol))
-        config[f"{model.name}.autoscaling"] = (f"{pol.min_instances}..{pol.max_instances} "
-                                               f"target {pol.target:.0f}/instance/min")
-    for _ in range(count):
-        pool.join(0.0)
-    config[f"{model.name}.initial_count"] = count
+    config: dict = {}
+    capacity = workers / max(model.service_time.expected_ms / 1000.0, 1e-9)
+    provision(env, pool, cfg, capacity, launch_delay_s(model, cat), arrivals, horizon_s, cat, config,
+              f"{model.name}.")
     env.run_until(horizon_s)
     return pool_served(log, pool, it, service, horizon_s, config)
 

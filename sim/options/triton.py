@@ -12,33 +12,24 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from sim.catalog import Catalog, InstanceType
-from sim.components.autoscaler import TargetTracking, invocations_counter, target_tracking
 from sim.components.batcher import BatchPlan, Ensemble, TritonPool
 from sim.components.gpu import cheapest_gpu_fitting, gpu_budget_mb, gpu_demand_mb, gpu_memory_reasons
-from sim.components.sizing import payload_reasons, peak_rate_rps, processing_reasons
+from sim.components.sizing import payload_reasons, processing_reasons
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options.realtime import Autoscaling
+from sim.options._fleet import FleetConfig, provision
 from sim.results import RequestLog, SimResult, Timeline
 from sim.scenario import Scenario
 
 
-class TritonConfig(BaseModel):
+class TritonConfig(FleetConfig):
     """Knobs of a Triton endpoint. Unset instance type and count are sized from the workload."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    instance_type: str | None = None
-    instance_count: int | None = Field(default=None, ge=1)
-    autoscaling: Autoscaling | None = None
-    initial_count: int | None = Field(default=None, ge=1)
-    launch_s: float | None = Field(default=None, ge=0)
-    target_utilization: float = Field(default=0.6, gt=0, le=1)
     max_batch_size: int = Field(default=8, ge=1)
     max_queue_delay_ms: float = Field(default=5.0, ge=0)
     preferred_batch_sizes: tuple[int, ...] = ()
@@ -46,8 +37,6 @@ class TritonConfig(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> TritonConfig:
-        if self.instance_count is not None and self.autoscaling is not None:
-            raise ValueError("give instance_count (pinned, no autoscaling) or autoscaling, not both")
         if any(not 1 <= p <= self.max_batch_size for p in self.preferred_batch_sizes):
             raise ValueError("preferred_batch_sizes must lie between 1 and max_batch_size")
         return self
@@ -111,28 +100,6 @@ def launch_delay_s(models: list[ModelSpec], catalog: Catalog) -> float:
     return catalog.realtime.instance_launch_s.value + start + sum(m.download_s(bw) + m.load_s for m in models)
 
 
-def _policy(cfg: TritonConfig, per_inst_rps: float, arrivals: np.ndarray, horizon_s: float, launch_s: float,
-            catalog: Catalog) -> tuple[TargetTracking, int]:
-    """Autoscaling policy and initial count: the user's, or sized so instances run at target_utilization."""
-    a, f = cfg.autoscaling, catalog.autoscaling
-    per_inst_rps = cfg.target_utilization * per_inst_rps
-    if a is None:
-        need = peak_rate_rps(arrivals, horizon_s) / per_inst_rps
-        a = Autoscaling(min=1, max=max(2, math.ceil(2 * need)),
-                        target_invocations_per_instance=per_inst_rps * f.metric_period_s.value)
-    target_rps = a.target_invocations_per_instance / f.metric_period_s.value
-    early = min(600.0, horizon_s)
-    initial = cfg.initial_count or min(a.max, max(a.min, math.ceil(np.searchsorted(arrivals, early) / early
-                                                                    / target_rps)))
-    pol = TargetTracking(
-        a.min, a.max, a.target_invocations_per_instance, f.metric_period_s.value,
-        int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value), f.scale_in_threshold_ratio.value,
-        a.scale_out_cooldown_s if a.scale_out_cooldown_s is not None else f.scale_out_cooldown_s.value,
-        a.scale_in_cooldown_s if a.scale_in_cooldown_s is not None else f.scale_in_cooldown_s.value,
-        cfg.launch_s if cfg.launch_s is not None else launch_s)
-    return pol, initial
-
-
 def _hardware(scenario: Scenario, cfg: TritonConfig, hosted: list[ModelSpec]) -> tuple[InstanceType | None, list]:
     """The GPU instance type and the reasons the models cannot run on it."""
     cat = scenario.catalog
@@ -179,11 +146,11 @@ def simulate(scenario: Scenario, cfg: TritonConfig) -> SimResult:
     if count is None and math.isinf(cap):  # only logic steps: no GPU work to scale on
         count = cfg.initial_count or (cfg.autoscaling.min if cfg.autoscaling else 1)
     if count is None:
-        pol, count = _policy(cfg, cap, log.arrival_s, scenario.horizon_s, launch_delay_s(hosted, cat), cat)
-        env.process(target_tracking(env, pool, invocations_counter(log.arrival_s), pol))
-        config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} target {pol.target:.0f}/instance/min"
-    for _ in range(count):
-        pool.join(0.0)
+        count = provision(env, pool, cfg, cap, launch_delay_s(hosted, cat), log.arrival_s, scenario.horizon_s, cat,
+                          config)
+    else:
+        for _ in range(count):
+            pool.join(0.0)
     config["initial_count"] = count
     env.attach(pool)
     env.run_until(scenario.horizon_s)

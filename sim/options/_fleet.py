@@ -1,0 +1,102 @@
+"""What every option on provisioned instances shares: the fleet knobs and how the fleet is provisioned.
+
+A pinned `instance_count` means no autoscaling; otherwise target tracking on invocations per instance,
+the user's `autoscaling` or one sized so instances run at `target_utilization` of their capacity.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import simpy
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.catalog import Catalog
+from sim.components.autoscaler import TargetTracking, invocations_counter, target_tracking
+from sim.components.sizing import peak_rate_rps
+
+EARLY_WINDOW_S = 600.0
+"""The first minutes of traffic that size the initial count: a steady workload starts in steady state."""
+
+
+class Autoscaling(BaseModel):
+    """Target tracking on InvocationsPerInstance (per minute); cooldowns default to the catalog's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min: int = Field(default=1, ge=1)
+    max: int = Field(ge=1)
+    target_invocations_per_instance: float = Field(gt=0)
+    scale_in_cooldown_s: float | None = Field(default=None, ge=0)
+    scale_out_cooldown_s: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Autoscaling:
+        if self.max < self.min:
+            raise ValueError("autoscaling max must be >= min")
+        return self
+
+
+class FleetConfig(BaseModel):
+    """Knobs of a fleet of instances; unset ones are sized from the workload."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instance_type: str | None = None
+    instance_count: int | None = Field(default=None, ge=1)
+    autoscaling: Autoscaling | None = None
+    initial_count: int | None = Field(default=None, ge=1)
+    launch_s: float | None = Field(default=None, ge=0)
+    target_utilization: float = Field(default=0.6, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _pinned_or_scaled(self) -> FleetConfig:
+        if self.instance_count is not None and self.autoscaling is not None:
+            raise ValueError("give instance_count (pinned, no autoscaling) or autoscaling, not both")
+        return self
+
+
+def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arrivals: np.ndarray, horizon_s: float,
+                   catalog: Catalog) -> tuple[TargetTracking, int]:
+    """Target tracking and initial count: the user's, or sized from what one instance serves flat out.
+
+    Sized: target = target_utilization x capacity_rps per instance (per metric period), max = twice the
+    peak minute's need, initial = what the first 10 minutes need. `launch_s` is used unless the config
+    sets its own.
+    """
+    a, f = cfg.autoscaling, catalog.autoscaling
+    per_instance_rps = cfg.target_utilization * capacity_rps
+    if a is None:
+        need = peak_rate_rps(arrivals, horizon_s) / per_instance_rps
+        a = Autoscaling(min=1, max=max(2, math.ceil(2 * need)),
+                        target_invocations_per_instance=per_instance_rps * f.metric_period_s.value)
+    target_rps = a.target_invocations_per_instance / f.metric_period_s.value
+    early_s = min(EARLY_WINDOW_S, horizon_s)
+    early = np.searchsorted(arrivals, early_s) / early_s if early_s > 0 else 0.0
+    initial = cfg.initial_count or min(a.max, max(a.min, math.ceil(early / target_rps)))
+    pol = TargetTracking(
+        a.min, a.max, a.target_invocations_per_instance, f.metric_period_s.value,
+        int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value), f.scale_in_threshold_ratio.value,
+        a.scale_out_cooldown_s if a.scale_out_cooldown_s is not None else f.scale_out_cooldown_s.value,
+        a.scale_in_cooldown_s if a.scale_in_cooldown_s is not None else f.scale_in_cooldown_s.value,
+        cfg.launch_s if cfg.launch_s is not None else launch_s)
+    return pol, initial
+
+
+def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: float, launch_s: float,
+              arrivals: np.ndarray, horizon_s: float, catalog: Catalog, config: dict, prefix: str = "") -> int:
+    """Join the initial instances of `pool` and, unless the count is pinned, start its autoscaler.
+
+    Records the policy and initial count in `config` (keys prefixed with `prefix`); returns the count.
+    """
+    count = cfg.instance_count
+    if count is None:
+        pol, count = scaling_policy(cfg, capacity_rps, launch_s, arrivals, horizon_s, catalog)
+        env.process(target_tracking(env, pool, invocations_counter(arrivals), pol))
+        config[f"{prefix}autoscaling"] = (f"{pol.min_instances}..{pol.max_instances} "
+                                          f"target {pol.target:.0f}/instance/min")
+    for _ in range(count):
+        pool.join(0.0)
+    config[f"{prefix}initial_count"] = count
+    return count
