@@ -8,13 +8,15 @@ rubric and trace characterisation land (issue 5).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from fitness.api import OptionRun
 from fitness.workload import Workload
+from sim.catalog import Catalog
 from sim.scenario import Scenario
+from sim.traffic_stats import characterise
 
 FITNESS_KEYS = ("cost", "latency", "throughput", "complexity", "traffic_fit")
 
@@ -80,7 +82,16 @@ def weighted(wl: Workload, fit: dict) -> float:
 
 @dataclass(frozen=True)
 class Recommendation:
-    """Ranked options for a workload; `options` are DESIGN §3 objects plus rank, score and fitness."""
+    """Ranked options for a workload, and everything a report needs to explain the choice.
+
+    - `options`: DESIGN §3 objects plus rank, score and fitness (best first, infeasible last).
+    - `runs`: the raw result per option (request logs, capacity timelines) for charts.
+    - `traffic`: the trace's characterisation (`sim.traffic_stats.characterise`).
+    - `sensitivity`: what would change the decision, one dict per scenario tried.
+    - `sizing`: per option, the configurations tried and the one chosen.
+    - `assumptions`: the catalog facts behind the numbers (path, value, source, retrieved, confidence).
+    - `reproduce`: command, seed, version, catalog name and date.
+    """
 
     workload: str
     recommended: str | None
@@ -88,6 +99,12 @@ class Recommendation:
     scenario_requests: int
     horizon_s: float
     seed: int
+    runs: dict = field(default_factory=dict)
+    traffic: dict = field(default_factory=dict)
+    sensitivity: list[dict] = field(default_factory=list)
+    sizing: dict = field(default_factory=dict)
+    assumptions: list[dict] = field(default_factory=list)
+    reproduce: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The `recommend --format json` object."""
@@ -124,7 +141,29 @@ def rank(wl: Workload, scenario: Scenario, runs: list[OptionRun]) -> Recommendat
     for s in bad:
         s["rank"], s["score"], s["fitness"] = None, None, dict.fromkeys(FITNESS_KEYS)
     return Recommendation(wl.name, ok[0]["option"] if ok else None, ok + bad, scenario.n,
-                          scenario.horizon_s, wl.seed)
+                          scenario.horizon_s, wl.seed, runs={r.result.option: r.result for r in runs},
+                          traffic=characterise(scenario.arrivals_s, scenario.horizon_s),
+                          assumptions=assumptions(scenario.catalog, objs),
+                          reproduce=reproduce(wl, scenario.catalog))
+
+
+def assumptions(catalog: Catalog, objs: list[dict]) -> list[dict]:
+    """Catalog facts behind the figures: the prices of the instance types simulated and every option fact."""
+    types = {v for o in objs for v in o.get("config", {}).values() if isinstance(v, str) and v in catalog.instances}
+    out = []
+    for path, fact in catalog.facts().items():
+        if path.startswith("instances.") and path.removeprefix("instances.").rsplit(".", 1)[0] not in types:
+            continue
+        out.append({"path": path, "value": fact.value, "source": fact.source, "retrieved": str(fact.retrieved),
+                    "confidence": fact.confidence, "note": fact.note})
+    return out
+
+
+def reproduce(wl: Workload, catalog: Catalog) -> dict:
+    """How to get the same numbers again."""
+    from fitness import __version__
+    return {"command": f"fitness recommend {wl.source or '<workload.yaml>'}", "seed": wl.seed,
+            "version": __version__, "catalog": catalog.name, "catalog_retrieved": str(catalog.retrieved)}
 
 
 def finite_or_none(x: float | None) -> float | None:

@@ -1,0 +1,46 @@
+"""Characterising a request trace: pure functions of arrival times (seconds) and the horizon."""
+
+from __future__ import annotations
+
+import numpy as np
+
+MINUTE_S = 60.0
+HOUR_S = 3600.0
+DAY_S = 86400.0
+
+
+def per_window_counts(arrivals_s: np.ndarray, horizon_s: float, window_s: float) -> np.ndarray:
+    """Requests in each aligned window [k w, (k+1) w) up to the horizon."""
+    bins = max(1, int(np.ceil(horizon_s / window_s)))
+    idx = np.minimum((arrivals_s // window_s).astype(np.int64), bins - 1)
+    return np.bincount(idx, minlength=bins)
+
+
+def daily_periodicity(arrivals_s: np.ndarray, horizon_s: float) -> float | None:
+    """Autocorrelation of hourly counts at a 24 h lag (-1..1); None with under two days of trace.
+
+    Near 1: the same daily shape repeats (diurnal traffic); near 0: no daily rhythm.
+    """
+    if horizon_s < 2 * DAY_S:
+        return None
+    hourly = per_window_counts(arrivals_s, horizon_s, HOUR_S).astype(float)
+    a, b = hourly[:-24], hourly[24:]
+    if a.std() == 0 or b.std() == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def characterise(arrivals_s: np.ndarray, horizon_s: float, idle_gap_s: float = MINUTE_S) -> dict:
+    """Mean rate (req/s), peak (p99 of the per-minute rate, req/s), peak-to-mean, inter-arrival CV,
+    idle-gap fraction (share of the horizon inside gaps longer than `idle_gap_s`), daily periodicity."""
+    n = int(arrivals_s.size)
+    mean = n / horizon_s if horizon_s > 0 else 0.0
+    per_min = per_window_counts(arrivals_s, horizon_s, MINUTE_S) / MINUTE_S if n else np.zeros(1)
+    peak = float(np.percentile(per_min, 99))
+    gaps = np.diff(np.r_[0.0, arrivals_s, horizon_s])
+    cv = float(np.std(gaps[1:-1]) / np.mean(gaps[1:-1])) if n > 2 and np.mean(gaps[1:-1]) > 0 else None
+    idle = float(np.sum(gaps[gaps > idle_gap_s]) / horizon_s) if horizon_s > 0 else 0.0
+    return {"requests": n, "horizon_s": horizon_s, "mean_rps": mean, "peak_rps": peak,
+            "peak_to_mean": peak / mean if mean > 0 else None, "interarrival_cv": cv,
+            "idle_gap_fraction": idle, "idle_gap_s": idle_gap_s,
+            "daily_periodicity": daily_periodicity(arrivals_s, horizon_s)}
