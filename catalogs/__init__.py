@@ -47,3 +47,8 @@ def read_catalog_text(name: str) -> str:
         raise KeyError(name)
     provider, region = name.split("/")
     return _root().joinpath(provider).joinpath(region + _SUFFIX).read_text(encoding="utf-8")
+
+
+def read_rubric_text(name: str) -> str:
+    """YAML text of a built-in rubric (`catalogs/rubrics/<name>.yaml`), e.g. "complexity"."""
+    return files("catalogs").joinpath("rubrics", f"{name}.yaml").read_text(encoding="utf-8")

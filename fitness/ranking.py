@@ -1,9 +1,4 @@
-"""Constraints first, then a weighted score over the feasible options.
-
-This is the first cut of the decision engine: the cost, latency and throughput fitness functions are
-computed from the simulation; scaling complexity and traffic fit are reported as null until their
-rubric and trace characterisation land (issue 5).
-"""
+"""Constraints first, then a weighted score of the five fitness functions over the feasible options."""
 
 from __future__ import annotations
 
@@ -13,12 +8,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from fitness.api import OptionRun
+from fitness.functions import FUNCTIONS, Context, evaluate
 from fitness.workload import Workload
 from sim.catalog import Catalog
 from sim.scenario import Scenario
 from sim.traffic_stats import characterise
 
-FITNESS_KEYS = ("cost", "latency", "throughput", "complexity", "traffic_fit")
+FITNESS_KEYS = tuple(fn.NAME for fn in FUNCTIONS)
 
 
 def constraint_reasons(wl: Workload, s: dict) -> list[str]:
@@ -44,31 +40,6 @@ def constraint_reasons(wl: Workload, s: dict) -> list[str]:
     budget = wl.budget.monthly_usd
     if budget is not None and cost["monthly"] > budget:
         out.append(f"projected {cost['monthly']:,.2f} USD/month exceeds the budget of {budget:,.2f} USD/month")
-    return out
-
-
-def _ratio_best(values: list[float], x: float) -> float:
-    """Score of x against the best (smallest) value: best / x, in 0..1; 1 when x is the best."""
-    best = min(values)
-    if x <= 0 or best <= 0:
-        return 1.0 if x <= best else 0.0
-    return best / x
-
-
-def fitness_scores(feasible: list[dict], offline: bool = False) -> list[dict]:
-    """Per feasible option: cost = cheapest/monthly, latency = lowest p99/p99, throughput = served/offered.
-
-    Offline results only have to meet their deadline (a constraint, checked before): every feasible
-    option then has latency fitness 1, so a faster answer nobody waits for buys nothing.
-    """
-    costs = [s["cost_usd"]["monthly"] for s in feasible]
-    p99s = [s["latency_ms"]["p99"] for s in feasible]
-    out = []
-    for s, c, p in zip(feasible, costs, p99s, strict=True):
-        r = s["requests"]
-        out.append({"cost": _ratio_best(costs, c), "latency": 1.0 if offline else _ratio_best(p99s, p),
-                    "throughput": r["served"] / r["offered"] if r["offered"] else 0.0,
-                    "complexity": None, "traffic_fit": None})
     return out
 
 
@@ -132,17 +103,19 @@ def rank(wl: Workload, scenario: Scenario, runs: list[OptionRun]) -> Recommendat
             s["feasible"], s["reasons"] = not extra, s["reasons"] + extra
         objs.append(s)
     ok = [s for s in objs if s["feasible"]]
-    for s, fit in zip(ok, fitness_scores(ok, offline=wl.slo.delivery == "offline"), strict=True):
-        s["fitness"], s["score"] = fit, weighted(wl, fit)
+    traffic = characterise(scenario.arrivals_s, scenario.horizon_s)
+    ctx = Context(wl, traffic, {r.result.option: r.result for r in runs})
+    for s, (fit, why) in zip(ok, evaluate(ok, ctx), strict=True):
+        s["fitness"], s["explanations"], s["score"] = fit, why, weighted(wl, fit)
     ok.sort(key=lambda s: (-s["score"], s["cost_usd"]["monthly"]))
     for i, s in enumerate(ok, 1):
         s["rank"] = i
     bad = [s for s in objs if not s["feasible"]]
     for s in bad:
-        s["rank"], s["score"], s["fitness"] = None, None, dict.fromkeys(FITNESS_KEYS)
+        s["rank"], s["score"], s["fitness"], s["explanations"] = None, None, dict.fromkeys(FITNESS_KEYS), {}
     return Recommendation(wl.name, ok[0]["option"] if ok else None, ok + bad, scenario.n,
                           scenario.horizon_s, wl.seed, runs={r.result.option: r.result for r in runs},
-                          traffic=characterise(scenario.arrivals_s, scenario.horizon_s),
+                          traffic=traffic,
                           assumptions=assumptions(scenario.catalog, objs),
                           reproduce=reproduce(wl, scenario.catalog))
 

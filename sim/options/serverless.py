@@ -98,8 +98,12 @@ def simulate(scenario: Scenario, cfg: ServerlessConfig) -> SimResult:
         config.update(part.config)
     if scenario.application is not None and not scenario.application.routed:
         config["hosting"] = f"{len(parts)} separate serverless endpoints, a network hop per call"
-    extra = {k: sum(p.extra[k] for p in parts) for k in ("busy_seconds", "alive_seconds", "containers_created")}
+    extra = {k: sum(p.extra[k] for p in parts) for k in ("busy_seconds", "alive_seconds", "containers_created",
+                                                         "paid_seconds")}
     extra["utilization"] = min(1.0, extra["busy_seconds"] / extra["alive_seconds"]) if extra["alive_seconds"] else 0.0
+    # only provisioned concurrency is paid while idle; on-demand containers bill their work alone
+    extra["paid_utilization"] = min(1.0, extra["busy_seconds"] / extra["paid_seconds"]) if extra["paid_seconds"] \
+        else 1.0
     return SimResult("serverless", True, (), scenario.horizon_s, config, log, merge_capacity(parts),
                      merge_costs(parts), extra=extra)
 
@@ -129,4 +133,5 @@ def serve_endpoint(m: ModelSpec, arrivals: np.ndarray, service: np.ndarray, cfg:
     alive = float(np.sum(dead - born)) + horizon_s * cfg.provisioned_concurrency
     return Served(log, cost, cap, {f"{m.name}.memory_mb": mem},
                   {"busy_seconds": float(np.sum(fleet.billed_s)), "alive_seconds": alive,
+                   "paid_seconds": float(np.sum(fleet.billed_s)) + horizon_s * cfg.provisioned_concurrency,
                    "containers_created": len(fleet.created_s)})
