@@ -125,14 +125,66 @@ def simulate(wl: Workload, option_id: str) -> OptionRun:
     return run_option(wl, build(wl), option_id)
 
 
-def recommend(wl: Workload, progress: Callable[[str], None] | None = None):
-    """Simulate every registered option, filter by constraints, rank the rest (see `fitness.ranking`)."""
+def evaluate_once(wl: Workload, progress: Callable[[str], None] | None = None, only: tuple[str, ...] = ()):
+    """Build the scenario, simulate every registered option (or `only` these) once, apply the constraints
+    and rank."""
     from fitness.ranking import rank
 
     scenario = build(wl)
     runs = []
-    for oid in load_all():
+    for oid in only or tuple(load_all()):
         if progress:
             progress(oid)
         runs.append(run_option(wl, scenario, oid))
     return rank(wl, scenario, runs)
+
+
+def at_traffic(wl: Workload, multiple: float, requests_today: int, horizon_s: float) -> Workload:
+    """The workload at `multiple` x its traffic, one replication, its horizon shortened so the run stays
+    under `sensitivity.MAX_REQUESTS` requests."""
+    from fitness.sensitivity import MAX_REQUESTS
+
+    expected = max(1.0, requests_today * multiple)
+    horizon = horizon_s * min(1.0, MAX_REQUESTS / expected)
+    traffic = wl.traffic.model_copy(update={"rate_multiplier": wl.traffic.rate_multiplier * multiple})
+    return wl.model_copy(update={"traffic": traffic, "horizon": horizon, "replications": 1})
+
+
+def recommend(wl: Workload, progress: Callable[[str], None] | None = None):
+    """Simulate every option, apply constraints, rank; then replications, ties and sensitivity."""
+    from dataclasses import replace
+
+    from fitness.ranking import constraint_reasons
+    from fitness.replications import replicate
+    from fitness.sensitivity import traffic_sensitivity, weight_sensitivity
+
+    rec = evaluate_once(wl, progress)
+    if wl.replications > 1:
+        cache: dict[int, tuple] = {}
+
+        def run_seed(seed: int, oid: str) -> tuple[dict, SimResult]:
+            if seed not in cache:
+                other = wl.model_copy(update={"seed": seed})
+                cache[seed] = (other, build(other))
+            other, sc = cache[seed]
+            run = run_option(other, sc, oid)
+            s = dict(run.summary)
+            if s["feasible"]:
+                extra = constraint_reasons(wl, s)
+                s["feasible"], s["reasons"] = not extra, s["reasons"] + extra
+            return s, run.result
+
+        rec = replicate(wl, rec, run_seed, progress)
+    if not wl.sensitivity:
+        return rec
+    seen: dict[tuple, object] = {}
+
+    def evaluate(multiple: float, only: tuple[str, ...] = ()):
+        if (multiple, only) not in seen:
+            if progress:
+                progress(f"sensitivity: traffic x{multiple:.2g}")
+            seen[multiple, only] = evaluate_once(at_traffic(wl, multiple, rec.scenario_requests, rec.horizon_s),
+                                                 only=only)
+        return seen[multiple, only]
+
+    return replace(rec, sensitivity=weight_sensitivity(rec) + traffic_sensitivity(rec, evaluate))

@@ -118,6 +118,8 @@ class Workload(BaseModel):
     name: str = "workload"
     horizon: Duration | None = None
     seed: int = 0
+    replications: int = Field(default=3, ge=1, le=30)
+    sensitivity: bool = True
     catalog: str = "aws/us-east-1"
     models: tuple[ModelEntry, ...] = Field(min_length=1)
     traffic: TrafficSpec
