@@ -62,6 +62,7 @@ class Recommendation:
     - `sizing`: per option, the configurations tried and the one chosen.
     - `assumptions`: the catalog facts behind the numbers (path, value, source, retrieved, confidence).
     - `reproduce`: command, seed, version, catalog name and date.
+    - `context`: the workload as validated (models, traffic, SLO, budget, weights, options).
     """
 
     workload: str
@@ -76,6 +77,7 @@ class Recommendation:
     sizing: dict = field(default_factory=dict)
     assumptions: list[dict] = field(default_factory=list)
     reproduce: dict = field(default_factory=dict)
+    context: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The `recommend --format json` object."""
@@ -117,7 +119,7 @@ def rank(wl: Workload, scenario: Scenario, runs: list[OptionRun]) -> Recommendat
                           scenario.horizon_s, wl.seed, runs={r.result.option: r.result for r in runs},
                           traffic=traffic,
                           assumptions=assumptions(scenario.catalog, objs),
-                          reproduce=reproduce(wl, scenario.catalog))
+                          reproduce=reproduce(wl, scenario.catalog), context=wl.model_dump(mode="json"))
 
 
 def assumptions(catalog: Catalog, objs: list[dict]) -> list[dict]:
