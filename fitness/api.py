@@ -139,6 +139,31 @@ def evaluate_once(wl: Workload, progress: Callable[[str], None] | None = None, o
     return rank(wl, scenario, runs)
 
 
+def sized(wl: Workload, progress: Callable[[str], None] | None = None):
+    """Right-size every option on the workload's scenario and rank the chosen configurations.
+
+    Returns (recommendation, the workload with every chosen configuration pinned in `options`), so
+    replications and sensitivity simulate the deployment that was chosen.
+    """
+    from dataclasses import replace
+
+    from fitness.ranking import rank
+    from fitness.rightsizing import right_size
+
+    scenario = build(wl)
+    runs, sizing, chosen = [], {}, dict(wl.options)
+    for oid in load_all():
+        if progress:
+            progress(f"right-sizing {oid}")
+        sz = right_size(wl, scenario, oid)
+        sizing[oid] = sz.to_dict()
+        runs.append(sz.run if sz.run is not None else run_option(wl, scenario, oid))
+        if sz.chosen is not None:
+            chosen[oid] = sz.chosen
+    rec = rank(wl, scenario, runs)
+    return replace(rec, sizing=sizing), wl.model_copy(update={"options": chosen})
+
+
 def at_traffic(wl: Workload, multiple: float, requests_today: int, horizon_s: float) -> Workload:
     """The workload at `multiple` x its traffic, one replication, its horizon shortened so the run stays
     under `sensitivity.MAX_REQUESTS` requests."""
@@ -154,11 +179,12 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None):
     """Simulate every option, apply constraints, rank; then replications, ties and sensitivity."""
     from dataclasses import replace
 
+    from fitness.headroom import headroom
     from fitness.ranking import constraint_reasons
     from fitness.replications import replicate
     from fitness.sensitivity import traffic_sensitivity, weight_sensitivity
 
-    rec = evaluate_once(wl, progress)
+    rec, wl = sized(wl, progress)
     if wl.replications > 1:
         cache: dict[int, tuple] = {}
 
@@ -175,6 +201,11 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None):
             return s, run.result
 
         rec = replicate(wl, rec, run_seed, progress)
+    best = next((o for o in rec.options if o["option"] == rec.recommended), None)
+    if best is not None:
+        if progress:
+            progress("headroom")
+        best["headroom"] = headroom(wl, best["option"], wl.options.get(best["option"], {}))
     if not wl.sensitivity:
         return rec
     seen: dict[tuple, object] = {}

@@ -44,7 +44,7 @@ def _simulate_row(row: pd.Series, seed: int) -> tuple[float, float]:
     arr = np.cumsum(stream(seed, "lambda-arrivals").exponential(1 / row.ArrivalRate, n))
     arr = arr[arr < HORIZON_S]
     sc = build_scenario([model], arr, np.zeros(arr.size, np.int32), HORIZON_S, load_catalog(), seed)
-    res = simulate(sc, ServerlessConfig(memory_mb=2048, max_concurrency=200,
+    res = simulate(sc, ServerlessConfig(memory_mb=2048, max_concurrency=200, initial_warm=0,  # experiments start cold
                                         keep_alive_s=row.IdleMinutesBeforeKill * 60))
     return cold_starts(res.log)["fraction"], res.capacity.mean(HORIZON_S)
 

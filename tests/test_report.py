@@ -40,8 +40,8 @@ from sim.results import Timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = '</script><script>console.log("INJECTED")</script><img src=x onerror="console.log(\'INJECTED\')">'
-ADR = ["Context", "Options considered", "Fitness", "Decision", "Rationale", "Sensitivity", "Assumptions",
-       "How to reproduce"]
+ADR = ["Context", "Options considered", "Fitness", "Decision", "Rationale", "Sensitivity", "Right-sizing",
+       "Assumptions", "How to reproduce"]
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +206,8 @@ def test_markdown_has_every_adr_section(rec):
     for o in rec.options:  # every option, feasible or not, with its reasons
         assert o["option"] in md.split("## Options considered", 1)[1].split("\n## ", 1)[0]
         assert all(r in md for r in o["reasons"])
-    assert "Right-sizing" not in heads  # no sizing in this recommendation: left out
+    sizing = md.split("## Right-sizing", 1)[1].split("\n## ", 1)[0]
+    assert all(option in sizing for option in rec.sizing)  # every option's trials are shown
 
 
 def test_markdown_renders_optional_fields(rich):

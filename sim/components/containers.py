@@ -22,7 +22,7 @@ class OnDemandContainers:
 
     def __init__(self, log: RequestLog, idx: np.ndarray, service_s: np.ndarray, cold_s: float,
                  max_concurrency: int, keep_alive_s: float, provisioned: int = 0,
-                 timeout_s: float = math.inf) -> None:
+                 timeout_s: float = math.inf, warm: int = 0) -> None:
         self.log, self.cold_s, self.max_conc = log, cold_s, max_concurrency
         self.keep_alive_s, self.timeout_s, self.provisioned = keep_alive_s, timeout_s, provisioned
         self._idx, self._arr, self._svc = idx.tolist(), log.arrival_s[idx].tolist(), service_s.tolist()
@@ -34,6 +34,11 @@ class OnDemandContainers:
         self.died_s: list[float] = []             # per on-demand container (inf while alive)
         self.idle_since: list[float] = []
         self.billed_s: list[float] = []           # per served or failed request: time in service
+        for cid in range(warm):  # warm at the start, as in steady state: idle since t = 0
+            self.created_s.append(0.0)
+            self.died_s.append(math.inf)
+            self.idle_since.append(0.0)
+            heapq.heappush(self._idle, -cid)
 
     @property
     def idle(self) -> bool:

@@ -25,7 +25,11 @@ from sim.scenario import Scenario
 
 
 class ServerlessConfig(BaseModel):
-    """Knobs of a serverless endpoint; memory defaults to the smallest size that fits at full speed."""
+    """Knobs of a serverless endpoint; memory defaults to the smallest size that fits at full speed.
+
+    `initial_warm`: on-demand containers already warm at t = 0. Unset, the endpoint starts as in steady
+    state (`steady_warm`); 0 starts it cold, as a fresh deployment (or the Lambda experiments) does.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -33,6 +37,7 @@ class ServerlessConfig(BaseModel):
     max_concurrency: int = Field(default=20, ge=1)
     provisioned_concurrency: int = Field(default=0, ge=0)
     keep_alive_s: float | None = Field(default=None, gt=0)
+    initial_warm: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _provisioned_le_max(self) -> ServerlessConfig:
@@ -47,6 +52,23 @@ def default_memory_mb(model: ModelSpec, catalog: Catalog) -> int:
     need = max(model.memory_mb, s.memory_mb_per_vcpu.value, s.memory_mb_min.value)
     step = s.memory_mb_step.value
     return int(min(s.memory_mb_max.value, math.ceil(need / step) * step))
+
+
+WARM_Z = 3.0
+"""Standard deviations above the mean number in service that `steady_warm` keeps warm (Poisson)."""
+
+EARLY_S = 600.0
+"""The first minutes of traffic that size the warm start."""
+
+
+def steady_warm(arrivals: np.ndarray, service: np.ndarray, cap: int) -> int:
+    """Containers warm in steady state: mean in service E = rate x mean service over the first 10
+    minutes, plus WARM_Z x sqrt(E) for the Poisson spread (about its 99.9th percentile), at most `cap`."""
+    if arrivals.size == 0:
+        return 0
+    early = int(np.searchsorted(arrivals, EARLY_S))
+    busy = early / EARLY_S * float(np.mean(service[:max(early, 1)]))
+    return int(min(cap, math.ceil(busy + WARM_Z * math.sqrt(busy))))
 
 
 def speed(memory_mb: float, catalog: Catalog) -> float:
@@ -114,10 +136,13 @@ def serve_endpoint(m: ModelSpec, arrivals: np.ndarray, service: np.ndarray, cfg:
     s = cat.serverless
     mem = cfg.memory_mb or default_memory_mb(m, cat)
     log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
-    env = Engine()
-    fleet = env.attach(OnDemandContainers(log, np.arange(arrivals.size), service / speed(mem, cat),
+    env, work = Engine(), service / speed(mem, cat)
+    room = cfg.max_concurrency - cfg.provisioned_concurrency
+    warm = min(room, cfg.initial_warm if cfg.initial_warm is not None else steady_warm(arrivals, work, room))
+    fleet = env.attach(OnDemandContainers(log, np.arange(arrivals.size), work,
                                           m.cold_start_s(cat.network.model_download_mb_per_s.value),
-                                          cfg.max_concurrency, ka, cfg.provisioned_concurrency, s.timeout_s.value))
+                                          cfg.max_concurrency, ka, cfg.provisioned_concurrency, s.timeout_s.value,
+                                          warm=warm))
     env.run_until(horizon_s)
     served = int(np.sum(log.status == SERVED))
     busy = billed_seconds(np.array(fleet.billed_s), s.billing_granularity_ms.value)
@@ -131,7 +156,7 @@ def serve_endpoint(m: ModelSpec, arrivals: np.ndarray, service: np.ndarray, cfg:
     cap = Timeline.from_deltas(np.r_[born, ended], np.r_[np.ones(born.size), -np.ones(ended.size)],
                                start=float(cfg.provisioned_concurrency))
     alive = float(np.sum(dead - born)) + horizon_s * cfg.provisioned_concurrency
-    return Served(log, cost, cap, {f"{m.name}.memory_mb": mem},
+    return Served(log, cost, cap, {f"{m.name}.memory_mb": mem, f"{m.name}.initial_warm": warm},
                   {"busy_seconds": float(np.sum(fleet.billed_s)), "alive_seconds": alive,
                    "paid_seconds": float(np.sum(fleet.billed_s)) + horizon_s * cfg.provisioned_concurrency,
                    "containers_created": len(fleet.created_s)})
