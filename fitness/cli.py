@@ -102,11 +102,20 @@ def recommend(workload: WorkloadArg,
         _print_ranking(rec)
 
 
+TERMINAL_COLUMNS = ("rank", "option", "p99", "USD/month", "errors", "notes")
+"""The columns of the terminal summary; the report has them all."""
+
+
 def _print_ranking(rec) -> None:
-    """Terminal summary table of the ranking."""
-    table = Table(*HEADERS, title=f"{rec.workload}: recommended {rec.recommended or 'none'}")
+    """Terminal summary table of the ranking: one line per option, the first reason cut to fit."""
+    table = Table(title=f"{rec.workload}: recommended {rec.recommended or 'none'}")
+    keep = [HEADERS.index(c) for c in TERMINAL_COLUMNS]
+    for c in TERMINAL_COLUMNS:
+        table.add_column(c, no_wrap=c != "notes", overflow="ellipsis", max_width=60 if c == "notes" else None)
     for row in option_rows(rec):
-        table.add_row(*row)
+        cells = [row[i] for i in keep]
+        cells[-1] = cells[-1].split("; ")[0]
+        table.add_row(*cells)
     err.print(table)
 
 

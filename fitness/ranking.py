@@ -80,8 +80,11 @@ class Recommendation:
     context: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        """The `recommend --format json` object."""
-        return {"workload": self.workload, "recommended": self.recommended, "options": self.options}
+        """The `recommend --format json` object: the DESIGN §3 keys, then traffic, sensitivity, sizing,
+        assumptions and how to reproduce."""
+        return {"workload": self.workload, "recommended": self.recommended, "options": self.options,
+                "traffic": self.traffic, "sensitivity": self.sensitivity, "sizing": self.sizing,
+                "assumptions": self.assumptions, "reproduce": self.reproduce}
 
     def to_frame(self) -> pd.DataFrame:
         """One row per option with the headline numbers."""
