@@ -176,38 +176,48 @@ def at_traffic(wl: Workload, multiple: float, requests_today: int, horizon_s: fl
 
 
 def recommend(wl: Workload, progress: Callable[[str], None] | None = None):
-    """Simulate every option, apply constraints, rank; then replications, ties and sensitivity."""
+    """Right-size and rank every option; then replications and ties, headroom, and sensitivity."""
     from dataclasses import replace
 
     from fitness.headroom import headroom
-    from fitness.ranking import constraint_reasons
-    from fitness.replications import replicate
-    from fitness.sensitivity import traffic_sensitivity, weight_sensitivity
 
     rec, wl = sized(wl, progress)
     if wl.replications > 1:
-        cache: dict[int, tuple] = {}
-
-        def run_seed(seed: int, oid: str) -> tuple[dict, SimResult]:
-            if seed not in cache:
-                other = wl.model_copy(update={"seed": seed})
-                cache[seed] = (other, build(other))
-            other, sc = cache[seed]
-            run = run_option(other, sc, oid)
-            s = dict(run.summary)
-            if s["feasible"]:
-                extra = constraint_reasons(wl, s)
-                s["feasible"], s["reasons"] = not extra, s["reasons"] + extra
-            return s, run.result
-
-        rec = replicate(wl, rec, run_seed, progress)
+        rec = _replicated(wl, rec, progress)
     best = next((o for o in rec.options if o["option"] == rec.recommended), None)
     if best is not None:
         if progress:
             progress("headroom")
         best["headroom"] = headroom(wl, best["option"], wl.options.get(best["option"], {}))
-    if not wl.sensitivity:
-        return rec
+    return replace(rec, sensitivity=_sensitivity(wl, rec, progress)) if wl.sensitivity else rec
+
+
+def _replicated(wl: Workload, rec, progress: Callable[[str], None] | None):
+    """The recommendation over `wl.replications` seeds, each option in its chosen configuration."""
+    from fitness.ranking import constraint_reasons
+    from fitness.replications import replicate
+
+    cache: dict[int, tuple] = {}
+
+    def run_seed(seed: int, oid: str) -> tuple[dict, SimResult]:
+        if seed not in cache:
+            other = wl.model_copy(update={"seed": seed})
+            cache[seed] = (other, build(other))
+        other, sc = cache[seed]
+        run = run_option(other, sc, oid)
+        s = dict(run.summary)
+        if s["feasible"]:
+            extra = constraint_reasons(wl, s)
+            s["feasible"], s["reasons"] = not extra, s["reasons"] + extra
+        return s, run.result
+
+    return replicate(wl, rec, run_seed, progress)
+
+
+def _sensitivity(wl: Workload, rec, progress: Callable[[str], None] | None) -> list[dict]:
+    """What would change the decision: weights, and traffic x0.5, x2, x10 in the chosen configurations."""
+    from fitness.sensitivity import traffic_sensitivity, weight_sensitivity
+
     seen: dict[tuple, object] = {}
 
     def evaluate(multiple: float, only: tuple[str, ...] = ()):
@@ -218,4 +228,4 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None):
                                                  only=only)
         return seen[multiple, only]
 
-    return replace(rec, sensitivity=weight_sensitivity(rec) + traffic_sensitivity(rec, evaluate))
+    return weight_sensitivity(rec) + traffic_sensitivity(rec, evaluate)
