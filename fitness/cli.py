@@ -16,6 +16,7 @@ from rich.table import Table
 from fitness import api
 from fitness.errors import UserError
 from fitness.report import HEADERS, option_rows, render_html, render_markdown, to_json
+from fitness.sweep import load_grid, run_sweep, summary_markdown, summary_rows, to_frame
 from fitness.workload import load_workload
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -117,6 +118,45 @@ def _print_ranking(rec) -> None:
         cells[-1] = cells[-1].split("; ")[0]
         table.add_row(*cells)
     err.print(table)
+
+
+@app.command()
+def sweep(grid: Annotated[Path, typer.Argument(help="Sweep grid YAML file (workloads, options, parameters, "
+                                               "seeds).", show_default=False)],
+          out: Annotated[Path, typer.Option("--out", help="Folder for runs.parquet and summary.md.")] = Path(
+              "sweep-out"),
+          scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of a running Dask scheduler, "
+                                                        "e.g. tcp://host:8786; default: a local cluster.")] = None,
+          workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes of the local cluster; "
+                                                      "default: one per core.")] = None) -> None:
+    """Run workloads x options x parameter values x seeds on Dask: one Parquet row per run and a summary."""
+    plan = load_grid(grid)
+    runs = plan.runs()
+    failed = []
+    with Progress(console=err) as bar:
+        task = bar.add_task(f"{len(runs)} runs", total=len(runs))
+
+        def done(row: dict) -> None:
+            failed.extend([row] if row.get("error") else [])
+            bar.update(task, advance=1, description=f"{len(runs)} runs, {len(failed)} failed")
+
+        rows = run_sweep(runs, scheduler, workers, progress=done)
+    df = to_frame(rows, plan.parameters)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(out / "runs.parquet", index=False)
+        (out / "summary.md").write_text(summary_markdown(df, plan.parameters, f"Sweep {grid.name}"), "utf-8")
+    except OSError as e:
+        raise UserError(f"{out}: cannot write the sweep results ({e}); expected --out DIR to be a writable "
+                        "folder.") from e
+    headers, cells = summary_rows(df, plan.parameters)
+    table = Table(title=f"{grid.name}: cheapest qualifying option ({len(failed)} of {len(df)} runs failed)")
+    for h in headers:
+        table.add_column(h)
+    for r in cells:
+        table.add_row(*r)
+    Console().print(table)
+    err.print(f"wrote {out / 'runs.parquet'} and {out / 'summary.md'}")
 
 
 def main() -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fitness.api import build
 from fitness.workload import load_workload
 from sim.options import load_all
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
+EXAMPLES = sorted(p for p in (Path(__file__).resolve().parents[1] / "examples").glob("*.yaml")
+                  if "workloads" not in (yaml.safe_load(p.read_text()) or {}))  # sweep grids are not workloads
 
 
 def test_there_are_examples():
