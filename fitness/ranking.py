@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -142,8 +141,3 @@ def reproduce(wl: Workload, catalog: Catalog) -> dict:
     from fitness import __version__
     return {"command": f"fitness recommend {wl.source or '<workload.yaml>'}", "seed": wl.seed,
             "version": __version__, "catalog": catalog.name, "catalog_retrieved": str(catalog.retrieved)}
-
-
-def finite_or_none(x: float | None) -> float | None:
-    """JSON has no NaN: map NaN/inf to None."""
-    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
