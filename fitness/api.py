@@ -201,6 +201,7 @@ def _replicated(wl: Workload, rec, progress: Callable[[str], None] | None):
 
     def run_seed(seed: int, oid: str) -> tuple[dict, SimResult]:
         if seed not in cache:
+            cache.clear()  # replications run one seed after another: keep one scenario in memory
             other = wl.model_copy(update={"seed": seed})
             cache[seed] = (other, build(other))
         other, sc = cache[seed]

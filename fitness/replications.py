@@ -66,14 +66,23 @@ def replicate(wl, rec, run_seed, progress=None):
     from fitness.ranking import weighted
     seeds = [wl.seed + k for k in range(wl.replications)]
     feasible = [o for o in rec.options if o["feasible"]]
-    replicas = [{o["option"]: (o, rec.runs.get(o["option"])) for o in feasible}]
-    for seed in seeds[1:]:
+
+    def weigh(fit: dict) -> float:
+        return weighted(wl, fit)
+
+    first = {o["option"]: (o, rec.runs.get(o["option"])) for o in feasible}
+    scores = replicated_scores(wl, rec.traffic, [first], weigh)
+    summaries = [{k: v[0] for k, v in first.items()}]
+    for seed in seeds[1:]:  # one replication in memory at a time: score it, keep its summaries only
         if progress:
             progress(f"replication seed {seed}")
-        replicas.append({o["option"]: run_seed(seed, o["option"]) for o in feasible})
-    scores = replicated_scores(wl, rec.traffic, replicas, lambda fit: weighted(wl, fit))
+        rep = {o["option"]: run_seed(seed, o["option"]) for o in feasible}
+        for option, values in replicated_scores(wl, rec.traffic, [rep], weigh).items():
+            scores.setdefault(option, []).extend(values)
+        summaries.append({k: v[0] for k, v in rep.items()})
+        del rep
     for o in feasible:
-        reps = [rep[o["option"]][0] for rep in replicas]
+        reps = [rep[o["option"]] for rep in summaries]
         broken = [r for r in reps if not r["feasible"]]
         o["ci"] = {"monthly_usd": interval([r["cost_usd"]["monthly"] for r in reps if r.get("cost_usd")]),
                    "p99_ms": interval([r["latency_ms"]["p99"] for r in reps if r.get("latency_ms")]),
