@@ -40,6 +40,18 @@ class OptionRun:
     result: SimResult
     summary: dict
 
+    def to_frame(self):
+        """The request log as a pandas DataFrame: arrival, start, finish (s), latency (ms), status, cold."""
+        import pandas as pd
+
+        log = self.result.log
+        if log is None:
+            return pd.DataFrame(columns=["arrival_s", "start_s", "finish_s", "latency_ms", "status", "cold"])
+        return pd.DataFrame({"arrival_s": log.arrival_s, "start_s": log.start_s, "finish_s": log.finish_s,
+                             "latency_ms": (log.finish_s - log.arrival_s) * 1000.0,
+                             "status": pd.Categorical.from_codes(log.status, ["served", "throttled", "failed"]),
+                             "cold": log.cold, "model_idx": log.model_idx})
+
 
 def _model_index(wl: Workload, names: list[str], n: int) -> np.ndarray:
     """Which model each request names: its route (dynamic selection), its popularity, else uniform."""

@@ -51,6 +51,15 @@ def validate(workload: WorkloadArg) -> None:
 
 
 @app.command()
+def schema() -> None:
+    """Print the JSON Schema of workload files (for editor completion and CI checks)."""
+    import json
+
+    from fitness.workload import workload_schema
+    typer.echo(json.dumps(workload_schema(), indent=2))
+
+
+@app.command()
 def simulate(workload: WorkloadArg,
              option: Annotated[str, typer.Option("--option", help="Hosting option id, e.g. realtime.")],
              fmt: Annotated[SimFormat, typer.Option("--format", help="table or json.")] = SimFormat.table) -> None:

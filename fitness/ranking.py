@@ -85,6 +85,11 @@ class Recommendation:
                 "traffic": self.traffic, "sensitivity": self.sensitivity, "sizing": self.sizing,
                 "assumptions": self.assumptions, "reproduce": self.reproduce}
 
+    def figures(self) -> dict:
+        """The report's charts as plotly Figures by id (Pareto, latency CDFs, capacity, cost breakdown)."""
+        from fitness.plots import applicable
+        return {spec.id: spec.build(self) for spec in applicable(self)}
+
     def to_frame(self) -> pd.DataFrame:
         """One row per option with the headline numbers."""
         rows = []

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
 
 from fitness.errors import UserError, from_input_error
 from fitness.validation import describe_validation_error
@@ -24,9 +24,9 @@ from sim.errors import InputError
 from sim.model import ModelSpec
 from sim.options import load_all
 from sim.traffic import TrafficSpec
-from sim.units import parse_duration_s
+from sim.units import DURATION_JSON_SCHEMA, parse_duration_s
 
-Duration = Annotated[float, BeforeValidator(parse_duration_s)]
+Duration = Annotated[float, BeforeValidator(parse_duration_s), WithJsonSchema(DURATION_JSON_SCHEMA)]
 """Seconds, written as a number or as '90s', '30m', '6h', '7d'."""
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -252,3 +252,16 @@ def load_workload(path: str | Path) -> Workload:
     """Read and validate a workload file; raises `UserError` with the file, field and expectation."""
     path = Path(path)
     return parse_workload(_read_yaml(path), str(path))
+
+
+def workload_schema() -> dict:
+    """JSON Schema of a workload file (DESIGN §3), generated from the models; `options` lists each
+    registered option's config schema."""
+    schema = Workload.model_json_schema(mode="validation")
+    schema["properties"].pop("source", None)
+    schema["$id"] = "https://fitness.dev/schemas/workload.json"
+    schema["properties"]["options"] = {
+        "type": "object", "additionalProperties": False, "description": "Per-option configuration; unset "
+        "knobs are right-sized.", "properties": {oid: opt.config_model.model_json_schema(mode="validation")
+                                                for oid, opt in load_all().items()}}
+    return schema

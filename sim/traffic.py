@@ -15,11 +15,11 @@ import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from sim.errors import InputError
 from sim.traces import Trace, _did_you_mean, load_trace, replay_trace, trace_model_indices
-from sim.units import parse_duration_s
+from sim.units import DURATION_JSON_SCHEMA, parse_duration_s
 
 __all__ = [
     "BurstyTraffic", "ConstantTraffic", "DiurnalTraffic", "OnOffTraffic", "PoissonTraffic", "Popularity",
@@ -29,9 +29,11 @@ __all__ = [
 
 Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 """A rate in requests/second: finite and non-negative."""
-Duration = Annotated[float, BeforeValidator(parse_duration_s), Field(gt=0, allow_inf_nan=False)]
+Duration = Annotated[float, BeforeValidator(parse_duration_s), WithJsonSchema(DURATION_JSON_SCHEMA),
+                     Field(gt=0, allow_inf_nan=False)]
 """A positive duration in seconds, given as a number or a string like "30m"."""
-Offset = Annotated[float, BeforeValidator(parse_duration_s), Field(ge=0, allow_inf_nan=False)]
+Offset = Annotated[float, BeforeValidator(parse_duration_s), WithJsonSchema(DURATION_JSON_SCHEMA),
+                   Field(ge=0, allow_inf_nan=False)]
 """A non-negative time offset in seconds, given as a number or a string like "14h"."""
 
 # Pieces per period of the diurnal cumulative-intensity grid: one per minute of a day. Within a piece the

@@ -34,3 +34,8 @@ def parse_duration_s(value: object) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"expected {_EXPECTED}, got {value!r}")
     return seconds
+
+
+DURATION_JSON_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION.pattern}],
+                        "description": "seconds, or a string such as '90s', '30m', '6h', '7d'"}
+"""How a duration is written in a workload file, for the JSON Schema (`fitness schema`)."""
