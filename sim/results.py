@@ -57,6 +57,12 @@ class Timeline:
         keep = np.r_[times[1:] > times[:-1], True]  # a change at t = 0 replaces the starting level
         return Timeline(times[keep], values[keep])
 
+    @staticmethod
+    def total(timelines: list[Timeline]) -> Timeline:
+        """The sum of several step functions (e.g. the instances of several endpoints)."""
+        times = np.unique(np.concatenate([t.times_s for t in timelines])) if timelines else np.zeros(1)
+        return Timeline(times, sum((t.at(times) for t in timelines), np.zeros(times.size)))
+
     def mean(self, horizon_s: float, since_s: float = 0.0) -> float:
         """Time-average over [since_s, horizon_s): integral of the step function / duration."""
         t = np.clip(np.r_[self.times_s, horizon_s], since_s, horizon_s)

@@ -6,6 +6,8 @@ work plus one catalog hop per call.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -59,7 +61,7 @@ def test_aggregate_adds_the_aggregator_after_the_slowest_branch():
 
 
 def test_dynamic_selection_sends_each_route_its_share():
-    wl = load_workload("examples/fruit-router.yaml")
+    wl = load_workload(Path(__file__).resolve().parents[1] / "examples" / "fruit-router.yaml")
     sc = build(wl)
     assert sc.application is not None and sc.application.routed
     share = float(np.mean(sc.model_idx == 0))

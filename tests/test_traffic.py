@@ -33,8 +33,12 @@ from sim.units import parse_duration_s
 
 # Real traces from the public repository Azure/AzurePublicDataset (Azure LLM inference traces 2023 and a
 # sample of the Azure Functions 2021 trace kept in vhive-serverless/invitro); see the shared/traces README.
-TRACES = Path("/work/shared/traces")
-needs_traces = pytest.mark.skipif(not TRACES.is_dir(), reason="shared traces not available")
+TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
+def _trace(name: str) -> Path:
+    """A real trace from ../shared/traces: a missing file fails the test (CI checks shared/ out beside the repo)."""
+    path = TRACES / name
+    assert path.is_file(), f"{path} is missing: the shared traces must sit beside the repository"
+    return path
 HOUR = 3600.0
 DAY = 86400.0
 
@@ -295,13 +299,12 @@ def _load(path: Path, **fields) -> tuple:
     return spec, load_trace(path, spec)
 
 
-@needs_traces
 @pytest.mark.parametrize(("name", "n", "rate"), [
     ("AzureLLMInferenceTrace_code.csv", 8819, 2.6),
     ("AzureLLMInferenceTrace_conv.csv", 19366, 5.5),
 ])
 def test_azure_llm_traces(name, n, rate):
-    spec, trace = _load(TRACES / name)
+    spec, trace = _load(_trace(name))
     assert trace.n_requests == n and trace.times_s.size == n
     assert trace.times_s[0] == 0.0 and np.all(np.diff(trace.times_s) >= 0)
     assert 3300 < trace.span_s <= 3600  # about an hour
@@ -313,9 +316,8 @@ def test_azure_llm_traces(name, n, rate):
     assert head.size == np.count_nonzero(trace.times_s < 600.0)
 
 
-@needs_traces
 def test_azure_functions_end_minus_duration():
-    path = TRACES / "azure-functions-2021-sample.csv"
+    path = _trace("azure-functions-2021-sample.csv")
     _, trace = _load(path)
     # The README says 198 invocations, but the file holds 199 data rows (it has no final newline, so
     # `wc -l` under-counts by one); every row is a valid invocation.
@@ -328,11 +330,10 @@ def test_azure_functions_end_minus_duration():
     assert by_func.models.shape == (199,) and set(by_func.models) == set(frame["func"])
 
 
-@needs_traces
 @pytest.mark.statistical
 @pytest.mark.parametrize("m", [0.5, 2.0, 2.5])
 def test_trace_rate_multiplier_scales_count(m):
-    spec, trace = _load(TRACES / "AzureLLMInferenceTrace_code.csv", rate_multiplier=m)
+    spec, trace = _load(_trace("AzureLLMInferenceTrace_code.csv"), rate_multiplier=m)
     times = generate_arrivals(spec, 2 * HOUR, _rng(), trace)
     _check_arrivals(times, 2 * HOUR)
     n = trace.n_requests

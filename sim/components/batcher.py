@@ -232,11 +232,6 @@ class TritonPool(Fleet):
         self.hosts: list[TritonHost] = []
         self._routable = self.routable
 
-    @property
-    def idle(self) -> bool:
-        """True once every arrival has been routed to an instance."""
-        return self._next >= len(self._arr)
-
     def _on_join(self, iid: int, t: float) -> None:
         self.hosts.append(TritonHost(self.ens, self.log, self._arr, self.timeout_s, t))
 

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from sim.results import Timeline
+
 
 class Fleet:
     """Instances launched, joined and retired by the control plane, with per-second billing intervals.
 
+    Subclasses serve the arrivals `_arr` in order, `_next` being the first not yet served (`idle`).
     The bookkeeping `target_tracking` needs (`in_service`, `pending`, `request_launch`, `join`, `retire`),
     shared by the data planes of this module and of `tandem`. Subclasses keep per-instance state in
     `_on_join(iid, t)` and count outstanding requests in `out` (indexed by instance id).
@@ -26,6 +31,11 @@ class Fleet:
         self.routable: list[int] = []        # instance ids taking new requests, in join order
         self.out: list[int] = []             # per instance: requests routed to it and not yet answered
         self.pending = 0                     # instances launched but not yet serving
+
+    @property
+    def idle(self) -> bool:
+        """True once every arrival has been taken (the engine's drain condition)."""
+        return self._next >= len(self._arr)
 
     @property
     def in_service(self) -> int:
@@ -75,3 +85,13 @@ class Fleet:
                 end = horizon_s
             out.append((min(t0, horizon_s), min(max(end, t0), horizon_s)))  # draining past the horizon is not billed
         return out
+
+    def instance_seconds(self, horizon_s: float) -> float:
+        """Billed instance-seconds up to the horizon (the sum of `billed_intervals`)."""
+        return sum(t1 - t0 for t0, t1 in self.billed_intervals(horizon_s))
+
+    def capacity(self, horizon_s: float) -> Timeline:
+        """Instances in service over time: +1 at each join, -1 at each retirement before the horizon."""
+        ups = [t for t in self.joined_s if t < horizon_s]
+        downs = [t for t in self.left_s if t < horizon_s]
+        return Timeline.from_deltas(np.array(ups + downs, float), np.r_[np.ones(len(ups)), -np.ones(len(downs))])

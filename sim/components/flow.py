@@ -66,9 +66,7 @@ def compose(arrivals_s: np.ndarray, app: Application, service: Callable[[int], n
 
 def merge_capacity(parts: list[Served]) -> Timeline:
     """Sum of the endpoints' capacity step functions."""
-    times = np.unique(np.concatenate([p.capacity.times_s for p in parts])) if parts else np.zeros(1)
-    values = sum((p.capacity.at(times) for p in parts), np.zeros(times.size))
-    return Timeline(times, values)
+    return Timeline.total([p.capacity for p in parts])
 
 
 def merge_costs(parts: list[Served]) -> dict[str, float]:

@@ -56,11 +56,6 @@ class InstancePool(Fleet):
             if iid < len(self.left_s) and self.left_s[iid] == math.inf:
                 out[routable.index(iid)] -= 1
 
-    @property
-    def idle(self) -> bool:
-        """True once every arrival has been served or refused."""
-        return self._next >= len(self._arr)
-
     def advance(self, until: float) -> None:
         """Serve every arrival before `until`."""
         if not self._routable:

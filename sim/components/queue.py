@@ -43,11 +43,6 @@ class SharedQueue(Fleet):
             self._completed += 1
         return int(np.searchsorted(self._arr_np, t)) - self._completed
 
-    @property
-    def idle(self) -> bool:
-        """True once every arrival has been served or refused."""
-        return self._next >= len(self._arr)
-
     def advance(self, until: float) -> None:
         """Start every queued request that a worker can start before `until`, in arrival order."""
         arr, work, idx, k, n = self._arr, self._work, self._idx, self._next, len(self._arr)

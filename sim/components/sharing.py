@@ -61,11 +61,6 @@ class SharingPool(Fleet):
         self._hops.append([])
         self._due.append(math.inf)
 
-    @property
-    def idle(self) -> bool:
-        """True once every arrival has been routed (the instances then drain on their own)."""
-        return self._next >= len(self._arr)
-
     def advance(self, until: float) -> None:
         """Route every arrival before `until`, then run every instance up to `until`."""
         if self._single:

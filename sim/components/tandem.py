@@ -48,11 +48,6 @@ class TandemPool(Fleet):
     def _on_join(self, iid: int, t: float) -> None:
         self._free.append([[t] * self.workers for _ in range(self.steps)])
 
-    @property
-    def idle(self) -> bool:
-        """True once every arrival has been served."""
-        return self._next >= len(self._arr)
-
     def advance(self, until: float) -> None:
         """Serve every arrival before `until` through all the steps of its instance."""
         if not self.routable:

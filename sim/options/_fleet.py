@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sim.catalog import Catalog
 from sim.components.autoscaler import TargetTracking, invocations_counter, target_tracking
 from sim.components.sizing import peak_rate_rps
+from sim.model import ModelSpec
 
 EARLY_WINDOW_S = 600.0
 """The first minutes of traffic that size the initial count: a steady workload starts in steady state."""
@@ -55,6 +56,13 @@ class FleetConfig(BaseModel):
         if self.instance_count is not None and self.autoscaling is not None:
             raise ValueError("give instance_count (pinned, no autoscaling) or autoscaling, not both")
         return self
+
+
+def launch_delay_s(models: list[ModelSpec], catalog: Catalog) -> float:
+    """Scale-out decision to serving: instance provisioning (catalog) + the slowest container's cold start
+    (the containers of a new instance start side by side)."""
+    bw = catalog.network.model_download_mb_per_s.value
+    return catalog.realtime.instance_launch_s.value + max((m.cold_start_s(bw) for m in models), default=0.0)
 
 
 def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arrivals: np.ndarray, horizon_s: float,

@@ -21,7 +21,7 @@ from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options.realtime import launch_delay_s
+from sim.options._fleet import launch_delay_s
 from sim.results import RequestLog, SimResult, Timeline
 from sim.scenario import Scenario
 
@@ -97,7 +97,7 @@ def _policy(cfg: AsyncConfig, model: ModelSpec, workers: int, arrivals: np.ndarr
         int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value), f.scale_in_threshold_ratio.value,
         a.scale_out_cooldown_s if a.scale_out_cooldown_s is not None else f.scale_out_cooldown_s.value,
         a.scale_in_cooldown_s if a.scale_in_cooldown_s is not None else f.scale_in_cooldown_s.value,
-        cfg.launch_s if cfg.launch_s is not None else launch_delay_s(model, catalog))
+        cfg.launch_s if cfg.launch_s is not None else launch_delay_s([model], catalog))
     return pol, min(a.max, max(a.min, initial))
 
 
@@ -156,15 +156,11 @@ def simulate(scenario: Scenario, cfg: AsyncConfig) -> SimResult:
 def _result(scenario: Scenario, log: RequestLog, queues: list, config: dict) -> SimResult:
     """Instances and backlog over time, instance cost, utilisation."""
     h = scenario.horizon_s
-    times, deltas, cost, seconds, worker_s = [], [], 0.0, 0.0, 0.0
-    for q, it in queues:
-        for t0, t1 in q.billed_intervals(h):
-            seconds += t1 - t0
-            worker_s += (t1 - t0) * q.workers
-            cost += instance_cost_usd(t1 - t0, it.price_per_hour.value)
-        times += q.joined_s + [t for t in q.left_s if t < h]
-        deltas += [1] * len(q.joined_s) + [-1] * sum(t < h for t in q.left_s)
-    cap = Timeline.from_deltas(np.array(times, float), np.array(deltas, float))
+    per_queue = [(q.instance_seconds(h), q, it) for q, it in queues]
+    seconds = sum(sec for sec, _, _ in per_queue)
+    worker_s = sum(sec * q.workers for sec, q, _ in per_queue)
+    cost = sum(instance_cost_usd(sec, it.price_per_hour.value) for sec, _, it in per_queue)
+    cap = Timeline.total([q.capacity(h) for q, _ in queues])
     done = np.isfinite(log.finish_s)
     backlog = Timeline.from_deltas(np.r_[log.arrival_s, log.finish_s[done]],
                                    np.r_[np.ones(log.n), -np.ones(int(done.sum()))])

@@ -25,8 +25,8 @@ from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig, provision
-from sim.results import RequestLog, SimResult, Timeline
+from sim.options._fleet import FleetConfig, launch_delay_s, provision
+from sim.results import RequestLog, SimResult
 from sim.scenario import Scenario
 
 WHAT = "multi-container endpoints"
@@ -131,13 +131,6 @@ def instance_for(models: list[ModelSpec], name: str | None, vcpus: int, catalog:
     return it, []
 
 
-def launch_delay_s(models: list[ModelSpec], catalog: Catalog) -> float:
-    """Scale-out decision to serving: instance provisioning + the slowest container's cold start (the
-    containers of a new instance start side by side)."""
-    bw = catalog.network.model_download_mb_per_s.value
-    return catalog.realtime.instance_launch_s.value + max((m.cold_start_s(bw) for m in models), default=0.0)
-
-
 def run_fleet(scenario: Scenario, fleet: Fleet, cfg: FleetConfig, capacity_rps: float, models: list[ModelSpec],
               config: dict) -> None:
     """Serve the scenario on `fleet`: a pinned count, or target tracking on invocations per instance."""
@@ -152,10 +145,7 @@ def fleet_result(option: str, scenario: Scenario, log: RequestLog, fleet: Fleet,
                  busy_s: float, slots: int) -> SimResult:
     """Capacity timeline, instance cost and utilisation (busy_s over `slots` per instance-second)."""
     h = scenario.horizon_s
-    seconds = sum(t1 - t0 for t0, t1 in fleet.billed_intervals(h))
-    left = [t for t in fleet.left_s if t < h]
-    cap = Timeline.from_deltas(np.array(fleet.joined_s + left), np.r_[np.ones(len(fleet.joined_s)),
-                                                                       -np.ones(len(left))])
+    seconds, cap = fleet.instance_seconds(h), fleet.capacity(h)
     cost = instance_cost_usd(seconds, it.price_per_hour.value)
     extra = {"instance_seconds": seconds, "utilization": busy_s / (seconds * slots) if seconds else 0.0}
     return SimResult(option, True, (), h, config, log, cap, {"instances": cost}, extra=extra)

@@ -24,7 +24,7 @@ from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.options import register
 from sim.options._fleet import FleetConfig, provision
-from sim.results import RequestLog, SimResult, Timeline
+from sim.results import RequestLog, SimResult
 from sim.scenario import Scenario
 
 OPTION = "multi-model"
@@ -128,10 +128,7 @@ def simulate(scenario: Scenario, cfg: MultiModelConfig) -> SimResult:
 def _result(scenario: Scenario, log: RequestLog, pool: ModelAwarePool, it: InstanceType, config: dict) -> SimResult:
     """Capacity timeline, instance cost, cache counters (summed over instances) and utilisation."""
     h = scenario.horizon_s
-    seconds = sum(t1 - t0 for t0, t1 in pool.billed_intervals(h))
-    ups = [t for t in pool.joined_s if t < h]
-    downs = [t for t in pool.left_s if t < h]
-    cap = Timeline.from_deltas(np.array(ups + downs, float), np.array([1] * len(ups) + [-1] * len(downs), float))
+    seconds, cap = pool.instance_seconds(h), pool.capacity(h)
     c = pool.counters()
     lookups = c["hits"] + c["misses"]
     cache = {"hits": c["hits"], "misses": c["misses"], "evictions": c["evictions"],

@@ -23,8 +23,8 @@ from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig, provision
-from sim.results import RequestLog, SimResult, Timeline
+from sim.options._fleet import FleetConfig, launch_delay_s, provision
+from sim.results import RequestLog, SimResult
 from sim.scenario import Scenario
 
 
@@ -32,11 +32,6 @@ class RealtimeConfig(FleetConfig):
     """Knobs of a real-time endpoint. Unset knobs are sized from the workload."""
 
     workers_per_instance: int | None = Field(default=None, ge=1)
-
-
-def launch_delay_s(model: ModelSpec, catalog: Catalog) -> float:
-    """Scale-out decision to serving: instance provisioning (catalog) + the model's cold start."""
-    return catalog.realtime.instance_launch_s.value + model.cold_start_s(catalog.network.model_download_mb_per_s.value)
 
 
 def _hardware(model: ModelSpec, cfg: RealtimeConfig, catalog: Catalog) -> tuple[InstanceType | None, int, list]:
@@ -84,7 +79,7 @@ def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: n
                                    elastic=cfg.instance_count is None))
     config: dict = {}
     capacity = workers / max(model.service_time.expected_ms / 1000.0, 1e-9)
-    provision(env, pool, cfg, capacity, launch_delay_s(model, cat), arrivals, horizon_s, cat, config,
+    provision(env, pool, cfg, capacity, launch_delay_s([model], cat), arrivals, horizon_s, cat, config,
               f"{model.name}.")
     env.run_until(horizon_s)
     return pool_served(log, pool, it, service, horizon_s, config)
@@ -93,17 +88,10 @@ def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: n
 def pool_served(log: RequestLog, pool, it: InstanceType, service: np.ndarray, horizon_s: float,
                 config: dict) -> Served:
     """Cost, capacity and busy time of a simulated pool (any pool with billed_intervals, joined_s, left_s)."""
-    seconds = worker_s = cost = 0.0
-    for t0, t1 in pool.billed_intervals(horizon_s):
-        seconds += t1 - t0
-        worker_s += (t1 - t0) * pool.workers
-        cost += instance_cost_usd(t1 - t0, it.price_per_hour.value)
-    left = [t for t in pool.left_s if t < horizon_s]
-    cap = Timeline.from_deltas(np.array(pool.joined_s + left, float),
-                               np.array([1.0] * len(pool.joined_s) + [-1.0] * len(left)))
+    seconds = pool.instance_seconds(horizon_s)
     busy = float(np.sum(service[log.start_s < horizon_s]))
-    return Served(log, {"instances": cost}, cap, config,
-                  {"instance_seconds": seconds, "worker_seconds": worker_s, "busy_seconds": busy})
+    return Served(log, {"instances": instance_cost_usd(seconds, it.price_per_hour.value)}, pool.capacity(horizon_s),
+                  config, {"instance_seconds": seconds, "worker_seconds": seconds * pool.workers, "busy_seconds": busy})
 
 
 def endpoints_result(option: str, scenario: Scenario, log: RequestLog, parts: list[Served],

@@ -23,7 +23,7 @@ from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
 from sim.options._fleet import FleetConfig, provision
-from sim.results import RequestLog, SimResult, Timeline
+from sim.results import RequestLog, SimResult
 from sim.scenario import Scenario
 
 
@@ -94,7 +94,8 @@ def capacity_rps(scenario: Scenario, plans: list[BatchPlan | None], paths: list,
 
 
 def launch_delay_s(models: list[ModelSpec], catalog: Catalog) -> float:
-    """Scale-out decision to serving: provisioning + the container's start + every model's download and load."""
+    """Scale-out decision to serving: provisioning + the container's start + every model's download and load
+    (unlike `_fleet.launch_delay_s`, one Triton server loads its models one after another)."""
     bw = catalog.network.model_download_mb_per_s.value
     start = max((m.container_start_s for m in models), default=0.0)
     return catalog.realtime.instance_launch_s.value + start + sum(m.download_s(bw) + m.load_s for m in models)
@@ -160,10 +161,7 @@ def simulate(scenario: Scenario, cfg: TritonConfig) -> SimResult:
 def _result(scenario: Scenario, log: RequestLog, pool: TritonPool, it: InstanceType, config: dict) -> SimResult:
     """Capacity timeline, instance cost, GPU utilisation and the batch sizes that ran."""
     h = scenario.horizon_s
-    seconds = sum(t1 - t0 for t0, t1 in pool.billed_intervals(h))
-    times = pool.joined_s + [t for t in pool.left_s if t < h]
-    deltas = [1] * len(pool.joined_s) + [-1] * sum(t < h for t in pool.left_s)
-    cap = Timeline.from_deltas(np.array(times, float), np.array(deltas, float))
+    seconds, cap = pool.instance_seconds(h), pool.capacity(h)
     sizes = {scenario.models[i].name: dict(sorted(hist.items())) for i, hist in enumerate(pool.batch_sizes())
              if hist}
     batches = sum(c for hist in sizes.values() for c in hist.values())
