@@ -91,7 +91,8 @@ class Fleet:
         return sum(t1 - t0 for t0, t1 in self.billed_intervals(horizon_s))
 
     def capacity(self, horizon_s: float) -> Timeline:
-        """Instances in service over time: +1 at each join, -1 at each retirement before the horizon."""
-        ups = [t for t in self.joined_s if t < horizon_s]
-        downs = [t for t in self.left_s if t < horizon_s]
+        """Instances in service over time: +1 at each join, -1 at each retirement, including instances that
+        join after the horizon to drain queued work (means and maxima over the horizon clip it anyway)."""
+        ups = list(self.joined_s)
+        downs = [t for t in self.left_s if t != math.inf]
         return Timeline.from_deltas(np.array(ups + downs, float), np.r_[np.ones(len(ups)), -np.ones(len(downs))])
