@@ -155,25 +155,29 @@ def sized(wl: Workload, progress: Callable[[str], None] | None = None):
     """Right-size every option on the workload's scenario and rank the chosen configurations.
 
     Returns (recommendation, the workload with every chosen configuration pinned in `options`), so
-    replications and sensitivity simulate the deployment that was chosen.
+    replications and sensitivity simulate the deployment that was chosen. A long scenario is right-sized
+    on its busiest day and confirmed on the whole horizon (`fitness.windows`). Runs are kept light: each
+    request log is replaced by its digest as soon as the option is done.
     """
     from dataclasses import replace
 
+    from fitness import digest
+    from fitness.functions import load_rubric
     from fitness.ranking import rank
-    from fitness.rightsizing import right_size
+    from fitness.windows import size_all, window_of
 
     scenario = build(wl)
-    runs, sizing, chosen = [], {}, dict(wl.options)
-    for oid in load_all():
-        if progress:
-            progress(f"right-sizing {oid}")
-        sz = right_size(wl, scenario, oid)
-        sizing[oid] = sz.to_dict()
-        runs.append(sz.run if sz.run is not None else run_option(wl, scenario, oid))
-        if sz.chosen is not None:
-            chosen[oid] = sz.chosen
+    window = window_of(scenario)
+    basis = digest.Basis.of(wl.slo, load_rubric("fitness"))
+    runs, sizing, chosen, first = [], {}, dict(wl.options), {}
+    for oid, done in size_all(wl, scenario, window, list(load_all()), basis, progress).items():
+        sizing[oid], chosen[oid] = done.record, done.chosen if done.chosen is not None else chosen.get(oid)
+        runs.append(done.run)
+        if done.window_run is not None:
+            first[oid] = done.window_run
     rec = rank(wl, scenario, runs)
-    return replace(rec, sizing=sizing), wl.model_copy(update={"options": chosen})
+    return (replace(rec, sizing=sizing, window=window.to_dict() if window else None, window_runs=first),
+            wl.model_copy(update={"options": {k: v for k, v in chosen.items() if v is not None}}))
 
 
 def at_traffic(wl: Workload, multiple: float, requests_today: int, horizon_s: float) -> Workload:
@@ -205,26 +209,48 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None):
 
 
 def _replicated(wl: Workload, rec, progress: Callable[[str], None] | None):
-    """The recommendation over `wl.replications` seeds, each option in its chosen configuration."""
+    """The recommendation over `wl.replications` seeds, each option in its chosen configuration (on the
+    busiest day of each seed when the scenario is long: `fitness.windows`)."""
+    from fitness import digest
+    from fitness.functions import load_rubric
+    from fitness.parallel import fork_map
     from fitness.ranking import constraint_reasons
     from fitness.replications import replicate
+    from fitness.windows import replication_scenario
 
     cache: dict[int, tuple] = {}
+    basis = digest.Basis.of(wl.slo, load_rubric("fitness"))
 
-    def run_seed(seed: int, oid: str) -> tuple[dict, SimResult]:
+    def scenario_for(seed: int) -> tuple:
         if seed not in cache:
             cache.clear()  # replications run one seed after another: keep one scenario in memory
             other = wl.model_copy(update={"seed": seed})
-            cache[seed] = (other, build(other))
-        other, sc = cache[seed]
+            cache[seed] = (other, *replication_scenario(build(other)))
+        return cache[seed]
+
+    def run_seed(seed: int, oid: str, light: bool = False) -> tuple[dict, SimResult]:
+        other, sc, since = scenario_for(seed)
         run = run_option(other, sc, oid)
-        s = dict(run.summary)
+        s = summary(run.result, since_s=since) if since else dict(run.summary)
         if s["feasible"]:
             extra = constraint_reasons(wl, s)
             s["feasible"], s["reasons"] = not extra, s["reasons"] + extra
-        return s, run.result
+        return s, digest.light(run.result, basis) if light else run.result
 
-    return replicate(wl, rec, run_seed, progress)
+    def run_many(seed: int, options: list[str]) -> list:
+        scenario_for(seed)  # built once in this process; the forked workers share it
+        return fork_map(lambda oid: run_seed(seed, oid, light=True), options)
+
+    first = None
+    if rec.window is not None:
+        first = {}
+        for oid, run in rec.window_runs.items():
+            s = dict(run.summary)
+            if s["feasible"]:
+                extra = constraint_reasons(wl, s)
+                s["feasible"], s["reasons"] = not extra, s["reasons"] + extra
+            first[oid] = (s, run.result)
+    return replicate(wl, rec, run_seed, progress, first, run_many if rec.window is not None else None)
 
 
 def _sensitivity(wl: Workload, rec, progress: Callable[[str], None] | None) -> list[dict]:

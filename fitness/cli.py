@@ -168,6 +168,181 @@ def sweep(grid: Annotated[Path, typer.Argument(help="Sweep grid YAML file (workl
     err.print(f"wrote {out / 'runs.parquet'} and {out / 'summary.md'}")
 
 
+class TimeUnit(StrEnum):
+    """Units of measured latencies."""
+
+    ms = "ms"
+    us = "us"
+    s = "s"
+
+
+class Family(StrEnum):
+    """Service-time families `calibrate` can fit (auto: the lowest BIC)."""
+
+    auto = "auto"
+    constant = "constant"
+    exponential = "exponential"
+    lognormal = "lognormal"
+    gamma = "gamma"
+    empirical = "empirical"
+
+
+def _new_file(out: Path, inputs: list[Path | None], force: bool) -> None:
+    """Refuse to write over an input file (even with --force) or over an existing file without --force."""
+    for src in (p for p in inputs if p is not None):
+        if out.resolve() == src.resolve():
+            raise UserError(f"{out}: --out: expected a new file; {out} is one of the inputs, which are never "
+                            "overwritten. Choose another --out.")
+    if out.exists() and not force:
+        raise UserError(f"{out}: --out: the file exists; expected a new path, or --force to replace it.")
+
+
+def _write(out: Path, text: str) -> None:
+    """Write `text`, turning OS errors into a user error."""
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{out}: --out: cannot write the file ({e}); expected a writable path.") from e
+
+
+Opt = typer.Option
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+        measurements: Annotated[list[Path], typer.Argument(help="A per-request latency CSV, or CloudWatch exports "
+                                                           "of ModelLatency (get-metric-statistics JSON, get-metric-"
+                                                           "data JSON, or CSV; Statistics and ExtendedStatistics "
+                                                           "files are merged).", show_default=False)],
+        workload: Annotated[Path, Opt("--workload", help="Workload YAML to calibrate (never changed).")],
+        model: Annotated[str, Opt("--model", help="Name of the model entry whose service time is measured.")],
+        out: Annotated[Path | None, Opt(help="New workload file; default WORKLOAD.calibrated.yaml.")] = None,
+        force: Annotated[bool, Opt(help="Replace --out if it exists (never an input file).")] = False,
+        column: Annotated[str | None, Opt(help="Latency column (default: latency_ms, duration, "
+                                               "ModelLatency, ... by name).")] = None,
+        unit: Annotated[TimeUnit | None, Opt(help="Unit of the latencies (default: from the column name or "
+                                                  "the export; else ms).")] = None,
+        where: Annotated[str | None, Opt(help="Keep rows with COLUMN=VALUE (one model of a mixed log).")] = None,
+        family: Annotated[Family, Opt(help="Family to fit (per-request data).")] = Family.auto,
+        stat: Annotated[str | None, Opt(help="Statistic of a one-value-column CloudWatch CSV (Average, "
+                                              "p99...).")] = None,
+        cold_column: Annotated[str | None, Opt(help="Boolean column flagging cold starts (default: cold, "
+                                                    "is_cold, cold_start).")] = None,
+        cold_starts: Annotated[Path | None, Opt(help="File of cold-start durations (CSV, or a ModelSetupTime "
+                                                     "export).")] = None,
+        cold_unit: Annotated[TimeUnit | None, Opt(help="Unit of --cold-starts.")] = None,
+        overhead: Annotated[Path | None, Opt(help="OverheadLatency export or CSV (unit from the export or "
+                                                  "column name), reported against the catalog, not written.")] = None
+) -> None:
+    """Fit a model's service time (and cold start) from measurements into a NEW workload file."""
+    from fitness.calibrate import Inputs, calibrate
+
+    out = out or workload.with_name(f"{workload.stem}.calibrated{workload.suffix or '.yaml'}")
+    _new_file(out, [workload, *measurements, cold_starts, overhead], force)
+    inputs = Inputs(tuple(measurements), column=column, unit=unit and unit.value, where=where, family=family.value,
+                    stat=stat, cold_column=cold_column, cold_starts=cold_starts,
+                    cold_unit=cold_unit and cold_unit.value, overhead=overhead)
+    result = calibrate(workload, model, inputs, out)
+    _write(out, result.text)
+    console = Console()
+    for fit in result.fits:
+        console.print(fit.line(), markup=False, highlight=False, soft_wrap=True)
+    for note in result.notes:
+        console.print(note, markup=False, highlight=False, soft_wrap=True)
+    kept = "comments kept" if result.comments_kept else "comments of the input NOT kept (PyYAML re-wrote it)"
+    err.print(f"wrote {out}: models[{result.index}] ({result.model}) {', '.join(result.updates)}; {kept}",
+              markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("import-trace")
+def import_trace(
+        export: Annotated[Path, typer.Argument(help="CloudWatch export of Invocations per minute (Sum): "
+                                               "get-metric-statistics JSON, get-metric-data JSON, or CSV.",
+                                               show_default=False)],
+        out: Annotated[Path | None, Opt(help="Trace CSV to write; default EXPORT.trace.csv.")] = None,
+        force: Annotated[bool, Opt(help="Replace --out if it exists (never the export).")] = False,
+        column: Annotated[str | None, Opt(help="Metric column of a CSV, or Id/Label of a get-metric-data "
+                                               "result.")] = None) -> None:
+    """Turn a CloudWatch Invocations export into a per-minute count trace that `traffic: trace` replays."""
+    from fitness.cloudwatch import count_trace, read_export
+
+    out = out or export.with_name(f"{export.stem}.trace.csv")
+    _new_file(out, [export], force)
+    trace = count_trace(read_export(export, "EXPORT", column), "EXPORT")
+    _write(out, trace.to_csv())
+    first, last = trace.frame["timestamp"].iloc[[0, -1]]
+    per = trace.period_s
+    Console().print(f"{export}: {len(trace.frame):,} periods of {per:g} s ({trace.filled:,} without a datapoint, "
+                    f"written as 0) from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC; {trace.total:,} "
+                    f"requests ({trace.statistic}); mean {trace.mean_rps:,.3f} req/s ({trace.mean_rps * 60:,.1f}/min), "
+                    f"peak {trace.peak_rps:,.3f} req/s ({trace.peak_rps * 60:,.0f}/min)", markup=False,
+                    highlight=False, soft_wrap=True)
+    err.print(f"wrote {out}; use it with  traffic: {{pattern: trace, trace: {out.name}}}  (paths are relative to "
+              "the workload file)", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("export")
+def export_cmd(workload: WorkloadArg,
+               option: Annotated[str | None, typer.Option("--option", help="Option id to export; default: the "
+                                                          "recommended one.")] = None,
+               out: Annotated[Path | None, typer.Option("--out", help="Folder to write into; default: "
+                                                        "<workload>-<option>-export.")] = None,
+               from_json: Annotated[Path | None, typer.Option("--from-json", help="A `fitness recommend --format "
+                                                              "json` result of this workload: export it without "
+                                                              "simulating again.")] = None,
+               force: Annotated[bool, typer.Option("--force", help="Overwrite files already there.")] = False) -> None:
+    """Write the deployable configuration of one option: boto3 request bodies, CloudFormation and TODO.md."""
+    from fitness import export as ex
+
+    wl = load_workload(workload)
+    if option is not None:
+        ex.check_option(option)
+    if out is not None and (there := ex.existing_files(out)) and not force:
+        _refuse(out, there)
+    if from_json is not None:
+        result, source = ex.read_result(from_json), str(from_json)
+    else:
+        with err.status(f"right-sizing {option}..." if option else "recommending..."):
+            result = ex.sized_result(wl, option) if option else api.recommend(wl).to_dict()
+        source = str(workload)
+    dep = ex.export(wl, result, option, source)
+    folder = out or Path(f"{dep.workload}-{dep.option}-export")
+    files = dep.files()
+    if (there := ex.existing_files(folder, list(files))) and not force:
+        _refuse(folder, there)
+    try:
+        for rel, text in files.items():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"--out {folder}: cannot write the export ({e}); expected a writable folder.") from e
+    _print_export(dep, folder, list(files), ex.stale_calls(folder, list(files)))
+
+
+def _refuse(folder: Path, there: list[str]) -> None:
+    """Stop before overwriting anything: the files are the user's until --force says otherwise."""
+    shown = ", ".join(there[:3]) + (f" and {len(there) - 3} more" if len(there) > 3 else "")
+    raise UserError(f"--out {folder}: {shown} already exist(s); expected a new or empty folder, or --force to "
+                    "overwrite. Nothing was written.")
+
+
+def _print_export(dep, folder: Path, written: list[str], stale: list[str]) -> None:
+    """What was written, what the user must fill in, and files left from an earlier export."""
+    out = Console()
+    out.print(f"exported {dep.option} for {dep.workload}: wrote {len(written)} files to {folder}/", highlight=False)
+    for rel in written[:20]:
+        out.print(f"  {rel}", highlight=False, markup=False)
+    if len(written) > 20:
+        out.print(f"  ... and {len(written) - 20} more", highlight=False)
+    out.print("TODO: fill in (see TODO.md):", highlight=False)
+    for p in dep.placeholders:
+        out.print(f"  {p.token}: {p.what}", highlight=False, markup=False, soft_wrap=True)
+    if stale:
+        err.print(f"warning: {folder}/boto3 also holds {len(stale)} file(s) this export did not write "
+                  f"({', '.join(stale[:3])}...): remove them before running the boto3 script, which runs every "
+                  "file there.", highlight=False, markup=False)
+
+
 def main() -> None:
     """Console entry point: user errors exit 2 with their paragraph and no traceback."""
     try:

@@ -315,19 +315,43 @@ WINDOW_S = 3600.0
 """Headroom simulates the busiest hour of the scaled traffic (the whole horizon when shorter)."""
 
 
-def busiest_window(sc: Scenario, length_s: float, lead_s: float) -> tuple[Scenario, float]:
-    """The busiest `length_s` stretch of `sc` (most arrivals) with `lead_s` of the traffic before it, shifted
-    to start at 0, and where the stretch starts in it; `sc` itself (and 0) when it is not longer."""
+def busiest_start(sc: Scenario, length_s: float, lead_s: float) -> float | None:
+    """Where the busiest `length_s` stretch of `sc` (most arrivals) starts, less `lead_s` of the traffic before
+    it; None when `sc` is not longer than the two."""
     if sc.horizon_s <= length_s + lead_s or sc.n == 0:
-        return sc, 0.0
+        return None
     arr = sc.arrivals_s
     ends = np.searchsorted(arr, np.minimum(arr + length_s, sc.horizon_s))
     i = int(np.argmax(ends - np.arange(sc.n)))
-    t0 = min(max(float(arr[i]), lead_s), sc.horizon_s - length_s) - lead_s
-    lo, hi = int(np.searchsorted(arr, t0)), int(np.searchsorted(arr, t0 + lead_s + length_s))
-    cut = Scenario(sc.models, arr[lo:hi] - t0, sc.model_idx[lo:hi], sc.service_s[lo:hi], lead_s + length_s,
-                   sc.catalog, sc.seed, dict(sc.meta), sc.application)
-    return cut, lead_s
+    return min(max(float(arr[i]), lead_s), sc.horizon_s - length_s) - lead_s
+
+
+def cut(sc: Scenario, t0: float, length_s: float) -> Scenario:
+    """The requests of `sc` arriving in [t0, t0 + length_s), shifted to start at 0 (a scenario of its own)."""
+    arr = sc.arrivals_s
+    lo, hi = int(np.searchsorted(arr, t0)), int(np.searchsorted(arr, t0 + length_s))
+    return Scenario(sc.models, arr[lo:hi] - t0, sc.model_idx[lo:hi], sc.service_s[lo:hi], length_s,
+                    sc.catalog, sc.seed, dict(sc.meta), sc.application)
+
+
+def first_busy_start(sc: Scenario, length_s: float, lead_s: float) -> float | None:
+    """Like `busiest_start`, but the earliest stretch as busy as the busiest within Poisson noise (three
+    standard deviations, sqrt of the count): a run that stops at its end draws as little traffic as can be.
+    None when `sc` is not longer than the two."""
+    if sc.horizon_s <= length_s + lead_s or sc.n == 0:
+        return None
+    arr = sc.arrivals_s
+    counts = np.searchsorted(arr, np.minimum(arr + length_s, sc.horizon_s)) - np.arange(sc.n)
+    top = counts.max()
+    i = int(np.argmax(counts >= top - 3.0 * math.sqrt(top)))
+    return min(max(float(arr[i]), lead_s), sc.horizon_s - length_s) - lead_s
+
+
+def busiest_window(sc: Scenario, length_s: float, lead_s: float) -> tuple[Scenario, float]:
+    """The busiest `length_s` stretch of `sc` (most arrivals) with `lead_s` of the traffic before it, shifted
+    to start at 0, and where the stretch starts in it; `sc` itself (and 0) when it is not longer."""
+    t0 = busiest_start(sc, length_s, lead_s)
+    return (sc, 0.0) if t0 is None else (cut(sc, t0, lead_s + length_s), lead_s)
 
 
 def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 16.0, tol: float = 0.1,
@@ -347,6 +371,8 @@ def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 1
     from fitness.ranking import constraint_reasons
 
     fixed = wl.model_copy(update={"budget": Budget(), "options": {**wl.options, option_id: config}})
+    # the window is placed once, on today's traffic; each multiple draws its traffic only up to its end
+    t0 = first_busy_start(build(fixed), window_s, EARLY_WINDOW_S) if window_s else None
 
     def ok(m: float) -> bool:
         if m == 1.0 and base is not None:
@@ -354,12 +380,13 @@ def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 1
         else:
             traffic = wl.traffic.model_copy(update={"rate_multiplier": wl.traffic.rate_multiplier * m})
             scaled = fixed.model_copy(update={"traffic": traffic})
-            sc, since = build(scaled), 0.0
-            if window_s:
-                sc, since = busiest_window(sc, window_s, EARLY_WINDOW_S)
-            run = run_option(scaled, sc, option_id)
-            if since:  # judged on the window only: the lead lets caches, containers and fleets warm up
-                run = replace(run, summary=summary(run.result, since_s=since))
+            if t0 is None:
+                run = run_option(scaled, build(scaled), option_id)
+            else:  # judged on the window only: the lead lets caches, containers and fleets warm up
+                length = EARLY_WINDOW_S + window_s
+                scaled = scaled.model_copy(update={"horizon": t0 + length})
+                run = run_option(scaled, cut(build(scaled), t0, length), option_id)
+                run = replace(run, summary=summary(run.result, since_s=EARLY_WINDOW_S))
         return bool(run.summary["feasible"]) and not constraint_reasons(fixed, run.summary)
 
     if not ok(1.0):

@@ -15,14 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from fitness import digest
+from fitness.digest import CDF_POINTS, CDF_TAIL_POINTS, Digest, cdf_points  # noqa: F401 (part of the charts' API)
 from fitness.ranking import Recommendation
 from sim.cost import HOURS_PER_MONTH, monthly_usd
-from sim.results import SERVED, Timeline
+from sim.results import Timeline
 
-CDF_POINTS = 2000
-"""Evenly spaced ranks drawn per latency CDF (plus `CDF_TAIL_POINTS` towards the slowest request)."""
-CDF_TAIL_POINTS = 400
-"""Ranks at log-spaced tail probabilities (p99, p99.9, ...) so the tail keeps its shape."""
 CAPACITY_POINTS = 4000
 """Above this many changes a capacity timeline is drawn as the maximum per time bucket."""
 LOG_AXIS_SPREAD = 20.0
@@ -143,26 +141,17 @@ def cost_latency(rec: Recommendation) -> go.Figure:
                    [c for c, _ in xy.values()], [p for _, p in xy.values()])
 
 
-def cdf_points(latency_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Points of the empirical CDF (latency, fraction at or below) at a few thousand ranks, tail included."""
-    x = np.sort(latency_ms)
-    n = x.size
-    tail = 1.0 - np.logspace(-2, -np.log10(n), CDF_TAIL_POINTS) if n > 100 else np.empty(0)
-    ranks = np.unique(np.r_[np.linspace(0, n - 1, min(n, CDF_POINTS)), np.ceil(tail * n) - 1].astype(np.int64))
-    ranks = ranks[(ranks >= 0) & (ranks < n)]
-    return x[ranks].astype(np.float32), ((ranks + 1) / n).astype(np.float32)  # float32: half the bytes
-
-
-def _served_latency_ms(rec: Recommendation, option: str) -> np.ndarray:
-    """End-to-end latency of the served requests of one option (finish - arrival), in ms."""
-    log = rec.runs[option].log
-    m = log.status == SERVED
-    return (log.finish_s[m] - log.arrival_s[m]) * 1000.0
+def _digest(rec: Recommendation, option: str) -> Digest | None:
+    """The option's run digest (latency CDF points), under the workload the recommendation was made for."""
+    from fitness.functions import load_rubric
+    if "slo" not in rec.context:
+        return None
+    return digest.of(rec.runs.get(option), digest.Basis.of(rec.context["slo"], load_rubric("fitness")))
 
 
 def _has_log(rec: Recommendation, o: dict) -> bool:
-    run = rec.runs.get(o["option"])
-    return o["feasible"] and run is not None and run.log is not None and bool(np.any(run.log.status == SERVED))
+    d = _digest(rec, o["option"]) if o["feasible"] else None
+    return d is not None and d.served
 
 
 def latency_cdf(rec: Recommendation) -> go.Figure:
@@ -170,7 +159,7 @@ def latency_cdf(rec: Recommendation) -> go.Figure:
     the fraction of requests slower than x on a log axis, where p99 and beyond are readable."""
     fig = go.Figure()
     opts = [o["option"] for o in rec.options if _has_log(rec, o)]
-    points = {option: cdf_points(_served_latency_ms(rec, option)) for option in opts}
+    points = {option: (_digest(rec, option).cdf_ms, _digest(rec, option).cdf_p) for option in opts}
     for tail in (False, True):
         for option in opts:
             x, y = points[option]

@@ -62,6 +62,8 @@ class Recommendation:
     - `assumptions`: the catalog facts behind the numbers (path, value, source, retrieved, confidence).
     - `reproduce`: command, seed, version, catalog name and date.
     - `context`: the workload as validated (models, traffic, SLO, budget, weights, options).
+    - `window`: where the busiest day lies when a long scenario was right-sized and replicated on it
+      (`fitness.windows`), else None; `window_runs`: per option, the chosen trial's run on that day.
     """
 
     workload: str
@@ -77,12 +79,15 @@ class Recommendation:
     assumptions: list[dict] = field(default_factory=list)
     reproduce: dict = field(default_factory=dict)
     context: dict = field(default_factory=dict)
+    window: dict | None = None
+    window_runs: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The `recommend --format json` object: the DESIGN §3 keys, then traffic, sensitivity, sizing,
         assumptions and how to reproduce."""
         return {"workload": self.workload, "recommended": self.recommended, "options": self.options,
                 "traffic": self.traffic, "sensitivity": self.sensitivity, "sizing": self.sizing,
+                "window": self.window,
                 "assumptions": self.assumptions, "reproduce": self.reproduce}
 
     def figures(self) -> dict:

@@ -53,14 +53,19 @@ def overlaps(a: dict, b: dict) -> bool:
     return abs(a["mean"] - b["mean"]) <= a["half_width"] + b["half_width"]
 
 
-def replicate(wl, rec, run_seed, progress=None):
+def replicate(wl, rec, run_seed, progress=None, first: dict | None = None, run_many=None):
     """The recommendation re-ranked over `wl.replications` seeds (the first is `rec`'s own run).
 
     `run_seed(seed, option) -> (summary with constraints applied, result)` simulates one option under
     another seed. An option must meet the constraints in every replication to stay feasible; the
     feasible ones are ranked by mean score, and options whose score interval overlaps the leader's are
-    reported as tied with it (`tie_with`).
+    reported as tied with it (`tie_with`). `first`: the first replication as {option: (summary with
+    constraints applied, result)} when it is not `rec`'s own runs (a long scenario's busiest day).
+    `run_many(seed, options)`: the same as `run_seed` for several options at once (e.g. on every core).
     """
+    if run_many is None:
+        def run_many(seed: int, options: list[str]) -> list:
+            return [run_seed(seed, o) for o in options]
     from dataclasses import replace
 
     from fitness.ranking import weighted
@@ -70,13 +75,15 @@ def replicate(wl, rec, run_seed, progress=None):
     def weigh(fit: dict) -> float:
         return weighted(wl, fit)
 
-    first = {o["option"]: (o, rec.runs.get(o["option"])) for o in feasible}
+    given = first or {}
+    first = {o["option"]: given.get(o["option"]) or (o, rec.runs.get(o["option"])) for o in feasible}
     scores = replicated_scores(wl, rec.traffic, [first], weigh)
     summaries = [{k: v[0] for k, v in first.items()}]
     for seed in seeds[1:]:  # one replication in memory at a time: score it, keep its summaries only
         if progress:
             progress(f"replication seed {seed}")
-        rep = {o["option"]: run_seed(seed, o["option"]) for o in feasible}
+        names = [o["option"] for o in feasible]
+        rep = dict(zip(names, run_many(seed, names), strict=True))
         for option, values in replicated_scores(wl, rec.traffic, [rep], weigh).items():
             scores.setdefault(option, []).extend(values)
         summaries.append({k: v[0] for k, v in rep.items()})

@@ -21,12 +21,13 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from fitness.headroom import Plan, can_save, invocations_target
 from fitness.workload import Workload
 from sim.catalog import InstanceType
+from sim.metrics import summary
 from sim.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -84,8 +85,9 @@ def flat(config: dict, prefix: str = "") -> dict:
 class Runner:
     """Simulates configurations of one option on one scenario; keeps the trials, the best run and the last."""
 
-    def __init__(self, wl: Workload, scenario: Scenario, option: str, max_trials: int) -> None:
+    def __init__(self, wl: Workload, scenario: Scenario, option: str, max_trials: int, since_s: float = 0.0) -> None:
         self.wl, self.scenario, self.option, self.max_trials = wl, scenario, option, max_trials
+        self.since_s = since_s
         self.trials: list[Trial] = []
         self.best: tuple[Trial, OptionRun] | None = None
         self.last: OptionRun | None = None
@@ -109,6 +111,8 @@ class Runner:
             return None
         wl2 = self.wl.model_copy(update={"options": {**self.wl.options, self.option: config}})
         run = run_option(wl2, self.scenario, self.option)
+        if self.since_s:  # a window of a long scenario: judged after its lead, as `fitness.windows` cuts it
+            run = replace(run, summary=summary(run.result, since_s=self.since_s))
         s = run.summary
         reasons = constraint_reasons(self.wl, s) if s["feasible"] else list(s["reasons"])
         cost = s["cost_usd"]["monthly"] if s["feasible"] else None
@@ -231,13 +235,14 @@ def is_pinned(option_id: str, raw: dict) -> bool:
     return bool(keys) and (all(present) if every else any(present))
 
 
-def right_size(wl: Workload, scenario: Scenario, option_id: str, max_trials: int = 12) -> Sizing:
+def right_size(wl: Workload, scenario: Scenario, option_id: str, max_trials: int = 12, since_s: float = 0.0) -> Sizing:
     """The cheapest configuration of `option_id` meeting the workload's constraints, at most `max_trials`
-    simulations on `scenario`; a pinned option is simulated once as given."""
+    simulations on `scenario`; a pinned option is simulated once as given. `since_s`: judge each trial on
+    the requests arriving from then on (a window cut with a lead, `fitness.windows`)."""
     from fitness.searches import SEARCHES  # imported here: the searches build on this module
 
     raw = {k: v for k, v in (wl.options.get(option_id) or {}).items() if v is not None}
-    r = Runner(wl, scenario, option_id, max_trials)
+    r = Runner(wl, scenario, option_id, max_trials, since_s)
     pinned = is_pinned(option_id, raw)
     if not pinned and option_id in SEARCHES:
         SEARCHES[option_id](r, wl, scenario, raw)

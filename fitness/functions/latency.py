@@ -6,10 +6,8 @@ feasible option scores 1: a faster answer nobody waits for buys nothing.
 
 from __future__ import annotations
 
-import numpy as np
-
+from fitness import digest
 from fitness.report_text import duration_text
-from sim.metrics import latency_s
 
 NAME = "latency"
 HIGHER_IS_BETTER = False
@@ -30,12 +28,8 @@ def scores(raws: list, ctx) -> list:
 
 def slo_attainment(s: dict, ctx) -> float | None:
     """Share of served requests within the p99 SLO (None without a p99 SLO or a run to look at)."""
-    limit = ctx.workload.slo.p99_ms
-    run = ctx.runs.get(s["option"])
-    if limit is None or run is None or run.log is None:
-        return None
-    lat = latency_s(run.log)
-    return float(np.mean(lat * 1000.0 <= limit)) if lat.size else None
+    d = digest.of(ctx.runs.get(s["option"]), digest.Basis.of(ctx.workload.slo, ctx.fitness_rubric))
+    return d.slo_attainment if d is not None else None
 
 
 def explain(s: dict, value: float | None, ctx, best: dict | None) -> str:

@@ -10,10 +10,7 @@ traffic fit = 1 - weighted mean of three exposures, each 0..1 (weights are rubri
 
 from __future__ import annotations
 
-import numpy as np
-
-from sim.results import SERVED
-from sim.traffic_stats import per_window_counts
+from fitness import digest
 
 NAME = "traffic_fit"
 HIGHER_IS_BETTER = True
@@ -26,17 +23,9 @@ def exposures(s: dict, ctx) -> dict[str, float]:
         s.get("utilization")
     out = {"idle_capacity": 1.0 - min(1.0, util) if util is not None else 0.0,
            "cold_start_exposure": s["cold_starts"]["fraction"], "burst_loss": 0.0}
-    if run is not None and run.log is not None and run.log.n:
-        log = run.log
-        counts = per_window_counts(log.arrival_s, run.horizon_s, 60.0)
-        peak = np.percentile(counts, ctx.fitness_rubric["peak_minutes_percentile"])
-        minute = np.minimum((log.arrival_s // 60.0).astype(np.int64), counts.size - 1)
-        in_peak = counts[minute] >= peak
-        bad = log.status != SERVED
-        limit = ctx.workload.slo.p99_ms
-        if limit is not None and ctx.workload.slo.delivery != "offline":
-            bad |= (log.finish_s - log.arrival_s) * 1000.0 > limit
-        out["burst_loss"] = float(np.mean(bad[in_peak])) if in_peak.any() else 0.0
+    d = digest.of(run, digest.Basis.of(ctx.workload.slo, ctx.fitness_rubric))
+    if d is not None:
+        out["burst_loss"] = d.burst_loss
     return out
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from sim.components.fleet import Fleet
 from sim.components.gpu import SharedGpu
+from sim.components.seq import floats
 from sim.results import FAILED, RequestLog
 
 _DELAY, _LOGIC = 0, 1  # timer kinds: a batcher's queue delay expires; a business-logic step ends
@@ -227,7 +228,7 @@ class TritonPool(Fleet):
     def __init__(self, log: RequestLog, ens: Ensemble, timeout_s: float = math.inf) -> None:
         super().__init__()
         self.log, self.ens, self.timeout_s = log, ens, timeout_s
-        self._arr = log.arrival_s.tolist()
+        self._arr = floats(log.arrival_s)
         self._next = 0
         self.hosts: list[TritonHost] = []
         self._routable = self.routable

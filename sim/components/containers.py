@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from sim.components.seq import floats, ints
 from sim.results import FAILED, THROTTLED, RequestLog
 
 
@@ -25,7 +26,7 @@ class OnDemandContainers:
                  timeout_s: float = math.inf, warm: int = 0) -> None:
         self.log, self.cold_s, self.max_conc = log, cold_s, max_concurrency
         self.keep_alive_s, self.timeout_s, self.provisioned = keep_alive_s, timeout_s, provisioned
-        self._idx, self._arr, self._svc = idx.tolist(), log.arrival_s[idx].tolist(), service_s.tolist()
+        self._idx, self._arr, self._svc = ints(idx), floats(log.arrival_s[idx]), floats(service_s)
         self._next = 0
         self._busy: list[tuple[float, int]] = []  # (free at, container id); provisioned ids are < 0
         self._idle: list[int] = []                # heap of -id: the newest idle container on top

@@ -31,6 +31,7 @@ import numpy as np
 
 from sim.components.cache import Footprints, ModelCache
 from sim.components.fleet import Fleet
+from sim.components.seq import floats, ints
 from sim.results import FAILED, RequestLog
 
 
@@ -48,8 +49,8 @@ class ModelAwarePool(Fleet):
         super().__init__()
         self.log, self.workers, self.timeout_s, self.track = log, workers, timeout_s, track
         self.fp, self.memory_budget_mb, self.disk_budget_mb = footprints, memory_budget_mb, disk_budget_mb
-        self._idx, self._arr = idx.tolist(), log.arrival_s[idx].tolist()
-        self._svc, self._mod = service_s.tolist(), log.model_idx[idx].tolist()
+        self._idx, self._arr = ints(idx), floats(log.arrival_s[idx])
+        self._svc, self._mod = floats(service_s), ints(log.model_idx[idx])
         self._next = 0
         self._free: list[list[float]] = []      # per instance: heap of worker free times
         self._out = self.out                    # per instance: outstanding requests (queued, loading, in service)

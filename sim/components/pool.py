@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from sim.components.fleet import Fleet
+from sim.components.seq import floats, ints
 from sim.results import FAILED, RequestLog
 
 
@@ -28,9 +29,9 @@ class InstancePool(Fleet):
                  timeout_s: float = math.inf, elastic: bool = True) -> None:
         super().__init__()
         self.log, self.workers, self.timeout_s, self.elastic = log, workers, timeout_s, elastic
-        self._idx = idx.tolist()
-        self._arr = log.arrival_s[idx].tolist()
-        self._svc = service_s.tolist()
+        self._idx = ints(idx)
+        self._arr = floats(log.arrival_s[idx])
+        self._svc = floats(service_s)
         self._next = 0
         self._free: list[list[float]] = []   # per instance: heap of worker free times
         self._out: list[int] = []            # outstanding requests by position in `routable` (fast min)

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from sim.components.fleet import Fleet
+from sim.components.seq import floats, ints
 from sim.results import FAILED, RequestLog
 
 
@@ -25,8 +26,8 @@ class SharedQueue(Fleet):
                  timeout_s: float = math.inf) -> None:
         super().__init__()
         self.log, self.workers, self.timeout_s = log, workers, timeout_s
-        self._idx, self._arr_np = idx.tolist(), log.arrival_s[idx]
-        self._arr, self._work = self._arr_np.tolist(), work_s.tolist()
+        self._idx, self._arr_np = ints(idx), log.arrival_s[idx]
+        self._arr, self._work = floats(self._arr_np), floats(work_s)
         self._next = 0
         self._free: list[tuple[float, int]] = []   # (free at, instance) for every worker in service
         self._inflight: list[float] = []           # finishes of committed requests, for the backlog

@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from sim.components.fleet import Fleet
+from sim.components.seq import floats, ints
 from sim.results import FAILED, RequestLog
 
 
@@ -41,8 +42,8 @@ class SharingPool(Fleet):
         work = work[:, None] if work.ndim == 1 else work
         self.log, self.vcpus, self.timeout_s, self.stages = log, vcpus, timeout_s, stages
         self.hops_s = tuple(hops_s) if hops_s is not None else (0.0,) * len(stages)
-        self._idx, self._arr = idx.tolist(), log.arrival_s[idx].tolist()
-        self._cols = [work[:, j].tolist() for j in range(work.shape[1])]
+        self._idx, self._arr = ints(idx), floats(log.arrival_s[idx])
+        self._cols = [floats(work[:, j]) for j in range(work.shape[1])]
         self._next = 0
         self._seq = 0                         # tie-breaker for heap entries
         self._flight: dict[int, list] = {}    # request -> [instance, stage, jobs of the stage still running]

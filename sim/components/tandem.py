@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from sim.components.fleet import Fleet
+from sim.components.seq import floats, ints
 from sim.results import FAILED, RequestLog
 
 
@@ -37,8 +38,8 @@ class TandemPool(Fleet):
         service_s = service_s[:, None] if service_s.ndim == 1 else service_s
         self.log, self.workers, self.hop_s, self.timeout_s = log, workers, hop_s, timeout_s
         self.steps = service_s.shape[1]
-        self._idx, self._arr = idx.tolist(), log.arrival_s[idx].tolist()
-        self._cols = [service_s[:, j].tolist() for j in range(self.steps)]
+        self._idx, self._arr = ints(idx), floats(log.arrival_s[idx])
+        self._cols = [floats(service_s[:, j]) for j in range(self.steps)]
         self._next = 0
         self._free: list[list[list[float]]] = []   # per instance, per step: heap of worker free times
         self._done: list[tuple[float, int]] = []   # (finish, instance) of requests in flight

@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 from sim.catalog import Catalog, InstanceType
 from sim.components.batcher import BatchPlan, Ensemble, TritonPool
 from sim.components.gpu import cheapest_gpu_fitting, gpu_budget_mb, gpu_demand_mb, gpu_memory_reasons
+from sim.components.seq import floats, ints
 from sim.components.sizing import payload_reasons, processing_reasons
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
@@ -47,7 +48,7 @@ def _paths(scenario: Scenario) -> tuple[list[int], list, list[int]]:
     app = scenario.application
     if app is None or app.routed:  # each request names one model
         used = list(range(len(scenario.models)))  # Triton loads every model of its repository
-        return used, [((i,),) for i in range(len(scenario.models))], scenario.model_idx.tolist()
+        return used, [((i,),) for i in range(len(scenario.models))], ints(scenario.model_idx)
     return list(app.models_used), [app.stages], [0] * scenario.n
 
 
@@ -70,11 +71,11 @@ def _plans(scenario: Scenario, cfg: TritonConfig, used: list[int], gpus: int) ->
 def _work(scenario: Scenario, plans: list[BatchPlan | None]) -> list:
     """Per model: every request's service sample there, where the model's curve or logic step uses it."""
     app = scenario.application
-    shared = scenario.service_s.tolist() if app is None or app.routed else None
+    shared = floats(scenario.service_s) if app is None or app.routed else None
     out = []
     for i, p in enumerate(plans):
         needed = p is not None and (p.logic or p.fixed_s is None)
-        out.append((shared if shared is not None else scenario.step_service_s(i).tolist()) if needed else None)
+        out.append((shared if shared is not None else floats(scenario.step_service_s(i))) if needed else None)
     return out
 
 

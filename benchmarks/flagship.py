@@ -1,0 +1,108 @@
+"""Time and peak memory of `fitness recommend` on the flagship week at 1x, 4x and 16x its requests.
+
+The flagship (`examples/flagship-week.yaml`: a week of diurnal traffic averaging 20 req/s, about 12M
+requests) is run whole, with its rates divided by 16 and by 4 (1x = about 0.76M requests, 4x about 3M,
+16x the flagship itself), so every size is the same week and the same decision, right-sizing,
+replications, headroom and sensitivity included. Each size runs `fitness recommend --format json` in a
+fresh process. Wall time is measured around it; memory is the largest sum of resident set sizes of the
+process and every process it started (its right-sizing workers), sampled from /proc every 50 ms, so the
+figure is what the machine had to hold at once (Linux only).
+
+    python -m benchmarks.flagship [--sizes 1 4 16] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAGSHIP = ROOT / "examples" / "flagship-week.yaml"
+FULL = 16
+"""The flagship itself is the largest size; smaller sizes divide its rates."""
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it, from /proc/<pid>/task/*/children."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+    return out
+
+
+def rss_mb(pids: list[int]) -> float:
+    """Sum of VmRSS of the processes still alive, MB."""
+    total = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024.0
+
+
+def workload_at(size: int, folder: Path) -> Path:
+    """The flagship with its rates scaled to size / FULL, written to `folder`."""
+    wl = yaml.safe_load(FLAGSHIP.read_text())
+    wl["traffic"] = {**wl["traffic"], "rate_multiplier": size / FULL}
+    path = folder / f"flagship-{size}x.yaml"
+    path.write_text(yaml.safe_dump(wl), "utf-8")
+    return path
+
+
+def measure(size: int, folder: Path) -> dict:
+    """Run one size; returns requests, seconds, peak MB and the option recommended."""
+    path = workload_at(size, folder)
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "fitness.cli", "recommend", str(path), "--format", "json"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, rss_mb(descendants(proc.pid)))
+        time.sleep(0.05)
+    out = proc.stdout.read()
+    seconds = time.perf_counter() - start
+    if proc.returncode:
+        raise SystemExit(f"fitness recommend failed at {size}x (exit {proc.returncode})")
+    rec = json.loads(out)
+    requests = next(o["requests"]["offered"] for o in rec["options"] if o.get("requests"))
+    return {"size": size, "requests": requests, "seconds": seconds, "peak_mb": peak,
+            "recommended": rec["recommended"], "us_per_request": seconds / requests * 1e6,
+            "bytes_per_request": peak * 2**20 / requests}
+
+
+def main() -> None:
+    """Measure every size and print a table (or one JSON line)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16])
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [measure(s, Path(tmp)) for s in args.sizes]
+    if args.json:
+        print(json.dumps(rows))
+        return
+    print(f"{'size':>5} {'requests':>12} {'seconds':>8} {'peak MB':>8} {'us/req':>7} {'B/req':>6}  recommended")
+    for r in rows:
+        print(f"{r['size']:>4}x {r['requests']:>12,} {r['seconds']:>8.1f} {r['peak_mb']:>8.0f} "
+              f"{r['us_per_request']:>7.2f} {r['bytes_per_request']:>6.0f}  {r['recommended']}")
+    print(f"cores: {os.cpu_count()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""`fitness export`: the deployable configuration of one simulated option, as AWS API requests and CloudFormation.
+
+`export(wl, result, option)` takes a recommendation (`Recommendation.to_dict()`, the `recommend --format
+json` object, or `sized_result(wl, option)` for one option) and returns a `Deployment`: the boto3 request
+bodies in call order, a CloudFormation template of the same resources, the placeholders the user must fill
+in (`{{Name}}` in the bodies, Parameters in the template) and notes on what the simulation assumed.
+Values come from what was simulated: the option's `config` and the knobs right-sizing chose
+(`sizing.<option>.chosen`). The per-option mapping is in `fitness.export_options`. Nothing here writes a
+file: `Deployment.files()` returns them as text for the CLI.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fitness.errors import UserError
+from fitness.export_aws import SCALABLE_DIMENSION, VARIANT, EndpointSet, Placeholder, Plan, camel, resource_name
+from fitness.export_options import BUILDERS
+from fitness.export_render import template, todo_markdown
+from fitness.workload import Workload
+from sim.catalog import load_catalog
+from sim.options import load_all
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One AWS API request: service (boto3 client name), operation, the endpoint or job it belongs to, body."""
+
+    service: str
+    operation: str
+    key: str
+    body: dict
+
+    @property
+    def method(self) -> str:
+        """The boto3 client method: CreateEndpointConfig -> create_endpoint_config."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.operation).lower()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What `fitness export` writes: API calls in order, a CloudFormation template, placeholders and notes."""
+
+    workload: str
+    option: str
+    calls: tuple[ApiCall, ...]
+    cloudformation: dict
+    placeholders: tuple[Placeholder, ...]
+    notes: tuple[str, ...]
+    config: dict = field(default_factory=dict)
+    extra_files: dict[str, str] = field(default_factory=dict)
+    artifacts: tuple[str, ...] = ()
+
+    def call_files(self) -> list[tuple[str, ApiCall]]:
+        """(path, call) per API call: boto3/NN.<service>.<method>.<key>.json, numbered in call order."""
+        width = max(2, len(str(len(self.calls))))
+        return [(f"boto3/{i:0{width}d}.{c.service}.{c.method}.{resource_name(c.key)}.json", c)
+                for i, c in enumerate(self.calls, 1)]
+
+    def files(self) -> dict[str, str]:
+        """Every file of the export as text, by path relative to the output folder."""
+        out = {path: json.dumps(c.body, indent=2) + "\n" for path, c in self.call_files()}
+        out["cloudformation.json"] = json.dumps(self.cloudformation, indent=2) + "\n"
+        out.update(self.extra_files)
+        out["TODO.md"] = todo_markdown(self)
+        return out
+
+
+def read_result(path: Path) -> dict:
+    """A `fitness recommend --format json` result from disk, checked enough to export from."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise UserError(f"{path}: result file not found; expected the output of `fitness recommend WORKLOAD "
+                        "--format json`.") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{path}: cannot read the result ({e}); expected the JSON that `fitness recommend "
+                        "WORKLOAD --format json` prints.") from e
+    if not isinstance(data, dict) or not isinstance(data.get("options"), list) or "workload" not in data:
+        raise UserError(f"{path}: not a recommendation result; expected a JSON object with `workload`, "
+                        "`recommended` and `options` (from `fitness recommend WORKLOAD --format json`).")
+    return data
+
+
+def check_option(option: str) -> str:
+    """The option id if registered, else a UserError naming the nearest one."""
+    ids = list(load_all())
+    if option not in ids:
+        near = difflib.get_close_matches(option, ids, n=1)
+        raise UserError(f"--option: unknown option '{option}'; expected one of {', '.join(ids)}"
+                        + (f"; did you mean '{near[0]}'?" if near else "."))
+    return option
+
+
+def sized_result(wl: Workload, option: str) -> dict:
+    """Right-size one option (as `recommend` does, without replications) and return a result object with
+    only that option, in the shape of `Recommendation.to_dict()`."""
+    from fitness.api import build
+    from fitness.ranking import constraint_reasons
+    from fitness.rightsizing import right_size
+
+    sz = right_size(wl, build(wl), check_option(option))
+    s = dict(sz.run.summary)
+    if s["feasible"]:
+        extra = constraint_reasons(wl, s)
+        s["feasible"], s["reasons"] = not extra and sz.chosen is not None, s["reasons"] + extra
+    return {"workload": wl.name, "recommended": option if s["feasible"] else None, "options": [s],
+            "sizing": {option: sz.to_dict()}}
+
+
+def unflatten(flat: dict) -> dict:
+    """{"autoscaling.max": 3} -> {"autoscaling": {"max": 3}} (the sizing records knobs flat)."""
+    out: dict = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def _chosen(wl: Workload, result: dict, source: str, option: str | None) -> tuple[str, dict, dict]:
+    """(option id, its result object, its knobs): the recommended option unless one is named."""
+    if result.get("workload") != wl.name:
+        raise UserError(f"{source}: this result is for workload '{result.get('workload')}', not '{wl.name}'; "
+                        "expected the recommend output of the same workload file.")
+    feasible = [o["option"] for o in result["options"] if o.get("feasible")]
+    oid = check_option(option) if option else result.get("recommended")
+    if oid is None:
+        raise UserError(f"{source}: no option is feasible for workload '{wl.name}', so there is nothing to export; "
+                        "see `fitness recommend` for the reasons.")
+    obj = next((o for o in result["options"] if o.get("option") == oid), None)
+    if obj is None:
+        raise UserError(f"{source}: the result has no option '{oid}'; expected one of "
+                        f"{', '.join(o['option'] for o in result['options'])}.")
+    if not obj.get("feasible"):
+        why = "; ".join(obj.get("reasons") or ["no reason recorded"])
+        other = (f" Feasible options: {', '.join(feasible)}." if feasible else
+                 " No option is feasible." if len(result["options"]) > 1 else "")
+        raise UserError(f"--option {oid}: {oid} is infeasible for workload '{wl.name}' ({why}); nothing exported."
+                        + other)
+    sizing = (result.get("sizing") or {}).get(oid) or {}
+    knobs = sizing.get("chosen") if sizing.get("chosen") is not None else (wl.options.get(oid) or {})
+    return oid, obj, unflatten(knobs)
+
+
+def export(wl: Workload, result: dict, option: str | None = None, source: str = "result") -> Deployment:
+    """The deployment of `option` (default: the recommended one) from a recommendation result."""
+    oid, obj, knobs = _chosen(wl, result, source, option)
+    if oid not in BUILDERS:
+        raise UserError(f"--option {oid}: exporting {oid} is not supported yet; supported: {', '.join(BUILDERS)}.")
+    registry = load_all()
+    plan = Plan(wl, oid, dict(obj.get("config") or {}), registry[oid].config_model(**knobs), load_catalog(wl.catalog))
+    _role(plan)
+    sets = BUILDERS[oid](plan)
+    if any(isinstance(s, EndpointSet) and s.scaling is None and "InstanceType" in s.variant for s in sets):
+        plan.notes.add("The instance count is pinned, as simulated: no autoscaling is created.")
+    names = _names(wl, oid, sets)
+    calls = [c for s in sets for c in _calls(plan, s, names[s.key])]
+    cfn = template(plan, sets, names)
+    return Deployment(wl.name, oid, tuple(calls), cfn, tuple(plan.placeholders.values()), tuple(plan.notes.items),
+                      dict(obj.get("config") or {}), dict(plan.files), tuple(plan.artifacts))
+
+
+def _names(wl: Workload, option: str, sets: list) -> dict[str, str]:
+    """Resource name per set: <workload>-<option>[-<model>], valid for SageMaker and distinct."""
+    out: dict[str, str] = {}
+    for s in sets:
+        parts = (wl.name, option) if s.key == option else (wl.name, option, s.key)
+        name = resource_name(*parts)
+        while name in out.values():
+            name = resource_name(name, str(len(out)))
+        out[s.key] = name
+    return out
+
+
+def _role(plan: Plan) -> str:
+    """The execution role placeholder (registered first, so it heads the list)."""
+    return plan.token("ExecutionRoleArn", "IAM role SageMaker assumes to read the artifacts from S3, pull the "
+                      "images from ECR and write logs", "arn:aws:iam::123456789012:role/SageMakerExecution",
+                      r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+
+
+def _calls(plan: Plan, s, name: str) -> list[ApiCall]:
+    """The API calls of one endpoint set (or transform job stream), in the order they must run."""
+    model = ApiCall("sagemaker", "CreateModel", s.key, {"ModelName": name, "ExecutionRoleArn": _role(plan), **s.model})
+    if not isinstance(s, EndpointSet):
+        run = plan.token("RunId", "a suffix unique to each transform job run, e.g. the date and hour",
+                         "20261124-0200", None, in_template=False)
+        job = {"TransformJobName": f"{resource_name(name, limit=48)}-{run}", "ModelName": name, **s.job}
+        return [model, ApiCall("sagemaker", "CreateTransformJob", s.key, job)]
+    config = {"EndpointConfigName": name, "ProductionVariants": [{**s.variant, "ModelName": name}]}
+    if s.async_config:
+        config["AsyncInferenceConfig"] = s.async_config
+    calls = [model, ApiCall("sagemaker", "CreateEndpointConfig", s.key, config),
+             ApiCall("sagemaker", "CreateEndpoint", s.key, {"EndpointName": name, "EndpointConfigName": name})]
+    return calls + _scaling_calls(plan, s, name)
+
+
+def _scaling_calls(plan: Plan, s: EndpointSet, name: str) -> list[ApiCall]:
+    """Application Auto Scaling (and, for scale from zero, the CloudWatch alarm) of one endpoint."""
+    sc = s.scaling
+    if sc is None:
+        return []
+    target = {"ServiceNamespace": "sagemaker", "ResourceId": f"endpoint/{name}/variant/{VARIANT}",
+              "ScalableDimension": SCALABLE_DIMENSION}
+    out = [ApiCall("application-autoscaling", "RegisterScalableTarget", s.key,
+                   {**target, "MinCapacity": sc.min, "MaxCapacity": sc.max}),
+           ApiCall("application-autoscaling", "PutScalingPolicy", s.key,
+                   {"PolicyName": f"{name}-target-tracking", **target, "PolicyType": "TargetTrackingScaling",
+                    "TargetTrackingScalingPolicyConfiguration": sc.target_tracking(name)})]
+    if sc.from_zero:
+        arn = plan.token(f"{camel(s.key)}ScaleFromZeroPolicyArn", f"PolicyARN returned by the scale-from-zero "
+                         f"PutScalingPolicy call of {name}", "arn:aws:autoscaling:us-east-1:123456789012:"
+                         "scalingPolicy:00000000-0000-0000-0000-000000000000:resource/sagemaker/endpoint/x:policyName/y",
+                         None, in_template=False)
+        out += [ApiCall("application-autoscaling", "PutScalingPolicy", s.key,
+                        {"PolicyName": f"{name}-scale-from-zero", **target, "PolicyType": "StepScaling",
+                         "StepScalingPolicyConfiguration": sc.step_from_zero()}),
+                ApiCall("cloudwatch", "PutMetricAlarm", s.key, sc.alarm_from_zero(f"{name}-backlog-without-capacity",
+                                                                                  name, arn))]
+    return out
+
+
+def existing_files(folder: Path, paths: list[str] | None = None) -> list[str]:
+    """Which of `paths` (default: the fixed names of every export) already exist under `folder`; a UserError
+    if `folder` is a file. Reads only: the CLI decides and writes."""
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--out {folder}: this is a file; expected a folder to write the export into.")
+    if paths is None:
+        boto3 = folder / "boto3"
+        fixed = [p for p in ("TODO.md", "cloudformation.json") if (folder / p).exists()]
+        return fixed + (sorted(f"boto3/{p.name}" for p in boto3.glob("*.json")) if boto3.is_dir() else [])
+    return [p for p in paths if (folder / p).exists()]
+
+
+def stale_calls(folder: Path, paths: list[str]) -> list[str]:
+    """API-call files in `folder/boto3` that an export writing `paths` would leave from an earlier one."""
+    boto3 = folder / "boto3"
+    mine = set(paths)
+    return sorted(f"boto3/{p.name}" for p in boto3.glob("*.json") if f"boto3/{p.name}" not in mine) \
+        if boto3.is_dir() else []

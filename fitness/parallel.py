@@ -1,0 +1,51 @@
+"""Work spread over the machine's cores by forked workers (for long scenarios).
+
+A forked worker inherits the parent's memory: a scenario of millions of requests is shared, not pickled,
+and a closure can be the work. Results come back pickled, so callers return light results (digests, not
+request logs). Each call depends only on its item (same scenario, same seeds), so results do not
+depend on which worker ran them or in what order; they are returned in the items' order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+_WORK: Callable | None = None
+"""The function the forked workers call, inherited at fork (a closure cannot be pickled)."""
+
+
+def _call(item):
+    return _WORK(item)
+
+
+def workers_for(n: int) -> int:
+    """Workers worth starting for n items: one per core, at most n; 1 where fork is not available."""
+    return min(n, os.cpu_count() or 1) if "fork" in mp.get_all_start_methods() else 1
+
+
+def fork_map(fn: Callable, items: Sequence, done: Callable | None = None) -> list:
+    """[fn(item) for item in items], on every core; `done(item, k)` after each finishes (k finished)."""
+    global _WORK
+    workers = workers_for(len(items))
+    if workers < 2:
+        out = []
+        for item in items:
+            out.append(fn(item))
+            if done:
+                done(item, len(out))
+        return out
+    _WORK = fn
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            futures = {pool.submit(_call, item): i for i, item in enumerate(items)}
+            results: dict[int, object] = {}
+            for f in as_completed(futures):
+                results[futures[f]] = f.result()
+                if done:
+                    done(items[futures[f]], len(results))
+    finally:
+        _WORK = None
+    return [results[i] for i in range(len(items))]
