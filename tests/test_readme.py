@@ -37,3 +37,7 @@ def test_readme_command_runs(cmd, tmp_path):
     args = [str(tmp_path / a) if a.endswith((".md", ".html")) and "--out" in args else a for a in args]
     out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert out.returncode == 0, out.stderr
+    if cmd == "fitness recommend examples/fraud-detection.yaml":  # the excerpt shown is today's output
+        excerpt = re.search(r"## Example report \(excerpt\).*?```markdown\n(.*?)```", README, re.S).group(1)
+        missing = [line for line in excerpt.splitlines() if line and line not in out.stdout]
+        assert not missing, f"README excerpt differs from the report: {missing}"
