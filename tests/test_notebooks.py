@@ -51,14 +51,17 @@ def _this_interpreter() -> KernelManager:
 def execute(path: Path) -> nbformat.NotebookNode:
     """Run the notebook at `path` (cwd = its folder) and return it with its outputs, in memory."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, km=_this_interpreter(), timeout=CELL_TIMEOUT_S,
-                            resources={"metadata": {"path": str(path.parent)}})
+    km = _this_interpreter()
+    client = NotebookClient(nb, km=km, timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(path.parent)}})
     path_var = os.pathsep.join(filter(None, [str(NOTEBOOK_DIR.parent), os.environ.get("PYTHONPATH")]))
     failure = None
     try:
         client.execute(env={**os.environ, "PYTHONPATH": path_var})
     except CellExecutionError as e:  # reported outside the handler: the cell's traceback once, uncoloured
         failure = ANSI_COLOUR.sub("", str(e))
+    finally:  # nbclient leaves a kernel it was given running; later tests count our child processes
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     if failure:
         pytest.fail(f"{path.name}: a cell failed\n{failure}", pytrace=False)
     return nb
