@@ -45,8 +45,9 @@ RATE_PER_S = 30.0
 MEAN_SERVICE_MS = 100.0
 SEED = 1
 WARMUP_REQUESTS = 10_000
-WAIT_TOLERANCE = 0.03
-"""Largest relative difference of mean queue wait (simulator vs SimPy) still called agreement."""
+WAIT_TOLERANCE = 1e-9
+"""Largest relative difference of mean queue wait (simulator vs SimPy) still called agreement: the two get
+the same arrays and do the same additions, so anything beyond rounding is a queueing bug."""
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ def print_report(report: dict) -> None:
     verdict = "agree" if c["agree"] else "DISAGREE"
     console.print(f"M/M/4 mean queue wait: simulator {c['simulator_ms']:.3f} ms, plain SimPy "
                   f"{c['simpy_ms']:.3f} ms, difference {100 * c['relative_diff']:.2f}% "
-                  f"(tolerance {100 * c['tolerance']:.0f}%): {verdict}")
+                  f"(tolerance {c['tolerance']:.0e}): {verdict}")
 
 
 def main(argv: list[str] | None = None) -> int:

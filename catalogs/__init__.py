@@ -11,9 +11,10 @@ from __future__ import annotations
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-__all__ = ["available", "read_catalog_text"]
+__all__ = ["available", "read_catalog_text", "read_rubric_text", "rubrics"]
 
 _SUFFIX = ".yaml"
+_RUBRICS = "rubrics"
 
 
 def _root() -> Traversable:
@@ -23,12 +24,12 @@ def _root() -> Traversable:
 def available() -> list[str]:
     """Names of the built-in catalogs (`<provider>/<region>`), sorted.
 
-    Only YAML files exactly one directory deep count, so other data kept in this package (rubrics at the
-    top level, for instance) is never mistaken for a catalog.
+    Only YAML files exactly one directory deep count, and the rubrics folder is not a provider, so other
+    data kept in this package is never mistaken for a catalog.
     """
     names = []
     for provider in _root().iterdir():
-        if not provider.is_dir() or provider.name.startswith(("_", ".")):
+        if not provider.is_dir() or provider.name.startswith(("_", ".")) or provider.name == _RUBRICS:
             continue
         for entry in provider.iterdir():
             if entry.is_file() and entry.name.endswith(_SUFFIX):
@@ -49,6 +50,11 @@ def read_catalog_text(name: str) -> str:
     return _root().joinpath(provider).joinpath(region + _SUFFIX).read_text(encoding="utf-8")
 
 
+def rubrics() -> list[str]:
+    """Names of the built-in rubrics (`catalogs/rubrics/<name>.yaml`), sorted."""
+    return sorted(e.name[: -len(_SUFFIX)] for e in _root().joinpath(_RUBRICS).iterdir() if e.name.endswith(_SUFFIX))
+
+
 def read_rubric_text(name: str) -> str:
     """YAML text of a built-in rubric (`catalogs/rubrics/<name>.yaml`), e.g. "complexity"."""
-    return files("catalogs").joinpath("rubrics", f"{name}.yaml").read_text(encoding="utf-8")
+    return _root().joinpath(_RUBRICS, f"{name}{_SUFFIX}").read_text(encoding="utf-8")

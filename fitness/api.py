@@ -18,7 +18,7 @@ from sim.application import Application
 from sim.catalog import load_catalog
 from sim.errors import InputError
 from sim.metrics import summary
-from sim.options import load_all
+from sim.options import load_all, option_def
 from sim.results import SimResult
 from sim.scenario import Scenario, build_scenario, stream
 from sim.traces import replay_trace, trace_model_indices
@@ -104,32 +104,31 @@ def build(wl: Workload) -> Scenario:
         raise from_input_error(e, wl.source) from e
 
 
-def run_option(wl: Workload, scenario: Scenario, option_id: str) -> OptionRun:
-    """Simulate one registered option on a built scenario."""
-    registry = load_all()
-    if option_id not in registry:
-        import difflib
-        near = difflib.get_close_matches(option_id, list(registry), n=1)
-        raise UserError(f"unknown option '{option_id}': expected one of {', '.join(registry)}"
-                        + (f"; did you mean '{near[0]}'?" if near else "."))
+def run_option(wl: Workload, scenario: Scenario, option_id: str, since_s: float = 0.0) -> OptionRun:
+    """Simulate one registered option on a built scenario; its summary covers the requests arriving from
+    `since_s` on (a window cut with a lead judges the window alone)."""
+    try:
+        opt = option_def(option_id)
+    except InputError as e:
+        raise UserError(e.describe()) from e
     cfg = wl.option_config(option_id)
     delivery = wl.slo.delivery
-    if delivery not in registry[option_id].delivers:
+    if delivery not in opt.delivers:
         reason = (f"{option_id} cannot deliver {DELIVERY_WORDS[delivery]} (slo.delivery: {delivery}); it "
-                  f"delivers {' or '.join(DELIVERY_WORDS[d] for d in sorted(registry[option_id].delivers))}")
+                  f"delivers {' or '.join(DELIVERY_WORDS[d] for d in sorted(opt.delivers))}")
         res = SimResult.infeasible(option_id, [reason], scenario.horizon_s)
     elif (app := scenario.application) is not None and not app.routed and app.pattern not in \
-            registry[option_id].patterns:
-        hosts = registry[option_id].patterns
+            opt.patterns:
+        hosts = opt.patterns
         can = f"it hosts {', '.join(sorted(hosts))} patterns" if hosts else "it hosts one model per request only"
         reason = f"{option_id} cannot host the {app.pattern} pattern; {can}"
         res = SimResult.infeasible(option_id, [reason], scenario.horizon_s)
     else:
         try:
-            res = registry[option_id].simulate(scenario, cfg)
+            res = opt.simulate(scenario, cfg)
         except InputError as e:
             raise from_input_error(e, wl.source) from e
-    return OptionRun(res, summary(res))
+    return OptionRun(res, summary(res, since_s))
 
 
 def simulate(wl: Workload, option_id: str) -> OptionRun:
@@ -154,30 +153,28 @@ def evaluate_once(wl: Workload, progress: Callable[[str], None] | None = None, o
 def sized(wl: Workload, progress: Callable[[str], None] | None = None):
     """Right-size every option on the workload's scenario and rank the chosen configurations.
 
-    Returns (recommendation, the workload with every chosen configuration pinned in `options`), so
-    replications and sensitivity simulate the deployment that was chosen. A long scenario is right-sized
+    Returns (recommendation, the workload with every chosen configuration pinned in `options`, and per option
+    its chosen trial's run on the busiest day when the scenario is long), so replications and sensitivity
+    simulate the deployment that was chosen. A long scenario is right-sized
     on its busiest day and confirmed on the whole horizon (`fitness.windows`). Runs are kept light: each
     request log is replaced by its digest as soon as the option is done.
     """
     from dataclasses import replace
 
-    from fitness import digest
-    from fitness.functions import load_rubric
     from fitness.ranking import rank
     from fitness.windows import size_all, window_of
 
     scenario = build(wl)
     window = window_of(scenario)
-    basis = digest.Basis.of(wl.slo, load_rubric("fitness"))
     runs, sizing, chosen, first = [], {}, dict(wl.options), {}
-    for oid, done in size_all(wl, scenario, window, list(load_all()), basis, progress).items():
+    for oid, done in size_all(wl, scenario, window, list(load_all()), progress).items():
         sizing[oid], chosen[oid] = done.record, done.chosen if done.chosen is not None else chosen.get(oid)
         runs.append(done.run)
         if done.window_run is not None:
             first[oid] = done.window_run
     rec = rank(wl, scenario, runs)
-    return (replace(rec, sizing=sizing, window=window.to_dict() if window else None, window_runs=first),
-            wl.model_copy(update={"options": {k: v for k, v in chosen.items() if v is not None}}))
+    return (replace(rec, sizing=sizing, window=window.to_dict() if window else None),
+            wl.model_copy(update={"options": {k: v for k, v in chosen.items() if v is not None}}), first)
 
 
 def at_traffic(wl: Workload, multiple: float, requests_today: int, horizon_s: float) -> Workload:
@@ -197,9 +194,9 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None):
 
     from fitness.headroom import headroom
 
-    rec, wl = sized(wl, progress)
+    rec, wl, first = sized(wl, progress)
     if wl.replications > 1:
-        rec = _replicated(wl, rec, progress)
+        rec = _replicated(wl, rec, first, progress)
     best = next((o for o in rec.options if o["option"] == rec.recommended), None)
     if best is not None:
         if progress:
@@ -208,49 +205,46 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None):
     return replace(rec, sensitivity=_sensitivity(wl, rec, progress)) if wl.sensitivity else rec
 
 
-def _replicated(wl: Workload, rec, progress: Callable[[str], None] | None):
+def _replicated(wl: Workload, rec, first: dict, progress: Callable[[str], None] | None):
     """The recommendation over `wl.replications` seeds, each option in its chosen configuration (on the
-    busiest day of each seed when the scenario is long: `fitness.windows`)."""
+    busiest day of each seed when the scenario is long, on every core: `fitness.windows`). `first`: the
+    sizing's runs on the busiest day of a long scenario, by option."""
     from fitness import digest
-    from fitness.functions import load_rubric
     from fitness.parallel import fork_map
-    from fitness.ranking import constraint_reasons
+    from fitness.ranking import constrained
     from fitness.replications import replicate
     from fitness.windows import replication_scenario
 
+    long = rec.window is not None
     cache: dict[int, tuple] = {}
-    basis = digest.Basis.of(wl.slo, load_rubric("fitness"))
+    basis = digest.basis_for(wl.slo)
 
     def scenario_for(seed: int) -> tuple:
         if seed not in cache:
             cache.clear()  # replications run one seed after another: keep one scenario in memory
             other = wl.model_copy(update={"seed": seed})
-            cache[seed] = (other, *replication_scenario(build(other)))
+            cache[seed] = (other, *replication_scenario(build(other), long))
         return cache[seed]
 
-    def run_seed(seed: int, oid: str, light: bool = False) -> tuple[dict, SimResult]:
+    def run_seed(seed: int, oid: str) -> tuple[dict, SimResult]:
         other, sc, since = scenario_for(seed)
-        run = run_option(other, sc, oid)
-        s = summary(run.result, since_s=since) if since else dict(run.summary)
-        if s["feasible"]:
-            extra = constraint_reasons(wl, s)
-            s["feasible"], s["reasons"] = not extra, s["reasons"] + extra
-        return s, digest.light(run.result, basis) if light else run.result
+        run = run_option(other, sc, oid, since)
+        return constrained(wl, run.summary), digest.light(run.result, basis)
 
     def run_many(seed: int, options: list[str]) -> list:
+        if not long:
+            return [run_seed(seed, oid) for oid in options]
         scenario_for(seed)  # built once in this process; the forked workers share it
-        return fork_map(lambda oid: run_seed(seed, oid, light=True), options)
+        return fork_map(lambda oid: run_seed(seed, oid), options)
 
-    first = None
-    if rec.window is not None:
-        first = {}
-        for oid, run in rec.window_runs.items():
-            s = dict(run.summary)
-            if s["feasible"]:
-                extra = constraint_reasons(wl, s)
-                s["feasible"], s["reasons"] = not extra, s["reasons"] + extra
-            first[oid] = (s, run.result)
-    return replicate(wl, rec, run_seed, progress, first, run_many if rec.window is not None else None)
+    feasible = [o["option"] for o in rec.options if o["feasible"]]
+    if long:  # every replication on its busiest day: options sized on the whole horizon have no day run yet
+        missing = [oid for oid in feasible if oid not in first]
+        ran = dict(zip(missing, run_many(wl.seed, missing), strict=True)) if missing else {}
+        firsts = {oid: ran.get(oid) or (constrained(wl, first[oid].summary), first[oid].result) for oid in feasible}
+    else:
+        firsts = {o["option"]: (o, rec.runs[o["option"]]) for o in rec.options if o["feasible"]}
+    return replicate(wl, rec, run_many, firsts, progress)
 
 
 def _sensitivity(wl: Workload, rec, progress: Callable[[str], None] | None) -> list[dict]:

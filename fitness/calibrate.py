@@ -33,6 +33,7 @@ from fitness.fits import Fit, fit_aggregates, fit_samples, sig
 from fitness.workload import ModelEntry, load_workload, parse_workload
 from fitness.yaml_edit import set_model_fields
 from sim.catalog import load_catalog
+from sim.errors import did_you_mean
 
 LATENCY_NAMES = ("latency_ms", "service_time_ms", "duration_ms", "modellatency", "model_latency", "model_latency_ms",
                  "latency_us", "latency_s", "duration_s", "duration_us", "latency", "duration", "service_time",
@@ -96,15 +97,21 @@ def _unit_of(column: str) -> str | None:
     return "us" if any(m.lower() in low for m in cw.SAGEMAKER_MICROSECONDS) else None
 
 
+def _no_such_column(source: str, option: str, names: list[str], got: str,
+                    expected: str = "a column of the file", column: str | None = None) -> UserError:
+    """The option names no column of the file: the columns, and the nearest to `column` (default `got`)."""
+    hint = did_you_mean(column if column is not None else got, names, cutoff=0.4)
+    return UserError(f"{source}: {option}: expected {expected} ({', '.join(names)}), got {got!r}."
+                     + (f" {hint}" if hint else ""))
+
+
 def _latency_column(frame: pd.DataFrame, column: str | None, source: str, field: str) -> str:
     """--column, else the first conventionally named latency column; errors suggest the nearest name."""
     names = [str(c) for c in frame.columns]
     if column is not None:
         if column in names:
             return column
-        near = difflib.get_close_matches(column, names, n=1, cutoff=0.4)
-        raise UserError(f"{source}: --column: expected a column of the file ({', '.join(names)}), got {column!r}."
-                        + (f" Did you mean '{near[0]}'?" if near else ""))
+        raise _no_such_column(source, "--column", names, column)
     folded = {n.lower(): n for n in names}
     found = next((folded[n] for n in LATENCY_NAMES if n in folded), None)
     if found is None:
@@ -123,9 +130,7 @@ def _where(frame: pd.DataFrame, where: str | None, source: str) -> pd.DataFrame:
     column, sep, value = where.partition("=")
     names = [str(c) for c in frame.columns]
     if not sep or column not in names:
-        near = difflib.get_close_matches(column, names, n=1, cutoff=0.4)
-        raise UserError(f"{source}: --where: expected COLUMN=VALUE with a column of the file ({', '.join(names)}), "
-                        f"got {where!r}." + (f" Did you mean '{near[0]}'?" if near else ""))
+        raise _no_such_column(source, "--where", names, where, "COLUMN=VALUE with a column of the file", column)
     kept = frame[frame[column].astype(str) == value]
     if kept.empty:
         seen = ", ".join(map(str, frame[column].astype(str).unique()[:5]))
@@ -155,9 +160,7 @@ def _cold_flags(frame: pd.DataFrame, column: str | None, source: str) -> pd.Seri
         if column is None:
             return None
     elif column not in names:
-        near = difflib.get_close_matches(column, names, n=1, cutoff=0.4)
-        raise UserError(f"{source}: --cold-column: expected a column of the file ({', '.join(names)}), got "
-                        f"{column!r}." + (f" Did you mean '{near[0]}'?" if near else ""))
+        raise _no_such_column(source, "--cold-column", names, column)
     text = frame[column].astype(str).str.strip().str.lower()
     unknown = ~text.isin(_TRUE | _FALSE)
     if unknown.any():
@@ -250,10 +253,9 @@ def _model_index(wl, name: str, source: str) -> int:
     names = [m.name for m in wl.models]
     if name in names:
         return names.index(name)
-    near = difflib.get_close_matches(name, names, n=1)
+    hint = did_you_mean(name, names)
     raise UserError(f"{source}: --model: expected the name of a model entry ({', '.join(names[:8])}"
-                    f"{', ...' if len(names) > 8 else ''}), got {name!r}." + (f" Did you mean '{near[0]}'?" if near
-                                                                             else ""))
+                    f"{', ...' if len(names) > 8 else ''}), got {name!r}." + (f" {hint}" if hint else ""))
 
 
 def cold_start_fields(entry: ModelEntry, cold_s: float, bandwidth_mb_per_s: float) -> tuple[dict, str]:

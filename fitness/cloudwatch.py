@@ -20,7 +20,6 @@ Invocations is a count of InvokeEndpoint requests per period, read with the Sum 
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from fitness.errors import UserError
+from sim.errors import did_you_mean
 
 STATS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 """CloudWatch's plain statistics; percentiles are named pNN (p50, p99, p99.9)."""
@@ -74,10 +74,7 @@ def _fail(source: str, field: str, expected: str, hint: str = "") -> UserError:
 
 def _nearest(name: str, choices: list[str]) -> str:
     """A 'did you mean' sentence, or the list of choices."""
-    close = difflib.get_close_matches(name.lower(), [c.lower() for c in choices], n=1, cutoff=0.4)
-    if close:
-        return f"Did you mean '{next(c for c in choices if c.lower() == close[0])}'?"
-    return f"Columns: {', '.join(choices)}."
+    return did_you_mean(name, choices, cutoff=0.4) or f"Columns: {', '.join(choices)}."
 
 
 def parse_times(values: pd.Series, source: str, field: str) -> pd.DatetimeIndex:

@@ -31,15 +31,18 @@ class Digest:
 
     `slo_attainment`: share of served requests within the p99 latency SLO (None without one);
     `burst_loss`: share of requests arriving in the peak minutes that were refused, failed or later than
-    the SLO; `cdf_ms`, `cdf_p`: points of the served-latency CDF (ms, fraction at or below); `served`:
-    whether any request was served.
+    the SLO; `cdf_ms`, `cdf_p`: points of the served-latency CDF (ms, fraction at or below).
     """
 
     slo_attainment: float | None
     burst_loss: float
     cdf_ms: np.ndarray
     cdf_p: np.ndarray
-    served: bool
+
+    @property
+    def served(self) -> bool:
+        """Whether any request was served."""
+        return bool(self.cdf_ms.size)
 
 
 def cdf_points(latency_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,9 +66,14 @@ class Basis:
 
     @staticmethod
     def of(slo, rubric: dict) -> Basis:
-        """From a workload's `slo` (model or its JSON dict) and the fitness rubric."""
-        get = slo.get if isinstance(slo, dict) else lambda k: getattr(slo, k)
-        return Basis(get("p99_ms"), get("delivery"), float(rubric["peak_minutes_percentile"]))
+        """From a workload's `slo` and the fitness rubric."""
+        return Basis(slo.p99_ms, slo.delivery, float(rubric["peak_minutes_percentile"]))
+
+
+def basis_for(slo) -> Basis:
+    """The basis of a workload's `slo` under the built-in fitness rubric."""
+    from fitness.functions import load_rubric
+    return Basis.of(slo, load_rubric("fitness"))
 
 
 def compute(result: SimResult, basis: Basis) -> Digest:
@@ -85,7 +93,7 @@ def compute(result: SimResult, basis: Basis) -> Digest:
             bad |= lat_ms > limit
         burst = float(np.mean(bad[in_peak])) if in_peak.any() else 0.0
     x, p = cdf_points(lat_ms[served])
-    return Digest(slo, burst, x, p, bool(served.any()))
+    return Digest(slo, burst, x, p)
 
 
 def of(result: SimResult | None, basis: Basis) -> Digest | None:

@@ -20,6 +20,7 @@ import typer
 
 from fitness.workload import workload_schema
 from sim.options import load_all
+from sim.units import DURATION_JSON_SCHEMA
 
 COMMAND = "python -m fitness.docgen docs/"
 """How to regenerate the pages (printed in the pages and in the test's failure message)."""
@@ -32,7 +33,7 @@ HEADER = f"{MARK}: do not edit; regenerate with `{COMMAND}` -->"
 _UNITS = {"ms": "ms", "s": "s", "seconds": "s", "second": "second", "h": "h", "hour": "hour", "month": "month",
           "mb": "MB", "kb": "KB", "gb": "GB", "gib": "GiB", "bytes": "bytes", "rps": "requests/s", "usd": "USD",
           "vcpu": "vCPU", "datapoints": "datapoints", "ratio": "ratio", "fraction": "fraction"}
-_DURATION_HINT = "seconds, or a string such as '90s', '30m', '6h', '7d'"
+_DURATION_HINT = DURATION_JSON_SCHEMA["description"]
 
 
 def unit_of(name: str, currency: str = "USD") -> str:
@@ -89,7 +90,6 @@ class Row:
     allowed: str
     unit: str
     description: str
-    described: bool
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def _resolve(node: dict, defs: dict) -> dict:
 
 
 def _is_duration(node: dict) -> bool:
-    return any("pattern" in a for a in node.get("anyOf", ()))
+    return node.get("anyOf") == DURATION_JSON_SCHEMA["anyOf"]
 
 
 def _children(raw: dict, path: str, defs: dict) -> list[tuple[str, dict, str | None]]:
@@ -204,8 +204,7 @@ def _row(name: str, raw: dict, required: bool, defs: dict, link: str | None) -> 
     own = None if "properties" in raw or raw.get("description") == _DURATION_HINT else raw.get("description")
     text = own or (node.get("description", "").split("\n\n")[0] if "properties" in node else "")
     unit = unit_of(name) or ("s" if _is_duration(node) else "")
-    return Row(name, _type(node, link, defs), _default(raw, node, required), _allowed(node), unit, text or "",
-               bool(own))
+    return Row(name, _type(node, link, defs), _default(raw, node, required), _allowed(node), unit, text or "")
 
 
 def sections(node: dict, path: str, defs: dict, variant: str | None = None) -> list[Section]:
@@ -230,13 +229,6 @@ def workload_sections() -> list[Section]:
     opts["properties"] = dict(sorted(opts["properties"].items()))
     unique = {(s.path, s.variant, s.model): s for s in reversed(sections(schema, "", {}))}
     return list(reversed(unique.values()))
-
-
-def missing_descriptions() -> list[tuple[str, str]]:
-    """(model, field) of every workload and option-config field without a description of its own."""
-    seen = dict.fromkeys((s.model, r.name) for s in workload_sections() for r in s.rows
-                         if not r.described and s.path not in ("options",))
-    return list(seen)
 
 
 # --- workload.md ------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ Part of `fitness.docgen` (which writes the pages); the tables use its helpers.
 from __future__ import annotations
 
 from collections import Counter
-from importlib.resources import files
 
 import yaml
 from pydantic import BaseModel
@@ -114,13 +113,11 @@ def rubrics_section() -> str:
     """Every rubric file: provenance, the file's own explanation, and its entries."""
     parts = ["## Rubrics (`catalogs/rubrics/`)",
              "Data the fitness functions read (see [fitness-functions.md](fitness-functions.md))."]
-    for entry in sorted(files("catalogs").joinpath("rubrics").iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".yaml"):
-            continue
-        text = entry.read_text(encoding="utf-8")
+    for name in catalogs.rubrics():
+        text = catalogs.read_rubric_text(name)
         data = yaml.safe_load(text)
-        path = f"catalogs/rubrics/{entry.name}"
-        parts += [f"### `{data.get('name', entry.name)}` ([{path}](../{path}))",
+        path = f"catalogs/rubrics/{name}.yaml"
+        parts += [f"### `{data.get('name', name + '.yaml')}` ([{path}](../{path}))",
                   f"Source: {data.get('source')}; retrieved {data.get('retrieved')}; "
                   f"confidence {data.get('confidence')}.", _rubric_comment(text), *_rubric_body(data)]
     return "\n\n".join(p for p in parts if p)
@@ -128,6 +125,5 @@ def rubrics_section() -> str:
 
 def catalog_markdown() -> str:
     """docs/catalog.md: every built-in catalog's facts, then the rubrics."""
-    # `catalogs.available()` also lists the rubric files (one folder deep, like a catalog): not catalogs
-    body = [catalog_section(n) for n in catalogs.available() if not n.startswith("rubrics/")]
+    body = [catalog_section(n) for n in catalogs.available()]
     return "\n\n".join([HEADER, _CATALOG_INTRO.rstrip(), *body, rubrics_section()]) + "\n"

@@ -11,7 +11,6 @@ file: `Deployment.files()` returns them as text for the CLI.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -23,7 +22,8 @@ from fitness.export_options import BUILDERS
 from fitness.export_render import template, todo_markdown
 from fitness.workload import Workload
 from sim.catalog import load_catalog
-from sim.options import load_all
+from sim.errors import InputError
+from sim.options import load_all, option_def
 
 
 @dataclass(frozen=True)
@@ -88,28 +88,25 @@ def read_result(path: Path) -> dict:
 
 def check_option(option: str) -> str:
     """The option id if registered, else a UserError naming the nearest one."""
-    ids = list(load_all())
-    if option not in ids:
-        near = difflib.get_close_matches(option, ids, n=1)
-        raise UserError(f"--option: unknown option '{option}'; expected one of {', '.join(ids)}"
-                        + (f"; did you mean '{near[0]}'?" if near else "."))
-    return option
+    try:
+        return option_def(option, "--option").id
+    except InputError as e:
+        raise UserError(e.describe()) from e
 
 
 def sized_result(wl: Workload, option: str) -> dict:
     """Right-size one option (as `recommend` does, without replications) and return a result object with
     only that option, in the shape of `Recommendation.to_dict()`."""
     from fitness.api import build
-    from fitness.ranking import constraint_reasons
-    from fitness.rightsizing import right_size
+    from fitness.ranking import constrained
+    from fitness.windows import size_option, window_of
 
-    sz = right_size(wl, build(wl), check_option(option))
-    s = dict(sz.run.summary)
-    if s["feasible"]:
-        extra = constraint_reasons(wl, s)
-        s["feasible"], s["reasons"] = not extra and sz.chosen is not None, s["reasons"] + extra
+    scenario = build(wl)
+    done = size_option(wl, scenario, window_of(scenario), check_option(option))
+    s = constrained(wl, done.run.summary)
+    s["feasible"] = s["feasible"] and done.chosen is not None
     return {"workload": wl.name, "recommended": option if s["feasible"] else None, "options": [s],
-            "sizing": {option: sz.to_dict()}}
+            "sizing": {option: done.record}}
 
 
 def unflatten(flat: dict) -> dict:

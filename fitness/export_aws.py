@@ -10,6 +10,7 @@ that AWS does not let one set is a note. `fitness.export` renders the sets as bo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -197,12 +198,13 @@ class Plan:
         """The workload's models after count expansion."""
         return self.wl.expanded_models
 
+    @functools.cached_property
+    def _entry_of(self) -> dict[str, str]:
+        return {m.name: e.name for e in self.wl.models for m in e.expand()}
+
     def entry_of(self, model: ModelSpec) -> str:
         """The `models:` entry a model was expanded from (its copies share one container image)."""
-        for entry in self.wl.models:
-            if model.name == entry.name or (entry.count > 1 and model.name.startswith(f"{entry.name}-")):
-                return entry.name
-        return model.name
+        return self._entry_of[model.name]
 
     def image(self, model: ModelSpec, kind: str = "") -> str:
         """The container image token of a model's entry (or of a shared serving image, `kind`)."""

@@ -100,10 +100,10 @@ def _listed(lines: list[str], what: str) -> list[str]:
 
 def _snippet(d: Deployment) -> list[str]:
     """A boto3 script that fills the placeholders in and makes the calls in order."""
-    boto3_only = [p for p in d.placeholders if not p.in_template]
-    arn_of = {c.body["PolicyName"]: p.name for c in d.calls for p in boto3_only
-              if c.body.get("PolicyType") == "StepScaling" and p.name.endswith("ScaleFromZeroPolicyArn")
-              and p.name.startswith(camel(c.key))}
+    # each scale-from-zero policy's ARN feeds the alarm of the same endpoint (same key): read its token there
+    alarm_token = {c.key: c.body["AlarmActions"][0] for c in d.calls if c.operation == "PutMetricAlarm"}
+    arn_of = {c.body["PolicyName"]: alarm_token[c.key].strip("{}") for c in d.calls
+              if c.body.get("PolicyType") == "StepScaling"}
     lines = ["```python", "import json, pathlib, boto3", "",
              "values = {" + ", ".join(f'"{p.name}": ""' for p in d.placeholders if p.name not in arn_of.values()) + "}",
              "assert all(values.values()), 'fill in every value first'"]

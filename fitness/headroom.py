@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,26 +29,18 @@ import numpy as np
 from fitness.workload import Budget, Workload
 from sim.catalog import AutoscalingFacts
 from sim.components.sizing import peak_rate_rps
-from sim.metrics import summary
 from sim.options._fleet import EARLY_WINDOW_S
 from sim.scenario import Scenario
+from sim.traffic_stats import per_window_counts
 
 if TYPE_CHECKING:
-    from fitness.api import OptionRun
+    pass
 
 QUANTILE_POINTS = 500
 """Service-time quantiles kept per endpoint for tail estimates: P(S > t) known to 1/500 (a p99 needs 1/100)."""
 
 RATE_GRID = 0.01
 """Window rates are rounded up to a geometric grid of 1% steps: fewer distinct rates, never less load."""
-
-
-def window_counts(arrivals_s: np.ndarray, horizon_s: float, window_s: float) -> np.ndarray:
-    """Requests arriving in each aligned window of `window_s` seconds over [0, horizon_s)."""
-    bins = max(1, math.ceil(horizon_s / window_s))
-    if arrivals_s.size == 0:
-        return np.zeros(bins, np.int64)
-    return np.bincount(np.minimum((arrivals_s // window_s).astype(np.int64), bins - 1), minlength=bins)
 
 
 def _gaps_scv(arrivals_s: np.ndarray, counts: np.ndarray, window_s: float) -> float:
@@ -80,7 +72,7 @@ class Demand:
     def of(arrivals_s: np.ndarray, work_s: np.ndarray, horizon_s: float, window_s: float) -> Demand:
         """Demand of these arrivals (sorted), each needing the matching `work_s`, seen through windows."""
         win = min(window_s, horizon_s)
-        counts = window_counts(arrivals_s, horizon_s, win)
+        counts = per_window_counts(arrivals_s, horizon_s, win)
         rates = counts[counts > 0] / win
         step = math.log1p(RATE_GRID)
         grid = np.exp(np.ceil(np.log(rates) / step) * step)
@@ -295,7 +287,7 @@ def can_save(p: Plan, count: int, min_count: int, f: AutoscalingFacts, launch_s:
         return False  # an endpoint without work gives no target to track
     need = 0.0
     for (d, _, _), rate in zip(p.loads, rates_per_instance, strict=True):
-        rates = window_counts(d.arrivals_s, d.horizon_s, period) / period
+        rates = per_window_counts(d.arrivals_s, d.horizon_s, period) / period
         padded = np.pad(rates, (span - 1 - ahead, ahead), mode="edge")  # beyond the horizon: as at its ends
         busiest = np.lib.stride_tricks.sliding_window_view(padded, span).max(axis=1)
         need += float(np.mean(np.maximum(min_count, np.ceil(busiest / rate))))
@@ -315,47 +307,8 @@ WINDOW_S = 3600.0
 """Headroom simulates the busiest hour of the scaled traffic (the whole horizon when shorter)."""
 
 
-def busiest_start(sc: Scenario, length_s: float, lead_s: float) -> float | None:
-    """Where the busiest `length_s` stretch of `sc` (most arrivals) starts, less `lead_s` of the traffic before
-    it; None when `sc` is not longer than the two."""
-    if sc.horizon_s <= length_s + lead_s or sc.n == 0:
-        return None
-    arr = sc.arrivals_s
-    ends = np.searchsorted(arr, np.minimum(arr + length_s, sc.horizon_s))
-    i = int(np.argmax(ends - np.arange(sc.n)))
-    return min(max(float(arr[i]), lead_s), sc.horizon_s - length_s) - lead_s
-
-
-def cut(sc: Scenario, t0: float, length_s: float) -> Scenario:
-    """The requests of `sc` arriving in [t0, t0 + length_s), shifted to start at 0 (a scenario of its own)."""
-    arr = sc.arrivals_s
-    lo, hi = int(np.searchsorted(arr, t0)), int(np.searchsorted(arr, t0 + length_s))
-    return Scenario(sc.models, arr[lo:hi] - t0, sc.model_idx[lo:hi], sc.service_s[lo:hi], length_s,
-                    sc.catalog, sc.seed, dict(sc.meta), sc.application)
-
-
-def first_busy_start(sc: Scenario, length_s: float, lead_s: float) -> float | None:
-    """Like `busiest_start`, but the earliest stretch as busy as the busiest within Poisson noise (three
-    standard deviations, sqrt of the count): a run that stops at its end draws as little traffic as can be.
-    None when `sc` is not longer than the two."""
-    if sc.horizon_s <= length_s + lead_s or sc.n == 0:
-        return None
-    arr = sc.arrivals_s
-    counts = np.searchsorted(arr, np.minimum(arr + length_s, sc.horizon_s)) - np.arange(sc.n)
-    top = counts.max()
-    i = int(np.argmax(counts >= top - 3.0 * math.sqrt(top)))
-    return min(max(float(arr[i]), lead_s), sc.horizon_s - length_s) - lead_s
-
-
-def busiest_window(sc: Scenario, length_s: float, lead_s: float) -> tuple[Scenario, float]:
-    """The busiest `length_s` stretch of `sc` (most arrivals) with `lead_s` of the traffic before it, shifted
-    to start at 0, and where the stretch starts in it; `sc` itself (and 0) when it is not longer."""
-    t0 = busiest_start(sc, length_s, lead_s)
-    return (sc, 0.0) if t0 is None else (cut(sc, t0, lead_s + length_s), lead_s)
-
-
 def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 16.0, tol: float = 0.1,
-             base: OptionRun | None = None, window_s: float | None = WINDOW_S) -> float | None:
+             window_s: float | None = WINDOW_S) -> float | None:
     """Highest traffic multiple m in [1, max_multiple] at which `config` still meets the SLO; None if m = 1 fails.
 
     The configuration stays as given (an autoscaled one keeps its max): the workload's traffic is scaled by
@@ -365,29 +318,26 @@ def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 1
     hardest). Multiples 2, 4, 8 ... bracket the limit, then bisection on the log scale stops when
     hi / lo <= 1 + tol; the multiple returned is the highest that passed. The SLO is latency and error
     rate (and an offline deadline), not the budget: a serverless bill grows with traffic, which says
-    nothing of what the configuration sustains. `base`: the run at m = 1 if at hand (whole horizon).
+    nothing of what the configuration sustains.
     """
     from fitness.api import build, run_option
-    from fitness.ranking import constraint_reasons
+    from fitness.ranking import constrained
+    from fitness.windows import busiest_start
 
     fixed = wl.model_copy(update={"budget": Budget(), "options": {**wl.options, option_id: config}})
     # the window is placed once, on today's traffic; each multiple draws its traffic only up to its end
-    t0 = first_busy_start(build(fixed), window_s, EARLY_WINDOW_S) if window_s else None
+    t0 = busiest_start(build(fixed), window_s, EARLY_WINDOW_S, noise_sd=3.0) if window_s else None
 
     def ok(m: float) -> bool:
-        if m == 1.0 and base is not None:
-            run = base
-        else:
-            traffic = wl.traffic.model_copy(update={"rate_multiplier": wl.traffic.rate_multiplier * m})
-            scaled = fixed.model_copy(update={"traffic": traffic})
-            if t0 is None:
-                run = run_option(scaled, build(scaled), option_id)
-            else:  # judged on the window only: the lead lets caches, containers and fleets warm up
-                length = EARLY_WINDOW_S + window_s
-                scaled = scaled.model_copy(update={"horizon": t0 + length})
-                run = run_option(scaled, cut(build(scaled), t0, length), option_id)
-                run = replace(run, summary=summary(run.result, since_s=EARLY_WINDOW_S))
-        return bool(run.summary["feasible"]) and not constraint_reasons(fixed, run.summary)
+        traffic = wl.traffic.model_copy(update={"rate_multiplier": wl.traffic.rate_multiplier * m})
+        scaled = fixed.model_copy(update={"traffic": traffic})
+        if t0 is None:
+            run = run_option(scaled, build(scaled), option_id)
+        else:  # judged on the window only: the lead lets caches, containers and fleets warm up
+            length = EARLY_WINDOW_S + window_s
+            scaled = scaled.model_copy(update={"horizon": t0 + length})
+            run = run_option(scaled, build(scaled).cut(t0, length), option_id, since_s=EARLY_WINDOW_S)
+        return constrained(fixed, run.summary)["feasible"]
 
     if not ok(1.0):
         return None

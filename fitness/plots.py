@@ -143,10 +143,10 @@ def cost_latency(rec: Recommendation) -> go.Figure:
 
 def _digest(rec: Recommendation, option: str) -> Digest | None:
     """The option's run digest (latency CDF points), under the workload the recommendation was made for."""
-    from fitness.functions import load_rubric
+    from fitness.workload import SLO
     if "slo" not in rec.context:
         return None
-    return digest.of(rec.runs.get(option), digest.Basis.of(rec.context["slo"], load_rubric("fitness")))
+    return digest.of(rec.runs.get(option), digest.basis_for(SLO.model_validate(rec.context["slo"])))
 
 
 def _has_log(rec: Recommendation, o: dict) -> bool:
@@ -159,10 +159,10 @@ def latency_cdf(rec: Recommendation) -> go.Figure:
     the fraction of requests slower than x on a log axis, where p99 and beyond are readable."""
     fig = go.Figure()
     opts = [o["option"] for o in rec.options if _has_log(rec, o)]
-    points = {option: (_digest(rec, option).cdf_ms, _digest(rec, option).cdf_p) for option in opts}
+    points = {option: _digest(rec, option) for option in opts}
     for tail in (False, True):
         for option in opts:
-            x, y = points[option]
+            x, y = points[option].cdf_ms, points[option].cdf_p
             what = "%{y:.4%} slower than" if tail else "%{y:.4%} within"
             fig.add_scatter(x=x, y=(1.0 - y.astype(float)).astype(np.float32) if tail else y, mode="lines",
                             name=short(option), visible=not tail,

@@ -42,10 +42,9 @@ def constraint_reasons(wl: Workload, s: dict) -> list[str]:
     return out
 
 
-def weighted(wl: Workload, fit: dict) -> float:
-    """Weighted mean of the fitness values that exist, weights renormalised over those."""
-    w = wl.weights.model_dump()
-    pairs = [(w[k], fit[k]) for k in FITNESS_KEYS if fit[k] is not None]
+def weighted(w: dict[str, float], fit: dict) -> float:
+    """Weighted mean of the fitness values that exist, weights `w` renormalised over those."""
+    pairs = [(w[k], fit[k]) for k in FITNESS_KEYS if fit.get(k) is not None]
     total = sum(wk for wk, _ in pairs)
     return sum(wk * v for wk, v in pairs) / total if total > 0 else 0.0
 
@@ -63,7 +62,7 @@ class Recommendation:
     - `reproduce`: command, seed, version, catalog name and date.
     - `context`: the workload as validated (models, traffic, SLO, budget, weights, options).
     - `window`: where the busiest day lies when a long scenario was right-sized and replicated on it
-      (`fitness.windows`), else None; `window_runs`: per option, the chosen trial's run on that day.
+      (`fitness.windows`), else None.
     """
 
     workload: str
@@ -80,7 +79,6 @@ class Recommendation:
     reproduce: dict = field(default_factory=dict)
     context: dict = field(default_factory=dict)
     window: dict | None = None
-    window_runs: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The `recommend --format json` object: the DESIGN §3 keys, then traffic, sensitivity, sizing,
@@ -107,20 +105,24 @@ class Recommendation:
         return pd.DataFrame(rows)
 
 
+def constrained(wl: Workload, s: dict) -> dict:
+    """A copy of summary `s` with the workload's constraints applied: a feasible option that breaks one
+    becomes infeasible, with the reasons added."""
+    s = dict(s)
+    if s["feasible"]:
+        extra = constraint_reasons(wl, s)
+        s["feasible"], s["reasons"] = not extra, s["reasons"] + extra
+    return s
+
+
 def rank(wl: Workload, scenario: Scenario, runs: list[OptionRun]) -> Recommendation:
     """Apply constraints, score the feasible options and order them (best first)."""
-    objs = []
-    for run in runs:
-        s = dict(run.summary)
-        if s["feasible"]:
-            extra = constraint_reasons(wl, s)
-            s["feasible"], s["reasons"] = not extra, s["reasons"] + extra
-        objs.append(s)
+    objs = [constrained(wl, run.summary) for run in runs]
     ok = [s for s in objs if s["feasible"]]
     traffic = characterise(scenario.arrivals_s, scenario.horizon_s)
-    ctx = Context(wl, traffic, {r.result.option: r.result for r in runs})
+    ctx = Context(wl, {r.result.option: r.result for r in runs})
     for s, (fit, why) in zip(ok, evaluate(ok, ctx), strict=True):
-        s["fitness"], s["explanations"], s["score"] = fit, why, weighted(wl, fit)
+        s["fitness"], s["explanations"], s["score"] = fit, why, weighted(wl.weights.model_dump(), fit)
     ok.sort(key=lambda s: (-s["score"], s["cost_usd"]["monthly"]))
     for i, s in enumerate(ok, 1):
         s["rank"] = i

@@ -35,15 +35,13 @@ def interval(values: list[float]) -> dict:
             "n": len(vals)}
 
 
-def replicated_scores(wl, traffic: dict, replicas: list[dict], weigh) -> dict[str, list[float]]:
-    """Per option, its weighted score in each replication (options feasible in that replication)."""
-    out: dict[str, list[float]] = {}
-    for rep in replicas:  # rep: {option: (summary, result)}
-        feasible = [s for s, _ in rep.values() if s["feasible"]]
-        ctx = Context(wl, traffic, {o: r for o, (_, r) in rep.items()})
-        for s, (fit, _) in zip(feasible, evaluate(feasible, ctx), strict=True):
-            out.setdefault(s["option"], []).append(weigh(fit))
-    return out
+def replicated_scores(wl, rep: dict) -> dict[str, float]:
+    """Per option feasible in one replication (`rep`: {option: (summary, result)}), its weighted score."""
+    from fitness.ranking import weighted
+    feasible = [s for s, _ in rep.values() if s["feasible"]]
+    ctx = Context(wl, {o: r for o, (_, r) in rep.items()})
+    weights = wl.weights.model_dump()
+    return {s["option"]: weighted(weights, fit) for s, (fit, _) in zip(feasible, evaluate(feasible, ctx), strict=True)}
 
 
 def overlaps(a: dict, b: dict) -> bool:
@@ -53,41 +51,33 @@ def overlaps(a: dict, b: dict) -> bool:
     return abs(a["mean"] - b["mean"]) <= a["half_width"] + b["half_width"]
 
 
-def replicate(wl, rec, run_seed, progress=None, first: dict | None = None, run_many=None):
-    """The recommendation re-ranked over `wl.replications` seeds (the first is `rec`'s own run).
+def replicate(wl, rec, run_many, first: dict, progress=None):
+    """The recommendation re-ranked over `wl.replications` seeds.
 
-    `run_seed(seed, option) -> (summary with constraints applied, result)` simulates one option under
+    `first` is the first replication, {option: (summary with constraints applied, result)};
+    `run_many(seed, options) -> [(summary with constraints applied, result), ...]` simulates options under
     another seed. An option must meet the constraints in every replication to stay feasible; the
     feasible ones are ranked by mean score, and options whose score interval overlaps the leader's are
-    reported as tied with it (`tie_with`). `first`: the first replication as {option: (summary with
-    constraints applied, result)} when it is not `rec`'s own runs (a long scenario's busiest day).
-    `run_many(seed, options)`: the same as `run_seed` for several options at once (e.g. on every core).
+    reported as tied with it (`tie_with`).
     """
-    if run_many is None:
-        def run_many(seed: int, options: list[str]) -> list:
-            return [run_seed(seed, o) for o in options]
     from dataclasses import replace
 
-    from fitness.ranking import weighted
     seeds = [wl.seed + k for k in range(wl.replications)]
     feasible = [o for o in rec.options if o["feasible"]]
+    names = [o["option"] for o in feasible]
+    scores: dict[str, list[float]] = {}
+    summaries: list[dict] = []
 
-    def weigh(fit: dict) -> float:
-        return weighted(wl, fit)
+    def add(rep: dict) -> None:  # one replication in memory at a time: score it, keep its summaries only
+        for option, value in replicated_scores(wl, rep).items():
+            scores.setdefault(option, []).append(value)
+        summaries.append({k: v[0] for k, v in rep.items()})
 
-    given = first or {}
-    first = {o["option"]: given.get(o["option"]) or (o, rec.runs.get(o["option"])) for o in feasible}
-    scores = replicated_scores(wl, rec.traffic, [first], weigh)
-    summaries = [{k: v[0] for k, v in first.items()}]
-    for seed in seeds[1:]:  # one replication in memory at a time: score it, keep its summaries only
+    add({n: first[n] for n in names})
+    for seed in seeds[1:]:
         if progress:
             progress(f"replication seed {seed}")
-        names = [o["option"] for o in feasible]
-        rep = dict(zip(names, run_many(seed, names), strict=True))
-        for option, values in replicated_scores(wl, rec.traffic, [rep], weigh).items():
-            scores.setdefault(option, []).extend(values)
-        summaries.append({k: v[0] for k, v in rep.items()})
-        del rep
+        add(dict(zip(names, run_many(seed, names), strict=True)))
     for o in feasible:
         reps = [rep[o["option"]] for rep in summaries]
         broken = [r for r in reps if not r["feasible"]]

@@ -21,13 +21,12 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fitness.headroom import Plan, can_save, invocations_target
 from fitness.workload import Workload
 from sim.catalog import InstanceType
-from sim.metrics import summary
 from sim.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -62,7 +61,7 @@ class Sizing:
     option: str
     pinned: bool
     chosen: dict | None
-    run: OptionRun | None
+    run: OptionRun
     tried: list[Trial] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -102,7 +101,7 @@ class Runner:
     def run(self, config: dict) -> tuple[Trial, OptionRun | None] | None:
         """Simulate `config` (None when no trial is left; a config already tried returns its trial, no run)."""
         from fitness.api import run_option
-        from fitness.ranking import constraint_reasons
+        from fitness.ranking import constrained
 
         key = json.dumps(config, sort_keys=True, default=str)
         if key in self._seen:
@@ -110,14 +109,12 @@ class Runner:
         if not self.left:
             return None
         wl2 = self.wl.model_copy(update={"options": {**self.wl.options, self.option: config}})
-        run = run_option(wl2, self.scenario, self.option)
-        if self.since_s:  # a window of a long scenario: judged after its lead, as `fitness.windows` cuts it
-            run = replace(run, summary=summary(run.result, since_s=self.since_s))
+        run = run_option(wl2, self.scenario, self.option, self.since_s)  # since: a window judged after its lead
         s = run.summary
-        reasons = constraint_reasons(self.wl, s) if s["feasible"] else list(s["reasons"])
+        judged = constrained(self.wl, s)
         cost = s["cost_usd"]["monthly"] if s["feasible"] else None
-        trial = Trial(config, bool(s["feasible"]) and not reasons, cost,
-                      s["latency_ms"]["p99"] if s["feasible"] else None, reasons)
+        trial = Trial(config, judged["feasible"], cost, s["latency_ms"]["p99"] if s["feasible"] else None,
+                      judged["reasons"])
         self.trials.append(trial)
         self._seen[key] = trial
         self.last = run

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from fitness.ranking import FITNESS_KEYS, Recommendation
+from fitness.ranking import FITNESS_KEYS, Recommendation, weighted
 
 TRAFFIC_MULTIPLES = (0.5, 2.0, 10.0)
 MAX_REQUESTS = 300_000
@@ -23,12 +23,8 @@ BISECTION_STEPS = 3
 
 def _winner(options: list[dict], weights: dict[str, float]) -> str | None:
     """The feasible option with the best weighted fitness under `weights` (None if none is feasible)."""
-    def score(o: dict) -> float:
-        pairs = [(weights[k], o["fitness"][k]) for k in FITNESS_KEYS if o["fitness"].get(k) is not None]
-        total = sum(w for w, _ in pairs)
-        return sum(w * v for w, v in pairs) / total if total else 0.0
     ok = [o for o in options if o["feasible"]]
-    return max(ok, key=score)["option"] if ok else None
+    return max(ok, key=lambda o: weighted(weights, o["fitness"]))["option"] if ok else None
 
 
 def weight_sensitivity(rec: Recommendation) -> list[dict]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import difflib
 import itertools
 import json
 import logging
@@ -33,9 +32,9 @@ from fitness import api
 from fitness.errors import UserError, from_input_error
 from fitness.ranking import constraint_reasons
 from fitness.validation import describe_validation_error, field_path
-from fitness.workload import Workload, parse_workload
+from fitness.workload import Workload, parse_workload, read_yaml_mapping
 from sim.errors import InputError
-from sim.options import load_all
+from sim.options import load_all, option_def
 
 METRICS = {"requests": ("offered", "served", "throttled", "failed"),
            "latency_ms": ("mean", "p50", "p95", "p99", "max"),
@@ -127,21 +126,7 @@ def set_path(data: dict, path: str, value: Any) -> None:
 
 def _read_grid(path: Path) -> Grid:
     """Parse and validate the grid file's structure."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise UserError(f"{path}: sweep grid file not found; expected a YAML file path.") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: cannot read the sweep grid ({e}).") from e
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise UserError(f"{path}: the sweep grid is not valid YAML{where}: {problem}. Expected a mapping with "
-                        "`workloads` and optionally `options`, `parameters`, `seeds`.") from e
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a YAML mapping with `workloads` and optionally `options`, "
-                        f"`parameters`, `seeds`, got {type(data).__name__}.")
+    data = read_yaml_mapping(path, "sweep grid file", "`workloads` and optionally `options`, `parameters`, `seeds`")
     try:
         return Grid(**data)
     except ValidationError as e:
@@ -151,12 +136,8 @@ def _read_grid(path: Path) -> Grid:
 
 def _check_options(grid: Grid) -> None:
     """Option ids must be registered."""
-    registry = load_all()
     for i, oid in enumerate(grid.options or ()):
-        if oid not in registry:
-            near = difflib.get_close_matches(oid, list(registry), n=1)
-            raise InputError(f"options[{i}]", f"one of {', '.join(registry)}", oid,
-                             hint=f"did you mean '{near[0]}'?" if near else None)
+        option_def(oid, f"options[{i}]")
     for name, values in (("options", grid.options), ("seeds", grid.seeds)):
         if values and len(set(values)) < len(values):
             raise InputError(name, "distinct values (a repeated one would only repeat runs)", list(values))

@@ -15,7 +15,10 @@ Shorter scenarios are simulated whole, as before.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from fitness import digest
 from fitness.parallel import fork_map
@@ -42,9 +45,22 @@ class Window:
                 "requests": self.scenario.n}
 
 
+def busiest_start(sc: Scenario, length_s: float, lead_s: float, noise_sd: float = 0.0) -> float | None:
+    """Where the busiest `length_s` stretch of `sc` (most arrivals) starts, less `lead_s` of the traffic
+    before it; None when `sc` is not longer than the two. With `noise_sd` > 0, the earliest stretch as busy
+    as the busiest within that many Poisson standard deviations (sqrt of the count): a run that stops at its
+    end then draws as little traffic as it can."""
+    if sc.horizon_s <= length_s + lead_s or sc.n == 0:
+        return None
+    arr = sc.arrivals_s
+    counts = np.searchsorted(arr, np.minimum(arr + length_s, sc.horizon_s)) - np.arange(sc.n)
+    top = counts.max()
+    i = int(np.argmax(counts >= top - noise_sd * math.sqrt(top)))
+    return min(max(float(arr[i]), lead_s), sc.horizon_s - length_s) - lead_s
+
+
 def window_of(sc: Scenario) -> Window | None:
     """The busiest day of `sc` with its lead, or None when `sc` is short enough to simulate whole."""
-    from fitness.headroom import busiest_start, cut
     from sim.options._fleet import EARLY_WINDOW_S
 
     if sc.n <= WINDOW_MIN_REQUESTS or sc.horizon_s < 2 * DAY_S:
@@ -52,7 +68,7 @@ def window_of(sc: Scenario) -> Window | None:
     t0 = busiest_start(sc, DAY_S, EARLY_WINDOW_S)
     if t0 is None:
         return None
-    return Window(cut(sc, t0, EARLY_WINDOW_S + DAY_S), t0 + EARLY_WINDOW_S, EARLY_WINDOW_S)
+    return Window(sc.cut(t0, EARLY_WINDOW_S + DAY_S), t0 + EARLY_WINDOW_S, EARLY_WINDOW_S)
 
 
 @dataclass(frozen=True)
@@ -65,36 +81,37 @@ class Sized:
     window_run: object | None
 
 
-def size_option(wl: Workload, scenario: Scenario, window: Window | None, option: str, basis) -> Sized:
+def size_option(wl: Workload, scenario: Scenario, window: Window | None, option: str) -> Sized:
     """Right-size `option` (on the window when there is one), confirm the choice on the whole horizon, and
     return light runs (request logs replaced by their digests)."""
     from fitness.api import run_option
-    from fitness.ranking import constraint_reasons
+    from fitness.ranking import constrained
     from fitness.rightsizing import right_size
+
+    basis = digest.basis_for(wl.slo)
 
     def light(run):
         return replace(run, result=digest.light(run.result, basis))
 
     if window is None:
         sz = right_size(wl, scenario, option)
-        run = sz.run if sz.run is not None else run_option(wl, scenario, option)
-        return Sized(sz.to_dict(), light(run), sz.chosen, None)
+        return Sized(sz.to_dict(), light(sz.run), sz.chosen, None)
     sz = right_size(wl, window.scenario, option, since_s=window.lead_s)
     record = {**sz.to_dict(), "window": window.to_dict()}
     if sz.chosen is None:  # fails on its busiest day: the last trial says why
         return Sized(record, light(sz.run), None, None)
     full = run_option(wl.model_copy(update={"options": {**wl.options, option: sz.chosen}}), scenario, option)
-    broken = list(full.summary["reasons"]) if not full.summary["feasible"] else constraint_reasons(wl, full.summary)
+    judged = constrained(wl, full.summary)
+    broken = [] if judged["feasible"] else judged["reasons"]
     if not broken:
         return Sized({**record, "confirmed": True}, light(full), sz.chosen, light(sz.run))
     again = right_size(wl, scenario, option)
-    run = again.run if again.run is not None else full
     record = {**again.to_dict(), "window": window.to_dict(), "confirmed": False,
               "window_choice": {"config": sz.chosen, "broke": broken}}
-    return Sized(record, light(run), again.chosen, None)
+    return Sized(record, light(again.run), again.chosen, None)
 
 
-def size_all(wl: Workload, scenario: Scenario, window: Window | None, options: list[str], basis,
+def size_all(wl: Workload, scenario: Scenario, window: Window | None, options: list[str],
              progress=None) -> dict[str, Sized]:
     """`size_option` for every option, in order; a long scenario (one with a window) on every core
     (`fitness.parallel`: each option's result does not depend on where it ran)."""
@@ -103,18 +120,21 @@ def size_all(wl: Workload, scenario: Scenario, window: Window | None, options: l
         for oid in options:
             if progress:
                 progress(f"right-sizing {oid}")
-            out[oid] = size_option(wl, scenario, window, oid, basis)
+            out[oid] = size_option(wl, scenario, window, oid)
         return out
 
     def done(oid: str, k: int) -> None:
         if progress:
             progress(f"right-sized {oid} ({k} of {len(options)})")
 
-    sized = fork_map(lambda oid: size_option(wl, scenario, window, oid, basis), options, done)
+    sized = fork_map(lambda oid: size_option(wl, scenario, window, oid), options, done)
     return dict(zip(options, sized, strict=True))
 
 
-def replication_scenario(sc: Scenario) -> tuple[Scenario, float]:
-    """What a replication simulates: the busiest day of a long scenario (with the lead to skip), or all."""
-    w = window_of(sc)
-    return (sc, 0.0) if w is None else (w.scenario, w.lead_s)
+def replication_scenario(sc: Scenario, long: bool) -> tuple[Scenario, float]:
+    """What a replication simulates: the busiest day of a long scenario (with the lead to skip), or all. `long`
+    is decided once, on the workload's own seed, so every replication covers the same span."""
+    from sim.options._fleet import EARLY_WINDOW_S
+
+    t0 = busiest_start(sc, DAY_S, EARLY_WINDOW_S) if long else None
+    return (sc, 0.0) if t0 is None else (sc.cut(t0, EARLY_WINDOW_S + DAY_S), EARLY_WINDOW_S)

@@ -7,7 +7,6 @@ problem into a `UserError` naming the file, the field path and what is expected.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,9 +19,9 @@ from fitness.errors import UserError, from_input_error
 from fitness.validation import describe_validation_error
 from sim.catalog import Catalog, load_catalog
 from sim.distributions import Empirical
-from sim.errors import InputError
+from sim.errors import InputError, did_you_mean
 from sim.model import ModelSpec
-from sim.options import load_all
+from sim.options import load_all, option_def
 from sim.traffic import TrafficSpec
 from sim.units import DURATION_JSON_SCHEMA, parse_duration_s
 
@@ -154,25 +153,26 @@ class Workload(BaseModel):
         return opt.config_model(**self.options.get(option_id, {}))
 
 
-def _read_yaml(path: Path) -> dict:
-    """Parse the file, turning I/O and syntax problems into one-paragraph errors."""
+def read_yaml_mapping(path: Path, what: str = "workload file",
+                      expects: str = "at least `models` and `traffic` (see DESIGN §3)") -> dict:
+    """Parse a YAML file that must hold a mapping, turning I/O and syntax problems into one-paragraph
+    errors naming the file, `what` it is, and what it should hold (`expects`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
-        raise UserError(f"{path}: workload file not found; expected a YAML file path.") from e
+        raise UserError(f"{path}: {what} not found; expected a YAML file path.") from e
     except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: cannot read the workload file ({e}).") from e
+        raise UserError(f"{path}: cannot read the {what} ({e}).") from e
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise UserError(f"{path}: the file is not valid YAML{where}: {problem}. Expected a mapping with "
-                        "at least `models` and `traffic` (see DESIGN §3).") from e
+        raise UserError(f"{path}: the {what} is not valid YAML{where}: {problem}. Expected a mapping with "
+                        f"{expects}.") from e
     if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a YAML mapping with at least `models` and `traffic`, "
-                        f"got {type(data).__name__}.")
+        raise UserError(f"{path}: expected a YAML mapping with {expects}, got {type(data).__name__}.")
     return data
 
 
@@ -181,22 +181,15 @@ def _check_names(wl: Workload) -> None:
     names = [m.name for m in wl.expanded_models]
     for path, name in wl.application.names() if wl.application else []:
         if name not in names:
-            near = difflib.get_close_matches(name, names, n=1)
             raise InputError(path, f"the name of a model listed under models ({', '.join(names[:5])}"
-                             f"{', ...' if len(names) > 5 else ''})", name,
-                             hint=f"did you mean '{near[0]}'?" if near else None)
+                             f"{', ...' if len(names) > 5 else ''})", name, hint=did_you_mean(name, names))
 
 
 def _check_options(wl: Workload, catalog: Catalog) -> None:
     """Option ids must be registered, configs must validate, instance types must be in the catalog."""
-    registry = load_all()
     for oid, raw in wl.options.items():
-        if oid not in registry:
-            near = difflib.get_close_matches(oid, list(registry), n=1)
-            hint = f"did you mean '{near[0]}'?" if near else f"valid options: {', '.join(registry)}"
-            raise InputError(f"options.{oid}", f"one of {', '.join(registry)}", oid, hint=hint)
         try:
-            cfg = registry[oid].config_model(**(raw or {}))
+            cfg = option_def(oid, f"options.{oid}").config_model(**(raw or {}))
         except ValidationError as e:
             raise UserError(describe_validation_error(e, wl.source, prefix=f"options.{oid}")) from e
         it = getattr(cfg, "instance_type", None)
@@ -251,7 +244,7 @@ def parse_workload(data: dict, source: str | None = None) -> Workload:
 def load_workload(path: str | Path) -> Workload:
     """Read and validate a workload file; raises `UserError` with the file, field and expectation."""
     path = Path(path)
-    return parse_workload(_read_yaml(path), str(path))
+    return parse_workload(read_yaml_mapping(path), str(path))
 
 
 def workload_schema() -> dict:

@@ -57,8 +57,8 @@ def _model_node(text: str, index: int) -> yaml.MappingNode | None:
     return node if isinstance(node, yaml.MappingNode) else None
 
 
-def _edits(text: str, node: yaml.MappingNode, updates: dict[str, Any]) -> list[tuple[int, int, str]] | None:
-    """(start, end, new text) for each update; None when a new key cannot be placed safely."""
+def _edits(text: str, node: yaml.MappingNode, updates: dict[str, Any]) -> list[tuple[int, int, str]]:
+    """(start, end, new text) for each update: a present key's value replaced, a new key appended."""
     present = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
     edits = []
     for key, value in updates.items():

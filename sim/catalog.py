@@ -180,10 +180,6 @@ class ServerlessFacts(BaseModel):
         """Compute price of one busy container per second at `memory_mb` (memory in GB x GB-second price)."""
         return memory_mb / 1024 * self.price_per_gb_second.value
 
-    def provisioned_price_per_second(self, memory_mb: float) -> float:
-        """Price of one provisioned (always warm) container per second at `memory_mb`, used or not."""
-        return memory_mb / 1024 * self.provisioned_price_per_gb_second.value
-
     def vcpu_share(self, memory_mb: float) -> float:
         """vCPUs a container gets at `memory_mb` (memory / memory_mb_per_vcpu; an assumption, see catalog)."""
         return memory_mb / self.memory_mb_per_vcpu.value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 
 class InputError(ValueError):
     """Bad user input: names the field (dotted path), what is expected, and optionally what was given.
@@ -28,3 +30,11 @@ class InputError(ValueError):
         if self.hint:
             text += f". {self.hint[:1].upper()}{self.hint[1:]}"
         return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def did_you_mean(name: str, choices: list[str], cutoff: float = 0.6) -> str | None:
+    """A "did you mean" hint naming the closest choice (ignoring case), or None when nothing is close
+    (`cutoff`: difflib's similarity, 0..1)."""
+    folded = {str(c).lower(): str(c) for c in choices}
+    close = difflib.get_close_matches(str(name).lower(), list(folded), n=1, cutoff=cutoff)
+    return f"Did you mean '{folded[close[0]]}'?" if close else None

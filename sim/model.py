@@ -17,10 +17,6 @@ class BatchLatency(BaseModel):
     fixed_ms: float = Field(ge=0)
     per_item_ms: float = Field(gt=0)
 
-    def batch_s(self, size: int) -> float:
-        """Seconds to run a batch of `size` requests."""
-        return (self.fixed_ms + self.per_item_ms * size) / 1000.0
-
 
 class ModelSpec(BaseModel):
     """One model after `count` expansion: artifact, memory, service time and start-up costs.

@@ -14,7 +14,6 @@ Rows out of time order are sorted, not rejected. Times are relative to the first
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sim.errors import InputError
+from sim.errors import InputError, did_you_mean
 
 if TYPE_CHECKING:  # traffic.py imports this module; the spec is only needed for its field values
     from sim.traffic import TraceTraffic
@@ -122,15 +121,8 @@ def trace_model_indices(models: np.ndarray, model_names: list[str], source: str 
     if np.any(idx < 0):
         unknown = str(models[int(np.argmax(idx < 0))])
         raise InputError("traffic.model_column", "names of models listed under `models`", got=unknown,
-                         source=source, hint=_did_you_mean(unknown, model_names))
+                         source=source, hint=did_you_mean(unknown, model_names))
     return idx.astype(np.int32)
-
-
-def _did_you_mean(name: str, choices: list[str]) -> str | None:
-    """A "did you mean" hint naming the closest choice (ignoring case), or None when nothing is close."""
-    folded = {str(c).lower(): str(c) for c in choices}
-    close = difflib.get_close_matches(name.lower(), list(folded), n=1)
-    return f"Did you mean '{folded[close[0]]}'?" if close else None
 
 
 def _read_csv(path: Path, source: str) -> pd.DataFrame:
@@ -160,7 +152,7 @@ def _column(frame: pd.DataFrame, name: str, field: str, source: str) -> str:
     if name.lower() in folded:
         return folded[name.lower()]
     raise InputError(field, f"a column of the trace (columns: {', '.join(columns)})", got=name,
-                     source=source, hint=_did_you_mean(name, columns))
+                     source=source, hint=did_you_mean(name, columns))
 
 
 def _named(frame: pd.DataFrame, names: tuple[str, ...], exclude: set) -> str | None:

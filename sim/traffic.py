@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from sim.errors import InputError
-from sim.traces import Trace, _did_you_mean, load_trace, replay_trace, trace_model_indices
+from sim.errors import InputError, did_you_mean
+from sim.traces import Trace, load_trace, replay_trace, trace_model_indices
 from sim.units import DURATION_JSON_SCHEMA, parse_duration_s
 
 __all__ = [
@@ -78,7 +78,7 @@ class Popularity(BaseModel):
         for name in weights:
             if name not in model_names:
                 raise InputError(f"traffic.popularity.weights.{name}", "the name of a model under `models`",
-                                 got=name, hint=_did_you_mean(name, model_names))
+                                 got=name, hint=did_you_mean(name, model_names))
         raw = np.array([weights.get(name, 0.0) for name in model_names], dtype=np.float64)
         return raw / raw.sum()
 

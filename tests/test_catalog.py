@@ -62,7 +62,8 @@ def test_builtin_catalog_loads(cat: Catalog) -> None:
 def test_package_data_found_through_importlib_resources() -> None:
     resource = files("catalogs").joinpath("aws").joinpath("us-east-1.yaml")
     assert resource.is_file()
-    assert "aws/us-east-1" in catalogs.available()
+    assert catalogs.available() == ["aws/us-east-1"]  # the rubrics folder is not a provider
+    assert catalogs.rubrics() == ["complexity", "fitness"]
     assert catalogs.read_catalog_text("aws/us-east-1") == resource.read_text(encoding="utf-8")
 
 

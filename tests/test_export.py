@@ -3,6 +3,7 @@ values equal to what was simulated, placeholders present and listed, and the CLI
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -210,6 +211,27 @@ def test_async_scales_on_backlog_from_zero():
     assert "AWS::CloudWatch::Alarm" in {r["Type"] for r in d.cloudformation["Resources"].values()}
 
 
+def test_each_scale_from_zero_policy_feeds_its_own_alarm():
+    """Models t-1 and t-10 (from `count: 11`): names that share a prefix still get their own policy ARN."""
+    d, _ = deploy(workload({"async": {"instance_type": "ml.m5.xlarge", "workers_per_instance": 1,
+                                      "autoscaling": {"min": 0, "max": 2, "target_backlog_per_instance": 4}}},
+                           models=[{"name": "t", "count": 11, **CPU}], slo={"delivery": "async"}), "async")
+    snippet = d.files()["TODO.md"]
+    arn_of = ast.literal_eval(re.search(r"^arn_of = (\{.*\})", snippet, re.M).group(1))  # the script's dict
+    alarms = {a["AlarmName"].removesuffix("-backlog-without-capacity"): TOKEN.fullmatch(a["AlarmActions"][0]).group(1)
+              for a in calls(d, "PutMetricAlarm")}
+    assert len(alarms) == 11 and len(set(alarms.values())) == 11
+    assert arn_of == {f"{name}-scale-from-zero": token for name, token in alarms.items()}
+
+
+def test_copies_of_an_entry_share_its_image_and_no_other():
+    """Entry `t` (count 2) and entry `t-x`: t-x is not a copy of t and gets its own image."""
+    d, _ = deploy(workload({"realtime": {"instance_type": "ml.m5.xlarge", "instance_count": 1}},
+                           models=[{"name": "t", "count": 2, **CPU}, {"name": "t-x", **CPU}]), "realtime")
+    images = [c["PrimaryContainer"]["Image"] for c in calls(d, "CreateModel")]
+    assert len(images) == 3 and len(set(images)) == 2
+
+
 def test_batch_transform_job():
     d, s = deploy(workload({"batch": {"instance_type": "ml.m5.xlarge", "instance_count": 2, "schedule": "5m",
                                       "max_concurrent_transforms": 4, "max_payload_mb": 6}},
@@ -292,7 +314,7 @@ def test_infeasible_and_unknown_options_are_refused():
         {"option": "batch", "feasible": False, "reasons": ["batch cannot deliver a synchronous answer"]}]}
     with pytest.raises(UserError, match="infeasible.*cannot deliver"):
         export(wl, result, "batch")
-    with pytest.raises(UserError, match="did you mean 'realtime'"):
+    with pytest.raises(UserError, match="(?i)did you mean 'realtime'"):
         export(wl, result, "realtme")
     with pytest.raises(UserError, match="not 't'"):
         export(wl, {**result, "workload": "other"})
@@ -344,7 +366,7 @@ def test_cli_exports_the_recommended_option_from_a_result(tiny: Path, tmp_path: 
 
 def test_cli_bad_input_exits_2(tiny: Path, tmp_path: Path):
     unknown = cli("export", str(tiny), "--option", "serverles", cwd=tmp_path)
-    assert unknown.returncode == 2 and "did you mean 'serverless'" in unknown.stderr
+    assert unknown.returncode == 2 and "did you mean 'serverless'" in unknown.stderr.lower()
     infeasible = cli("export", str(tiny), "--option", "batch", cwd=tmp_path)
     assert infeasible.returncode == 2 and "infeasible" in infeasible.stderr and "Traceback" not in infeasible.stderr
     missing = cli("export", str(tiny), "--from-json", str(tmp_path / "nope.json"), cwd=tmp_path)

@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 
 from sim.catalog import load_catalog
 from sim.components.sizing import usable_memory_mb
-from sim.metrics import request_counts, summary
+from sim.metrics import request_counts
 from sim.model import ModelSpec
 from sim.options import load_all
 from sim.results import THROTTLED
 from sim.scenario import build_scenario, stream
+from tests.invariants import check_common, explained
 
 CATALOG = load_catalog()
 CPU_TYPES = sorted(n for n, it in CATALOG.instances.items() if it.accelerator == "cpu")
@@ -60,20 +61,6 @@ serverless_cfg = st.builds(lambda mem, mc, pc, ka: {"memory_mb": mem, "max_concu
                            st.floats(1, 3600))
 
 
-def _check_common(res, sc):
-    log = res.log
-    counts = request_counts(log)
-    assert counts["offered"] == sc.n == counts["served"] + counts["throttled"] + counts["failed"]
-    done = log.status != THROTTLED
-    assert np.all(log.start_s[done] >= log.arrival_s[done])
-    assert np.all(log.finish_s[done] >= log.arrival_s[done])
-    assert np.all(np.isnan(log.finish_s[~done]))
-    assert all(v >= 0 for v in res.cost_usd.values())
-    assert np.all(res.capacity.values >= 0)
-    s = summary(res)
-    assert s["cost_usd"]["total"] >= 0 and s["cost_usd"]["monthly"] >= 0
-
-
 def _max_in_flight(start: np.ndarray, end: np.ndarray) -> int:
     """Largest number of intervals [start, end) overlapping at one time."""
     t = np.r_[start, end]
@@ -87,10 +74,9 @@ def _max_in_flight(start: np.ndarray, end: np.ndarray) -> int:
 def test_realtime_invariants(sc, raw):
     opt = load_all()["realtime"]
     res = opt.simulate(sc, opt.config_model(**raw))
-    if not res.feasible:
-        assert res.reasons
+    if not explained(res):
         return
-    _check_common(res, sc)
+    check_common(res, sc)
     for m in sc.models:  # every worker holds its own copy: memory never above the instance's
         it = CATALOG.instance(res.config[f"{m.name}.instance_type"])
         assert res.config[f"{m.name}.workers_per_instance"] * m.memory_mb <= usable_memory_mb(it, CATALOG)
@@ -107,10 +93,9 @@ def test_serverless_invariants(sc, raw):
     opt = load_all()["serverless"]
     cfg = opt.config_model(**raw)
     res = opt.simulate(sc, cfg)
-    if not res.feasible:
-        assert res.reasons
+    if not explained(res):
         return
-    _check_common(res, sc)
+    check_common(res, sc)
     assert all(m.memory_mb <= cfg.memory_mb for m in sc.models)
     log = res.log
     for i in range(len(sc.models)):  # a container is held from arrival (cold start) to the end of work
@@ -135,10 +120,9 @@ def test_async_invariants(sc, raw):
     opt = load_all()["async"]
     cfg = opt.config_model(**raw)
     res = opt.simulate(sc, cfg)
-    if not res.feasible:
-        assert res.reasons
+    if not explained(res):
         return
-    _check_common(res, sc)
+    check_common(res, sc)
     log = res.log
     assert request_counts(log)["throttled"] == 0
     assert np.all(np.isfinite(log.finish_s))  # every request is answered, late or failed, never lost

@@ -39,6 +39,7 @@ from sim.options import load_all
 from sim.options.multi_container import MultiContainerConfig, layout, simulate
 from sim.results import SERVED, RequestLog
 from sim.scenario import build_scenario, stream
+from tests.invariants import check_common, explained
 from tests.queueing import CONST_100MS, EXP_100MS, erlang_c, poisson_scenario
 
 CAT = load_catalog()
@@ -272,13 +273,10 @@ def test_invariants(sc, instance_type, mode):
     faster than one vCPU and an instance never does more than vcpus seconds of work per second."""
     opt = load_all()["multi-container"]
     res = opt.simulate(sc, opt.config_model(instance_type=instance_type, instance_count=1, mode=mode))
-    if not res.feasible:
-        assert res.reasons
+    if not explained(res):
         return
-    log, counts = res.log, request_counts(res.log)
-    assert counts["offered"] == sc.n == counts["served"] + counts["throttled"] + counts["failed"]
-    assert np.all(log.start_s >= log.arrival_s) and np.all(log.finish_s >= log.arrival_s)
-    assert all(v >= 0 for v in res.cost_usd.values()) and summary(res)["cost_usd"]["total"] >= 0
+    check_common(res, sc)
+    log = res.log
     lay, _ = layout(sc, mode)
     work = lay.work_s(sc)
     total = sum(work[:, c] for stage in lay.stages for c in stage)

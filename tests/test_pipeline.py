@@ -17,11 +17,12 @@ from sim.application import Application
 from sim.catalog import load_catalog
 from sim.components.tandem import TandemPool
 from sim.distributions import Constant, Exponential
-from sim.metrics import latency_s, request_counts, summary
+from sim.metrics import latency_s, request_counts
 from sim.model import ModelSpec
 from sim.options.inference_pipeline import PipelineConfig, simulate
 from sim.results import SERVED, RequestLog
 from sim.scenario import build_scenario, stream
+from tests.invariants import check_common, explained
 
 CAT = load_catalog()
 HOP_S = CAT.co_hosting.pipeline_hop_ms.value / 1000.0
@@ -133,14 +134,10 @@ def test_invariants(sc, workers, count):
     failed; cost >= 0."""
     cfg = PipelineConfig(workers_per_container=workers, instance_count=count)
     res = simulate(sc, cfg)
-    if not res.feasible:
-        assert res.reasons
+    if not explained(res):
         return
-    log, counts = res.log, request_counts(res.log)
-    assert counts["offered"] == sc.n == counts["served"] + counts["throttled"] + counts["failed"]
-    assert np.all(log.start_s >= log.arrival_s) and np.all(log.finish_s >= log.arrival_s)
+    check_common(res, sc)
+    log = res.log
     ok = log.status == SERVED
     path = sum(sc.step_service_s(i) for i in sc.application.steps) + HOP_S * (len(sc.application.steps) - 1)
     assert np.all(log.finish_s[ok] - log.arrival_s[ok] >= path[ok] - 1e-9)
-    assert all(v >= 0 for v in res.cost_usd.values()) and summary(res)["cost_usd"]["total"] >= 0
-    assert np.all(res.capacity.values >= 0)

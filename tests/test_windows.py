@@ -7,13 +7,13 @@ path in seconds; the flagship week takes it for real (`python -m benchmarks.flag
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
 
 from fitness import digest, parallel, windows
 from fitness.api import build, recommend, run_option
-from fitness.functions import load_rubric
 from fitness.workload import parse_workload
 
 TWO_DAYS = {
@@ -66,6 +66,7 @@ def test_long_recommendation_sizes_on_the_day_and_reports_the_whole_horizon(long
 
 def test_same_numbers_on_one_core_and_on_several(long_path, monkeypatch):
     wl = parse_workload(TWO_DAYS)
+    monkeypatch.setattr(parallel, "workers_for", lambda n: min(n, 2))  # forked even on a one-core machine
     several = _numbers(recommend(wl))
     monkeypatch.setattr(parallel, "workers_for", lambda n: 1)
     assert _numbers(recommend(wl)) == several
@@ -74,7 +75,7 @@ def test_same_numbers_on_one_core_and_on_several(long_path, monkeypatch):
 def test_a_light_run_keeps_what_the_functions_read():
     wl = parse_workload({**TWO_DAYS, "horizon": "2h", "traffic": {"pattern": "poisson", "rate_rps": 5}})
     run = run_option(wl, build(wl), "serverless")
-    basis = digest.Basis.of(wl.slo, load_rubric("fitness"))
+    basis = digest.basis_for(wl.slo)
     full = digest.compute(run.result, basis)
     light = digest.light(run.result, basis)
     assert light.log is None and run.result.log is not None
@@ -85,7 +86,10 @@ def test_a_light_run_keeps_what_the_functions_read():
     assert digest.of(light, other) is None and digest.of(run.result, other).slo_attainment < full.slo_attainment
 
 
-def test_fork_map_keeps_the_order_of_the_items():
+def test_fork_map_keeps_the_order_of_the_items(monkeypatch):
+    """Earlier items take longer, so the workers finish them last: the results still come in item order."""
+    monkeypatch.setattr(parallel, "workers_for", lambda n: min(n, 2))
     seen = []
-    out = parallel.fork_map(lambda x: x * x, list(range(7)), lambda item, k: seen.append(k))
+    out = parallel.fork_map(lambda x: (time.sleep(0.03 * (6 - x)), x * x)[1], list(range(7)),
+                            lambda item, k: seen.append(k))
     assert out == [x * x for x in range(7)] and seen == list(range(1, 8))

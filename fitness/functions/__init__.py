@@ -8,6 +8,7 @@ score of 0.5 means "twice as bad as the best on this function".
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import yaml
@@ -24,14 +25,14 @@ class Context:
     """What the functions may look at beyond one option's summary: the workload, the trace, raw runs."""
 
     workload: object
-    traffic: dict
     runs: dict = field(default_factory=dict)
     complexity_rubric: dict = field(default_factory=lambda: load_rubric("complexity"))
     fitness_rubric: dict = field(default_factory=lambda: load_rubric("fitness"))
 
 
+@functools.cache
 def load_rubric(name: str) -> dict:
-    """A built-in rubric (catalog data) as a mapping."""
+    """A built-in rubric (catalog data) as a mapping, parsed once (shared: read it, do not change it)."""
     return yaml.safe_load(catalogs.read_rubric_text(name))
 
 

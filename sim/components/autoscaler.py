@@ -51,7 +51,7 @@ def invocations_counter(arrivals_s: np.ndarray) -> Callable[[float, float], int]
 
 
 def target_tracking(env: simpy.Environment, pool: InstancePool, total: Callable[[float, float], float],
-                    policy: TargetTracking, history: list | None = None) -> Generator:
+                    policy: TargetTracking) -> Generator:
     """Process: evaluate the alarms every period and resize the pool.
 
     `total(t0, t1)` is the metric summed over the endpoint for the period [t0, t1) (invocations, or a
@@ -85,5 +85,3 @@ def target_tracking(env: simpy.Environment, pool: InstancePool, total: Callable[
             for _ in range(desired - wanted):
                 pool.retire(t)
             last_in, low = t, 0
-        if history is not None:
-            history.append((t, metric, serving, pool.pending))

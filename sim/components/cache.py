@@ -73,14 +73,6 @@ class ModelCache:
         self.hits = self.misses = self.disk_hits = self.downloads = self.evictions = self.disk_evictions = 0
         self.memory_trace: list[tuple[float, float]] | None = [] if track_memory else None
 
-    def unfit(self, m: int) -> str | None:
-        """Why model `m` can never be cached here (bigger than a whole tier), or None when it can."""
-        if self.fp.memory_mb[m] > self.memory_budget_mb:
-            return f"needs {self.fp.memory_mb[m]:,.0f} MB of memory and the budget is {self.memory_budget_mb:,.0f} MB"
-        if self.fp.size_mb[m] > self.disk_budget_mb:
-            return f"has a {self.fp.size_mb[m]:,.0f} MB artifact and the disk holds {self.disk_budget_mb:,.0f} MB"
-        return None
-
     @property
     def hit_ratio(self) -> float:
         """hits / (hits + misses); 0 before any access."""

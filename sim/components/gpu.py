@@ -73,11 +73,6 @@ class SharedGpu:
         self._run: list[tuple[float, int, object]] = []    # (virtual finish, seq, tag)
         self._seq = 0
 
-    @property
-    def running(self) -> int:
-        """Batches executing now."""
-        return len(self._run)
-
     def _rate(self) -> float:
         n = len(self._run)
         return 1.0 if n <= self.gpus else self.gpus / n

@@ -54,7 +54,7 @@ class InstancePool(Fleet):
         done, routable, out = self._done, self._routable, self._out
         while done and done[0][0] <= t:
             _, iid = heapq.heappop(done)
-            if iid < len(self.left_s) and self.left_s[iid] == math.inf:
+            if self.left_s[iid] == math.inf:
                 out[routable.index(iid)] -= 1
 
     def advance(self, until: float) -> None:

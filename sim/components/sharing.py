@@ -159,29 +159,29 @@ class SharingPool(Fleet):
     def _advance_single(self, until: float) -> None:
         """`advance` for one job per request (direct invocation of one container), with the instance's
         clock kept inline: the same arithmetic as `_run`, without stages, hops or per-request state."""
-        arr, col, k, n = self._arr, self._cols[0], self._next, len(self._arr)
+        arr, col, k0, n = self._arr, self._cols[0], self._next, len(self._arr)
         v, clock, jobs, due, routable, out = self._v, self._t, self._jobs, self._due, self.routable, self.out
-        cap, push, settle = self.vcpus, heapq.heappush, self._settle_single
+        cap, push, settle, k = self.vcpus, heapq.heappush, self._settle_single, k0
         while routable and k < n and arr[k] < until:
             a = arr[k]
             for iid in routable:
                 if due[iid] <= a:
                     settle(iid, a)
-            iid = self.least_outstanding()
+            iid = routable[0] if len(routable) == 1 else min(routable, key=out.__getitem__)  # least outstanding
             heap = jobs[iid]
             m = len(heap)
             if m:
                 v[iid] += (cap / m if m > cap else 1.0) * (a - clock[iid])
             clock[iid] = a
-            w = col[k]
-            self.work_s += w
-            push(heap, (v[iid] + w, k))
-            self.log.start_s[self._idx[k]] = a
+            push(heap, (v[iid] + col[k], k))
             out[iid] += 1
             m += 1
             due[iid] = a + (heap[0][0] - v[iid]) * (m / cap if m > cap else 1.0)
             k += 1
         self._next = k
+        if k > k0:  # under processor sharing service starts on arrival; per batch of arrivals, not per request
+            self.log.start_s[np.frombuffer(self._idx, np.int64)[k0:k]] = np.frombuffer(arr, np.float64)[k0:k]
+            self.work_s += float(np.frombuffer(col, np.float64)[k0:k].sum())
         for iid in range(len(jobs)):
             if due[iid] <= until:
                 settle(iid, until)

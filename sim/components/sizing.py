@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from sim.catalog import Catalog, InstanceType
 from sim.model import ModelSpec
+from sim.traffic_stats import per_window_counts
 
 
 def usable_memory_mb(it: InstanceType, catalog: Catalog) -> float:
@@ -70,6 +69,4 @@ def peak_rate_rps(arrivals_s: np.ndarray, horizon_s: float, window_s: float = 60
     """Highest arrival rate over any aligned window of `window_s` seconds, requests/s."""
     if arrivals_s.size == 0:
         return 0.0
-    bins = max(1, math.ceil(horizon_s / window_s))
-    counts = np.bincount(np.minimum((arrivals_s // window_s).astype(np.int64), bins - 1), minlength=bins)
-    return float(counts.max() / window_s)
+    return float(per_window_counts(arrivals_s, horizon_s, window_s).max() / window_s)

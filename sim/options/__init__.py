@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from sim.errors import InputError, did_you_mean
 from sim.results import SimResult
 from sim.scenario import Scenario
 
@@ -52,6 +53,16 @@ def register(option_id: str, config: type[BaseModel], delivers: frozenset[str] =
         REGISTRY[option_id] = OptionDef(option_id, config, fn, summary, frozenset(delivers), frozenset(patterns))
         return fn
     return deco
+
+
+def option_def(option_id: str, field: str = "option") -> OptionDef:
+    """The registered option `option_id`; otherwise an InputError naming `field`, the valid ids and the
+    nearest one."""
+    registry = load_all()
+    if option_id not in registry:
+        raise InputError(field, f"one of {', '.join(registry)}", option_id,
+                         hint=did_you_mean(option_id, list(registry)))
+    return registry[option_id]
 
 
 def load_all() -> dict[str, OptionDef]:

@@ -21,7 +21,7 @@ from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import launch_delay_s
+from sim.options._fleet import EARLY_WINDOW_S, launch_delay_s
 from sim.results import RequestLog, SimResult, Timeline
 from sim.scenario import Scenario
 
@@ -89,7 +89,7 @@ def _policy(cfg: AsyncConfig, model: ModelSpec, workers: int, arrivals: np.ndarr
     per_inst_rps = cfg.target_utilization * workers / max(work_s, 1e-9)
     if a is None:
         a = BacklogScaling(max=max(1, math.ceil(2 * peak_rate_rps(arrivals, horizon_s) / per_inst_rps)))
-    early = min(600.0, horizon_s)
+    early = min(EARLY_WINDOW_S, horizon_s)
     initial = cfg.initial_count if cfg.initial_count is not None else \
         math.ceil(np.searchsorted(arrivals, early) / early / per_inst_rps)
     pol = TargetTracking(

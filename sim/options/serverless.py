@@ -20,6 +20,7 @@ from sim.cost import billed_seconds, data_cost_usd, gb_second_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
+from sim.options._fleet import EARLY_WINDOW_S
 from sim.results import SERVED, RequestLog, SimResult, Timeline
 from sim.scenario import Scenario
 
@@ -57,8 +58,6 @@ def default_memory_mb(model: ModelSpec, catalog: Catalog) -> int:
 WARM_Z = 3.0
 """Standard deviations above the mean number in service that `steady_warm` keeps warm (Poisson)."""
 
-EARLY_S = 600.0
-"""The first minutes of traffic that size the warm start."""
 
 
 def steady_warm(arrivals: np.ndarray, service: np.ndarray, cap: int) -> int:
@@ -66,8 +65,8 @@ def steady_warm(arrivals: np.ndarray, service: np.ndarray, cap: int) -> int:
     minutes, plus WARM_Z x sqrt(E) for the Poisson spread (about its 99.9th percentile), at most `cap`."""
     if arrivals.size == 0:
         return 0
-    early = int(np.searchsorted(arrivals, EARLY_S))
-    busy = early / EARLY_S * float(np.mean(service[:max(early, 1)]))
+    early = int(np.searchsorted(arrivals, EARLY_WINDOW_S))
+    busy = early / EARLY_WINDOW_S * float(np.mean(service[:max(early, 1)]))
     return int(min(cap, math.ceil(busy + WARM_Z * math.sqrt(busy))))
 
 
