@@ -4,9 +4,14 @@ The flagship (`examples/flagship-week.yaml`: a week of diurnal traffic averaging
 requests) is run whole, with its rates divided by 16 and by 4 (1x = about 0.76M requests, 4x about 3M,
 16x the flagship itself), so every size is the same week and the same decision, right-sizing,
 replications, headroom and sensitivity included. Each size runs `fitness recommend --format json` in a
-fresh process. Wall time is measured around it; memory is the largest sum of resident set sizes of the
-process and every process it started (its right-sizing workers), sampled from /proc every 50 ms, so the
-figure is what the machine had to hold at once (Linux only).
+fresh process. Wall time is measured around it. Memory is sampled from /proc every 50 ms over the process
+and every process it started (its right-sizing workers), Linux only:
+- peak MB: the largest sum of their proportional set sizes (PSS). Forked workers share the parent's pages
+  (the scenario); PSS splits each shared page among the processes mapping it, so the sum is the memory the
+  machine held for the run, counted once;
+- sum RSS: the largest sum of resident set sizes, which counts every shared page once per process (an upper
+  bound);
+- max RSS: the largest resident set of any one process (what `/usr/bin/time` reports for it).
 
     python -m benchmarks.flagship [--sizes 1 4 16] [--json]
 """
@@ -43,17 +48,17 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def rss_mb(pids: list[int]) -> float:
-    """Sum of VmRSS of the processes still alive, MB."""
-    total = 0
+def memory_mb(pids: list[int]) -> tuple[float, float, float]:
+    """(sum of PSS, sum of RSS, largest RSS) of the processes still alive, MB."""
+    pss = rss = top = 0
     for p in pids:
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            fields = dict(line.split(":", 1) for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()[1:])
         except OSError:
-            pass
-    return total / 1024.0
+            continue
+        kb_pss, kb_rss = int(fields["Pss"].split()[0]), int(fields["Rss"].split()[0])
+        pss, rss, top = pss + kb_pss, rss + kb_rss, max(top, kb_rss)
+    return pss / 1024.0, rss / 1024.0, top / 1024.0
 
 
 def workload_at(size: int, folder: Path) -> Path:
@@ -71,9 +76,9 @@ def measure(size: int, folder: Path) -> dict:
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "fitness.cli", "recommend", str(path), "--format", "json"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    peak = 0.0
+    peak = (0.0, 0.0, 0.0)
     while proc.poll() is None:
-        peak = max(peak, rss_mb(descendants(proc.pid)))
+        peak = tuple(map(max, peak, memory_mb(descendants(proc.pid))))
         time.sleep(0.05)
     out = proc.stdout.read()
     seconds = time.perf_counter() - start
@@ -81,9 +86,9 @@ def measure(size: int, folder: Path) -> dict:
         raise SystemExit(f"fitness recommend failed at {size}x (exit {proc.returncode})")
     rec = json.loads(out)
     requests = next(o["requests"]["offered"] for o in rec["options"] if o.get("requests"))
-    return {"size": size, "requests": requests, "seconds": seconds, "peak_mb": peak,
-            "recommended": rec["recommended"], "us_per_request": seconds / requests * 1e6,
-            "bytes_per_request": peak * 2**20 / requests}
+    return {"size": size, "requests": requests, "seconds": seconds, "peak_mb": peak[0], "sum_rss_mb": peak[1],
+            "max_rss_mb": peak[2], "recommended": rec["recommended"], "us_per_request": seconds / requests * 1e6,
+            "bytes_per_request": peak[0] * 2**20 / requests}
 
 
 def main() -> None:
@@ -97,10 +102,11 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows))
         return
-    print(f"{'size':>5} {'requests':>12} {'seconds':>8} {'peak MB':>8} {'us/req':>7} {'B/req':>6}  recommended")
+    print(f"{'size':>5} {'requests':>12} {'seconds':>8} {'peak MB':>8} {'sum RSS':>8} {'max RSS':>8} {'us/req':>7} "
+          f"{'B/req':>6}  recommended")
     for r in rows:
-        print(f"{r['size']:>4}x {r['requests']:>12,} {r['seconds']:>8.1f} {r['peak_mb']:>8.0f} "
-              f"{r['us_per_request']:>7.2f} {r['bytes_per_request']:>6.0f}  {r['recommended']}")
+        print(f"{r['size']:>4}x {r['requests']:>12,} {r['seconds']:>8.1f} {r['peak_mb']:>8.0f} {r['sum_rss_mb']:>8.0f} "
+              f"{r['max_rss_mb']:>8.0f} {r['us_per_request']:>7.2f} {r['bytes_per_request']:>6.0f}  {r['recommended']}")
     print(f"cores: {os.cpu_count()}")
 
 

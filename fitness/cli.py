@@ -343,6 +343,12 @@ def _print_export(dep, folder: Path, written: list[str], stale: list[str]) -> No
                   "file there.", highlight=False, markup=False)
 
 
+def _is_click(e: Exception, name: str) -> bool:
+    """Whether `e` is click's exception `name`: typer >= 0.24 raises its vendored copy (`typer._click`),
+    which is not a subclass of the installed click's."""
+    return any(cls.__name__ == name and cls.__module__.endswith("click.exceptions") for cls in type(e).__mro__)
+
+
 def main() -> None:
     """Console entry point: user errors exit 2 with their paragraph and no traceback."""
     try:
@@ -353,11 +359,10 @@ def main() -> None:
     except (typer.Exit, SystemExit) as e:
         sys.exit(getattr(e, "exit_code", getattr(e, "code", 0)))
     except Exception as e:  # click usage errors and the like
-        import click
-        if isinstance(e, click.ClickException):
+        if _is_click(e, "ClickException"):
             e.show()
             sys.exit(2)
-        if isinstance(e, click.exceptions.Abort):
+        if _is_click(e, "Abort"):
             sys.exit(1)
         if os.environ.get("FITNESS_DEBUG"):
             raise

@@ -60,3 +60,10 @@ class Engine(simpy.Environment):
             self.step()
         for plane in self.planes:
             plane.advance(math.inf)
+        # The run is over. Each control process still waiting is in a reference cycle with the event it
+        # waits on (event -> callbacks -> process -> event), and its frame holds the data plane: cutting the
+        # cycles returns a week's arrays (hundreds of MB) now, not at the next full garbage collection.
+        for *_, event in self._queue:
+            event.callbacks = None
+        self._queue.clear()
+        self.planes.clear()

@@ -93,3 +93,13 @@ def test_missing_workload_file(tmp_path):
 def test_unknown_option_on_simulate():
     out = run("simulate", str(EXAMPLE), "--option", "serverles")
     assert out.returncode == 2 and "serverless" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("args", [("recommend", "--formt", "json"), ("simulate", "-o", "x")])
+def test_misspelt_command_line_flag_is_a_usage_error(args):
+    """typer's vendored click raises its own exception classes: a typo in a flag is still exit 2 with click's
+    usage paragraph and its suggestion, never an internal error."""
+    out = run(args[0], str(EXAMPLE), *args[1:])
+    assert out.returncode == 2 and "No such option" in out.stderr and "internal error" not in out.stderr
+    if args[1] == "--formt":
+        assert "--format" in out.stderr

@@ -238,13 +238,13 @@ models = st.builds(lambda svc, c, mem, logic, i: ModelSpec(
     name=f"m{i}", kind="logic" if logic else "model", service_time=svc, memory_mb=mem, batch_latency=c,
     accelerator="gpu"), service, curve, st.floats(0, 4000), st.booleans(), st.integers(0, 5))
 pattern = st.sampled_from([None, "serial", "scatter-gather", "aggregate"])
+counts = st.one_of(st.builds(lambda c: {"instance_count": c}, st.integers(1, 3)), st.just({}),
+                   st.builds(lambda lo, extra, tgt: {"autoscaling": {
+                       "min": lo, "max": lo + extra, "target_invocations_per_instance": tgt}},
+                       st.integers(1, 2), st.integers(0, 3), st.floats(1, 5000)))
 triton_cfg = st.builds(lambda b, d, ipm, count: {"max_batch_size": b, "max_queue_delay_ms": d,
                                                  "instances_per_model": ipm, **count},
-                       st.integers(1, 16), st.floats(0, 50), st.integers(1, 3),
-                       st.one_of(st.builds(lambda c: {"instance_count": c}, st.integers(1, 3)), st.just({}),
-                                 st.builds(lambda lo, extra, tgt: {"autoscaling": {
-                                     "min": lo, "max": lo + extra, "target_invocations_per_instance": tgt}},
-                                     st.integers(1, 2), st.integers(0, 3), st.floats(1, 5000))))
+                       st.integers(1, 16), st.floats(0, 50), st.integers(1, 3), counts)
 
 
 @st.composite
@@ -278,6 +278,47 @@ def test_triton_invariants(sc, raw):
     it = CAT.instance(res.config["instance_type"])
     assert res.config["gpu_memory_used_mb"] <= gpu_budget_mb(it, CAT)
     assert 0 <= res.extra["utilization"] <= 1
+
+
+one_model = st.builds(lambda svc, c, mem: ModelSpec(name="m", service_time=svc, memory_mb=mem, batch_latency=c,
+                                                     accelerator="gpu"), service, curve, st.floats(0, 4000))
+single_cfg = st.builds(lambda b, d, pref, count: {"max_batch_size": b, "max_queue_delay_ms": d,
+                                                  "preferred_batch_sizes": tuple(p for p in pref if p <= b), **count},
+                       st.integers(1, 16), st.floats(0, 50), st.lists(st.integers(1, 16), max_size=3), counts)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(one_model, st.floats(0.05, 80), st.floats(30, 3600), st.integers(0, 2**31), single_cfg)
+def test_single_model_fast_path_matches_the_general_host(model, rate, horizon, seed, raw):
+    """One model on no more slots than GPUs is served by `SingleBatchHost`; it must give what the general
+    host (stage maps, timer heap, processor-sharing GPU) gives: same outcomes, batches and times. Up to 80
+    req/s of up to 500 ms a request overloads the GPU, so queues grow and requests time out."""
+    from unittest import mock
+
+    from sim.components import batcher
+
+    n = min(3000, max(1, int(rate * horizon)))
+    sc = _scenario(np.sort(stream(seed, "arrivals").uniform(0, horizon, n)), horizon, [model], seed=seed)
+    built = []
+
+    class Counted(batcher.SingleBatchHost):
+        def __init__(self, *a, **k):
+            built.append(1)
+            super().__init__(*a, **k)
+
+    with mock.patch.object(batcher, "SingleBatchHost", Counted):
+        fast = simulate(sc, TritonConfig(**raw))
+    with mock.patch.object(batcher, "single_model", lambda ens: None):
+        general = simulate(sc, TritonConfig(**raw))
+    if not fast.feasible:
+        return
+    assert built  # the fast path ran
+    assert np.array_equal(fast.log.status, general.log.status)
+    for f in ("start_s", "finish_s"):
+        assert np.allclose(getattr(fast.log, f), getattr(general.log, f), rtol=1e-12, atol=1e-9, equal_nan=True)
+    assert fast.extra["batch_sizes"] == general.extra["batch_sizes"]
+    assert fast.extra["utilization"] == pytest.approx(general.extra["utilization"], rel=1e-9)
+    assert fast.cost_usd == pytest.approx(general.cost_usd, rel=1e-12)
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sim.components.batch_single import SingleBatchHost, single_model
 from sim.components.fleet import Fleet
 from sim.components.gpu import SharedGpu
 from sim.components.seq import floats
@@ -83,13 +84,14 @@ class BatchPlan:
 class Ensemble:
     """What every instance runs: per-model plans (None: not hosted) and each request's path.
 
-    `paths[path_of[j]]` is request j's stages in order, each a tuple of model indices run in parallel;
+    `paths[path_of[j]]` is request j's stages in order, each a tuple of model indices run in parallel
+    (`path_of` None: every request takes `paths[0]`);
     `work[i][j]` is request j's service sample at model i (None where an explicit curve needs none).
     """
 
     plans: Sequence[BatchPlan | None]
     paths: Sequence[tuple[tuple[int, ...], ...]]
-    path_of: Sequence[int]
+    path_of: Sequence[int] | None
     work: Sequence[Sequence[float] | None]
     gpus: int
 
@@ -113,6 +115,11 @@ class TritonHost:
         self._stage: dict[int, int] = {}   # request -> position of its current stage
         self._left: dict[int, int] = {}    # request -> branches of that stage still running
         self._touched: set[int] = set()    # models whose queues grew during the current event
+
+    @property
+    def gpu_busy_s(self) -> float:
+        """GPU-seconds with a batch running on this instance."""
+        return self.gpu.busy_s
 
     def _timer(self, t: float, kind: int, x: int) -> None:
         heapq.heappush(self._timers, (t, self._seq, kind, x))
@@ -144,11 +151,15 @@ class TritonHost:
         if t_lim != math.inf and t_lim > self.now:
             self.now = t_lim
 
+    def _path(self, j: int) -> tuple[tuple[int, ...], ...]:
+        paths, path_of = self.ens.paths, self.ens.path_of
+        return paths[0] if path_of is None else paths[path_of[j]]
+
     def arrive(self, t: float, j: int) -> None:
         """Request j reaches this instance at t (or when the instance started, if later)."""
         t = max(t, self.now)
         self.outstanding += 1
-        path = self.ens.paths[self.ens.path_of[j]]
+        path = self._path(j)
         self._stage[j], self._left[j] = 0, len(path[0])
         for i in path[0]:
             self._enter(i, j, t)
@@ -205,7 +216,7 @@ class TritonHost:
         if left:
             self._left[j] = left
             return
-        path = self.ens.paths[self.ens.path_of[j]]
+        path = self._path(j)
         k = self._stage[j] + 1
         if k < len(path):
             self._stage[j], self._left[j] = k, len(path[k])
@@ -230,17 +241,24 @@ class TritonPool(Fleet):
         self.log, self.ens, self.timeout_s = log, ens, timeout_s
         self._arr = floats(log.arrival_s)
         self._next = 0
-        self.hosts: list[TritonHost] = []
+        self.hosts: list[TritonHost | SingleBatchHost] = []
         self._routable = self.routable
+        self._single = single_model(ens)
 
     def _on_join(self, iid: int, t: float) -> None:
-        self.hosts.append(TritonHost(self.ens, self.log, self._arr, self.timeout_s, t))
+        if self._single is not None:
+            self.hosts.append(SingleBatchHost(self.ens, self._single, self.log, self._arr, self.timeout_s, t))
+        else:
+            self.hosts.append(TritonHost(self.ens, self.log, self._arr, self.timeout_s, t))
 
     def advance(self, until: float) -> None:
         """Route and serve every arrival before `until`; with `until` = inf, drain every instance."""
         arr, hosts, routable, k, n = self._arr, self.hosts, self._routable, self._next, len(self._arr)
         while routable and k < n and arr[k] < until:
             a = arr[k]
+            if len(routable) == 1 and self._single is not None:
+                k = hosts[routable[0]].serve(arr, k, until)
+                continue
             if len(routable) == 1:
                 host = hosts[routable[0]]
                 host.run_until(a)
@@ -271,4 +289,4 @@ class TritonPool(Fleet):
 
     def gpu_busy_s(self) -> float:
         """GPU-seconds with a batch running, over all instances."""
-        return sum(h.gpu.busy_s for h in self.hosts)
+        return sum(h.gpu_busy_s for h in self.hosts)

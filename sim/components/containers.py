@@ -11,22 +11,23 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 
 import numpy as np
 
-from sim.components.seq import floats, ints
+from sim.components.seq import floats, floats_at, positions
 from sim.results import FAILED, THROTTLED, RequestLog
 
 
 class OnDemandContainers:
-    """Containers for the requests `idx` of `log`; `service_s` and `cold_s` are per request (s)."""
+    """Containers for the requests `idx` of `log` (None: all of them); `service_s` and `cold_s` are per request (s)."""
 
-    def __init__(self, log: RequestLog, idx: np.ndarray, service_s: np.ndarray, cold_s: float,
+    def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, cold_s: float,
                  max_concurrency: int, keep_alive_s: float, provisioned: int = 0,
                  timeout_s: float = math.inf, warm: int = 0) -> None:
         self.log, self.cold_s, self.max_conc = log, cold_s, max_concurrency
         self.keep_alive_s, self.timeout_s, self.provisioned = keep_alive_s, timeout_s, provisioned
-        self._idx, self._arr, self._svc = ints(idx), floats(log.arrival_s[idx]), floats(service_s)
+        self._idx, self._arr, self._svc = positions(idx, log.n), floats_at(log.arrival_s, idx), floats(service_s)
         self._next = 0
         self._busy: list[tuple[float, int]] = []  # (free at, container id); provisioned ids are < 0
         self._idle: list[int] = []                # heap of -id: the newest idle container on top
@@ -34,7 +35,7 @@ class OnDemandContainers:
         self.created_s: list[float] = []          # per on-demand container
         self.died_s: list[float] = []             # per on-demand container (inf while alive)
         self.idle_since: list[float] = []
-        self.billed_s: list[float] = []           # per served or failed request: time in service
+        self.billed_s = array("d")                # per served or failed request: time in service
         for cid in range(warm):  # warm at the start, as in steady state: idle since t = 0
             self.created_s.append(0.0)
             self.died_s.append(math.inf)

@@ -31,26 +31,26 @@ import numpy as np
 
 from sim.components.cache import Footprints, ModelCache
 from sim.components.fleet import Fleet
-from sim.components.seq import floats, ints
+from sim.components.seq import floats, floats_at, ints, positions
 from sim.results import FAILED, RequestLog
 
 
 class ModelAwarePool(Fleet):
-    """Serves requests `idx` of `log` (arrival order) on instances with a model cache each.
+    """Serves requests `idx` of `log` (arrival order; None: all of them) on instances with a model cache each.
 
     `service_s` are the requests' service times on this hardware; a response later than `timeout_s`
     is a failure at arrival + timeout. `track` keeps memory traces and, per request that waited for a
     load, (load end, load time or None for a delayed hit) in `waited` (tests, not the hot path).
     """
 
-    def __init__(self, log: RequestLog, idx: np.ndarray, service_s: np.ndarray, workers: int,
+    def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, workers: int,
                  footprints: Footprints, memory_budget_mb: float, disk_budget_mb: float = math.inf,
                  timeout_s: float = math.inf, track: bool = False) -> None:
         super().__init__()
         self.log, self.workers, self.timeout_s, self.track = log, workers, timeout_s, track
         self.fp, self.memory_budget_mb, self.disk_budget_mb = footprints, memory_budget_mb, disk_budget_mb
-        self._idx, self._arr = ints(idx), floats(log.arrival_s[idx])
-        self._svc, self._mod = floats(service_s), ints(log.model_idx[idx])
+        self._idx, self._arr = positions(idx, log.n), floats_at(log.arrival_s, idx)
+        self._svc, self._mod = floats(service_s), ints(log.model_idx if idx is None else log.model_idx[idx])
         self._next = 0
         self._free: list[list[float]] = []      # per instance: heap of worker free times
         self._out = self.out                    # per instance: outstanding requests (queued, loading, in service)

@@ -13,24 +13,24 @@ import math
 import numpy as np
 
 from sim.components.fleet import Fleet
-from sim.components.seq import floats, ints
+from sim.components.seq import floats, floats_at, positions
 from sim.results import FAILED, RequestLog
 
 
 class InstancePool(Fleet):
     """Routes a slice of the request log across instances; instances join and leave via the control plane.
 
-    `idx` are the positions in `log` this pool serves (in arrival order), `service_s` their service
+    `idx` are the positions in `log` this pool serves (in arrival order; None: every request), `service_s` their service
     times on this hardware. A response later than `timeout_s` is a failure at arrival + timeout (the
     worker still finishes it: the container does not know the caller gave up).
     """
 
-    def __init__(self, log: RequestLog, idx: np.ndarray, service_s: np.ndarray, workers: int,
+    def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, workers: int,
                  timeout_s: float = math.inf, elastic: bool = True) -> None:
         super().__init__()
         self.log, self.workers, self.timeout_s, self.elastic = log, workers, timeout_s, elastic
-        self._idx = ints(idx)
-        self._arr = floats(log.arrival_s[idx])
+        self._idx = positions(idx, log.n)
+        self._arr = floats_at(log.arrival_s, idx)
         self._svc = floats(service_s)
         self._next = 0
         self._free: list[list[float]] = []   # per instance: heap of worker free times

@@ -22,12 +22,12 @@ import math
 import numpy as np
 
 from sim.components.fleet import Fleet
-from sim.components.seq import floats, ints
+from sim.components.seq import block, floats, floats_at, positions
 from sim.results import FAILED, RequestLog
 
 
 class SharingPool(Fleet):
-    """Requests `idx` of `log` on instances of `vcpus` vCPUs shared by processor sharing.
+    """Requests `idx` of `log` (None: all of them) on instances of `vcpus` vCPUs shared by processor sharing.
 
     `work` holds one column per container a request visits (seconds at full speed, one row per request
     in `idx`); `stages` lists, in order, the columns run at once in each stage; `hops_s[k]` is the delay
@@ -35,14 +35,14 @@ class SharingPool(Fleet):
     arrival is a failure at arrival + timeout; the instance still finishes the work (it does not know).
     """
 
-    def __init__(self, log: RequestLog, idx: np.ndarray, work: np.ndarray, stages: tuple[tuple[int, ...], ...],
+    def __init__(self, log: RequestLog, idx: np.ndarray | None, work: np.ndarray, stages: tuple[tuple[int, ...], ...],
                  vcpus: int, hops_s: tuple[float, ...] | None = None, timeout_s: float = math.inf) -> None:
         super().__init__()
         work = np.asarray(work, float)
         work = work[:, None] if work.ndim == 1 else work
         self.log, self.vcpus, self.timeout_s, self.stages = log, vcpus, timeout_s, stages
         self.hops_s = tuple(hops_s) if hops_s is not None else (0.0,) * len(stages)
-        self._idx, self._arr = ints(idx), floats(log.arrival_s[idx])
+        self._idx, self._arr = positions(idx, log.n), floats_at(log.arrival_s, idx)
         self._cols = [floats(work[:, j]) for j in range(work.shape[1])]
         self._next = 0
         self._seq = 0                         # tie-breaker for heap entries
@@ -180,7 +180,7 @@ class SharingPool(Fleet):
             k += 1
         self._next = k
         if k > k0:  # under processor sharing service starts on arrival; per batch of arrivals, not per request
-            self.log.start_s[np.frombuffer(self._idx, np.int64)[k0:k]] = np.frombuffer(arr, np.float64)[k0:k]
+            self.log.start_s[block(self._idx, k0, k)] = np.frombuffer(arr, np.float64)[k0:k]
             self.work_s += float(np.frombuffer(col, np.float64)[k0:k].sum())
         for iid in range(len(jobs)):
             if due[iid] <= until:

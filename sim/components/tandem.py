@@ -19,26 +19,27 @@ import math
 import numpy as np
 
 from sim.components.fleet import Fleet
-from sim.components.seq import floats, ints
+from sim.components.seq import floats, floats_at, positions
 from sim.results import FAILED, RequestLog
 
 
 class TandemPool(Fleet):
-    """Requests `idx` of `log` through the steps whose service times (s) are the columns of `service_s`.
+    """Requests `idx` of `log` (None: all of them) through the steps whose service times (s) are the columns
+    of `service_s`.
 
     `hop_s` is the delay between consecutive steps (none before the first). A response later than
     `timeout_s` after arrival is a failure at arrival + timeout; the steps still do the work. Per-step
     queue waits are summed in `wait_s` (and their maxima in `max_wait_s`) to show where requests queue.
     """
 
-    def __init__(self, log: RequestLog, idx: np.ndarray, service_s: np.ndarray, workers: int,
+    def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, workers: int,
                  hop_s: float = 0.0, timeout_s: float = math.inf) -> None:
         super().__init__()
         service_s = np.asarray(service_s, float)
         service_s = service_s[:, None] if service_s.ndim == 1 else service_s
         self.log, self.workers, self.hop_s, self.timeout_s = log, workers, hop_s, timeout_s
         self.steps = service_s.shape[1]
-        self._idx, self._arr = ints(idx), floats(log.arrival_s[idx])
+        self._idx, self._arr = positions(idx, log.n), floats_at(log.arrival_s, idx)
         self._cols = [floats(service_s[:, j]) for j in range(self.steps)]
         self._next = 0
         self._free: list[list[list[float]]] = []   # per instance, per step: heap of worker free times

@@ -111,7 +111,7 @@ def simulate(scenario: Scenario, cfg: PipelineConfig) -> SimResult:
         return SimResult.infeasible("inference-pipeline", reasons, scenario.horizon_s, config)
     service = np.column_stack([scenario.step_service_s(i) for i in steps])
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
-    pool = TandemPool(log, np.arange(scenario.n), service, cfg.workers_per_container, hop_s,
+    pool = TandemPool(log, None, service, cfg.workers_per_container, hop_s,
                       cat.realtime.timeout_s.value)
     slowest_s = float(service.mean(axis=0).max()) if scenario.n else 0.0
     run_fleet(scenario, pool, cfg, cfg.workers_per_container / max(slowest_s, 1e-9), models, config)

@@ -167,7 +167,7 @@ def simulate(scenario: Scenario, cfg: MultiContainerConfig) -> SimResult:
     work = lay.work_s(scenario)
     per_request_s = float(sum(work[:, c].mean() for stage in lay.stages for c in stage)) if scenario.n else 0.0
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
-    pool = SharingPool(log, np.arange(scenario.n), work, lay.stages, it.vcpu, lay.hops_s,
+    pool = SharingPool(log, None, work, lay.stages, it.vcpu, lay.hops_s,
                        scenario.catalog.realtime.timeout_s.value)
     run_fleet(scenario, pool, cfg, it.vcpu / max(per_request_s, 1e-9), used, config)
     return fleet_result("multi-container", scenario, log, pool, it, config, pool.work_s, it.vcpu)

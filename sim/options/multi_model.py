@@ -107,7 +107,7 @@ def run(scenario: Scenario, cfg: MultiModelConfig, track: bool = False) -> tuple
     if reasons:
         return SimResult.infeasible(OPTION, reasons, h, config), None
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
-    pool = ModelAwarePool(log, np.arange(scenario.n), scenario.service_s, config["workers_per_instance"],
+    pool = ModelAwarePool(log, None, scenario.service_s, config["workers_per_instance"],
                           Footprints.of(scenario.models, cat), config["model_memory_budget_mb"],
                           config["disk_budget_mb"], cat.realtime.timeout_s.value, track=track)
     env = Engine()

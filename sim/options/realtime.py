@@ -75,7 +75,7 @@ def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: n
     """One model's endpoint: an instance pool, pinned or autoscaled, serving these arrivals."""
     log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
     env = Engine()
-    pool = env.attach(InstancePool(log, np.arange(arrivals.size), service, workers, cat.realtime.timeout_s.value,
+    pool = env.attach(InstancePool(log, None, service, workers, cat.realtime.timeout_s.value,
                                    elastic=cfg.instance_count is None))
     config: dict = {}
     capacity = workers / max(model.service_time.expected_ms / 1000.0, 1e-9)

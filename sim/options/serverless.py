@@ -138,13 +138,14 @@ def serve_endpoint(m: ModelSpec, arrivals: np.ndarray, service: np.ndarray, cfg:
     env, work = Engine(), service / speed(mem, cat)
     room = cfg.max_concurrency - cfg.provisioned_concurrency
     warm = min(room, cfg.initial_warm if cfg.initial_warm is not None else steady_warm(arrivals, work, room))
-    fleet = env.attach(OnDemandContainers(log, np.arange(arrivals.size), work,
+    fleet = env.attach(OnDemandContainers(log, None, work,
                                           m.cold_start_s(cat.network.model_download_mb_per_s.value),
                                           cfg.max_concurrency, ka, cfg.provisioned_concurrency, s.timeout_s.value,
                                           warm=warm))
+    del work  # the containers hold their own compact copy; a week of it is ~100 MB
     env.run_until(horizon_s)
     served = int(np.sum(log.status == SERVED))
-    busy = billed_seconds(np.array(fleet.billed_s), s.billing_granularity_ms.value)
+    busy = billed_seconds(np.frombuffer(fleet.billed_s), s.billing_granularity_ms.value)
     cost = {"compute": gb_second_cost_usd(busy, mem, s.price_per_gb_second.value),
             "data": data_cost_usd(served * (m.payload_kb + m.response_kb), s.data_price_per_gb.value)}
     if cfg.provisioned_concurrency:

@@ -10,6 +10,7 @@ instance, as real-time endpoints are; limits (payload, timeout) are those of rea
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -43,13 +44,15 @@ class TritonConfig(FleetConfig):
         return self
 
 
-def _paths(scenario: Scenario) -> tuple[list[int], list, list[int]]:
-    """Models hosted, the request paths (stages of model indices) and each request's path index."""
+def _paths(scenario: Scenario) -> tuple[list[int], list, Sequence[int] | None]:
+    """Models hosted, the request paths (stages of model indices) and each request's path index (None when
+    there is one path: no per-request array to hold)."""
     app = scenario.application
     if app is None or app.routed:  # each request names one model
         used = list(range(len(scenario.models)))  # Triton loads every model of its repository
-        return used, [((i,),) for i in range(len(scenario.models))], ints(scenario.model_idx)
-    return list(app.models_used), [app.stages], [0] * scenario.n
+        paths = [((i,),) for i in range(len(scenario.models))]
+        return used, paths, ints(scenario.model_idx) if len(paths) > 1 else None
+    return list(app.models_used), [app.stages], None
 
 
 def _plans(scenario: Scenario, cfg: TritonConfig, used: list[int], gpus: int) -> list[BatchPlan | None]:
@@ -79,10 +82,11 @@ def _work(scenario: Scenario, plans: list[BatchPlan | None]) -> list:
     return out
 
 
-def capacity_rps(scenario: Scenario, plans: list[BatchPlan | None], paths: list, path_of: list[int],
+def capacity_rps(scenario: Scenario, plans: list[BatchPlan | None], paths: list, path_of: Sequence[int] | None,
                  gpus: int) -> float:
     """Requests/s one instance sustains with full batches: gpus / expected GPU-seconds per request."""
-    counts = np.bincount(np.asarray(path_of, np.int64), minlength=len(paths)) if path_of else np.ones(1)
+    some = path_of is not None and len(path_of) > 0
+    counts = np.bincount(np.asarray(path_of, np.int64), minlength=len(paths)) if some else np.ones(len(paths))
     share = counts / max(counts.sum(), 1)
     per_request = 0.0
     for path, p_share in zip(paths, share, strict=True):
