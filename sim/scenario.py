@@ -59,10 +59,12 @@ class Scenario:
 
     def cut(self, t0: float, length_s: float) -> Scenario:
         """The requests arriving in [t0, t0 + length_s), shifted to start at 0: a scenario of its own (its
-        per-step service times are drawn anew when a pattern asks for them)."""
+        per-step service times are drawn anew when a pattern asks for them). Its arrays are copies, so a day
+        cut from a week does not keep the week in memory."""
         lo, hi = np.searchsorted(self.arrivals_s, [t0, t0 + length_s])
-        return Scenario(self.models, self.arrivals_s[lo:hi] - t0, self.model_idx[lo:hi], self.service_s[lo:hi],
-                        length_s, self.catalog, self.seed, dict(self.meta), self.application)
+        return Scenario(self.models, self.arrivals_s[lo:hi] - t0, self.model_idx[lo:hi].copy(),
+                        self.service_s[lo:hi].copy(), length_s, self.catalog, self.seed, dict(self.meta),
+                        self.application)
 
     def step_service_s(self, i: int) -> np.ndarray:
         """Service time (s) of every request at model `i`, for patterns where a request visits several

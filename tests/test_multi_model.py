@@ -257,7 +257,9 @@ def test_registered_for_every_delivery_and_single_model_requests():
 
 def test_multi_tenant_saas_example():
     """examples/multi-tenant-saas.yaml: one MME costs at least 10x less than an endpoint per tenant and
-    meets the 2 s p99 SLO; its hit ratio is that of an LRU cache of 20 of 1000 Zipf(0.9) models."""
+    meets the 2 s p99 SLO; its hit ratio is that of an LRU cache of 20 of 1000 Zipf(0.9) models. Over seeds
+    0..9 of the example the hit ratio is Che's 0.2195 + 0.0001 on average, sd 0.0013 (measured 2026-11-25):
+    the tolerance is 4 sd + CHE_ERROR."""
     from fitness.api import build, run_option
     from fitness.workload import load_workload
     wl = load_workload(Path(__file__).parent.parent / "examples" / "multi-tenant-saas.yaml")
@@ -266,7 +268,7 @@ def test_multi_tenant_saas_example():
     assert 10 * mme["cost_usd"]["monthly"] <= rt["cost_usd"]["monthly"]
     assert mme["latency_ms"]["p99"] <= wl.slo.p99_ms and mme["requests"]["failed"] == 0
     assert mme["config"]["models_in_memory"] == 20
-    assert mme["cache"]["hit_ratio"] == pytest.approx(che_hit_ratio(1000, 20, 0.9), abs=0.01)
+    assert mme["cache"]["hit_ratio"] == pytest.approx(che_hit_ratio(1000, 20, 0.9), abs=4 * 0.0013 + CHE_ERROR)
 
 sizes = st.lists(st.tuples(st.floats(1, 3000), st.floats(0, 500), st.floats(0, 5), st.floats(1, 500)),
                  min_size=1, max_size=6)

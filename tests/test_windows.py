@@ -45,6 +45,9 @@ def test_busiest_day_is_cut_with_its_lead(long_path):
     counts = [np.sum((sc.arrivals_s >= t) & (sc.arrivals_s < t + windows.DAY_S))
               for t in np.linspace(0, sc.horizon_s - windows.DAY_S, 50)]
     assert w.scenario.n - np.sum(w.scenario.arrivals_s < w.lead_s) >= max(counts)  # no day is busier
+    # a replication keeps only its day: no array of the cut may keep the whole horizon's alive
+    for f in ("arrivals_s", "model_idx", "service_s"):
+        assert not np.shares_memory(getattr(w.scenario, f), getattr(sc, f)), f
 
 
 def test_short_scenarios_are_simulated_whole():
