@@ -112,8 +112,10 @@ def _resolve(node: dict, defs: dict) -> dict:
             base = {k: v for k, v in node.items() if k != "anyOf"}
             node = {**base, **rest[0]} if len(rest) == 1 else {**base, "anyOf": rest}
         elif "$ref" in node:
+            # the field's keys win, but not its description: a section's intro is its type's docstring (the
+            # field's own description is its row's, read from the field before resolving)
             target = defs[node["$ref"].rsplit("/", 1)[-1]]
-            node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+            node = {**target, **{k: v for k, v in node.items() if k not in ("$ref", "description")}}
         else:
             return node
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fitness.errors import UserError, from_input_error
 from fitness.validation import describe_validation_error
@@ -22,19 +22,16 @@ from sim.distributions import Empirical
 from sim.errors import InputError, did_you_mean
 from sim.model import ModelSpec
 from sim.options import load_all, option_def
-from sim.traffic import TrafficSpec
-from sim.units import DURATION_JSON_SCHEMA, parse_duration_s
+from sim.traffic import Duration, TrafficSpec
 
-Duration = Annotated[float, BeforeValidator(parse_duration_s), WithJsonSchema(DURATION_JSON_SCHEMA)]
-"""Seconds, written as a number or as '90s', '30m', '6h', '7d'."""
-
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
+_FROZEN = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 class ModelEntry(ModelSpec):
     """A model as written: a `ModelSpec` plus `count` (>1 expands to name-0 .. name-(count-1))."""
 
     count: int = Field(default=1, ge=1)
+    """Copies of the model: above 1 expands to `name-0` .. `name-(count-1)`, otherwise identical."""
 
     def expand(self) -> list[ModelSpec]:
         """The models this entry stands for."""
@@ -50,10 +47,15 @@ class Application(BaseModel):
     model_config = _FROZEN
 
     pattern: Literal["serial", "scatter-gather", "aggregate", "dynamic-selection"]
+    """How a request uses the models: steps in sequence, branches in parallel (then combined), or one route."""
     steps: tuple[str, ...] = ()
+    """Serial: model names run in this order, each one's output the next one's input."""
     branches: tuple[str, ...] = ()
+    """Scatter-gather and aggregate: model names called in parallel (at least 2); the slowest sets the latency."""
     aggregator: str | None = None
+    """Scatter-gather and aggregate: a model run after the branches to combine them; unset: none."""
     routes: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    """Dynamic selection: share of requests per model name (normalised to sum 1)."""
 
     @model_validator(mode="after")
     def _shape(self) -> Application:
@@ -83,10 +85,15 @@ class SLO(BaseModel):
     model_config = _FROZEN
 
     p99_ms: float | None = Field(default=None, gt=0)
+    """Highest 99th-percentile end-to-end latency allowed (sync and async delivery), ms; unset: no limit."""
     p95_ms: float | None = Field(default=None, gt=0)
+    """Highest 95th-percentile end-to-end latency allowed (sync and async delivery), ms; unset: no limit."""
     max_error_rate: float = Field(default=0.001, ge=0, le=1)
+    """Largest fraction of offered requests that may be throttled or fail."""
     delivery: Literal["sync", "async", "offline"] = "sync"
+    """How results reach callers: `sync` waits, `async` polls or is notified, `offline` by `deadline_h`."""
     deadline_h: float | None = Field(default=None, gt=0)
+    """Offline delivery: most hours any result may take from its record's arrival; unset: no deadline."""
 
 
 class Budget(BaseModel):
@@ -95,6 +102,7 @@ class Budget(BaseModel):
     model_config = _FROZEN
 
     monthly_usd: float | None = Field(default=None, ge=0)
+    """Most an option may cost, USD per 730-hour month (projected from the horizon); unset: no limit."""
 
 
 class Weights(BaseModel):
@@ -103,10 +111,15 @@ class Weights(BaseModel):
     model_config = _FROZEN
 
     cost: float = Field(default=0.35, ge=0)
+    """Weight of cost: projected USD per 730-hour month."""
     latency: float = Field(default=0.30, ge=0)
+    """Weight of latency: end-to-end p99, queueing and cold starts included."""
     throughput: float = Field(default=0.15, ge=0)
+    """Weight of throughput: goodput, the share of offered requests served."""
     complexity: float = Field(default=0.10, ge=0)
+    """Weight of scaling complexity: the decisions a team must make to run the option (a rubric)."""
     traffic_fit: float = Field(default=0.10, ge=0)
+    """Weight of traffic fit: paid-but-idle capacity, cold-start exposure and peak-minute loss."""
 
 
 class Workload(BaseModel):
@@ -115,19 +128,33 @@ class Workload(BaseModel):
     model_config = _FROZEN
 
     name: str = "workload"
+    """Name of the workload, shown in reports."""
     horizon: Duration | None = None
+    """Simulated time, seconds or a string like '6h'; unset: the trace's span, else one hour."""
     seed: int = 0
+    """Seed of every random draw (arrivals, model choices, service times); replications add 1, 2, ..."""
     replications: int = Field(default=3, ge=1, le=30)
+    """Seeds `recommend` ranks the options over, for 95% confidence intervals and ties."""
     sensitivity: bool = True
+    """Whether `recommend` reports what other weights and traffic x0.5, x2 and x10 would change."""
     catalog: str = "aws/us-east-1"
+    """Prices and limits: a built-in catalog name, or the path of a catalog YAML file."""
     models: tuple[ModelEntry, ...] = Field(min_length=1)
+    """The models and business-logic steps, at least one."""
     traffic: TrafficSpec
+    """How requests arrive, chosen by `pattern`."""
     application: Application | None = None
+    """How many models one request touches; unset: one model per request (single or multi-tenant)."""
     slo: SLO = SLO()
+    """Latency, error-rate and delivery objectives; an option that breaks them is infeasible."""
     budget: Budget = Budget()
+    """Spending limit; an option over it is infeasible."""
     weights: Weights = Weights()
+    """Weights of the five fitness functions that rank the feasible options."""
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Configuration per option id; unset knobs, and options not listed, are right-sized."""
     source: str | None = Field(default=None, exclude=True)
+    """The file the workload was read from, set by the loader (not a field of the file)."""
 
     @model_validator(mode="after")
     def _unique_names(self) -> Workload:
@@ -217,7 +244,10 @@ def read_samples_ms(path: Path, field: str) -> tuple[float, ...]:
 
 
 def _resolve_files(wl: Workload) -> Workload:
-    """Read the empirical service-time CSVs the workload names (relative to the workload file)."""
+    """Read the empirical service-time CSVs the workload names, and place its own catalog file: both relative
+    to the workload file (DESIGN §3), not to the directory the command runs in."""
+    if wl.catalog.endswith((".yaml", ".yml")) and not Path(wl.catalog).is_absolute():
+        wl = wl.model_copy(update={"catalog": str(wl.base_dir / wl.catalog)})
     entries = []
     for i, m in enumerate(wl.models):
         st = m.service_time
@@ -230,6 +260,9 @@ def _resolve_files(wl: Workload) -> Workload:
 
 def parse_workload(data: dict, source: str | None = None) -> Workload:
     """Validate a workload mapping (as read from YAML); `source` names the file in errors."""
+    if "source" in data:  # the field that carries the file's name is not the user's to set
+        raise UserError(f"{source or 'workload'}: invalid workload: field 'source': expected no such field here "
+                        "(check the spelling against DESIGN §3).")
     try:
         wl = _resolve_files(Workload(**data, source=source))
         _check_names(wl)
@@ -249,12 +282,23 @@ def load_workload(path: str | Path) -> Workload:
 
 def workload_schema() -> dict:
     """JSON Schema of a workload file (DESIGN §3), generated from the models; `options` lists each
-    registered option's config schema."""
+    registered option's config schema.
+
+    Each option's schema comes with its own `$defs` (e.g. `Autoscaling`), referenced as `#/$defs/...`; they
+    are moved to the top-level `$defs` so every reference resolves from the root of the document.
+    """
     schema = Workload.model_json_schema(mode="validation")
     schema["properties"].pop("source", None)
     schema["$id"] = "https://fitness.dev/schemas/workload.json"
+    defs = schema.setdefault("$defs", {})
+    options = {}
+    for oid, opt in load_all().items():
+        options[oid] = opt.config_model.model_json_schema(mode="validation")
+        for name, definition in options[oid].pop("$defs", {}).items():
+            if defs.setdefault(name, definition) != definition:
+                raise ValueError(f"JSON Schema: option {oid} defines {name} differently from another model of "
+                                 "that name; rename one of the two models")
     schema["properties"]["options"] = {
-        "type": "object", "additionalProperties": False, "description": "Per-option configuration; unset "
-        "knobs are right-sized.", "properties": {oid: opt.config_model.model_json_schema(mode="validation")
-                                                for oid, opt in load_all().items()}}
+        "type": "object", "additionalProperties": False, "description": Workload.model_fields["options"].description,
+        "properties": options}
     return schema

@@ -17,7 +17,7 @@ _Z99 = NormalDist().inv_cdf(0.99)  # the lognormal is fitted through its 50th an
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     @property
     def expected_ms(self) -> float:  # pragma: no cover - overridden
@@ -43,7 +43,9 @@ class Constant(_Dist):
     """Deterministic service time `value_ms`."""
 
     dist: Literal["constant"] = "constant"
+    """`constant`: every request takes exactly `value_ms`."""
     value_ms: float = Field(ge=0)
+    """Service time of every request, ms."""
 
     @property
     def expected_ms(self) -> float:
@@ -61,7 +63,9 @@ class Exponential(_Dist):
     """Exponential service time with mean `mean_ms` (M/M/c service)."""
 
     dist: Literal["exponential"] = "exponential"
+    """`exponential`: memoryless service times, given by their mean."""
     mean_ms: float = Field(gt=0)
+    """Mean service time, ms."""
 
     @property
     def expected_ms(self) -> float:
@@ -79,8 +83,11 @@ class Lognormal(_Dist):
     """Lognormal fitted to a median `p50_ms` and a 99th percentile `p99_ms` (p99 > p50)."""
 
     dist: Literal["lognormal"] = "lognormal"
+    """`lognormal`: fitted through a median and a 99th percentile."""
     p50_ms: float = Field(gt=0)
+    """Median service time, ms."""
     p99_ms: float = Field(gt=0)
+    """99th-percentile service time, ms; must be greater than `p50_ms`."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Lognormal:
@@ -114,8 +121,11 @@ class Gamma(_Dist):
     """Gamma with mean `mean_ms` and coefficient of variation `cv` (shape = 1/cv^2)."""
 
     dist: Literal["gamma"] = "gamma"
+    """`gamma`: given by its mean and coefficient of variation."""
     mean_ms: float = Field(gt=0)
+    """Mean service time, ms."""
     cv: float = Field(gt=0)
+    """Coefficient of variation, standard deviation / mean (1 is as variable as exponential, below 1 steadier)."""
 
     @property
     def expected_ms(self) -> float:
@@ -137,8 +147,12 @@ class Empirical(_Dist):
     """
 
     dist: Literal["empirical"] = "empirical"
+    """`empirical`: measured service times, resampled with replacement."""
     samples_ms: tuple[float, ...] = ()
+    """Measured service times, ms; empty: read from `csv`."""
     csv: str | None = None
+    """CSV of latencies in ms (column latency_ms, ms or service_time_ms, else the first numeric), relative to the
+    workload file; read only when `samples_ms` is empty."""
 
     @model_validator(mode="after")
     def _has_samples(self) -> Empirical:

@@ -29,7 +29,10 @@ __all__ = [
 
 Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 """A rate in requests/second: finite and non-negative."""
-Duration = Annotated[float, BeforeValidator(parse_duration_s), WithJsonSchema(DURATION_JSON_SCHEMA),
+POSITIVE_DURATION_JSON_SCHEMA = {**DURATION_JSON_SCHEMA, "exclusiveMinimum": 0, "not": {
+    "type": "string", "pattern": r"^\s*(0+(\.0*)?|\.0+)([eE][+-]?\d+)?\s*[smhdSMHD]?\s*$"}}
+"""A duration that must be > 0: a number above 0 (the keyword only constrains numbers) or a non-zero string."""
+Duration = Annotated[float, BeforeValidator(parse_duration_s), WithJsonSchema(POSITIVE_DURATION_JSON_SCHEMA),
                      Field(gt=0, allow_inf_nan=False)]
 """A positive duration in seconds, given as a number or a string like "30m"."""
 Offset = Annotated[float, BeforeValidator(parse_duration_s), WithJsonSchema(DURATION_JSON_SCHEMA),
@@ -44,16 +47,14 @@ _DIURNAL_MAX_GRID = 2_000_000
 
 
 class Popularity(BaseModel):
-    """How requests spread over the (expanded, ordered) model list: `{zipf: s}` or `{weights: {name: w}}`.
+    """How requests spread over the (expanded, ordered) model list: `{zipf: s}` or `{weights: {name: w}}`."""
 
-    Zipf: the weight of model i (0-based, in workload order) is 1 / (i + 1)^s; s = 0 is uniform. Weights:
-    non-negative numbers by model name, normalised; models not named get weight 0.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     zipf: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    """Zipf exponent s: model i (0-based, in workload order) gets weight 1 / (i + 1)^s; 0 is uniform."""
     weights: dict[str, Rate] | None = None
+    """Weight per model name, normalised to sum 1; models not named get no requests."""
 
     @model_validator(mode="after")
     def _one_form(self) -> Popularity:
@@ -86,12 +87,12 @@ class Popularity(BaseModel):
 class _Traffic(BaseModel):
     """Fields shared by every pattern."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     rate_multiplier: float = Field(default=1.0, gt=0, allow_inf_nan=False)
-    """Scales the intensity (sensitivity analysis: traffic x0.5, x2, x10)."""
+    """Factor on the arrival rate (the sensitivity analysis runs traffic x0.5, x2, x10); 1: as given."""
     popularity: Popularity | None = None
-    """Spread of requests over models; None leaves the choice to the workload (e.g. a single model)."""
+    """Spread of requests over the models when each request names one; unset: uniform."""
 
     @property
     def mean_rate_rps(self) -> float | None:  # pragma: no cover - overridden
@@ -103,7 +104,8 @@ class ConstantTraffic(_Traffic):
     """Deterministic arrivals every 1 / rate seconds, the first at t = 0."""
 
     pattern: Literal["constant"] = "constant"
-    rate_rps: float = Field(gt=0, allow_inf_nan=False)
+    """`constant`: one request every 1 / `rate_rps` seconds."""
+    rate_rps: float = Field(gt=0, allow_inf_nan=False, description="Arrival rate, requests/s.")
 
     @property
     def mean_rate_rps(self) -> float:
@@ -115,7 +117,8 @@ class PoissonTraffic(_Traffic):
     """Homogeneous Poisson arrivals (exponential inter-arrival times) at `rate_rps`."""
 
     pattern: Literal["poisson"] = "poisson"
-    rate_rps: float = Field(gt=0, allow_inf_nan=False)
+    """`poisson`: independent arrivals, exponential gaps between them."""
+    rate_rps: float = Field(gt=0, allow_inf_nan=False, description="Mean arrival rate, requests/s.")
 
     @property
     def mean_rate_rps(self) -> float:
@@ -127,20 +130,26 @@ class DiurnalTraffic(_Traffic):
     """Non-homogeneous Poisson with a daily-style sinusoidal cycle.
 
     rate(t) = mid + amp * cos(2 pi (t - peak_at_s) / period_s), with mid = (trough + peak) / 2 and
-    amp = (peak - trough) / 2: the rate is `peak_rps` at `peak_at_s` (default 14:00 when t = 0 is
-    midnight) and `trough_rps` half a period later. Alternatively give
-    `rate_rps` (the mean) and `peak_to_trough` (default 4). When both `trough_rps` and `peak_rps` are
+    amp = (peak - trough) / 2: the rate is `peak_rps` at `peak_at_s` and `trough_rps` half a period later.
+    Alternatively give `rate_rps` (the mean) and `peak_to_trough`. When both `trough_rps` and `peak_rps` are
     given they win and `rate_rps` / `peak_to_trough` are ignored; giving only one of them is an error.
     After validation `trough_rps` and `peak_rps` are always set.
     """
 
     pattern: Literal["diurnal"] = "diurnal"
+    """`diurnal`: Poisson arrivals at a rate that follows a cosine cycle of `period_s`."""
     trough_rps: Rate | None = None
+    """Lowest rate, half a period after the peak, requests/s; unset: derived from `rate_rps`."""
     peak_rps: Rate | None = None
+    """Highest rate, at `peak_at_s`, requests/s; unset: derived from `rate_rps`."""
     rate_rps: Rate | None = None
+    """Mean rate, requests/s, split by `peak_to_trough`; ignored when `trough_rps` and `peak_rps` are given."""
     peak_to_trough: float = Field(default=4.0, ge=1, allow_inf_nan=False)
+    """Peak rate over trough rate when they are derived from `rate_rps`."""
     peak_at_s: Offset = 14 * 3600.0
+    """Time of the peak within each period, seconds from t = 0 (14:00 when t = 0 is midnight)."""
     period_s: Duration = 86400.0
+    """Length of one cycle, seconds (one day by default)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -192,10 +201,15 @@ class BurstyTraffic(_Traffic):
     """
 
     pattern: Literal["bursty"] = "bursty"
+    """`bursty`: Poisson arrivals switching between a base rate and bursts (a two-state MMPP)."""
     rate_rps: Rate
+    """Arrival rate between bursts, requests/s."""
     burst_rate_rps: Rate
+    """Arrival rate during a burst, requests/s."""
     mean_burst_s: Duration
+    """Mean length of a burst (exponentially distributed), seconds."""
     mean_gap_s: Duration
+    """Mean time between bursts (exponentially distributed), seconds."""
 
     @model_validator(mode="after")
     def _check(self) -> BurstyTraffic:
@@ -214,9 +228,12 @@ class OnOffTraffic(_Traffic):
     """Deterministic cycles of `on_s` on then `off_s` off, starting on; Poisson at `rate_rps` while on."""
 
     pattern: Literal["on_off"] = "on_off"
-    rate_rps: float = Field(gt=0, allow_inf_nan=False)
+    """`on_off`: Poisson arrivals during on periods, none during off periods, starting on."""
+    rate_rps: float = Field(gt=0, allow_inf_nan=False, description="Arrival rate while on, requests/s.")
     on_s: Duration
+    """Length of every on period, seconds."""
     off_s: Duration
+    """Length of every off period, seconds."""
 
     @property
     def mean_rate_rps(self) -> float:
@@ -232,11 +249,16 @@ class TraceTraffic(_Traffic):
     """
 
     pattern: Literal["trace"] = "trace"
-    trace: str = Field(min_length=1)
+    """`trace`: arrivals replayed from a CSV file."""
+    trace: str = Field(min_length=1, description="CSV of timestamps or interval counts, relative to the workload.")
     time_column: str | None = None
+    """Column of timestamps (seconds or ISO datetimes) or interval starts; unset: guessed from the names."""
     count_column: str | None = None
+    """Column of requests per interval; unset: Invocations, count or Sum if present, else one row per request."""
     interval_s: Duration | None = None
+    """Length of each count interval, seconds; unset: the median spacing of the interval starts."""
     model_column: str | None = None
+    """Column naming each request's model; unset: models chosen as for any pattern (popularity or routes)."""
 
     @property
     def mean_rate_rps(self) -> None:

@@ -24,13 +24,18 @@ EARLY_WINDOW_S = 600.0
 class Autoscaling(BaseModel):
     """Target tracking on InvocationsPerInstance (per minute); cooldowns default to the catalog's."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     min: int = Field(default=1, ge=1)
+    """Fewest instances in service."""
     max: int = Field(ge=1)
+    """Most instances in service; at least `min`."""
     target_invocations_per_instance: float = Field(gt=0)
+    """Invocations per instance per metric period (one minute) that the policy tracks."""
     scale_in_cooldown_s: float | None = Field(default=None, ge=0)
+    """Seconds after any scaling before the next scale-in; unset: the catalog's default."""
     scale_out_cooldown_s: float | None = Field(default=None, ge=0)
+    """Seconds after a scale-out before the next scale-out; unset: the catalog's default."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Autoscaling:
@@ -42,14 +47,20 @@ class Autoscaling(BaseModel):
 class FleetConfig(BaseModel):
     """Knobs of a fleet of instances; unset ones are sized from the workload."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     instance_type: str | None = None
+    """Instance type from the catalog (e.g. ml.c5.xlarge); unset: the cheapest type the models fit on."""
     instance_count: int | None = Field(default=None, ge=1)
+    """Instances, pinned for the whole run (no autoscaling); unset: target-tracking autoscaling."""
     autoscaling: Autoscaling | None = None
+    """Target tracking on invocations per instance; unset: min 1, max for twice the peak minute's need."""
     initial_count: int | None = Field(default=None, ge=1)
+    """Instances at t = 0 when autoscaling; unset: what the first 10 minutes of traffic need."""
     launch_s: float | None = Field(default=None, ge=0)
+    """Seconds from a scale-out decision to serving; unset: the catalog's provisioning time plus start-up."""
     target_utilization: float = Field(default=0.6, gt=0, le=1)
+    """Fraction of an instance's capacity that sized autoscaling targets; unused when `autoscaling` is given."""
 
     @model_validator(mode="after")
     def _pinned_or_scaled(self) -> FleetConfig:

@@ -29,13 +29,18 @@ from sim.scenario import Scenario
 class BacklogScaling(BaseModel):
     """Target tracking on ApproximateBacklogSizePerInstance; min 0 allows scaling to zero."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     min: int = Field(default=0, ge=0)
+    """Fewest instances; 0 scales to zero when idle and out from zero when requests wait."""
     max: int = Field(ge=1)
+    """Most instances; at least `min`."""
     target_backlog_per_instance: float = Field(default=5.0, gt=0)
+    """Requests queued or in process per instance that the policy tracks."""
     scale_in_cooldown_s: float | None = Field(default=None, ge=0)
+    """Seconds after any scaling before the next scale-in; unset: the catalog's default."""
     scale_out_cooldown_s: float | None = Field(default=None, ge=0)
+    """Seconds after a scale-out before the next scale-out; unset: the catalog's default."""
 
     @model_validator(mode="after")
     def _ordered(self) -> BacklogScaling:
@@ -47,19 +52,30 @@ class BacklogScaling(BaseModel):
 class AsyncConfig(BaseModel):
     """Knobs of an asynchronous endpoint; the object-store figures default to the catalog's."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     instance_type: str | None = None
+    """Instance type from the catalog (e.g. ml.m5.xlarge); unset: the cheapest type one worker of the model fits."""
     instance_count: int | None = Field(default=None, ge=1)
+    """Instances, pinned for the whole run (no autoscaling); unset: backlog autoscaling."""
     workers_per_instance: int | None = Field(default=None, ge=1)
+    """Requests processed at once per instance; unset: one per vCPU (per GPU for GPU models) that memory allows."""
     autoscaling: BacklogScaling | None = None
+    """Target tracking on the backlog per instance; unset: min 0, max for twice the peak minute's need."""
     initial_count: int | None = Field(default=None, ge=0)
+    """Instances at t = 0 when autoscaling; unset: what the first 10 minutes need at `target_utilization`."""
     target_utilization: float = Field(default=0.7, gt=0, le=1)
+    """Fraction of an instance's capacity used to size the default `max` and the initial count."""
     timeout_s: float | None = Field(default=None, gt=0)
+    """Most seconds a request may take before it fails, up to the catalog's limit; unset: the catalog's default."""
     launch_s: float | None = Field(default=None, ge=0)
+    """Seconds from a scale-out decision to serving; unset: the catalog's provisioning time plus the cold start."""
     s3_read_mb_per_s: float | None = Field(default=None, gt=0)
+    """Read throughput for request payloads, MB/s; unset: the catalog's object-store figure."""
     s3_write_mb_per_s: float | None = Field(default=None, gt=0)
+    """Write throughput for responses, MB/s; unset: the catalog's object-store figure."""
     s3_latency_ms: float | None = Field(default=None, ge=0)
+    """Latency of one S3 request, ms, paid for the read and for the write; unset: the catalog's figure."""
 
     @model_validator(mode="after")
     def _pinned_or_scaled(self) -> AsyncConfig:

@@ -58,17 +58,26 @@ class BatchConfig(BaseModel):
     job as soon as that many records are waiting. With neither, jobs run every 24 h.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     instance_type: str | None = None
+    """Instance type (one batch transform offers); unset: the cheapest such type that fits the model."""
     instance_count: int = Field(default=1, ge=1)
+    """Instances of every job (InstanceCount)."""
     max_concurrent_transforms: int | None = Field(default=None, ge=1)
+    """Mini-batches run at once per instance; unset: one per vCPU (per GPU for GPU models) that memory allows."""
     max_payload_mb: int | None = Field(default=None, ge=1)
+    """Largest mini-batch, whole MB (MaxPayloadInMB); unset: the catalog default, fitted to record and timeout."""
     batch_strategy: Literal["SingleRecord", "MultiRecord"] = "MultiRecord"
+    """`MultiRecord` packs records into mini-batches up to `max_payload_mb`; `SingleRecord` sends one each."""
     schedule: Duration | None = None
+    """Interval between jobs, seconds or a string like '24h'; unset: 24 h unless `trigger_records` is given."""
     trigger_records: int | None = Field(default=None, ge=1)
+    """Start a job as soon as this many records wait, instead of on a schedule; unset: on a schedule."""
     startup_s: float | None = Field(default=None, ge=0)
+    """Seconds from a job's trigger to its first mini-batch; unset: catalog job start-up plus the cold start."""
     invocations_timeout_s: float | None = Field(default=None, gt=0)
+    """Most seconds one mini-batch may take before it fails (after retries); unset: the catalog's default."""
 
     @model_validator(mode="after")
     def _one_trigger(self) -> BatchConfig:

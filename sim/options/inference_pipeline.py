@@ -31,6 +31,7 @@ class PipelineConfig(FleetConfig):
     container's workers (a vCPU, or a GPU for GPU steps, per worker); the count to target tracking."""
 
     workers_per_container: int = Field(default=1, ge=1)
+    """FIFO workers of every step's container on each instance."""
 
 
 def _steps(scenario: Scenario) -> tuple[tuple[int, ...], list[str]]:

@@ -40,6 +40,8 @@ class MultiContainerConfig(FleetConfig):
     """
 
     mode: Literal["direct", "serial"] | None = None
+    """`direct`: the caller invokes one container per call; `serial`: the endpoint chains them; unset: serial for a
+    serial application, else direct."""
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,11 @@ class MultiModelConfig(FleetConfig):
     """
 
     workers_per_instance: int | None = Field(default=None, ge=1)
+    """Requests served at once per instance; unset: the vCPUs (the GPUs on a Triton GPU endpoint)."""
     model_memory_budget_mb: float | None = Field(default=None, gt=0)
+    """Memory for loaded models per instance, MB; unset: instance (or GPU) memory less the serving overhead."""
     disk_budget_mb: float | None = Field(default=None, gt=0)
+    """Disk cache of model artifacts per instance, MB; unset: the catalog's `multi_model.disk_gb`."""
 
 
 def memory_for_models_mb(it: InstanceType, gpu: bool, catalog: Catalog) -> float:

@@ -32,6 +32,7 @@ class RealtimeConfig(FleetConfig):
     """Knobs of a real-time endpoint. Unset knobs are sized from the workload."""
 
     workers_per_instance: int | None = Field(default=None, ge=1)
+    """Requests served at once per instance; unset: one per vCPU (per GPU for GPU models) that memory allows."""
 
 
 def _hardware(model: ModelSpec, cfg: RealtimeConfig, catalog: Catalog) -> tuple[InstanceType | None, int, list]:

@@ -32,13 +32,18 @@ class ServerlessConfig(BaseModel):
     state (`steady_warm`); 0 starts it cold, as a fresh deployment (or the Lambda experiments) does.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     memory_mb: int | None = Field(default=None, gt=0)
+    """Memory per container, MB, a size the catalog allows; unset: the smallest holding the model with a full vCPU."""
     max_concurrency: int = Field(default=20, ge=1)
+    """Most requests in service at once per endpoint; beyond it requests are throttled (no queue)."""
     provisioned_concurrency: int = Field(default=0, ge=0)
+    """Containers kept warm for the whole run and billed all the time; at most `max_concurrency`."""
     keep_alive_s: float | None = Field(default=None, gt=0)
+    """Seconds an idle on-demand container stays warm before it expires; unset: the catalog's keep-alive."""
     initial_warm: int | None = Field(default=None, ge=0)
+    """On-demand containers warm at t = 0; unset: as many as steady state keeps warm; 0: a cold deployment."""
 
     @model_validator(mode="after")
     def _provisioned_le_max(self) -> ServerlessConfig:

@@ -33,9 +33,13 @@ class TritonConfig(FleetConfig):
     """Knobs of a Triton endpoint. Unset instance type and count are sized from the workload."""
 
     max_batch_size: int = Field(default=8, ge=1)
+    """Largest batch the dynamic batcher forms for a model; 1: no batching."""
     max_queue_delay_ms: float = Field(default=5.0, ge=0)
+    """Most ms the oldest waiting request is held for a fuller batch."""
     preferred_batch_sizes: tuple[int, ...] = ()
+    """Batch sizes sent without waiting out the delay, the largest that can be formed (1..max_batch_size)."""
     instances_per_model: int = Field(default=1, ge=1)
+    """Copies of each model per GPU (instance_group count), each holding its GPU memory and running one batch."""
 
     @model_validator(mode="after")
     def _consistent(self) -> TritonConfig:
