@@ -166,8 +166,8 @@ def _bounds(node: dict) -> list[str]:
 
 def _allowed(node: dict) -> str:
     """Enumerated values, constants and bounds, in words."""
-    if _is_duration(node):
-        return _DURATION_HINT
+    if _is_duration(node):  # a positive duration says so beside the hint (its bound is on the number branch)
+        return "; ".join([_DURATION_HINT, *_bounds(node)])
     if "enum" in node:
         return ", ".join(f"`{v}`" for v in node["enum"])
     if "const" in node:

@@ -17,9 +17,10 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from sim.errors import InputError, did_you_mean
+from sim.errors import InputError
+from sim.popularity import Popularity, assign_models
 from sim.traces import Trace, load_trace, replay_trace, trace_model_indices
-from sim.units import DURATION_JSON_SCHEMA, parse_duration_s
+from sim.units import DURATION_JSON_SCHEMA, Rate, parse_duration_s
 
 __all__ = [
     "BurstyTraffic", "ConstantTraffic", "DiurnalTraffic", "OnOffTraffic", "PoissonTraffic", "Popularity",
@@ -27,8 +28,6 @@ __all__ = [
     "replay_trace", "trace_model_indices",
 ]
 
-Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-"""A rate in requests/second: finite and non-negative."""
 POSITIVE_DURATION_JSON_SCHEMA = {**DURATION_JSON_SCHEMA, "exclusiveMinimum": 0, "not": {
     "type": "string", "pattern": r"^\s*(0+(\.0*)?|\.0+)([eE][+-]?\d+)?\s*[smhdSMHD]?\s*$"}}
 """A duration that must be > 0: a number above 0 (the keyword only constrains numbers) or a non-zero string."""
@@ -44,44 +43,6 @@ Offset = Annotated[float, BeforeValidator(parse_duration_s), WithJsonSchema(DURA
 # periods over long horizons do not build a grid larger than the arrivals themselves.
 _DIURNAL_PIECES_PER_PERIOD = 1440
 _DIURNAL_MAX_GRID = 2_000_000
-
-
-class Popularity(BaseModel):
-    """How requests spread over the (expanded, ordered) model list: `{zipf: s}` or `{weights: {name: w}}`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-
-    zipf: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    """Zipf exponent s: model i (0-based, in workload order) gets weight 1 / (i + 1)^s; 0 is uniform."""
-    weights: dict[str, Rate] | None = None
-    """Weight per model name, normalised to sum 1; models not named get no requests."""
-
-    @model_validator(mode="after")
-    def _one_form(self) -> Popularity:
-        if (self.zipf is None) == (self.weights is None):
-            raise ValueError("give exactly one of zipf (an exponent >= 0) or weights ({model_name: weight})")
-        if self.weights is not None and sum(self.weights.values()) <= 0:
-            raise ValueError("weights must include at least one positive weight")
-        return self
-
-    def probabilities(self, model_names: list[str]) -> np.ndarray:
-        """Probability of each model in `model_names` order (float64, sums to 1).
-
-        Raises InputError when `weights` names a model that is not in `model_names` (suggesting the
-        nearest name) or when the named models all have weight 0.
-        """
-        if not model_names:
-            raise InputError("models", "at least one model to spread traffic over", got=[])
-        if self.zipf is not None:
-            raw = 1.0 / np.arange(1, len(model_names) + 1, dtype=np.float64) ** self.zipf
-            return raw / raw.sum()
-        weights = self.weights or {}
-        for name in weights:
-            if name not in model_names:
-                raise InputError(f"traffic.popularity.weights.{name}", "the name of a model under `models`",
-                                 got=name, hint=did_you_mean(name, model_names))
-        raw = np.array([weights.get(name, 0.0) for name in model_names], dtype=np.float64)
-        return raw / raw.sum()
 
 
 class _Traffic(BaseModel):
@@ -288,20 +249,6 @@ def generate_arrivals(spec: TrafficSpec, horizon_s: float, rng: np.random.Genera
         return replay_trace(trace, horizon_s, rng, spec.rate_multiplier)[0]
     generator = _GENERATORS[type(spec)]
     return _before(generator(spec, horizon_s, rng), horizon_s)
-
-
-def assign_models(probabilities: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw `n` model indices (int32) independently with the given probabilities (normalised here)."""
-    p = np.asarray(probabilities, dtype=np.float64)
-    if p.ndim != 1 or p.size == 0 or not np.all(np.isfinite(p)) or np.any(p < 0) or p.sum() <= 0:
-        raise ValueError(f"probabilities must be a non-empty 1-D array of non-negative numbers, got {p!r}")
-    if p.size == 1:
-        return np.zeros(n, dtype=np.int32)
-    cdf = np.cumsum(p)
-    cdf /= cdf[-1]
-    # side="right" gives zero-probability models an empty interval, so they are never drawn.
-    idx = np.searchsorted(cdf, rng.random(n), side="right")
-    return np.minimum(idx, p.size - 1).astype(np.int32)
 
 
 def _sorted_uniforms(rng: np.random.Generator, n: int, span: float) -> np.ndarray:

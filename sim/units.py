@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from typing import Annotated
+
+from pydantic import Field
 
 # A non-negative decimal number, optionally followed by one unit letter; spaces tolerated around both.
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+))?\s*([smhdSMHD]?)\s*$")
@@ -39,3 +42,7 @@ def parse_duration_s(value: object) -> float:
 DURATION_JSON_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION.pattern}],
                         "description": "seconds, or a string such as '90s', '30m', '6h', '7d'"}
 """How a duration is written in a workload file, for the JSON Schema (`fitness schema`)."""
+
+
+Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""A rate in requests/second (or a weight): finite and non-negative."""
