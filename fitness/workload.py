@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+import catalogs
 from fitness.errors import UserError, from_input_error
 from fitness.validation import describe_validation_error
 from sim.catalog import Catalog, load_catalog
@@ -105,20 +106,24 @@ class Budget(BaseModel):
     """Most an option may cost, USD per 730-hour month (projected from the horizon); unset: no limit."""
 
 
+_DEFAULT_WEIGHTS = yaml.safe_load(catalogs.read_rubric_text("fitness"))["default_weights"]
+"""The weights a workload gets unless it sets its own: rubric data (`catalogs/rubrics/fitness.yaml`)."""
+
+
 class Weights(BaseModel):
-    """Weights of the five fitness functions (normalised to sum 1 when used)."""
+    """Weights of the five fitness functions (normalised to sum 1 when used); defaults from the fitness rubric."""
 
     model_config = _FROZEN
 
-    cost: float = Field(default=0.35, ge=0)
+    cost: float = Field(default=_DEFAULT_WEIGHTS["cost"], ge=0)
     """Weight of cost: projected USD per 730-hour month."""
-    latency: float = Field(default=0.30, ge=0)
+    latency: float = Field(default=_DEFAULT_WEIGHTS["latency"], ge=0)
     """Weight of latency: end-to-end p99, queueing and cold starts included."""
-    throughput: float = Field(default=0.15, ge=0)
+    throughput: float = Field(default=_DEFAULT_WEIGHTS["throughput"], ge=0)
     """Weight of throughput: goodput, the share of offered requests served."""
-    complexity: float = Field(default=0.10, ge=0)
+    complexity: float = Field(default=_DEFAULT_WEIGHTS["complexity"], ge=0)
     """Weight of scaling complexity: the decisions a team must make to run the option (a rubric)."""
-    traffic_fit: float = Field(default=0.10, ge=0)
+    traffic_fit: float = Field(default=_DEFAULT_WEIGHTS["traffic_fit"], ge=0)
     """Weight of traffic fit: paid-but-idle capacity, cold-start exposure and peak-minute loss."""
 
 

@@ -196,3 +196,12 @@ def test_examples_validate_against_the_schema(schema):
         errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
                   for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
         assert not errors, f"{path.name}: {errors}"
+
+
+def test_default_weights_are_the_rubric_s():
+    """The default weights are catalog data (catalogs/rubrics/fitness.yaml), not numbers in the code: a
+    workload without `weights` gets exactly the rubric's, field by field."""
+    import catalogs
+
+    rubric = yaml.safe_load(catalogs.read_rubric_text("fitness"))["default_weights"]
+    assert parse_workload(BASE).weights.model_dump() == rubric
