@@ -1,0 +1,23 @@
+"""The benchmark commands still run (speed is measured by them, never by tests; this only keeps them from
+rotting): small sizes, and the checks they make on what they measure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import options, run
+
+
+def test_run_cross_checks_the_simulator_against_plain_simpy(capsys):
+    assert run.main(["--requests", "3000", "--repeat", "1", "--json"]) == 0  # 1 when the M/M/4 waits disagree
+    report = json.loads(capsys.readouterr().out)
+    assert report["wait_check"]["agree"] and {line["name"] for line in report["lines"]} >= {"plain SimPy"}
+
+
+@pytest.mark.parametrize("case", options.cases(3000), ids=lambda c: c[0])
+def test_every_option_line_runs_beside_its_simpy_baseline(case):
+    row = options.measure(*case)
+    assert row["feasible"], row["reasons"]
+    assert row["requests"] > 1000 and row["simpy_servers"] >= 1 and row["ratio"] > 0
