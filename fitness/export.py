@@ -25,6 +25,10 @@ from sim.catalog import load_catalog
 from sim.errors import InputError
 from sim.options import load_all, option_def
 
+RUN_ID_MAX_CHARS = 14
+"""Our limit on the transform job run suffix (`{{RunId}}`, e.g. '20261124-0200'): the job name keeps the
+resource name's start and the whole suffix within SageMaker's name limit."""
+
 
 @dataclass(frozen=True)
 class ApiCall:
@@ -51,6 +55,8 @@ class Deployment:
     cloudformation: dict
     placeholders: tuple[Placeholder, ...]
     notes: tuple[str, ...]
+    name_max: int
+    """Longest resource name (the catalog's): the call files are named after their resources."""
     config: dict = field(default_factory=dict)
     extra_files: dict[str, str] = field(default_factory=dict)
     artifacts: tuple[str, ...] = ()
@@ -58,7 +64,7 @@ class Deployment:
     def call_files(self) -> list[tuple[str, ApiCall]]:
         """(path, call) per API call: boto3/NN.<service>.<method>.<key>.json, numbered in call order."""
         width = max(2, len(str(len(self.calls))))
-        return [(f"boto3/{i:0{width}d}.{c.service}.{c.method}.{resource_name(c.key)}.json", c)
+        return [(f"boto3/{i:0{width}d}.{c.service}.{c.method}.{resource_name(c.key, limit=self.name_max)}.json", c)
                 for i, c in enumerate(self.calls, 1)]
 
     def files(self) -> dict[str, str]:
@@ -157,21 +163,22 @@ def export(wl: Workload, result: dict, option: str | None = None, source: str = 
     sets = BUILDERS[oid](plan)
     if any(isinstance(s, EndpointSet) and s.scaling is None and "InstanceType" in s.variant for s in sets):
         plan.notes.add("The instance count is pinned, as simulated: no autoscaling is created.")
-    names = _names(wl, oid, sets)
+    names = _names(plan, oid, sets)
     calls = [c for s in sets for c in _calls(plan, s, names[s.key])]
     cfn = template(plan, sets, names)
     return Deployment(wl.name, oid, tuple(calls), cfn, tuple(plan.placeholders.values()), tuple(plan.notes.items),
+                      plan.name_max,
                       dict(obj.get("config") or {}), dict(plan.files), tuple(plan.artifacts))
 
 
-def _names(wl: Workload, option: str, sets: list) -> dict[str, str]:
+def _names(plan: Plan, option: str, sets: list) -> dict[str, str]:
     """Resource name per set: <workload>-<option>[-<model>], valid for SageMaker and distinct."""
     out: dict[str, str] = {}
     for s in sets:
-        parts = (wl.name, option) if s.key == option else (wl.name, option, s.key)
-        name = resource_name(*parts)
+        parts = (plan.wl.name, option) if s.key == option else (plan.wl.name, option, s.key)
+        name = plan.name(*parts)
         while name in out.values():
-            name = resource_name(name, str(len(out)))
+            name = plan.name(name, str(len(out)))
         out[s.key] = name
     return out
 
@@ -187,9 +194,11 @@ def _calls(plan: Plan, s, name: str) -> list[ApiCall]:
     """The API calls of one endpoint set (or transform job stream), in the order they must run."""
     model = ApiCall("sagemaker", "CreateModel", s.key, {"ModelName": name, "ExecutionRoleArn": _role(plan), **s.model})
     if not isinstance(s, EndpointSet):
-        run = plan.token("RunId", "a suffix unique to each transform job run, e.g. the date and hour",
-                         "20261124-0200", None, in_template=False)
-        job = {"TransformJobName": f"{resource_name(name, limit=48)}-{run}", "ModelName": name, **s.job}
+        run = plan.token("RunId", f"a suffix unique to each transform job run, e.g. the date and hour (at most "
+                         f"{RUN_ID_MAX_CHARS} letters, digits or hyphens)", "20261124-0200",
+                         rf"^[a-zA-Z0-9-]{{1,{RUN_ID_MAX_CHARS}}}$", in_template=False)
+        prefix = resource_name(name, limit=plan.name_max - 1 - RUN_ID_MAX_CHARS)  # room for "-<run id>"
+        job = {"TransformJobName": f"{prefix}-{run}", "ModelName": name, **s.job}
         return [model, ApiCall("sagemaker", "CreateTransformJob", s.key, job)]
     config = {"EndpointConfigName": name, "ProductionVariants": [{**s.variant, "ModelName": name}]}
     if s.async_config:

@@ -27,8 +27,6 @@ VARIANT = "AllTraffic"
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 SECONDS_PER_MINUTE = 60.0
-NAME_MAX = 63
-"""SageMaker resource names (models, endpoint configs, endpoints, jobs, hostnames): [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}."""
 
 FLEET_TEXT = re.compile(r"^(\d+)\.\.(\d+) target ([0-9.eE+-]+)/instance/min$")
 """How `sim.options._fleet.provision` records a policy it sized itself, e.g. '1..4 target 300/instance/min'."""
@@ -42,9 +40,10 @@ def invocations_per_minute(target_per_period: float, period_s: float) -> float:
     return target_per_period * SECONDS_PER_MINUTE / period_s
 
 
-def resource_name(*parts: str, limit: int = NAME_MAX) -> str:
+def resource_name(*parts: str, limit: int) -> str:
     """A valid SageMaker name from `parts`: letters, digits and single hyphens, at most `limit` characters
-    (a long one keeps its start and ends with a short hash, so two long names stay distinct)."""
+    (the catalog's `export.sagemaker_name_max_chars`; a long one keeps its start and ends with a short hash,
+    so two long names stay distinct)."""
     name = re.sub(r"-+", "-", re.sub(r"[^a-zA-Z0-9]", "-", "-".join(parts))).strip("-") or "fitness"
     if len(name) <= limit:
         return name
@@ -192,6 +191,15 @@ class Plan:
         """Register a placeholder (once) and return its `{{name}}` token."""
         self.placeholders.setdefault(name, Placeholder(name, what, example, pattern, in_template))
         return self.placeholders[name].token
+
+    @property
+    def name_max(self) -> int:
+        """Longest SageMaker resource name or container hostname (catalog `export.sagemaker_name_max_chars`)."""
+        return int(self.catalog.export.sagemaker_name_max_chars.value)
+
+    def name(self, *parts: str) -> str:
+        """`resource_name(*parts)` within the catalog's limit."""
+        return resource_name(*parts, limit=self.name_max)
 
     @property
     def models(self) -> tuple[ModelSpec, ...]:

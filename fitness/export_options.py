@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fitness.export_aws import VARIANT, EndpointSet, Plan, TransformSet, resource_name
+from fitness.export_aws import VARIANT, EndpointSet, Plan, TransformSet
 from sim.model import ModelSpec
 
 
@@ -164,7 +164,7 @@ def _containers(plan: Plan, models: list[ModelSpec], workers: int | None = None)
     out = []
     for m in models:
         seen[m.name] = seen.get(m.name, 0) + 1
-        host = resource_name(m.name if seen[m.name] == 1 else f"{m.name}-{seen[m.name]}")
+        host = plan.name(m.name if seen[m.name] == 1 else f"{m.name}-{seen[m.name]}")
         out.append(plan.container(m, workers, hostname=host))
     return out
 
@@ -211,7 +211,7 @@ def build_triton(plan: Plan) -> list[EndpointSet]:
     hosted = _used(plan)
     env: dict[str, str] = {}
     if app is not None and app.pattern != "dynamic-selection":
-        env["SAGEMAKER_TRITON_DEFAULT_MODEL_NAME"] = resource_name(plan.wl.name, "ensemble")
+        env["SAGEMAKER_TRITON_DEFAULT_MODEL_NAME"] = plan.name(plan.wl.name, "ensemble")
         plan.notes.add(f"The {app.pattern} application runs as a Triton ensemble named "
                        f"{env['SAGEMAKER_TRITON_DEFAULT_MODEL_NAME']}: write its config.pbtxt (platform ensemble) "
                        "wiring your models' tensors; the simulation ran it on the instance that took the request.")

@@ -81,10 +81,10 @@ def template(plan: Plan, sets: list, names: dict[str, str]) -> dict:
             resources[f"{lid}Model"] = {"Type": "AWS::SageMaker::Model", "Properties": {
                 "ModelName": names[s.key], "ExecutionRoleArn": "{{ExecutionRoleArn}}", **s.model}}
             outputs[f"{lid}ModelName"] = {"Value": {"Fn::GetAtt": [f"{lid}Model", "ModelName"]}}
-    params = {}
+    params, longest = {}, int(plan.catalog.export.cloudformation_description_max_chars.value)
     for p in plan.placeholders.values():
         if p.in_template:
-            params[p.name] = {"Type": "String", "Description": p.what[:4000]}
+            params[p.name] = {"Type": "String", "Description": p.what[:longest]}
             if p.pattern:
                 params[p.name]["AllowedPattern"] = p.pattern
     return {"AWSTemplateFormatVersion": "2010-09-09",

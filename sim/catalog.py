@@ -289,6 +289,15 @@ class TritonFacts(BaseModel):
     gpu_memory_overhead_mb: Fact
 
 
+class ExportFacts(BaseModel):
+    """Limits of the AWS APIs and templates `fitness export` writes for (names, descriptions)."""
+
+    model_config = _FROZEN
+
+    sagemaker_name_max_chars: Fact
+    cloudformation_description_max_chars: Fact
+
+
 class Catalog(BaseModel):
     """A whole catalog: instance types and the facts of each hosting option, for one region."""
 
@@ -308,6 +317,7 @@ class Catalog(BaseModel):
     multi_model: MultiModelFacts
     triton: TritonFacts
     batch: BatchFacts
+    export: ExportFacts
 
     @model_validator(mode="after")
     def _batch_types_known(self) -> Catalog:

@@ -302,10 +302,32 @@ def test_triton_dynamic_batching_config():
 
 
 def test_names_are_valid_and_distinct():
-    long = resource_name("a" * 80, "model")
-    assert len(long) <= 63 and re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", long)
-    assert resource_name("a" * 80, "x") != resource_name("a" * 80, "y")
-    assert resource_name("fraud_xgb.v2") == "fraud-xgb-v2"
+    """Within the catalog's SageMaker name limit and AWS's pattern for it (the catalog fact's source)."""
+    limit = int(load_catalog().export.sagemaker_name_max_chars.value)
+    long = resource_name("a" * 80, "model", limit=limit)
+    assert len(long) <= limit and re.fullmatch(rf"[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,{limit - 1}}}", long)
+    assert resource_name("a" * 80, "x", limit=limit) != resource_name("a" * 80, "y", limit=limit)
+    assert resource_name("fraud_xgb.v2", limit=limit) == "fraud-xgb-v2"
+
+
+def test_long_workload_names_stay_within_the_limits_in_every_body():
+    """A long workload name: every SageMaker name in the bodies, the transform job name with the longest run
+    id its placeholder allows included, fits the catalog's limit; the placeholder pattern says how long."""
+    from fitness.export import RUN_ID_MAX_CHARS
+
+    limit = int(load_catalog().export.sagemaker_name_max_chars.value)
+    pinned = {"realtime": ({"instance_type": "ml.c5.xlarge", "instance_count": 1}, {}),
+              "batch": ({"instance_type": "ml.m5.xlarge", "instance_count": 1, "schedule": "5m"},
+                        {"slo": {"delivery": "offline", "deadline_h": 1}})}
+    for option, (knobs, extra) in pinned.items():
+        d, _ = deploy({**workload({option: knobs}, **extra), "name": "n" * 90}, option)
+        for _, call in d.call_files():
+            for key, value in call.body.items():
+                if key.endswith("Name") and isinstance(value, str):
+                    assert len(value.replace("{{RunId}}", "r" * RUN_ID_MAX_CHARS)) <= limit, (key, value)
+    run = next(p for p in d.placeholders if p.name == "RunId")
+    longest = "r" * RUN_ID_MAX_CHARS
+    assert re.fullmatch(run.pattern, longest) and not re.fullmatch(run.pattern, longest + "r")
 
 
 def test_infeasible_and_unknown_options_are_refused():
