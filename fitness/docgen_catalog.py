@@ -12,7 +12,8 @@ from pydantic import BaseModel
 
 import catalogs
 from fitness.docgen import HEADER, num, table, unit_of
-from sim.catalog import Catalog, Fact, NameList, load_catalog
+from sim.catalog import Catalog, Fact, load_catalog
+from sim.catalog_facts import NameList
 
 # --- catalog.md -------------------------------------------------------------------------------------
 

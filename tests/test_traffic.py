@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from sim.errors import InputError
@@ -465,3 +467,19 @@ def test_bad_trace_files(tmp_path, text, fields, field):
 def test_trace_spec_needs_a_loaded_trace():
     with pytest.raises(ValueError, match="load_trace"):
         generate_arrivals(TraceTraffic(trace="x.csv"), 10.0, _rng())
+
+
+@given(st.lists(st.integers(0, 6), max_size=300), st.integers(7, 9))
+def test_requests_per_model_are_the_scan_s(idx, models):
+    """`Scenario.for_model` groups the requests by model once; each group must be exactly the requests naming
+    that model, in arrival order, and empty for a model nobody names."""
+    from sim.catalog import load_catalog
+    from sim.distributions import Constant
+    from sim.model import ModelSpec
+    from sim.scenario import build_scenario
+
+    ms = [ModelSpec(name=f"m{i}", service_time=Constant(value_ms=1)) for i in range(models)]
+    mi = np.asarray(idx, np.int32)
+    sc = build_scenario(ms, np.arange(mi.size, dtype=float), mi, float(mi.size + 1), load_catalog(), 0)
+    for i in range(models):
+        assert np.array_equal(sc.for_model(i), np.flatnonzero(mi == i))

@@ -1,0 +1,271 @@
+"""The entries of a catalog: a `Fact` (a number with its source, date and confidence), instance types, and
+the facts of each hosting option, one model per catalog section (`sim.catalog.Catalog` holds them all)."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Confidence = Literal["high", "medium", "low", "derived", "assumption"]
+"""How far a fact can be trusted: documented (high) ... chosen by us for lack of a source (assumption)."""
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class Fact(BaseModel):
+    """One number with its provenance: value, source, retrieval date, confidence and an optional note."""
+
+    model_config = _FROZEN
+
+    value: float
+    source: str = Field(min_length=1)
+    retrieved: datetime.date
+    confidence: Confidence
+    note: str = ""
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        # NaN/inf would silently poison every cost sum downstream.
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
+
+    @model_validator(mode="after")
+    def _explained(self) -> Fact:
+        # An assumption without a reason cannot be reviewed, which defeats the point of recording it.
+        if self.confidence == "assumption" and not self.note.strip():
+            raise ValueError("an assumption needs a note saying why this value was chosen")
+        return self
+
+    def __float__(self) -> float:
+        """The value, so `float(fact)` works where only the number matters."""
+        return self.value
+
+    def __int__(self) -> int:
+        """The value truncated to an integer, for counts and limits (concurrency, datapoints)."""
+        return int(self.value)
+
+
+class InstanceType(BaseModel):
+    """An instance type: shape (vCPU, memory, GPUs) and on-demand price. `name` is the catalog key."""
+
+    model_config = _FROZEN
+
+    name: str = Field(min_length=1)
+    vcpu: int = Field(ge=1)
+    memory_gib: float = Field(gt=0)
+    gpu_count: int = Field(ge=0)
+    gpu_memory_gib: float = Field(ge=0)
+    gpu_model: str | None
+    accelerator: Literal["cpu", "gpu", "inferentia"]
+    price_per_hour: Fact
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InstanceType:
+        if self.price_per_hour.value <= 0:
+            raise ValueError("price_per_hour must be positive")
+        # Feasibility checks ("needs a GPU") trust `accelerator`; a mismatch with gpu_count would make
+        # them disagree with the memory arithmetic that uses gpu_count.
+        if (self.accelerator == "gpu") != (self.gpu_count > 0):
+            raise ValueError("accelerator 'gpu' requires gpu_count >= 1, and only GPU types have GPUs")
+        return self
+
+    @property
+    def memory_mb(self) -> float:
+        """Instance memory in MB (memory_gib x 1024), before the serving overhead is taken off."""
+        return self.memory_gib * 1024
+
+    @property
+    def price_per_second(self) -> float:
+        """On-demand price per second (SageMaker bills instances per second)."""
+        return self.price_per_hour.value / 3600.0
+
+    @property
+    def has_gpu(self) -> bool:
+        """True for GPU instance types."""
+        return self.gpu_count > 0
+
+
+class RealtimeFacts(BaseModel):
+    """Real-time endpoint limits and behaviour."""
+
+    model_config = _FROZEN
+
+    payload_limit_mb: Fact
+    timeout_s: Fact
+    instance_launch_s: Fact
+    memory_overhead_mb: Fact
+
+
+class AutoscalingFacts(BaseModel):
+    """Target-tracking autoscaling behaviour (Application Auto Scaling on SageMaker variants)."""
+
+    model_config = _FROZEN
+
+    metric_period_s: Fact
+    scale_out_datapoints: Fact
+    scale_in_datapoints: Fact
+    scale_in_threshold_ratio: Fact
+    scale_out_cooldown_s: Fact
+    scale_in_cooldown_s: Fact
+
+
+class ServerlessFacts(BaseModel):
+    """Serverless inference prices, limits and (assumed) container behaviour."""
+
+    model_config = _FROZEN
+
+    price_per_gb_second: Fact
+    data_price_per_gb: Fact
+    provisioned_price_per_gb_second: Fact
+    memory_mb_min: Fact
+    memory_mb_max: Fact
+    memory_mb_step: Fact
+    max_concurrency_min: Fact
+    max_concurrency_max: Fact
+    account_concurrency: Fact
+    payload_limit_mb: Fact
+    timeout_s: Fact
+    keep_alive_s: Fact
+    memory_mb_per_vcpu: Fact
+    billing_granularity_ms: Fact
+    free_tier_seconds_per_month: Fact
+
+    @model_validator(mode="after")
+    def _ranges(self) -> ServerlessFacts:
+        lo, hi, step = self.memory_mb_min.value, self.memory_mb_max.value, self.memory_mb_step.value
+        if not (0 < lo <= hi and step > 0):
+            raise ValueError("memory needs 0 < memory_mb_min <= memory_mb_max and memory_mb_step > 0")
+        if not 0 < self.max_concurrency_min.value <= self.max_concurrency_max.value:
+            raise ValueError("concurrency needs 0 < max_concurrency_min <= max_concurrency_max")
+        return self
+
+    def memory_sizes_mb(self) -> list[int]:
+        """Every memory size an endpoint may choose, smallest first (1024, 2048, ... 6144 on AWS)."""
+        lo, hi, step = int(self.memory_mb_min), int(self.memory_mb_max), int(self.memory_mb_step)
+        return list(range(lo, hi + 1, step))
+
+    def compute_price_per_second(self, memory_mb: float) -> float:
+        """Compute price of one busy container per second at `memory_mb` (memory in GB x GB-second price)."""
+        return memory_mb / 1024 * self.price_per_gb_second.value
+
+    def vcpu_share(self, memory_mb: float) -> float:
+        """vCPUs a container gets at `memory_mb` (memory / memory_mb_per_vcpu; an assumption, see catalog)."""
+        return memory_mb / self.memory_mb_per_vcpu.value
+
+
+class NetworkFacts(BaseModel):
+    """Data movement rates used for download times."""
+
+    model_config = _FROZEN
+
+    model_download_mb_per_s: Fact
+
+    @model_validator(mode="after")
+    def _positive(self) -> NetworkFacts:
+        # Download time divides by this; zero would turn into an infinite cold start far from the cause.
+        if self.model_download_mb_per_s.value <= 0:
+            raise ValueError("model_download_mb_per_s must be positive")
+        return self
+
+
+class AsyncFacts(BaseModel):
+    """Limits of asynchronous inference."""
+
+    model_config = _FROZEN
+
+    payload_limit_mb: Fact
+    inline_body_limit_bytes: Fact
+    timeout_max_s: Fact
+    timeout_default_s: Fact
+
+
+class ObjectStoreFacts(BaseModel):
+    """Object store (S3) transfer figures used for payloads read and results written."""
+
+    model_config = _FROZEN
+
+    read_mb_per_s: Fact
+    write_mb_per_s: Fact
+    request_latency_ms: Fact
+
+
+class NameList(BaseModel):
+    """A list of names (e.g. instance types) with the same provenance fields as a `Fact`."""
+
+    model_config = _FROZEN
+
+    names: tuple[str, ...] = Field(min_length=1)
+    source: str = Field(min_length=1)
+    retrieved: datetime.date
+    confidence: Confidence
+    note: str = ""
+
+
+class BatchFacts(BaseModel):
+    """Batch transform limits, defaults and (assumed) job start-up time."""
+
+    model_config = _FROZEN
+
+    instance_types: NameList
+    instance_count_max: Fact
+    max_payload_mb_max: Fact
+    max_payload_mb_default: Fact
+    invocations_timeout_s_default: Fact
+    invocations_timeout_s_max: Fact
+    invocations_max_retries: Fact
+    job_startup_s: Fact
+
+    @model_validator(mode="after")
+    def _defaults_within_limits(self) -> BatchFacts:
+        # A default above its own limit would make every defaulted job infeasible, far from the cause.
+        if not 0 < self.max_payload_mb_default.value <= self.max_payload_mb_max.value:
+            raise ValueError("batch needs 0 < max_payload_mb_default <= max_payload_mb_max")
+        if not 0 < self.invocations_timeout_s_default.value <= self.invocations_timeout_s_max.value:
+            raise ValueError("batch needs 0 < invocations_timeout_s_default <= invocations_timeout_s_max")
+        if self.job_startup_s.value < 0 or self.invocations_max_retries.value < 0:
+            raise ValueError("batch job_startup_s and invocations_max_retries must be >= 0")
+        return self
+
+
+class CoHostingFacts(BaseModel):
+    """Limits and hop overheads of multi-container endpoints, pipelines and separate endpoints."""
+
+    model_config = _FROZEN
+
+    multi_container_max: Fact
+    pipeline_min_containers: Fact
+    pipeline_max_containers: Fact
+    pipeline_hop_ms: Fact
+    endpoint_hop_ms: Fact
+
+
+class MultiModelFacts(BaseModel):
+    """Multi-model endpoint cache figures."""
+
+    model_config = _FROZEN
+
+    disk_gb: Fact
+    disk_read_mb_per_s: Fact
+
+
+class TritonFacts(BaseModel):
+    """Triton on GPU: default batch latency curve and GPU memory overhead."""
+
+    model_config = _FROZEN
+
+    batch_fixed_fraction: Fact
+    gpu_memory_overhead_mb: Fact
+
+
+class ExportFacts(BaseModel):
+    """Limits of the AWS APIs and templates `fitness export` writes for (names, descriptions)."""
+
+    model_config = _FROZEN
+
+    sagemaker_name_max_chars: Fact
+    cloudformation_description_max_chars: Fact
