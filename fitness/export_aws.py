@@ -257,35 +257,34 @@ class Plan:
     def fleet_scaling(self, prefix: str = "") -> Scaling | None:
         """Target tracking on invocations per instance: the knobs' policy, else the one the simulator sized
         (recorded as text in the config), else None (pinned count)."""
-        f, a = self.catalog.autoscaling, getattr(self.cfg, "autoscaling", None)
-        period = f.metric_period_s.value
-        if getattr(self.cfg, "instance_count", None) is not None:
-            return None
-        if a is not None:
-            lo, hi, target = a.min, a.max, a.target_invocations_per_instance
-        elif (text := self.config.get(f"{prefix}autoscaling")) is not None:
-            lo, hi, target = _parse(FLEET_TEXT, text)
-            self.notes.add("The autoscaling target was sized by the simulator and recorded rounded to a whole "
-                           "invocation per instance per minute.")
-        else:
-            return None
-        self.notes.alarms(self.catalog)
-        return Scaling("invocations", lo, hi, invocations_per_minute(target, period), *self._cooldowns(a), int(period))
+        return self._scaling("invocations", prefix, FLEET_TEXT, "target_invocations_per_instance",
+                             "The autoscaling target was sized by the simulator and recorded rounded to a whole "
+                             "invocation per instance per minute.")
 
     def backlog_scaling(self, prefix: str) -> Scaling | None:
         """Target tracking on ApproximateBacklogSizePerInstance (async): the knobs' policy or the simulator's."""
+        return self._scaling("backlog", prefix, BACKLOG_TEXT, "target_backlog_per_instance")
+
+    def _scaling(self, metric: Literal["invocations", "backlog"], prefix: str, recorded: re.Pattern, knob: str,
+                 sized_note: str | None = None) -> Scaling | None:
+        """The policy of `metric`: the knobs' (`knob` their target), else the simulator's recorded text, else
+        None (pinned or unscaled). Invocation targets are converted to AWS's per-minute count."""
         a = getattr(self.cfg, "autoscaling", None)
         if getattr(self.cfg, "instance_count", None) is not None:
             return None
         if a is not None:
-            lo, hi, target = a.min, a.max, a.target_backlog_per_instance
+            lo, hi, target = a.min, a.max, getattr(a, knob)
         elif (text := self.config.get(f"{prefix}autoscaling")) is not None:
-            lo, hi, target = _parse(BACKLOG_TEXT, text)
+            lo, hi, target = _parse(recorded, text)
+            if sized_note:
+                self.notes.add(sized_note)
         else:
             return None
         self.notes.alarms(self.catalog)
-        period = int(self.catalog.autoscaling.metric_period_s.value)
-        return Scaling("backlog", lo, hi, target, *self._cooldowns(a), period)
+        period = self.catalog.autoscaling.metric_period_s.value
+        if metric == "invocations":
+            target = invocations_per_minute(target, period)
+        return Scaling(metric, lo, hi, target, *self._cooldowns(a), int(period))
 
     def _cooldowns(self, a) -> tuple[int, int]:
         """(scale-in, scale-out) cooldowns in whole seconds: the knobs', else the catalog's defaults."""

@@ -15,8 +15,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-import catalogs
 from fitness.errors import UserError, from_input_error
+from fitness.functions import load_rubric
 from fitness.validation import describe_validation_error
 from sim.catalog import Catalog, load_catalog
 from sim.distributions import Empirical
@@ -106,7 +106,7 @@ class Budget(BaseModel):
     """Most an option may cost, USD per 730-hour month (projected from the horizon); unset: no limit."""
 
 
-_DEFAULT_WEIGHTS = yaml.safe_load(catalogs.read_rubric_text("fitness"))["default_weights"]
+_DEFAULT_WEIGHTS = load_rubric("fitness")["default_weights"]
 """The weights a workload gets unless it sets its own: rubric data (`catalogs/rubrics/fitness.yaml`)."""
 
 
