@@ -115,6 +115,7 @@ class TritonHost:
         self._stage: dict[int, int] = {}   # request -> position of its current stage
         self._left: dict[int, int] = {}    # request -> branches of that stage still running
         self._touched: set[int] = set()    # models whose queues grew during the current event
+        self._only = ens.paths[0] if ens.path_of is None else None  # every request's path, when there is one
 
     @property
     def gpu_busy_s(self) -> float:
@@ -151,15 +152,11 @@ class TritonHost:
         if t_lim != math.inf and t_lim > self.now:
             self.now = t_lim
 
-    def _path(self, j: int) -> tuple[tuple[int, ...], ...]:
-        paths, path_of = self.ens.paths, self.ens.path_of
-        return paths[0] if path_of is None else paths[path_of[j]]
-
     def arrive(self, t: float, j: int) -> None:
         """Request j reaches this instance at t (or when the instance started, if later)."""
         t = max(t, self.now)
         self.outstanding += 1
-        path = self._path(j)
+        path = self._only or self.ens.paths[self.ens.path_of[j]]
         self._stage[j], self._left[j] = 0, len(path[0])
         for i in path[0]:
             self._enter(i, j, t)
@@ -216,7 +213,7 @@ class TritonHost:
         if left:
             self._left[j] = left
             return
-        path = self._path(j)
+        path = self._only or self.ens.paths[self.ens.path_of[j]]
         k = self._stage[j] + 1
         if k < len(path):
             self._stage[j], self._left[j] = k, len(path[k])
