@@ -27,8 +27,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.run import simpy_summary  # noqa: E402
-from fitness.api import build, run_option  # noqa: E402
-from fitness.workload import parse_workload  # noqa: E402
+from fitness.engine.run import run_option  # noqa: E402
+from fitness.workload.scenario import build  # noqa: E402
+from fitness.workload.spec import parse_workload  # noqa: E402
 
 BASELINE_UTILISATION = 0.5
 """The plain-SimPy baseline gets servers for at most this utilisation at the mean rate (a stable queue)."""

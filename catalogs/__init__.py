@@ -8,10 +8,13 @@ source checkout.
 
 from __future__ import annotations
 
+import functools
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-__all__ = ["available", "read_catalog_text", "read_rubric_text", "rubrics"]
+import yaml
+
+__all__ = ["available", "read_catalog_text", "read_rubric_text", "rubric", "rubrics"]
 
 _SUFFIX = ".yaml"
 _RUBRICS = "rubrics"
@@ -58,3 +61,9 @@ def rubrics() -> list[str]:
 def read_rubric_text(name: str) -> str:
     """YAML text of a built-in rubric (`catalogs/rubrics/<name>.yaml`), e.g. "complexity"."""
     return _root().joinpath(_RUBRICS, f"{name}{_SUFFIX}").read_text(encoding="utf-8")
+
+
+@functools.cache
+def rubric(name: str) -> dict:
+    """A built-in rubric as a mapping, parsed once (shared by every reader: read it, do not change it)."""
+    return yaml.safe_load(read_rubric_text(name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from enum import StrEnum
@@ -13,11 +14,15 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from fitness import api
+from fitness.calibration.cloudwatch import count_trace, read_export
+from fitness.engine.recommend import recommend as recommend_workload
+from fitness.engine.run import simulate as simulate_option
 from fitness.errors import UserError
-from fitness.report import HEADERS, option_rows, render_html, render_markdown, to_json
+from fitness.export import build as ex
+from fitness.report.adr import HEADERS, option_rows, render_html, render_markdown, to_json
 from fitness.sweep import load_grid, run_sweep, summary_markdown, summary_rows, to_frame
-from fitness.workload import load_workload
+from fitness.workload.scenario import build
+from fitness.workload.spec import load_workload, workload_schema
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Decision engine and cost/latency simulator for ML model hosting.")
@@ -45,7 +50,7 @@ class RecFormat(StrEnum):
 def validate(workload: WorkloadArg) -> None:
     """Check a workload file and say what is wrong, with the field path."""
     wl = load_workload(workload)
-    sc = api.build(wl)  # reads traces and CSVs too, so every file the workload names is checked
+    sc = build(wl)  # reads traces and CSVs too, so every file the workload names is checked
     typer.echo(f"{workload}: valid ({len(wl.expanded_models)} model(s), traffic {wl.traffic.pattern}, "
                f"{sc.n:,} requests over {sc.horizon_s / 3600:.2f} h).")
 
@@ -53,9 +58,6 @@ def validate(workload: WorkloadArg) -> None:
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of workload files (for editor completion and CI checks)."""
-    import json
-
-    from fitness.workload import workload_schema
     typer.echo(json.dumps(workload_schema(), indent=2))
 
 
@@ -66,7 +68,7 @@ def simulate(workload: WorkloadArg,
     """Simulate one hosting option and print its full metrics."""
     wl = load_workload(workload)
     with err.status(f"simulating {option}..."):
-        run = api.simulate(wl, option)
+        run = simulate_option(wl, option)
     if fmt is SimFormat.json:
         typer.echo(to_json(run.summary))
         return
@@ -100,7 +102,7 @@ def recommend(workload: WorkloadArg,
     wl = load_workload(workload)
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("simulating", total=None)
-        rec = api.recommend(wl, progress=lambda oid: bar.update(task, description=f"simulating {oid}"))
+        rec = recommend_workload(wl, progress=lambda oid: bar.update(task, description=f"simulating {oid}"))
     text = {RecFormat.md: render_markdown, RecFormat.html: render_html,
             RecFormat.json: lambda r: to_json(r.to_dict())}[fmt](rec)
     if out is None:
@@ -235,7 +237,7 @@ def calibrate_cmd(
                                                   "column name), reported against the catalog, not written.")] = None
 ) -> None:
     """Fit a model's service time (and cold start) from measurements into a NEW workload file."""
-    from fitness.calibrate import Inputs, calibrate
+    from fitness.calibration.calibrate import Inputs, calibrate  # loads scipy, slow to import: only when asked
 
     out = out or workload.with_name(f"{workload.stem}.calibrated{workload.suffix or '.yaml'}")
     _new_file(out, [workload, *measurements, cold_starts, overhead], force)
@@ -264,7 +266,6 @@ def import_trace(
         column: Annotated[str | None, Opt(help="Metric column of a CSV, or Id/Label of a get-metric-data "
                                                "result.")] = None) -> None:
     """Turn a CloudWatch Invocations export into a per-minute count trace that `traffic: trace` replays."""
-    from fitness.cloudwatch import count_trace, read_export
 
     out = out or export.with_name(f"{export.stem}.trace.csv")
     _new_file(out, [export], force)
@@ -292,7 +293,6 @@ def export_cmd(workload: WorkloadArg,
                                                               "simulating again.")] = None,
                force: Annotated[bool, typer.Option("--force", help="Overwrite files already there.")] = False) -> None:
     """Write the deployable configuration of one option: boto3 request bodies, CloudFormation and TODO.md."""
-    from fitness import export as ex
 
     wl = load_workload(workload)
     if option is not None:
@@ -303,7 +303,7 @@ def export_cmd(workload: WorkloadArg,
         result, source = ex.read_result(from_json), str(from_json)
     else:
         with err.status(f"right-sizing {option}..." if option else "recommending..."):
-            result = ex.sized_result(wl, option) if option else api.recommend(wl).to_dict()
+            result = ex.sized_result(wl, option) if option else recommend_workload(wl).to_dict()
         source = str(workload)
     dep = ex.export(wl, result, option, source)
     folder = out or Path(f"{dep.workload}-{dep.option}-export")

@@ -28,11 +28,11 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fitness import api
+from fitness.engine.constraints import constraint_reasons
+from fitness.engine.run import simulate
 from fitness.errors import UserError, from_input_error
-from fitness.ranking import constraint_reasons
-from fitness.validation import describe_validation_error, field_path
-from fitness.workload import Workload, parse_workload, read_yaml_mapping
+from fitness.workload.spec import Workload, parse_workload, read_yaml_mapping
+from fitness.workload.validation import describe_validation_error, field_path
 from sim.errors import InputError
 from sim.options import load_all, option_def
 
@@ -252,7 +252,7 @@ def run_one(run: dict) -> dict:
     row = _key_row(run)
     try:
         wl = scenario(run)
-        summary = api.simulate(wl, run["option"]).summary
+        summary = simulate(wl, run["option"]).summary
         row.update(flatten(summary), seed=wl.seed)
         violations = constraint_reasons(wl, summary) if summary["feasible"] else []
         row.update(violations="; ".join(violations), meets_constraints=summary["feasible"] and not violations)
@@ -265,7 +265,7 @@ def run_one(run: dict) -> dict:
 @contextlib.contextmanager
 def _client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     """A Dask client on the given scheduler, or on a LocalCluster of one single-threaded process per core."""
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client, LocalCluster  # dask starts slowly: loaded only when a sweep runs
 
     if scheduler:
         try:
@@ -286,7 +286,7 @@ def _client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
 def run_sweep(runs: list[dict], scheduler: str | None = None, workers: int | None = None,
               progress: Callable[[dict], None] | None = None) -> list[dict]:
     """Run every run as one Dask task and return the rows in completion order, calling `progress(row)` per row."""
-    from dask.distributed import as_completed
+    from dask.distributed import as_completed  # as above: only when a sweep runs
 
     rows = []
     with _client(scheduler, workers) as client:

@@ -58,6 +58,6 @@ def test_notebook_api_returns_frames_and_figures():
                                                                                        "failed"}
     rec = fitness.recommend(wl)
     assert len(rec.to_frame()) == len(load_all())
-    figures = rec.figures()
+    figures = fitness.figures(rec)
     assert {"pareto", "latency-cdf"} <= set(figures)
     assert all(isinstance(f, go.Figure) for f in figures.values())

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from fitness.api import recommend
-from fitness.workload import parse_workload
+from fitness.engine.recommend import recommend
+from fitness.workload.spec import parse_workload
 from sim.catalog import load_catalog
 from sim.distributions import Constant
 from sim.metrics import queue_wait_s, request_counts, summary

@@ -26,12 +26,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from fitness import api
-from fitness.calibrate import Inputs, calibrate
-from fitness.cloudwatch import count_trace, latency_ms, read_export
-from fitness.fits import fit_aggregates, fit_samples, summary_ms
-from fitness.workload import load_workload, parse_workload
-from fitness.yaml_edit import set_model_fields
+from fitness.calibration.calibrate import Inputs, calibrate
+from fitness.calibration.cloudwatch import count_trace, latency_ms, read_export
+from fitness.calibration.fits import fit_aggregates, fit_samples, summary_ms
+from fitness.calibration.yaml_edit import set_model_fields
+from fitness.engine.run import simulate
+from fitness.workload.spec import load_workload, parse_workload
 from sim.catalog import load_catalog
 from sim.distributions import Exponential, Gamma, Lognormal
 from sim.traces import load_trace
@@ -268,7 +268,7 @@ def test_cli_calibrate_writes_a_new_workload_that_simulates(tmp_path, workload):
     delay_s = (frame[frame.cold]["latency_ms"].mean() - frame[~frame.cold]["latency_ms"].mean()) / 1000
     bandwidth = load_catalog(wl.catalog).network.model_download_mb_per_s.value
     assert model.cold_start_s(bandwidth) == pytest.approx(delay_s, rel=1e-5)
-    run_ = api.simulate(wl, "serverless")
+    run_ = simulate(wl, "serverless")
     assert run_.summary["requests"]["served"] > 0
     again = run("calibrate", str(measurements), "--workload", str(workload), "--model", "scorer")
     assert again.returncode == 2 and "--force" in again.stderr

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fitness.api import simulate
-from fitness.workload import parse_workload
+from fitness.engine.run import simulate
+from fitness.workload.spec import parse_workload
 from sim.cost import billed_seconds, monthly_usd
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fitness.api import recommend
-from fitness.workload import load_workload, parse_workload
+from fitness.engine.recommend import recommend
+from fitness.workload.spec import load_workload, parse_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = {"name": "m", "size_mb": 100, "memory_mb": 500, "container_start_s": 5, "load_s": 2,

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from fitness.docgen import COMMAND, generated, stale, unit_of, workload_sections
-from fitness.workload import ModelEntry, Workload
+from fitness.docgen import generated, stale
+from fitness.docgen.markdown import COMMAND, unit_of
+from fitness.docgen.workload import workload_sections
+from fitness.workload.spec import ModelEntry, Workload
 from sim.options import load_all
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

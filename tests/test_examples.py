@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fitness.api import build
-from fitness.workload import load_workload
+from fitness.workload.scenario import build
+from fitness.workload.spec import load_workload
 from sim.options import load_all
 
 EXAMPLES = sorted(p for p in (Path(__file__).resolve().parents[1] / "examples").glob("*.yaml")

@@ -16,11 +16,12 @@ import pytest
 import yaml
 from botocore.validate import ParamValidator
 
-from fitness.api import simulate
+from fitness.engine.run import simulate
 from fitness.errors import UserError
-from fitness.export import Deployment, export
-from fitness.export_aws import invocations_per_minute, resource_name
-from fitness.workload import parse_workload
+from fitness.export.aws import invocations_per_minute, resource_name
+from fitness.export.build import export
+from fitness.export.deployment import Deployment
+from fitness.workload.spec import parse_workload
 from sim.catalog import load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -313,7 +314,7 @@ def test_names_are_valid_and_distinct():
 def test_long_workload_names_stay_within_the_limits_in_every_body():
     """A long workload name: every SageMaker name in the bodies, the transform job name with the longest run
     id its placeholder allows included, fits the catalog's limit; the placeholder pattern says how long."""
-    from fitness.export import RUN_ID_MAX_CHARS
+    from fitness.export.build import RUN_ID_MAX_CHARS
 
     limit = int(load_catalog().export.sagemaker_name_max_chars.value)
     pinned = {"realtime": ({"instance_type": "ml.c5.xlarge", "instance_count": 1}, {}),

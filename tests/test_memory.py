@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fitness.api import build
-from fitness.workload import load_workload
+from fitness.workload.scenario import build
+from fitness.workload.spec import load_workload
 from sim.options import load_all, option_def
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -260,8 +260,9 @@ def test_multi_tenant_saas_example():
     meets the 2 s p99 SLO; its hit ratio is that of an LRU cache of 20 of 1000 Zipf(0.9) models. Over seeds
     0..9 of the example the hit ratio is Che's 0.2195 + 0.0001 on average, sd 0.0013 (measured 2026-11-25):
     the tolerance is 4 sd + CHE_ERROR."""
-    from fitness.api import build, run_option
-    from fitness.workload import load_workload
+    from fitness.engine.run import run_option
+    from fitness.workload.scenario import build
+    from fitness.workload.spec import load_workload
     wl = load_workload(Path(__file__).parent.parent / "examples" / "multi-tenant-saas.yaml")
     sc = build(wl)
     mme, rt = run_option(wl, sc, "multi-model").summary, run_option(wl, sc, "realtime").summary

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fitness.api import build, recommend
-from fitness.workload import load_workload, parse_workload
+from fitness.engine.recommend import recommend
+from fitness.workload.scenario import build
+from fitness.workload.spec import load_workload, parse_workload
 from sim.application import Application
 from sim.catalog import load_catalog
 from sim.distributions import Constant, Exponential

@@ -20,9 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from fitness.api import recommend
-from fitness.plots import (
+from fitness.report.plots import (
     CAPACITY_POINTS,
     CDF_POINTS,
     CDF_TAIL_POINTS,
@@ -33,9 +31,12 @@ from fitness.plots import (
     point_labels,
     step_points,
 )
-from fitness.ranking import FITNESS_KEYS, Recommendation
-from fitness.report import HEADERS, SECTIONS, duration_text, option_rows, render_html, render_markdown, to_json
-from fitness.workload import Budget, load_workload
+
+from fitness.engine.ranking import FITNESS_KEYS, Recommendation
+from fitness.engine.recommend import recommend
+from fitness.report.adr import HEADERS, SECTIONS, option_rows, render_html, render_markdown, to_json
+from fitness.text import duration_text
+from fitness.workload.spec import Budget, load_workload
 from sim.results import Timeline
 
 ROOT = Path(__file__).resolve().parents[1]

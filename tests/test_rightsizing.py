@@ -17,11 +17,12 @@ import math
 
 import pytest
 
-from fitness.api import build, simulate
-from fitness.headroom import headroom
-from fitness.ranking import constraint_reasons
-from fitness.rightsizing import right_size
-from fitness.workload import parse_workload
+from fitness.engine.constraints import constraint_reasons
+from fitness.engine.headroom import headroom
+from fitness.engine.run import simulate
+from fitness.engine.windows import right_size
+from fitness.workload.scenario import build
+from fitness.workload.spec import parse_workload
 from tests.queueing import erlang_b, erlang_c
 
 MU = 10.0  # exponential 100 ms service

@@ -12,9 +12,10 @@ import psutil
 import pytest
 import yaml
 
-from fitness import api, sweep
+from fitness import sweep
+from fitness.engine.run import simulate
 from fitness.errors import UserError
-from fitness.workload import load_workload
+from fitness.workload.spec import load_workload
 from sim.options import load_all
 
 A = """\
@@ -82,7 +83,7 @@ def test_a_sweep_row_equals_the_scenario_run_alone(swept, tmp_path):
     data = yaml.safe_load(B)
     data["traffic"]["rate_rps"], data["seed"] = 10, 2
     (tmp_path / "alone.yaml").write_text(yaml.safe_dump(data))
-    alone = api.simulate(load_workload(tmp_path / "alone.yaml"), "serverless").summary
+    alone = simulate(load_workload(tmp_path / "alone.yaml"), "serverless").summary
     row = df[(df["workload"] == "b.yaml") & (df["option"] == "serverless") & (df["traffic.rate_rps"] == 10)
              & (df["seed"] == 2)].iloc[0]
     for group in ("requests", "latency_ms", "queue_wait_ms", "cold_starts", "instances"):

@@ -12,9 +12,12 @@ import time
 import numpy as np
 import pytest
 
-from fitness import digest, parallel, windows
-from fitness.api import build, recommend, run_option
-from fitness.workload import parse_workload
+import fitness
+from fitness.engine import digest, parallel, windows
+from fitness.engine.recommend import recommend
+from fitness.engine.run import run_option
+from fitness.workload.scenario import build
+from fitness.workload.spec import parse_workload
 
 TWO_DAYS = {
     "name": "two-days", "horizon": "2d", "seed": 3, "replications": 2, "sensitivity": False,
@@ -64,7 +67,7 @@ def test_long_recommendation_sizes_on_the_day_and_reports_the_whole_horizon(long
     assert best["requests"]["offered"] == rec.scenario_requests  # the reported run is the whole horizon
     assert best["ci"]["score"]["n"] == 2 and best["ci"]["seeds"] == [3, 4]
     assert all(run.log is None for run in rec.runs.values())  # light: digests only
-    assert rec.figures()["latency-cdf"].data  # the charts read the digests
+    assert fitness.figures(rec)["latency-cdf"].data  # the charts read the digests
 
 
 def test_same_numbers_on_one_core_and_on_several(long_path, monkeypatch):

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from fitness.api import build
 from fitness.errors import UserError
-from fitness.workload import load_workload, parse_workload, workload_schema
+from fitness.workload.scenario import build
+from fitness.workload.spec import load_workload, parse_workload, workload_schema
 
 BASE = {"name": "w", "models": [{"name": "m", "service_time": {"dist": "constant", "value_ms": 5}}],
         "traffic": {"pattern": "poisson", "rate_rps": 2}}
@@ -153,7 +153,7 @@ def test_schema_refuses_two_different_definitions_of_one_name(monkeypatch):
     class Config(BaseModel):
         budget: Budget | None = None
 
-    monkeypatch.setattr("fitness.workload.load_all", lambda: {"odd": SimpleNamespace(config_model=Config)})
+    monkeypatch.setattr("fitness.workload.spec.load_all", lambda: {"odd": SimpleNamespace(config_model=Config)})
     with pytest.raises(ValueError, match="odd defines Budget differently"):
         workload_schema()
 
@@ -201,7 +201,7 @@ def test_examples_validate_against_the_schema(schema):
 def test_default_weights_are_the_rubric_s():
     """The default weights are catalog data (catalogs/rubrics/fitness.yaml), not numbers in the code: a
     workload without `weights` gets exactly the rubric's, field by field."""
-    from fitness.functions import load_rubric
+    import catalogs
 
-    rubric = load_rubric("fitness")["default_weights"]
+    rubric = catalogs.rubric("fitness")["default_weights"]
     assert parse_workload(BASE).weights.model_dump() == rubric

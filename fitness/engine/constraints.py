@@ -1,0 +1,42 @@
+"""Hard constraints: what a simulated option must meet before it is scored (SLO, error rate, budget,
+an offline deadline)."""
+
+from __future__ import annotations
+
+from fitness.workload.spec import Workload
+
+
+def constraint_reasons(wl: Workload, s: dict) -> list[str]:
+    """Why a simulated option breaks the workload's hard constraints (SLO, error rate, budget)."""
+    out: list[str] = []
+    req, lat, cost = s["requests"], s["latency_ms"], s["cost_usd"]
+    if req["served"] == 0:
+        return ["no request was served"]
+    if wl.slo.delivery == "offline":
+        # offline results are judged by the deadline on every result, not by percentiles of a waiting caller
+        deadline_h = wl.slo.deadline_h
+        if deadline_h is not None and lat["max"] > deadline_h * 3.6e6:
+            out.append(f"the slowest result takes {lat['max'] / 3.6e6:.1f} h and misses the {deadline_h:g} h deadline")
+    else:
+        for key in ("p99", "p95"):
+            limit = getattr(wl.slo, f"{key}_ms")
+            if limit is not None and lat[key] > limit:
+                out.append(f"{key} latency {lat[key]:.0f} ms exceeds the SLO of {limit:g} ms")
+    errors = (req["throttled"] + req["failed"]) / req["offered"]
+    if errors > wl.slo.max_error_rate:
+        out.append(f"error rate {errors:.2%} (throttled {req['throttled']}, failed {req['failed']}) exceeds "
+                   f"the SLO's {wl.slo.max_error_rate:.2%}")
+    budget = wl.budget.monthly_usd
+    if budget is not None and cost["monthly"] > budget:
+        out.append(f"projected {cost['monthly']:,.2f} USD/month exceeds the budget of {budget:,.2f} USD/month")
+    return out
+
+
+def constrained(wl: Workload, s: dict) -> dict:
+    """A copy of summary `s` with the workload's constraints applied: a feasible option that breaks one
+    becomes infeasible, with the reasons added."""
+    s = dict(s)
+    if s["feasible"]:
+        extra = constraint_reasons(wl, s)
+        s["feasible"], s["reasons"] = not extra, s["reasons"] + extra
+    return s

@@ -1,0 +1,119 @@
+"""Digests: the few figures of a run that need its request log, kept so the log itself can go.
+
+A week of traffic is about 12 million requests, and a request log holds six arrays of them (some 220 MB
+per run). The decision engine keeps one run per option for scoring, replications and charts; it keeps
+each run's digest instead of its log (`light`), so memory does not grow with the horizon times the
+options. A digest is computed once from the log, the first time anything asks (`of`), and cached in the
+result's `extra`; every reader goes through `of`, so a run with a log and a light run give the same
+numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+import catalogs
+from sim.results import SERVED, SimResult
+from sim.traffic_stats import per_window_counts
+
+CDF_POINTS = 2000
+"""Evenly spaced ranks drawn per latency CDF (plus `CDF_TAIL_POINTS` towards the slowest request)."""
+CDF_TAIL_POINTS = 400
+"""Ranks at log-spaced tail probabilities (p99, p99.9, ...) so the tail keeps its shape."""
+PEAK_WINDOW_S = 60.0
+"""Burst loss looks at per-minute arrival counts (the peak minutes)."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What the fitness functions and charts read from a request log.
+
+    `slo_attainment`: share of served requests within the p99 latency SLO (None without one);
+    `burst_loss`: share of requests arriving in the peak minutes that were refused, failed or later than
+    the SLO; `cdf_ms`, `cdf_p`: points of the served-latency CDF (ms, fraction at or below).
+    """
+
+    slo_attainment: float | None
+    burst_loss: float
+    cdf_ms: np.ndarray
+    cdf_p: np.ndarray
+
+    @property
+    def served(self) -> bool:
+        """Whether any request was served."""
+        return bool(self.cdf_ms.size)
+
+
+def cdf_points(latency_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points of the empirical CDF (latency, fraction at or below) at a few thousand ranks, tail included."""
+    x = np.sort(latency_ms)
+    n = x.size
+    tail = 1.0 - np.logspace(-2, -np.log10(n), CDF_TAIL_POINTS) if n > 100 else np.empty(0)
+    ranks = np.unique(np.r_[np.linspace(0, n - 1, min(n, CDF_POINTS)), np.ceil(tail * n) - 1].astype(np.int64))
+    ranks = ranks[(ranks >= 0) & (ranks < n)]
+    return x[ranks].astype(np.float32), ((ranks + 1) / n).astype(np.float32)  # float32: half the bytes
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What a digest depends on besides the run: the p99 latency SLO (ms, None without one), the delivery
+    (sync, async, offline) and the percentile of per-minute counts that makes a minute a peak minute."""
+
+    p99_ms: float | None
+    delivery: str
+    peak_percentile: float
+
+    @staticmethod
+    def of(slo, rubric: dict) -> Basis:
+        """From a workload's `slo` and the fitness rubric."""
+        return Basis(slo.p99_ms, slo.delivery, float(rubric["peak_minutes_percentile"]))
+
+
+def basis_for(slo) -> Basis:
+    """The basis of a workload's `slo` under the built-in fitness rubric."""
+    return Basis.of(slo, catalogs.rubric("fitness"))
+
+
+def compute(result: SimResult, basis: Basis) -> Digest:
+    """The digest of a run that still has its log (see `Digest` for each figure)."""
+    log, limit = result.log, basis.p99_ms
+    served = log.status == SERVED
+    lat_ms = (log.finish_s - log.arrival_s) * 1000.0
+    slo = float(np.mean(lat_ms[served] <= limit)) if limit is not None and served.any() else None
+    burst = 0.0
+    if log.n:
+        counts = per_window_counts(log.arrival_s, result.horizon_s, PEAK_WINDOW_S)
+        peak = np.percentile(counts, basis.peak_percentile)
+        minute = np.minimum((log.arrival_s // PEAK_WINDOW_S).astype(np.int64), counts.size - 1)
+        in_peak = counts[minute] >= peak
+        bad = ~served
+        if limit is not None and basis.delivery != "offline":
+            bad |= lat_ms > limit
+        burst = float(np.mean(bad[in_peak])) if in_peak.any() else 0.0
+    x, p = cdf_points(lat_ms[served])
+    return Digest(slo, burst, x, p)
+
+
+def of(result: SimResult | None, basis: Basis) -> Digest | None:
+    """The run's digest: cached in `result.extra` (a light run has only that), else computed from its log.
+    None for no run or an infeasible one."""
+    if result is None:
+        return None
+    cached = result.extra.get("digest")
+    if cached is not None and cached[0] == basis:
+        return cached[1]
+    if result.log is None:
+        return None
+    d = compute(result, basis)
+    result.extra["digest"] = (basis, d)
+    return d
+
+
+def light(result: SimResult, basis: Basis) -> SimResult:
+    """The run without its request log, its digest kept (capacity, costs and extras stay)."""
+    if result.log is None:
+        return result
+    of(result, basis)
+    return replace(result, log=None)

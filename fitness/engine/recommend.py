@@ -1,0 +1,124 @@
+"""The decision engine's orchestration: right-size every option, rank, replicate, headroom, sensitivity.
+
+`recommend(wl)` is the main job; `evaluate_once` ranks every option as the workload configures it,
+once (sensitivity uses it at other traffic). Everything here returns objects; nothing prints or writes
+files (the CLI does that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from fitness.engine import digest
+from fitness.engine.constraints import constrained
+from fitness.engine.headroom import headroom
+from fitness.engine.parallel import fork_map
+from fitness.engine.ranking import Recommendation, rank
+from fitness.engine.replications import replicate
+from fitness.engine.run import run_option
+from fitness.engine.sensitivity import at_traffic, traffic_sensitivity, weight_sensitivity
+from fitness.engine.windows import replication_scenario, size_all, window_of
+from fitness.options import option_ids
+from fitness.workload.scenario import build
+from fitness.workload.spec import Workload
+from sim.results import SimResult
+
+
+def evaluate_once(wl: Workload, progress: Callable[[str], None] | None = None,
+                  only: tuple[str, ...] = ()) -> Recommendation:
+    """Build the scenario, simulate every registered option (or `only` these) once, apply the constraints
+    and rank."""
+    scenario = build(wl)
+    runs = []
+    for oid in only or option_ids():
+        if progress:
+            progress(oid)
+        runs.append(run_option(wl, scenario, oid))
+    return rank(wl, scenario, runs)
+
+
+def sized(wl: Workload, progress: Callable[[str], None] | None = None):
+    """Right-size every option on the workload's scenario and rank the chosen configurations.
+
+    Returns (recommendation, the workload with every chosen configuration pinned in `options`, and per option
+    its chosen trial's run on the busiest day when the scenario is long), so replications and sensitivity
+    simulate the deployment that was chosen. A long scenario is right-sized
+    on its busiest day and confirmed on the whole horizon (`fitness.engine.windows`). Runs are kept light: each
+    request log is replaced by its digest as soon as the option is done.
+    """
+    scenario = build(wl)
+    window = window_of(scenario)
+    runs, sizing, chosen, first = [], {}, dict(wl.options), {}
+    for oid, done in size_all(wl, scenario, window, list(option_ids()), progress).items():
+        sizing[oid], chosen[oid] = done.record, done.chosen if done.chosen is not None else chosen.get(oid)
+        runs.append(done.run)
+        if done.window_run is not None:
+            first[oid] = done.window_run
+    rec = rank(wl, scenario, runs)
+    return (replace(rec, sizing=sizing, window=window.to_dict() if window else None),
+            wl.model_copy(update={"options": {k: v for k, v in chosen.items() if v is not None}}), first)
+
+
+def recommend(wl: Workload, progress: Callable[[str], None] | None = None) -> Recommendation:
+    """Right-size and rank every option; then replications and ties, headroom, and sensitivity."""
+    rec, wl, first = sized(wl, progress)
+    if wl.replications > 1:
+        rec = _replicated(wl, rec, first, progress)
+    best = next((o for o in rec.options if o["option"] == rec.recommended), None)
+    if best is not None:
+        if progress:
+            progress("headroom")
+        best["headroom"] = headroom(wl, best["option"], wl.options.get(best["option"], {}))
+    return replace(rec, sensitivity=_sensitivity(wl, rec, progress)) if wl.sensitivity else rec
+
+
+def _replicated(wl: Workload, rec: Recommendation, first: dict, progress: Callable[[str], None] | None):
+    """The recommendation over `wl.replications` seeds, each option in its chosen configuration (on the
+    busiest day of each seed when the scenario is long, on every core: `fitness.engine.windows`). `first`: the
+    sizing's runs on the busiest day of a long scenario, by option."""
+    long = rec.window is not None
+    cache: dict[int, tuple] = {}
+    basis = digest.basis_for(wl.slo)
+
+    def scenario_for(seed: int) -> tuple:
+        if seed not in cache:
+            cache.clear()  # replications run one seed after another: keep one scenario in memory
+            other = wl.model_copy(update={"seed": seed})
+            cache[seed] = (other, *replication_scenario(build(other), long))
+        return cache[seed]
+
+    def run_seed(seed: int, oid: str) -> tuple[dict, SimResult]:
+        other, sc, since = scenario_for(seed)
+        run = run_option(other, sc, oid, since)
+        return constrained(wl, run.summary), digest.light(run.result, basis)
+
+    def run_many(seed: int, options: list[str]) -> list:
+        if not long:
+            return [run_seed(seed, oid) for oid in options]
+        scenario_for(seed)  # built once in this process; the forked workers share it
+        return fork_map(lambda oid: run_seed(seed, oid), options)
+
+    feasible = [o["option"] for o in rec.options if o["feasible"]]
+    if long:  # every replication on its busiest day: options sized on the whole horizon have no day run yet
+        missing = [oid for oid in feasible if oid not in first]
+        ran = dict(zip(missing, run_many(wl.seed, missing), strict=True)) if missing else {}
+        firsts = {oid: ran.get(oid) or (constrained(wl, first[oid].summary), first[oid].result) for oid in feasible}
+    else:
+        firsts = {o["option"]: (o, rec.runs[o["option"]]) for o in rec.options if o["feasible"]}
+    return replicate(wl, rec, run_many, firsts, progress)
+
+
+def _sensitivity(wl: Workload, rec: Recommendation, progress: Callable[[str], None] | None) -> list[dict]:
+    """What would change the decision: weights, and traffic x0.5, x2, x10 in the chosen configurations."""
+    seen: dict[tuple, Recommendation] = {}
+
+    def evaluate(multiple: float, only: tuple[str, ...] = ()) -> Recommendation:
+        if (multiple, only) not in seen:
+            if progress:
+                progress(f"sensitivity: traffic x{multiple:.2g}")
+            seen[multiple, only] = evaluate_once(at_traffic(wl, multiple, rec.scenario_requests, rec.horizon_s),
+                                                 only=only)
+        return seen[multiple, only]
+
+    return weight_sensitivity(rec) + traffic_sensitivity(rec, evaluate)

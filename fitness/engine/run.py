@@ -1,0 +1,77 @@
+"""Running one option: a registered simulation on a built scenario, and the run object it returns.
+
+The low layer of the decision engine: right-sizing, ranking, headroom and replications all simulate
+through `run_option`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from fitness.errors import UserError, from_input_error
+from fitness.workload.scenario import build
+from fitness.workload.spec import Workload
+from sim.errors import InputError
+from sim.metrics import summary
+from sim.options import option_def
+from sim.results import SimResult
+from sim.scenario import Scenario
+
+DELIVERY_WORDS = {"sync": "a synchronous answer to a waiting caller",
+                  "async": "per-request results that the caller polls for or is notified of",
+                  "offline": "results in bulk by a deadline"}
+"""How each `slo.delivery` mode reaches the caller, in words for reasons and reports."""
+
+
+@dataclass(frozen=True)
+class OptionRun:
+    """One option simulated for one workload: the raw result and its DESIGN §3 summary."""
+
+    result: SimResult
+    summary: dict
+
+    def to_frame(self):
+        """The request log as a pandas DataFrame: arrival, start, finish (s), latency (ms), status, cold."""
+        log = self.result.log
+        if log is None:
+            return pd.DataFrame(columns=["arrival_s", "start_s", "finish_s", "latency_ms", "status", "cold"])
+        return pd.DataFrame({"arrival_s": log.arrival_s, "start_s": log.start_s, "finish_s": log.finish_s,
+                             "latency_ms": (log.finish_s - log.arrival_s) * 1000.0,
+                             "status": pd.Categorical.from_codes(log.status, ["served", "throttled", "failed"]),
+                             "cold": log.cold, "model_idx": log.model_idx})
+
+
+def run_option(wl: Workload, scenario: Scenario, option_id: str, since_s: float = 0.0) -> OptionRun:
+    """Simulate one registered option on a built scenario; its summary covers the requests arriving from
+    `since_s` on (a window cut with a lead judges the window alone)."""
+    try:
+        opt = option_def(option_id)
+    except InputError as e:
+        raise UserError(e.describe()) from e
+    cfg = wl.option_config(option_id)
+    delivery = wl.slo.delivery
+    if delivery not in opt.delivers:
+        reason = (f"{option_id} cannot deliver {DELIVERY_WORDS[delivery]} (slo.delivery: {delivery}); it "
+                  f"delivers {' or '.join(DELIVERY_WORDS[d] for d in sorted(opt.delivers))}")
+        res = SimResult.infeasible(option_id, [reason], scenario.horizon_s)
+    elif (app := scenario.application) is not None and not app.routed and app.pattern not in \
+            opt.patterns:
+        hosts = opt.patterns
+        can = f"it hosts {', '.join(sorted(hosts))} patterns" if hosts else "it hosts one model per request only"
+        reason = f"{option_id} cannot host the {app.pattern} pattern; {can}"
+        res = SimResult.infeasible(option_id, [reason], scenario.horizon_s)
+    else:
+        try:
+            res = opt.simulate(scenario, cfg)
+        except InputError as e:
+            raise from_input_error(e, wl.source) from e
+    return OptionRun(res, summary(res, since_s))
+
+
+def simulate(wl: Workload, option_id: str) -> OptionRun:
+    """Build the workload's scenario and simulate one option on it."""
+    return run_option(wl, build(wl), option_id)
+
+

@@ -1,0 +1,105 @@
+"""Sensitivity: what would change the decision (DESIGN §2).
+
+- Weights: the ranking with each fitness function alone and with equal weights (no new simulation:
+  the fitness values are already known).
+- Traffic x0.5, x2, x10: every option simulated again at that traffic with the configuration chosen
+  today; when the winner changes, the multiple where it changes is found by bisection on a log scale.
+Sensitivity runs are capped at `MAX_REQUESTS` requests by shortening the horizon: monthly figures are
+projections, so a shorter window of stationary traffic gives the same month (a diurnal pattern loses
+part of its day; the report says so).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from fitness.engine.ranking import FITNESS_KEYS, Recommendation, weighted
+from fitness.workload.spec import Workload
+
+TRAFFIC_MULTIPLES = (0.5, 2.0, 10.0)
+MAX_REQUESTS = 300_000
+BISECTION_STEPS = 3
+
+
+def at_traffic(wl: Workload, multiple: float, requests_today: int, horizon_s: float) -> Workload:
+    """The workload at `multiple` x its traffic, one replication, its horizon shortened so the run stays
+    under `MAX_REQUESTS` requests."""
+    expected = max(1.0, requests_today * multiple)
+    horizon = horizon_s * min(1.0, MAX_REQUESTS / expected)
+    traffic = wl.traffic.model_copy(update={"rate_multiplier": wl.traffic.rate_multiplier * multiple})
+    return wl.model_copy(update={"traffic": traffic, "horizon": horizon, "replications": 1})
+
+
+def _winner(options: list[dict], weights: dict[str, float]) -> str | None:
+    """The feasible option with the best weighted fitness under `weights` (None if none is feasible)."""
+    ok = [o for o in options if o["feasible"]]
+    return max(ok, key=lambda o: weighted(weights, o["fitness"]))["option"] if ok else None
+
+
+def weight_sensitivity(rec: Recommendation) -> list[dict]:
+    """The winner with each fitness function alone and with equal weights."""
+    out = []
+    sets = {f"only {k}": {j: float(j == k) for j in FITNESS_KEYS} for k in FITNESS_KEYS}
+    sets["equal weights"] = dict.fromkeys(FITNESS_KEYS, 1.0)
+    for label, weights in sets.items():
+        win = _winner(rec.options, weights)
+        same = win == rec.recommended
+        statement = (f"With {label}, {rec.recommended} is still recommended." if same else
+                     f"With {label}, {win} would be recommended instead of {rec.recommended}.")
+        out.append({"kind": "weights", "change": label, "recommended": win, "changes_decision": not same,
+                    "statement": statement})
+    return out
+
+
+Evaluate = Callable[..., Recommendation]
+"""evaluate(traffic multiple, only=(option ids...)) -> the recommendation at that traffic among those
+options (all when empty), one replication, capped."""
+
+
+def _why(at: Recommendation, old: str, new: str) -> str:
+    """Why `new` beats `old` at that traffic: `old` breaks a constraint, or `new` is cheaper or better."""
+    by = {o["option"]: o for o in at.options}
+    if old in by and not by[old]["feasible"]:
+        return f"{old} stops meeting its constraints ({'; '.join(by[old]['reasons'])[:160]})"
+    a, b = by.get(old, {}).get("cost_usd"), by.get(new, {}).get("cost_usd")
+    if a and b and b["monthly"] < a["monthly"]:
+        return f"{new} becomes cheaper than {old} ({b['monthly']:,.2f} vs {a['monthly']:,.2f} USD/month)"
+    return f"{new} scores higher on the weighted fitness functions"
+
+
+def crossover(evaluate: Evaluate, lo: float, hi: float, old: str, new: str) -> float:
+    """The traffic multiple between lo and hi where `new` takes over from `old` (bisection, log scale;
+    only the two options are simulated)."""
+    for _ in range(BISECTION_STEPS):
+        mid = math.sqrt(lo * hi)
+        if evaluate(mid, only=tuple(sorted((old, new)))).recommended == old:
+            lo = mid
+        else:
+            hi = mid
+    return math.sqrt(lo * hi)
+
+
+def traffic_sensitivity(rec: Recommendation, evaluate: Evaluate) -> list[dict]:
+    """The decision at each traffic multiple, with the crossover multiple when it changes."""
+    out = []
+    for m in TRAFFIC_MULTIPLES:
+        at = evaluate(m)
+        win = at.recommended
+        entry = {"kind": "traffic", "change": f"traffic x{m:g}", "multiple": m, "recommended": win,
+                 "changes_decision": win != rec.recommended}
+        if win == rec.recommended:
+            entry["statement"] = f"At {m:g} x today's traffic, {win} is still recommended."
+        elif win is None:
+            entry["statement"] = f"At {m:g} x today's traffic, no option meets the constraints."
+        elif rec.recommended is None:
+            entry["statement"] = f"At {m:g} x today's traffic, {win} would meet the constraints."
+        else:
+            x = crossover(evaluate, *((1.0, m) if m > 1 else (m, 1.0)), *((rec.recommended, win) if m > 1
+                                                                         else (win, rec.recommended)))
+            side = "above" if m > 1 else "below"
+            entry["crossover_multiple"] = x
+            entry["statement"] = (f"{side.capitalize()} about {x:.2g} x today's traffic, {win} becomes the "
+                                  f"better choice: {_why(at, rec.recommended, win)}.")
+        out.append(entry)
+    return out

@@ -1,0 +1,231 @@
+"""Right-sizing: the cheapest configuration of an option that meets the workload's constraints, by search.
+
+The search machinery every option's search (in its unit, `fitness.options.<option>`) builds on. An option
+the workload pins (`OptionUnit.is_pinned`) is simulated once as given. Otherwise its unset knobs are
+searched the way Inference Recommender, Lambda Power Tuning and Triton's Model Analyzer do on real
+hardware, but on the simulator: candidate configurations run on the SAME scenario (same arrivals and
+service draws: common random numbers), cheapest first, and the search stops at the first that meets
+every constraint (`fitness.engine.constraints.constraint_reasons`: SLO, error rate, budget, deadline). Knobs the
+workload sets are kept. Closed forms (`fitness.engine.queueing`) choose where to start, so a search costs a
+handful of simulations, not a grid:
+- a fleet count starts one instance below what Erlang C says meets the latency targets (never below
+  stability), so the trials show the boundary: the count below the one chosen failed;
+- a trial that breaks the budget ends the search (every later candidate costs more), and so does one the
+  option cannot serve at all (payload, delivery, pattern: no knob searched changes those); when the
+  work alone breaks the latency targets, one trial shows it.
+The search of each option is in its unit, documented on its function. `fitness.engine.windows.right_size`
+is the entry point.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fitness.engine.constraints import constrained
+from fitness.engine.queueing import Plan, can_save, endpoints, invocations_target, plan
+from fitness.engine.run import OptionRun, run_option
+from fitness.workload.spec import Workload
+from sim.catalog import InstanceType
+from sim.components.sizing import cheapest_fitting, hardware_reasons, max_workers
+from sim.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One configuration simulated: its knobs, whether it met every constraint, its cost, p99 and why not."""
+
+    config: dict
+    feasible: bool
+    monthly_usd: float | None
+    p99_ms: float | None
+    reasons: list[str]
+
+    def to_dict(self) -> dict:
+        """Flat row for reports: the knobs (nested ones as `a.b`) then feasible, monthly_usd, p99_ms, reasons."""
+        return {**flat(self.config), "feasible": self.feasible, "monthly_usd": self.monthly_usd,
+                "p99_ms": self.p99_ms, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """An option right-sized: the trials in the order simulated, the one chosen and its run.
+
+    `chosen` is the config of the cheapest feasible trial (None when nothing met the constraints). `run`
+    is the chosen trial's run; when nothing met them, the last trial's (the most capacity tried, or the
+    one that broke the budget), so a report can still say why the option fails.
+    """
+
+    option: str
+    pinned: bool
+    chosen: dict | None
+    run: OptionRun
+    tried: list[Trial] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """`{"pinned", "chosen", "tried"}` with flat knobs, for the report and the JSON output."""
+        return {"pinned": self.pinned, "chosen": flat(self.chosen) if self.chosen is not None else None,
+                "tried": [t.to_dict() for t in self.tried]}
+
+
+def flat(config: dict, prefix: str = "") -> dict:
+    """Nested knobs flattened to dotted keys: {"autoscaling": {"max": 3}} -> {"autoscaling.max": 3}."""
+    out: dict = {}
+    for k, v in config.items():
+        if isinstance(v, dict):
+            out.update(flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+class Runner:
+    """Simulates configurations of one option on one scenario; keeps the trials, the best run and the last."""
+
+    def __init__(self, wl: Workload, scenario: Scenario, option: str, max_trials: int, since_s: float = 0.0) -> None:
+        self.wl, self.scenario, self.option, self.max_trials = wl, scenario, option, max_trials
+        self.since_s = since_s
+        self.trials: list[Trial] = []
+        self.best: tuple[Trial, OptionRun] | None = None
+        self.last: OptionRun | None = None
+        self.stopped = False
+        self._seen: dict[str, Trial] = {}
+
+    @property
+    def left(self) -> bool:
+        """True while another simulation is allowed."""
+        return not self.stopped and len(self.trials) < self.max_trials
+
+    def run(self, config: dict) -> tuple[Trial, OptionRun | None] | None:
+        """Simulate `config` (None when no trial is left; a config already tried returns its trial, no run)."""
+        key = json.dumps(config, sort_keys=True, default=str)
+        if key in self._seen:
+            return self._seen[key], None
+        if not self.left:
+            return None
+        wl2 = self.wl.model_copy(update={"options": {**self.wl.options, self.option: config}})
+        run = run_option(wl2, self.scenario, self.option, self.since_s)  # since: a window judged after its lead
+        s = run.summary
+        judged = constrained(self.wl, s)
+        cost = s["cost_usd"]["monthly"] if s["feasible"] else None
+        trial = Trial(config, judged["feasible"], cost, s["latency_ms"]["p99"] if s["feasible"] else None,
+                      judged["reasons"])
+        self.trials.append(trial)
+        self._seen[key] = trial
+        self.last = run
+        if trial.feasible and (self.best is None or cost < self.best[0].monthly_usd):
+            self.best = (trial, run)
+        budget = self.wl.budget.monthly_usd
+        # no knob searched fixes what the option cannot do, and every later candidate costs more
+        self.stopped = not s["feasible"] or (budget is not None and cost > budget)
+        return trial, run
+
+    def sizing(self, pinned: bool) -> Sizing:
+        """The outcome: the cheapest feasible trial, or none."""
+        if self.best is not None:
+            return Sizing(self.option, pinned, self.best[0].config, self.best[1], list(self.trials))
+        return Sizing(self.option, pinned, None, self.last, list(self.trials))
+
+
+
+# --- fleets: instance type x count, then autoscaling -----------------------------------------------
+
+
+def fleet_search(r: Runner, plans: list[Plan], pinned: Callable[[Plan, int], dict],
+                 scaled: Callable[[Plan, int], dict] | None, min_count: int = 1) -> None:
+    """Pinned counts cheapest first (price x count over every plan); at the first that meets the
+    constraints, try autoscaling up to that count if the traffic leaves room to save. When the work alone
+    breaks the latency targets on every plan, the cheapest is simulated once to show it."""
+    if plans and all(p.hopeless for p in plans):
+        plans = [min(plans, key=lambda p: p.price * p.start)]
+    heap = [(p.price * p.start, i, p.start) for i, p in enumerate(plans)]
+    heapq.heapify(heap)
+    while heap and r.left:
+        _, i, c = heapq.heappop(heap)
+        out = r.run(pinned(plans[i], c))
+        if out is None:
+            return
+        if out[0].feasible:
+            autoscale(r, plans[i], c, scaled, min_count)
+            return
+        if not plans[i].hopeless:
+            heapq.heappush(heap, (plans[i].price * (c + 1), i, c + 1))
+
+
+def autoscale(r: Runner, p: Plan, count: int, scaled: Callable[[Plan, int], dict] | None, min_count: int) -> None:
+    """After `count` pinned instances met the constraints: autoscaling up to `count`, then `count` + 1 (an
+    instance of headroom for the scaling lag), if the traffic leaves room to pay for fewer on average."""
+    cat = r.scenario.catalog
+    if scaled is None or not can_save(p, count, min_count, cat.autoscaling, cat.realtime.instance_launch_s.value):
+        return
+    for top in (count, count + 1):
+        out = r.run(scaled(p, top))
+        if out is None or out[0].feasible:
+            return
+
+
+def without(raw: dict, *keys: str) -> dict:
+    """The user's knobs less `keys` (those a candidate sets another way)."""
+    return {k: v for k, v in raw.items() if k not in keys}
+
+
+def pinned_config(raw: dict) -> Callable[[Plan, int], dict]:
+    """Config builder: the user's knobs, the plan's, and a pinned instance_count."""
+    return lambda p, c: {**without(raw, "autoscaling", "initial_count"), **p.knobs, "instance_count": int(c)}
+
+
+def tracked_config(r: Runner, raw: dict) -> Callable[[Plan, int], dict]:
+    """Config builder: target tracking on invocations per instance, min 1, max `top`."""
+    period = r.scenario.catalog.autoscaling.metric_period_s.value
+    return lambda p, top: {**without(raw, "instance_count"), **p.knobs, "autoscaling": {
+        "max": int(top), "target_invocations_per_instance": invocations_target(p, top, period)}}
+
+
+def distinct(types: list[InstanceType]) -> list[InstanceType]:
+    """Types in order, dropping any with the shape and price of one before it (ml.c5.large, ml.c6i.large):
+    the simulator could not tell them apart."""
+    seen, out = set(), []
+    for t in types:
+        key = (t.vcpu, t.memory_gib, t.gpu_count, t.gpu_memory_gib, t.accelerator, t.price_per_hour.value)
+        if key not in seen:
+            seen.add(key)
+            out.append(t)
+    return out
+
+
+def types_for(models: list, cat, fits: Callable[[InstanceType], bool], name: str | None) -> list[InstanceType | None]:
+    """The user's type, or every distinct CPU (GPU) type that fits, cheapest first; [None] (per-model
+    defaults) when the models need different accelerators."""
+    if name:
+        return [cat.instance(name)]
+    kinds = {m.accelerator for m in models}
+    if len(kinds) != 1:
+        return [None]
+    gpu = kinds == {"gpu"}
+    return distinct(cat.cheapest(lambda t: t.accelerator in ("cpu", "gpu") and t.has_gpu == gpu and fits(t)))
+
+
+FLEET_PINS = ("instance_count", "autoscaling")
+"""A fleet's capacity is pinned by a count or by an autoscaling policy."""
+
+
+def per_model_plans(r: Runner, raw: dict, extra_s: Callable = lambda m: 0.0) -> list[Plan]:
+    """Plans for options with one endpoint per model (realtime, async): each type that fits every model,
+    workers per instance as the option sizes them (one per vCPU or GPU that memory allows)."""
+    wl, sc = r.wl, r.scenario
+    cat, workers = sc.catalog, raw.get("workers_per_instance")
+    eps = endpoints(wl, sc, cat.co_hosting.endpoint_hop_ms.value / 1000.0, extra_s)
+    models = [sc.models[i] for i, _, _ in eps]
+    out = []
+    for it in types_for(models, cat, lambda t: all(not hardware_reasons(t, m, workers, cat) for m in models),
+                        raw.get("instance_type")):
+        types = [it or cheapest_fitting(m, cat) for m in models]
+        if any(t is None for t in types):
+            continue
+        loads = [(d, workers or max(1, max_workers(t, m, cat)), rest)
+                 for (_, d, rest), t, m in zip(eps, types, models, strict=True)]
+        price = sum(t.price_per_hour.value for t in types)
+        out.append(plan(wl, {"instance_type": it.name} if it else {}, loads, price))
+    return out

@@ -1,0 +1,210 @@
+"""`fitness export`: the deployable configuration of one simulated option, as AWS API requests and CloudFormation.
+
+`export(wl, result, option)` takes a recommendation (`Recommendation.to_dict()`, the `recommend --format
+json` object, or `sized_result(wl, option)` for one option) and returns a `Deployment`: the boto3 request
+bodies in call order, a CloudFormation template of the same resources, the placeholders the user must fill
+in (`{{Name}}` in the bodies, Parameters in the template) and notes on what the simulation assumed.
+Values come from what was simulated: the option's `config` and the knobs right-sizing chose
+(`sizing.<option>.chosen`). The per-option mapping is each option unit's `export` builder
+(`fitness.options.<option>`). Nothing here writes a file: `Deployment.files()` returns them as text for the
+CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fitness.engine.constraints import constrained
+from fitness.engine.windows import size_option, window_of
+from fitness.errors import UserError
+from fitness.export.aws import SCALABLE_DIMENSION, VARIANT, EndpointSet, ExportPlan, camel, resource_name
+from fitness.export.cloudformation import template
+from fitness.export.deployment import ApiCall, Deployment
+from fitness.options import NoExport, option_ids, unit
+from fitness.workload.scenario import build
+from fitness.workload.spec import Workload
+from sim.catalog import load_catalog
+from sim.errors import InputError
+
+RUN_ID_MAX_CHARS = 14
+"""Our limit on the transform job run suffix (`{{RunId}}`, e.g. '20261124-0200'): the job name keeps the
+resource name's start and the whole suffix within SageMaker's name limit."""
+
+
+
+
+
+
+def read_result(path: Path) -> dict:
+    """A `fitness recommend --format json` result from disk, checked enough to export from."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise UserError(f"{path}: result file not found; expected the output of `fitness recommend WORKLOAD "
+                        "--format json`.") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{path}: cannot read the result ({e}); expected the JSON that `fitness recommend "
+                        "WORKLOAD --format json` prints.") from e
+    if not isinstance(data, dict) or not isinstance(data.get("options"), list) or "workload" not in data:
+        raise UserError(f"{path}: not a recommendation result; expected a JSON object with `workload`, "
+                        "`recommended` and `options` (from `fitness recommend WORKLOAD --format json`).")
+    return data
+
+
+def check_option(option: str) -> str:
+    """The option id if registered, else a UserError naming the nearest one."""
+    try:
+        return unit(option, "--option").id
+    except InputError as e:
+        raise UserError(e.describe()) from e
+
+
+def sized_result(wl: Workload, option: str) -> dict:
+    """Right-size one option (as `recommend` does, without replications) and return a result object with
+    only that option, in the shape of `Recommendation.to_dict()`."""
+    scenario = build(wl)
+    done = size_option(wl, scenario, window_of(scenario), check_option(option))
+    s = constrained(wl, done.run.summary)
+    s["feasible"] = s["feasible"] and done.chosen is not None
+    return {"workload": wl.name, "recommended": option if s["feasible"] else None, "options": [s],
+            "sizing": {option: done.record}}
+
+
+def unflatten(flat: dict) -> dict:
+    """{"autoscaling.max": 3} -> {"autoscaling": {"max": 3}} (the sizing records knobs flat)."""
+    out: dict = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def _chosen(wl: Workload, result: dict, source: str, option: str | None) -> tuple[str, dict, dict]:
+    """(option id, its result object, its knobs): the recommended option unless one is named."""
+    if result.get("workload") != wl.name:
+        raise UserError(f"{source}: this result is for workload '{result.get('workload')}', not '{wl.name}'; "
+                        "expected the recommend output of the same workload file.")
+    feasible = [o["option"] for o in result["options"] if o.get("feasible")]
+    oid = check_option(option) if option else result.get("recommended")
+    if oid is None:
+        raise UserError(f"{source}: no option is feasible for workload '{wl.name}', so there is nothing to export; "
+                        "see `fitness recommend` for the reasons.")
+    obj = next((o for o in result["options"] if o.get("option") == oid), None)
+    if obj is None:
+        raise UserError(f"{source}: the result has no option '{oid}'; expected one of "
+                        f"{', '.join(o['option'] for o in result['options'])}.")
+    if not obj.get("feasible"):
+        why = "; ".join(obj.get("reasons") or ["no reason recorded"])
+        other = (f" Feasible options: {', '.join(feasible)}." if feasible else
+                 " No option is feasible." if len(result["options"]) > 1 else "")
+        raise UserError(f"--option {oid}: {oid} is infeasible for workload '{wl.name}' ({why}); nothing exported."
+                        + other)
+    sizing = (result.get("sizing") or {}).get(oid) or {}
+    knobs = sizing.get("chosen") if sizing.get("chosen") is not None else (wl.options.get(oid) or {})
+    return oid, obj, unflatten(knobs)
+
+
+def export(wl: Workload, result: dict, option: str | None = None, source: str = "result") -> Deployment:
+    """The deployment of `option` (default: the recommended one) from a recommendation result."""
+    oid, obj, knobs = _chosen(wl, result, source, option)
+    u = unit(oid)
+    if isinstance(u.export, NoExport):
+        can = [o for o in option_ids() if not isinstance(unit(o).export, NoExport)]
+        raise UserError(f"--option {oid}: {oid} cannot be exported ({u.export.why}); exportable: {', '.join(can)}.")
+    plan = ExportPlan(wl, oid, dict(obj.get("config") or {}), u.config_model(**knobs), load_catalog(wl.catalog))
+    _role(plan)
+    sets = u.export(plan)
+    if any(isinstance(s, EndpointSet) and s.scaling is None and "InstanceType" in s.variant for s in sets):
+        plan.notes.add("The instance count is pinned, as simulated: no autoscaling is created.")
+    names = _names(plan, oid, sets)
+    calls = [c for s in sets for c in _calls(plan, s, names[s.key])]
+    cfn = template(plan, sets, names)
+    return Deployment(wl.name, oid, tuple(calls), cfn, tuple(plan.placeholders.values()), tuple(plan.notes.items),
+                      plan.name_max,
+                      dict(obj.get("config") or {}), dict(plan.files), tuple(plan.artifacts))
+
+
+def _names(plan: ExportPlan, option: str, sets: list) -> dict[str, str]:
+    """Resource name per set: <workload>-<option>[-<model>], valid for SageMaker and distinct."""
+    out: dict[str, str] = {}
+    for s in sets:
+        parts = (plan.wl.name, option) if s.key == option else (plan.wl.name, option, s.key)
+        name = plan.name(*parts)
+        while name in out.values():
+            name = plan.name(name, str(len(out)))
+        out[s.key] = name
+    return out
+
+
+def _role(plan: ExportPlan) -> str:
+    """The execution role placeholder (registered first, so it heads the list)."""
+    return plan.token("ExecutionRoleArn", "IAM role SageMaker assumes to read the artifacts from S3, pull the "
+                      "images from ECR and write logs", "arn:aws:iam::123456789012:role/SageMakerExecution",
+                      r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+
+
+def _calls(plan: ExportPlan, s, name: str) -> list[ApiCall]:
+    """The API calls of one endpoint set (or transform job stream), in the order they must run."""
+    model = ApiCall("sagemaker", "CreateModel", s.key, {"ModelName": name, "ExecutionRoleArn": _role(plan), **s.model})
+    if not isinstance(s, EndpointSet):
+        run = plan.token("RunId", f"a suffix unique to each transform job run, e.g. the date and hour (at most "
+                         f"{RUN_ID_MAX_CHARS} letters, digits or hyphens)", "20261124-0200",
+                         rf"^[a-zA-Z0-9-]{{1,{RUN_ID_MAX_CHARS}}}$", in_template=False)
+        prefix = resource_name(name, limit=plan.name_max - 1 - RUN_ID_MAX_CHARS)  # room for "-<run id>"
+        job = {"TransformJobName": f"{prefix}-{run}", "ModelName": name, **s.job}
+        return [model, ApiCall("sagemaker", "CreateTransformJob", s.key, job)]
+    config = {"EndpointConfigName": name, "ProductionVariants": [{**s.variant, "ModelName": name}]}
+    if s.async_config:
+        config["AsyncInferenceConfig"] = s.async_config
+    calls = [model, ApiCall("sagemaker", "CreateEndpointConfig", s.key, config),
+             ApiCall("sagemaker", "CreateEndpoint", s.key, {"EndpointName": name, "EndpointConfigName": name})]
+    return calls + _scaling_calls(plan, s, name)
+
+
+def _scaling_calls(plan: ExportPlan, s: EndpointSet, name: str) -> list[ApiCall]:
+    """Application Auto Scaling (and, for scale from zero, the CloudWatch alarm) of one endpoint."""
+    sc = s.scaling
+    if sc is None:
+        return []
+    target = {"ServiceNamespace": "sagemaker", "ResourceId": f"endpoint/{name}/variant/{VARIANT}",
+              "ScalableDimension": SCALABLE_DIMENSION}
+    out = [ApiCall("application-autoscaling", "RegisterScalableTarget", s.key,
+                   {**target, "MinCapacity": sc.min, "MaxCapacity": sc.max}),
+           ApiCall("application-autoscaling", "PutScalingPolicy", s.key,
+                   {"PolicyName": f"{name}-target-tracking", **target, "PolicyType": "TargetTrackingScaling",
+                    "TargetTrackingScalingPolicyConfiguration": sc.target_tracking(name)})]
+    if sc.from_zero:
+        arn = plan.token(f"{camel(s.key)}ScaleFromZeroPolicyArn", f"PolicyARN returned by the scale-from-zero "
+                         f"PutScalingPolicy call of {name}", "arn:aws:autoscaling:us-east-1:123456789012:"
+                         "scalingPolicy:00000000-0000-0000-0000-000000000000:resource/sagemaker/endpoint/x:policyName/y",
+                         None, in_template=False)
+        out += [ApiCall("application-autoscaling", "PutScalingPolicy", s.key,
+                        {"PolicyName": f"{name}-scale-from-zero", **target, "PolicyType": "StepScaling",
+                         "StepScalingPolicyConfiguration": sc.step_from_zero()}),
+                ApiCall("cloudwatch", "PutMetricAlarm", s.key, sc.alarm_from_zero(f"{name}-backlog-without-capacity",
+                                                                                  name, arn))]
+    return out
+
+
+def existing_files(folder: Path, paths: list[str] | None = None) -> list[str]:
+    """Which of `paths` (default: the fixed names of every export) already exist under `folder`; a UserError
+    if `folder` is a file. Reads only: the CLI decides and writes."""
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--out {folder}: this is a file; expected a folder to write the export into.")
+    if paths is None:
+        boto3 = folder / "boto3"
+        fixed = [p for p in ("TODO.md", "cloudformation.json") if (folder / p).exists()]
+        return fixed + (sorted(f"boto3/{p.name}" for p in boto3.glob("*.json")) if boto3.is_dir() else [])
+    return [p for p in paths if (folder / p).exists()]
+
+
+def stale_calls(folder: Path, paths: list[str]) -> list[str]:
+    """API-call files in `folder/boto3` that an export writing `paths` would leave from an earlier one."""
+    boto3 = folder / "boto3"
+    mine = set(paths)
+    return sorted(f"boto3/{p.name}" for p in boto3.glob("*.json") if f"boto3/{p.name}" not in mine) \
+        if boto3.is_dir() else []

@@ -1,0 +1,141 @@
+"""What `fitness export` writes: the API calls in order, the CloudFormation template, and TODO.md (what to fill
+in, what to upload, how to deploy, and what the simulation assumed). Data and its text only: the CLI writes
+the files."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from fitness.export.aws import Placeholder, resource_name
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One AWS API request: service (boto3 client name), operation, the endpoint or job it belongs to, body."""
+
+    service: str
+    operation: str
+    key: str
+    body: dict
+
+    @property
+    def method(self) -> str:
+        """The boto3 client method: CreateEndpointConfig -> create_endpoint_config."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.operation).lower()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What `fitness export` writes: API calls in order, a CloudFormation template, placeholders and notes."""
+
+    workload: str
+    option: str
+    calls: tuple[ApiCall, ...]
+    cloudformation: dict
+    placeholders: tuple[Placeholder, ...]
+    notes: tuple[str, ...]
+    name_max: int
+    """Longest resource name (the catalog's): the call files are named after their resources."""
+    config: dict = field(default_factory=dict)
+    extra_files: dict[str, str] = field(default_factory=dict)
+    artifacts: tuple[str, ...] = ()
+
+    def call_files(self) -> list[tuple[str, ApiCall]]:
+        """(path, call) per API call: boto3/NN.<service>.<method>.<key>.json, numbered in call order."""
+        width = max(2, len(str(len(self.calls))))
+        return [(f"boto3/{i:0{width}d}.{c.service}.{c.method}.{resource_name(c.key, limit=self.name_max)}.json", c)
+                for i, c in enumerate(self.calls, 1)]
+
+    def files(self) -> dict[str, str]:
+        """Every file of the export as text, by path relative to the output folder."""
+        out = {path: json.dumps(c.body, indent=2) + "\n" for path, c in self.call_files()}
+        out["cloudformation.json"] = json.dumps(self.cloudformation, indent=2) + "\n"
+        out.update(self.extra_files)
+        out["TODO.md"] = todo_markdown(self)
+        return out
+
+
+LISTED = 30
+"""Most configuration lines and artifacts TODO.md lists one by one (1000 tenants would drown the rest)."""
+
+
+def _listed(lines: list[str], what: str) -> list[str]:
+    """At most LISTED lines, then how many more there are."""
+    more = len(lines) - LISTED
+    return lines[:LISTED] + ([f"- ... and {more} more {what}"] if more > 0 else [])
+
+
+def _snippet(d: Deployment) -> list[str]:
+    """A boto3 script that fills the placeholders in and makes the calls in order."""
+    # each scale-from-zero policy's ARN feeds the alarm of the same endpoint (same key): read its token there
+    alarm_token = {c.key: c.body["AlarmActions"][0] for c in d.calls if c.operation == "PutMetricAlarm"}
+    arn_of = {c.body["PolicyName"]: alarm_token[c.key].strip("{}") for c in d.calls
+              if c.body.get("PolicyType") == "StepScaling"}
+    lines = ["```python", "import json, pathlib, boto3", "",
+             "values = {" + ", ".join(f'"{p.name}": ""' for p in d.placeholders if p.name not in arn_of.values()) + "}",
+             "assert all(values.values()), 'fill in every value first'"]
+    if arn_of:
+        lines.append(f"arn_of = {arn_of!r}  # scale-from-zero policies: their PolicyARN feeds the alarm")
+    lines += ['for path in sorted(pathlib.Path("boto3").glob("*.json")):', "    text = path.read_text()",
+              "    for name, value in values.items():", '        text = text.replace("{{" + name + "}}", value)',
+              '    _, service, method, _ = path.name.split(".", 3)', "    body = json.loads(text)",
+              "    response = getattr(boto3.client(service), method)(**body)",
+              '    if method == "create_endpoint":  # scaling needs the endpoint InService',
+              '        waiter = boto3.client("sagemaker").get_waiter("endpoint_in_service")',
+              '        waiter.wait(EndpointName=body["EndpointName"])']
+    if arn_of:
+        lines += ['    if body.get("PolicyName") in arn_of:',
+                  '        values[arn_of[body["PolicyName"]]] = response["PolicyARN"]']
+    return lines + ["```"]
+
+
+def _scaling_lines(d: Deployment) -> list[str]:
+    """One line per scaled endpoint: capacity range, tracked metric and target, cooldowns."""
+    out, ranges = [], {}
+    for c in d.calls:
+        if c.operation == "RegisterScalableTarget":
+            ranges[c.key] = f"{c.body['MinCapacity']}..{c.body['MaxCapacity']} instances"
+        tt = c.body.get("TargetTrackingScalingPolicyConfiguration")
+        if tt:
+            metric = (tt.get("PredefinedMetricSpecification") or {}).get("PredefinedMetricType") or \
+                tt["CustomizedMetricSpecification"]["MetricName"]
+            out.append(f"- {c.key}: autoscaling {ranges.get(c.key)}, {metric} target {tt['TargetValue']:g}, "
+                       f"cooldowns in {tt['ScaleInCooldown']} s / out {tt['ScaleOutCooldown']} s")
+    return out
+
+
+def _how(d: Deployment) -> str:
+    """Which files to use: endpoints come from either set; a transform job only from boto3, run after run."""
+    if any(c.operation == "CreateTransformJob" for c in d.calls):
+        return ("Create the model once (its `create_model` file in `boto3/`, or the CloudFormation template, which "
+                "holds the model only), then run each `create_transform_job` file for every job with a new `RunId`.")
+    return ("Use either the boto3 request bodies (`boto3/`, in call order) or the CloudFormation template "
+            "(`cloudformation.json`), not both: they create the same resources with the same names.")
+
+
+def todo_markdown(d: Deployment) -> str:
+    """TODO.md: what to fill in, what to upload, how to deploy, and what the simulation assumed."""
+    rows = [f"| `{p.token}` | {p.what}{'' if p.in_template else ' (boto3 only)'} | `{p.example}` |"
+            for p in d.placeholders]
+    endpoints = [c.body["EndpointName"] for c in d.calls if c.operation == "CreateEndpoint"]
+    config = _scaling_lines(d) + [f"- {k}: {v:g}" if isinstance(v, float) else f"- {k}: {v}"
+                                  for k, v in d.config.items()]
+    params = " ".join(f"{p.name}=..." for p in d.placeholders if p.in_template)
+    out = [f"# Deploying `{d.option}` for `{d.workload}`", "",
+           "Generated by `fitness export` from the simulated configuration.", "", _how(d), "",
+           "## Fill in", "", "| Placeholder | What | Example |", "| --- | --- | --- |", *rows, ""]
+    if d.artifacts:
+        triton = " (the Triton model repository: one folder per model with its config.pbtxt)" \
+            if d.option == "triton" else ""
+        out += ["## Upload", "", f"Each artifact must exist in S3 before the endpoint or job is created{triton}:", "",
+                *_listed([f"- `{a}`" for a in d.artifacts], "artifacts"), ""]
+    models = [f"- model `{c.body['ModelName']}`" for c in d.calls if c.operation == "CreateModel"]
+    out += ["## Resources", "", *_listed([f"- endpoint `{e}`" for e in endpoints] or models, "resources"),
+            "", "## Deploy", "", "CloudFormation:", "", "```bash",
+            f"aws cloudformation deploy --template-file cloudformation.json --stack-name {d.workload}-{d.option} \\",
+            f"  --parameter-overrides {params}", "```", "", "boto3 (fill in `values`, run from this folder):", "",
+            *_snippet(d), "", "## Configuration simulated", "", *_listed(config, "settings"), "",
+            "## Notes and assumptions", "", *[f"- {n}" for n in d.notes], ""]
+    return "\n".join(out)

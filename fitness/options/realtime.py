@@ -1,0 +1,65 @@
+"""The `realtime` option as the product knows it: its sizing search, export, rubric entry and docs.
+
+The simulation is `sim/options/realtime.py`; this unit adds what the decision engine needs of it.
+"""
+
+from __future__ import annotations
+
+from fitness.engine.sizing import FLEET_PINS, Runner, fleet_search, per_model_plans, pinned_config, tracked_config
+from fitness.export.aws import EndpointSet, ExportPlan
+from fitness.export.hosting import hosted, separate
+from fitness.options import OptionUnit, register
+from fitness.workload.spec import Workload
+from sim.scenario import Scenario
+
+DOCS = """\
+`sim/options/realtime.py`, data plane `InstancePool` (`sim/components/pool.py`). Delivers sync, async
+and offline; hosts serial, scatter-gather and aggregate patterns as separate endpoints.
+
+- **Mechanics.** One endpoint per model (a multi-tenant workload gets as many endpoints as models, each
+  with its own instances, idle or not). Each endpoint is a fleet as above: FIFO queue per instance,
+  least-outstanding routing, pinned or target-tracking autoscaling.
+- **Sizing defaults.** Instance type: the cheapest CPU (GPU, for a GPU model) type on which one worker
+  fits; Inferentia types are never chosen. Workers: as many as vCPUs (GPUs) and memory allow.
+- **Limits.** Payload and response `realtime.payload_limit_mb` (6 MB); answer within
+  `realtime.timeout_s` (60 s), later answers fail.
+- **Billing.** Instance-seconds x the type's price per hour / 3600, summed over endpoints.
+- **Catalog facts.** `instances.*.price_per_hour`; `realtime.payload_limit_mb`, `timeout_s`,
+  `instance_launch_s`, `memory_overhead_mb`; `autoscaling.*`; `network.model_download_mb_per_s`;
+  `co_hosting.endpoint_hop_ms` (patterns).
+- **Checked by** `tests/test_statistical.py` (Erlang C, Pollaczek-Khinchine), `tests/test_autoscaling.py`
+  (the alarm arithmetic on a traffic step, worked by hand), `tests/test_patterns.py`, `tests/test_cost.py`,
+  `tests/test_invariants.py`; see [fidelity.md](fidelity.md).
+"""
+"""This option's section of docs/options.md (generated from it)."""
+
+
+# --- right-sizing -----------------------------------------------------------------------------------
+
+
+def search_realtime(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> None:
+    """realtime: instance type (every type that fits every model) x pinned count, cheapest first, from one
+    below the Erlang C count per endpoint at the metric-period rates; then target tracking (min 1, max the
+    count, target the per-instance rate that count carried at the peak) if the traffic leaves room to save."""
+    fleet_search(r, per_model_plans(r, raw), pinned_config(raw), tracked_config(r, raw))
+
+
+# --- export -----------------------------------------------------------------------------------------
+
+
+def build_realtime(plan: ExportPlan) -> list[EndpointSet]:
+    """realtime: one endpoint per model on its instance type, pinned or target-tracked."""
+    sets = []
+    for m in hosted(plan, "initial_count"):
+        p = f"{m.name}."
+        model = {"PrimaryContainer": plan.container(m, plan.config[f"{p}workers_per_instance"])}
+        variant = plan.variant(plan.config[f"{p}instance_type"], plan.config[f"{p}initial_count"])
+        sets.append(EndpointSet(m.name, model, variant, scaling=plan.fleet_scaling(p)))
+    separate(plan, len(sets), "real-time")
+    return sets
+
+
+UNIT = register(OptionUnit(
+    "realtime", "real-time endpoints",
+    pins=FLEET_PINS, search=search_realtime, export=build_realtime, rubric="realtime", docs=DOCS))
+"""The `realtime` unit, registered once."""

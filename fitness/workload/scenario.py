@@ -1,0 +1,74 @@
+"""From a validated workload to the scenario every option is simulated on: arrivals, model choices and
+service times drawn for the workload's seed (or replayed from its trace)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from fitness.errors import from_input_error
+from fitness.workload.spec import Workload
+from sim.application import Application
+from sim.catalog import load_catalog
+from sim.errors import InputError
+from sim.scenario import Scenario, build_scenario, stream
+from sim.traces import replay_trace, trace_model_indices
+from sim.traffic import TraceTraffic, assign_models, generate_arrivals, load_trace
+
+DEFAULT_HORIZON_S = 3600.0
+"""Simulated time when the workload gives neither a horizon nor a trace (one hour)."""
+
+
+def _model_index(wl: Workload, names: list[str], n: int) -> np.ndarray:
+    """Which model each request names: its route (dynamic selection), its popularity, else uniform."""
+    app = wl.application
+    if app is not None and app.pattern == "dynamic-selection":
+        p = np.array([app.routes.get(name, 0.0) for name in names])
+        return assign_models(p / p.sum(), n, stream(wl.seed, "routes"))
+    if len(names) == 1 or app is not None:
+        return np.zeros(n, np.int32)
+    pop = wl.traffic.popularity
+    p = pop.probabilities(names) if pop else np.full(len(names), 1.0 / len(names))
+    return assign_models(p, n, stream(wl.seed, "popularity"))
+
+
+def application(wl: Workload, names: list[str]) -> Application | None:
+    """The workload's pattern with model names turned into indices, for the simulator."""
+    app = wl.application
+    if app is None:
+        return None
+    pos = {name: i for i, name in enumerate(names)}
+    return Application(app.pattern, tuple(pos[s] for s in app.steps), tuple(pos[b] for b in app.branches),
+                       pos[app.aggregator] if app.aggregator else None)
+
+
+def _arrivals(wl: Workload, names: list[str]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Arrival times, model indices and horizon: from the pattern, or replayed from the trace file."""
+    rng = stream(wl.seed, "arrivals")
+    if not isinstance(wl.traffic, TraceTraffic):
+        horizon = wl.horizon or DEFAULT_HORIZON_S
+        arrivals = generate_arrivals(wl.traffic, horizon, rng)
+        return arrivals, _model_index(wl, names, arrivals.size), horizon
+    trace = load_trace(wl.base_dir / Path(wl.traffic.trace), wl.traffic)
+    # the span ends on the last recorded request: keep it inside [0, horizon)
+    horizon = wl.horizon or math.nextafter(trace.span_s, math.inf)
+    arrivals, models = replay_trace(trace, horizon, rng, wl.traffic.rate_multiplier)
+    if models is None:
+        return arrivals, _model_index(wl, names, arrivals.size), horizon
+    return arrivals, trace_model_indices(models, names, trace.source), horizon
+
+
+def build(wl: Workload) -> Scenario:
+    """Draw the workload's arrivals, model choices and service times for its seed."""
+    try:
+        models = wl.expanded_models
+        names = [m.name for m in models]
+        arrivals, idx, horizon = _arrivals(wl, names)
+        return build_scenario(models, arrivals, idx, horizon, load_catalog(wl.catalog), wl.seed,
+                              {"workload": wl.name}, application(wl, names))
+    except InputError as e:
+        raise from_input_error(e, wl.source) from e
+
+
