@@ -82,7 +82,7 @@ def measure(name: str, oid: str, data: dict) -> dict:
     dt_simpy = time.perf_counter() - t0
     return {"line": name, "requests": sc.n, "seconds": dt, "requests_per_s": sc.n / dt,
             "simpy_servers": servers, "simpy_seconds": dt_simpy, "simpy_requests_per_s": sc.n / dt_simpy,
-            "ratio": dt_simpy / dt, "feasible": run.summary["feasible"], "reasons": "; ".join(run.summary["reasons"])}
+            "ratio": dt_simpy / dt, "feasible": run.summary.feasible, "reasons": "; ".join(run.summary.reasons)}
 
 
 def main() -> None:

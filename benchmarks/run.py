@@ -36,10 +36,11 @@ import simpy  # noqa: E402
 
 from sim.catalog import Catalog, load_catalog  # noqa: E402
 from sim.distributions import Exponential  # noqa: E402
-from sim.metrics import distribution_ms, summary  # noqa: E402
+from sim.metrics import distribution_ms, summary, wait_ms  # noqa: E402
 from sim.model import ModelSpec  # noqa: E402
 from sim.options import load_all  # noqa: E402
 from sim.scenario import Scenario, build_scenario, stream  # noqa: E402
+from sim.summary import Requests, Summary  # noqa: E402
 
 RATE_PER_S = 30.0
 MEAN_SERVICE_MS = 100.0
@@ -126,16 +127,15 @@ def simpy_start_s(arrivals_s: np.ndarray, service_s: np.ndarray, capacity: int) 
     return np.asarray(start)
 
 
-def simpy_summary(sc: Scenario, capacity: int) -> dict:
+def simpy_summary(sc: Scenario, capacity: int) -> Summary:
     """Run the SimPy baseline on a scenario and compute its latency and queue-wait metrics."""
     start = simpy_start_s(sc.arrivals_s, sc.service_s, capacity)
     finish = start + sc.service_s
-    return {"requests": {"offered": sc.n, "served": sc.n},
-            "latency_ms": distribution_ms(finish - sc.arrivals_s),
-            "queue_wait_ms": distribution_ms(start - sc.arrivals_s, with_max=False)}
+    return Summary("simpy", True, (), {}, requests=Requests(sc.n, sc.n, 0, 0),
+                   latency_ms=distribution_ms(finish - sc.arrivals_s), queue_wait_ms=wait_ms(start - sc.arrivals_s))
 
 
-def run_line(line: Line, w: Workload, registry: dict) -> tuple[float, dict]:
+def run_line(line: Line, w: Workload, registry: dict) -> tuple[float, Summary]:
     """Time one whole run of a line (build scenario + simulate + summary); returns (seconds, summary)."""
     cfg = registry[line.option].config_model(**line.config) if line.option else None
     gc.collect()
@@ -152,7 +152,7 @@ def benchmark(n: int, repeat: int) -> dict:
     for line in LINES:  # untimed: first-call costs (lazy imports, caches) are not what is measured
         run_line(line, warm, registry)
     times: dict[str, list[float]] = {line.name: [] for line in LINES}
-    summaries: dict[str, dict] = {}
+    summaries: dict[str, Summary] = {}
     for _ in range(repeat):
         for line in LINES:
             secs, summaries[line.name] = run_line(line, w, registry)
@@ -163,15 +163,15 @@ def benchmark(n: int, repeat: int) -> dict:
     for line in LINES:
         best, median = n / min(times[line.name]), n / statistics.median(times[line.name])
         s = summaries[line.name]
-        if s.get("reasons"):
-            raise RuntimeError(f"{line.name} is infeasible: {s['reasons']}")
+        if s.reasons:
+            raise RuntimeError(f"{line.name} is infeasible: {s.reasons}")
         rows.append({"name": line.name, "option": line.option or "simpy", "description": line.description,
                      "config": line.config, "utilisation": RATE_PER_S * MEAN_SERVICE_MS / 1000 / line.workers,
                      "best_rps": best, "median_rps": median, "ratio_best": best / base_best,
                      "ratio_median": median / base_median, "seconds": times[line.name],
-                     "served": s["requests"]["served"], "mean_queue_wait_ms": s["queue_wait_ms"]["mean"]})
-    sim_wait = summaries[LINES[0].name]["queue_wait_ms"]["mean"]
-    simpy_wait = summaries[base]["queue_wait_ms"]["mean"]
+                     "served": s.requests.served, "mean_queue_wait_ms": s.queue_wait_ms.mean})
+    sim_wait = summaries[LINES[0].name].queue_wait_ms.mean
+    simpy_wait = summaries[base].queue_wait_ms.mean
     rel = abs(sim_wait - simpy_wait) / simpy_wait
     return {"requests": n, "repeat": repeat, "rate_per_s": RATE_PER_S, "mean_service_ms": MEAN_SERVICE_MS,
             "python": sys.version.split()[0], "simpy": simpy.__version__, "lines": rows,

@@ -70,13 +70,13 @@ def simulate(workload: WorkloadArg,
     with err.status(f"simulating {option}..."):
         run = simulate_option(wl, option)
     if fmt is SimFormat.json:
-        typer.echo(to_json(run.summary))
+        typer.echo(to_json(run.summary.to_json()))
         return
-    _print_summary(run.summary)
+    _print_summary(run.summary.to_json())
 
 
 def _print_summary(s: dict) -> None:
-    """A rich table of one option's DESIGN §3 object."""
+    """A rich table of one option's DESIGN §3 object (its JSON form, `Summary.to_json()`)."""
     out = Console()
     table = Table(title=f"{s['option']} ({'feasible' if s['feasible'] else 'infeasible'})", show_header=False)
     if not s["feasible"]:

@@ -35,6 +35,7 @@ from fitness.workload.spec import Workload, parse_workload, read_yaml_mapping
 from fitness.workload.validation import describe_validation_error, field_path
 from sim.errors import InputError
 from sim.options import load_all, option_def
+from sim.summary import Summary
 
 METRICS = {"requests": ("offered", "served", "throttled", "failed"),
            "latency_ms": ("mean", "p50", "p95", "p99", "max"),
@@ -215,14 +216,14 @@ def load_grid(path: str | Path) -> Plan:
     return Plan(grid, str(path), texts)
 
 
-def flatten(summary: dict) -> dict:
+def flatten(summary: Summary) -> dict:
     """A DESIGN §3 summary as one flat row: `group.key` columns, reasons joined, the config as JSON."""
-    row = {"feasible": summary["feasible"], "reasons": "; ".join(summary["reasons"]),
-           "config": json.dumps(summary.get("config") or {}, sort_keys=True, default=str)}
+    row = {"feasible": summary.feasible, "reasons": "; ".join(summary.reasons),
+           "config": json.dumps(dict(summary.config), sort_keys=True, default=str)}
     for group, keys in METRICS.items():
-        part = summary.get(group) or {}
-        row.update({f"{group}.{k}": part.get(k) for k in keys})
-    row["utilization"] = summary.get("utilization")
+        part = getattr(summary, group)
+        row.update({f"{group}.{k}": getattr(part, k) if part is not None else None for k in keys})
+    row["utilization"] = summary.utilization
     return row
 
 
@@ -254,8 +255,8 @@ def run_one(run: dict) -> dict:
         wl = scenario(run)
         summary = simulate(wl, run["option"]).summary
         row.update(flatten(summary), seed=wl.seed)
-        violations = constraint_reasons(wl, summary) if summary["feasible"] else []
-        row.update(violations="; ".join(violations), meets_constraints=summary["feasible"] and not violations)
+        violations = constraint_reasons(wl, summary) if summary.feasible else []
+        row.update(violations="; ".join(violations), meets_constraints=summary.feasible and not violations)
     except Exception as e:  # noqa: BLE001 - one failed scenario must not stop the sweep
         row["error"] = f"{type(e).__name__}: {e}"
     row["elapsed_s"] = time.perf_counter() - start

@@ -20,7 +20,7 @@ def check_common(res, sc) -> None:
     request has no finish; costs, capacity and the summary's costs are never negative."""
     log = res.log
     counts = request_counts(log)
-    assert counts["offered"] == sc.n == counts["served"] + counts["throttled"] + counts["failed"]
+    assert counts.offered == sc.n == counts.served + counts.throttled + counts.failed
     done = log.status != THROTTLED
     assert np.all(log.start_s[done] >= log.arrival_s[done])
     assert np.all(log.finish_s[done] >= log.arrival_s[done])
@@ -28,4 +28,4 @@ def check_common(res, sc) -> None:
     assert all(v >= 0 for v in res.cost_usd.values())
     assert np.all(res.capacity.values >= 0)
     s = summary(res)
-    assert s["cost_usd"]["total"] >= 0 and s["cost_usd"]["monthly"] >= 0
+    assert s.cost_usd.total >= 0 and s.cost_usd.monthly >= 0

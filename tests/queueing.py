@@ -59,7 +59,7 @@ def serverless_blocking(lam: float, service, c: int, n: int, seed: int, warmup: 
     opt = load_all()["serverless"]
     res = opt.simulate(sc, opt.config_model(memory_mb=2048, max_concurrency=c))
     counts = request_counts(res.log, since_s=warmup * sc.horizon_s)
-    return counts["throttled"] / counts["offered"]
+    return counts.throttled / counts.offered
 
 
 EXP_100MS = Exponential(mean_ms=100)

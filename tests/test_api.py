@@ -53,7 +53,7 @@ def test_notebook_api_returns_frames_and_figures():
         update={"horizon": 600.0, "replications": 1, "sensitivity": False})
     run = fitness.simulate(wl, "realtime")
     frame = run.to_frame()
-    assert len(frame) == run.summary["requests"]["offered"]
+    assert len(frame) == run.summary.requests.offered
     assert (frame["latency_ms"] >= 0).all() and set(frame["status"].cat.categories) == {"served", "throttled",
                                                                                        "failed"}
     rec = fitness.recommend(wl)

@@ -16,6 +16,7 @@ from sim.metrics import queue_wait_s, request_counts, summary
 from sim.model import ModelSpec
 from sim.options.async_inference import AsyncConfig, simulate
 from sim.scenario import build_scenario
+from sim.summary import Requests
 from tests.queueing import EXP_100MS, erlang_c, poisson_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +68,7 @@ def test_scale_to_zero_bills_only_instance_time():
     # each burst waits for an instance: the alarm's minute plus the launch delay (300 s in the catalog)
     first = res.log.start_s[[0, 20, 40]] - res.log.arrival_s[[0, 20, 40]]
     assert np.all(first >= 300) and np.all(first <= 300 + 60)
-    assert request_counts(res.log) == {"offered": 60, "served": 60, "throttled": 0, "failed": 0}
+    assert request_counts(res.log) == Requests(offered=60, served=60, throttled=0, failed=0)
 
 
 def test_timeout_fails_long_work_and_nothing_is_lost():
@@ -76,7 +77,7 @@ def test_timeout_fails_long_work_and_nothing_is_lost():
     sc = build_scenario([model], arr, np.zeros(10, np.int32), 3600.0, load_catalog(), 0)
     res = simulate(sc, AsyncConfig(instance_type="ml.c5.xlarge", instance_count=1, timeout_s=900))
     counts = request_counts(res.log)
-    assert counts["failed"] == 10 and counts["offered"] == counts["served"] + counts["failed"]
+    assert counts.failed == 10 and counts.offered == counts.served + counts.failed
     assert np.all(res.log.finish_s - res.log.start_s == pytest.approx(900))
 
 
@@ -96,40 +97,40 @@ def test_large_payloads_leave_only_async_and_batch():
     """80 MB studies and minutes of processing. Real-time (6 MB, 60 s) and serverless (4 MB, 60 s) are
     ruled out with the limits named. Async and batch (mini-batches up to 100 MB) serve an offline caller."""
     rec = recommend(_imaging("offline", payload_mb=80))
-    by = {o["option"]: o for o in rec.options}
+    by = {o.option: o for o in rec.options}
     assert "payload 80 MB exceeds the 6 MB limit of real-time endpoints (model ct-segmentation)" in \
-        by["realtime"]["reasons"]
-    assert any("60 s limit of real-time endpoints" in r for r in by["realtime"]["reasons"])
+        by["realtime"].reasons
+    assert any("60 s limit of real-time endpoints" in r for r in by["realtime"].reasons)
     assert "payload 80 MB exceeds the 4 MB limit of serverless endpoints (model ct-segmentation)" in \
-        by["serverless"]["reasons"]
-    feasible = {o["option"] for o in rec.options if o["feasible"]}
+        by["serverless"].reasons
+    feasible = {o.option for o in rec.options if o.feasible}
     assert {"async", "batch"} <= feasible and not feasible & {"realtime", "serverless"}, \
-        {o["option"]: o["reasons"] for o in rec.options}
+        {o.option: o.reasons for o in rec.options}
 
 
 def test_300_mb_records_exceed_batch_transform_too():
     """A 300 MB record cannot go in a batch transform mini-batch (MaxPayloadInMB at most 100)."""
     rec = recommend(_imaging("offline"))
-    by = {o["option"]: o for o in rec.options}
-    assert any("100 MB" in r for r in by["batch"]["reasons"]) and by["async"]["feasible"]
+    by = {o.option: o for o in rec.options}
+    assert any("100 MB" in r for r in by["batch"].reasons) and by["async"].feasible
 
 
 def test_async_delivery_rules_out_batch_and_recommends_async():
     rec = recommend(_imaging("async"))
-    by = {o["option"]: o for o in rec.options}
+    by = {o.option: o for o in rec.options}
     assert rec.recommended == "async"
-    assert "cannot deliver per-request results" in by["batch"]["reasons"][0]
+    assert "cannot deliver per-request results" in by["batch"].reasons[0]
     s = by["async"]
-    assert s["requests"]["failed"] == 0 and s["backlog"]["max"] >= 1
-    assert s["cost_usd"]["breakdown"]["instances"] > 0
+    assert s.requests.failed == 0 and s.backlog.max >= 1
+    assert s.cost_usd.breakdown["instances"] > 0
 
 
 def test_sync_delivery_rules_out_async():
     rec = recommend(_imaging("sync"))
-    assert "cannot deliver a synchronous answer" in {o["option"]: o for o in rec.options}["async"]["reasons"][0]
+    assert "cannot deliver a synchronous answer" in {o.option: o for o in rec.options}["async"].reasons[0]
     assert rec.recommended is None
 
 
 def test_summary_reports_backlog():
     s = summary(simulate(_sparse_scenario(), AsyncConfig(instance_type="ml.c5.xlarge", instance_count=1)))
-    assert s["backlog"]["max"] >= 1 and 0 < s["backlog"]["mean"] <= s["backlog"]["max"]
+    assert s.backlog.max >= 1 and 0 < s.backlog.mean <= s.backlog.max

@@ -32,6 +32,7 @@ from sim.options import load_all
 from sim.options.batch import BatchConfig, job_triggers, simulate
 from sim.results import FAILED, SERVED
 from sim.scenario import build_scenario
+from sim.summary import Requests
 
 CAT = load_catalog()
 
@@ -67,8 +68,8 @@ def test_scheduled_jobs_match_the_hand_figures():
     # capacity: 2 instances while a job runs, none in between
     assert res.capacity.at(np.array([100.0, 3700.0, 3811.5, 7000.0])).tolist() == [0, 2, 0, 0]
     out = summary(res)
-    assert out["requests"] == {"offered": 720, "served": 720, "throttled": 0, "failed": 0}
-    assert out["cost_usd"]["breakdown"] == {"instances": pytest.approx(2 * 421 * 0.23 / 3600, rel=1e-12)}
+    assert out.requests == Requests(offered=720, served=720, throttled=0, failed=0)
+    assert out.cost_usd.breakdown == {"instances": pytest.approx(2 * 421 * 0.23 / 3600, rel=1e-12)}
 
 
 def test_trigger_records_start_jobs_at_the_nth_arrival():
@@ -88,7 +89,7 @@ def test_records_after_the_last_scheduled_job_are_drained_at_the_horizon():
     assert [j["trigger_s"] for j in jobs] == [3600.0, 5400.0]
     assert jobs[1]["records"] == 179  # t = 3610 .. 5390
     counts = request_counts(res.log)
-    assert counts["offered"] == counts["served"] == 540
+    assert counts.offered == counts.served == 540
     late = sc.arrivals_s > 3600
     assert np.all(res.log.start_s[late] >= 5400.0 + 120.0)
 
@@ -184,7 +185,7 @@ def test_invariants_on_random_small_scenarios(n, horizon, n_models, seed, count,
         assert all("max_payload_mb" in r or "invocation timeout" in r for r in res.reasons), res.reasons
         return
     log, counts = res.log, request_counts(res.log)
-    assert counts["offered"] == n == counts["served"] + counts["failed"] and counts["throttled"] == 0
+    assert counts.offered == n == counts.served + counts.failed and counts.throttled == 0
     assert sum(j["records"] for j in res.extra["jobs"]) == n
     assert np.all(log.start_s >= log.arrival_s) and np.all(log.finish_s >= log.start_s)
     assert set(np.unique(log.status).tolist()) <= {SERVED, FAILED}

@@ -269,7 +269,7 @@ def test_cli_calibrate_writes_a_new_workload_that_simulates(tmp_path, workload):
     bandwidth = load_catalog(wl.catalog).network.model_download_mb_per_s.value
     assert model.cold_start_s(bandwidth) == pytest.approx(delay_s, rel=1e-5)
     run_ = simulate(wl, "serverless")
-    assert run_.summary["requests"]["served"] > 0
+    assert run_.summary.requests.served > 0
     again = run("calibrate", str(measurements), "--workload", str(workload), "--model", "scorer")
     assert again.returncode == 2 and "--force" in again.stderr
 

@@ -22,13 +22,13 @@ def _workload(**over) -> dict:
 def test_pinned_realtime_cost_to_the_cent():
     """2 x ml.c5.xlarge (0.204 USD/h) for 6 h = 2.448 USD; a 730 h month = 297.84 USD."""
     wl = parse_workload(_workload(options={"realtime": {"instance_type": "ml.c5.xlarge", "instance_count": 2}}))
-    cost = simulate(wl, "realtime").summary["cost_usd"]
-    assert round(cost["total"], 2) == 2.45
-    assert cost["total"] == pytest.approx(2 * 0.204 * 6, abs=1e-9)
-    assert round(cost["monthly"], 2) == 297.84
-    assert cost["per_million"] == pytest.approx(cost["total"] * 1e6 / (0.5 * 6 * 3600))
+    cost = simulate(wl, "realtime").summary.cost_usd
+    assert round(cost.total, 2) == 2.45
+    assert cost.total == pytest.approx(2 * 0.204 * 6, abs=1e-9)
+    assert round(cost.monthly, 2) == 297.84
+    assert cost.per_million == pytest.approx(cost.total * 1e6 / (0.5 * 6 * 3600))
     # 10,800 requests x 1 s of work on 2 instances x 4 workers x 21,600 s
-    assert simulate(wl, "realtime").summary["utilization"] == pytest.approx(10800 / (8 * 21600))
+    assert simulate(wl, "realtime").summary.utilization == pytest.approx(10800 / (8 * 21600))
 
 
 def test_serverless_cost_to_the_cent():
@@ -36,15 +36,15 @@ def test_serverless_cost_to_the_cent():
     43,200 x 3 KB / 1024^2 x 0.016 = 0.00198 USD data; with one provisioned container,
     86,400 s x 2 GB x 0.0000041667 = 0.72001 USD more."""
     wl = parse_workload(_workload(horizon="24h", options={"serverless": {"memory_mb": 2048}}))
-    cost = simulate(wl, "serverless").summary["cost_usd"]
-    assert cost["breakdown"]["compute"] == pytest.approx(1.728, abs=1e-9)
-    assert cost["breakdown"]["data"] == pytest.approx(43200 * 3 / 1024**2 * 0.016, abs=1e-12)
-    assert round(cost["total"], 2) == 1.73
+    cost = simulate(wl, "serverless").summary.cost_usd
+    assert cost.breakdown["compute"] == pytest.approx(1.728, abs=1e-9)
+    assert cost.breakdown["data"] == pytest.approx(43200 * 3 / 1024**2 * 0.016, abs=1e-12)
+    assert round(cost.total, 2) == 1.73
     wl = parse_workload(_workload(horizon="24h", options={"serverless": {"memory_mb": 2048,
                                                                         "provisioned_concurrency": 1}}))
-    cost = simulate(wl, "serverless").summary["cost_usd"]
-    assert cost["breakdown"]["provisioned_concurrency"] == pytest.approx(86400 * 2 * 0.0000041667, abs=1e-9)
-    assert round(cost["total"], 2) == round(1.728 + 0.00198 + 0.72001, 2) == 2.45
+    cost = simulate(wl, "serverless").summary.cost_usd
+    assert cost.breakdown["provisioned_concurrency"] == pytest.approx(86400 * 2 * 0.0000041667, abs=1e-9)
+    assert round(cost.total, 2) == round(1.728 + 0.00198 + 0.72001, 2) == 2.45
 
 
 def test_billing_rounds_each_duration_up_to_the_granularity():

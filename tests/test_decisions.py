@@ -27,39 +27,39 @@ def test_steady_high_traffic_with_a_tight_slo_goes_realtime():
     rec = _rec(horizon="30m", traffic={"pattern": "poisson", "rate_rps": 150},
                models=[{**MODEL, "service_time": {"dist": "lognormal", "p50_ms": 10, "p99_ms": 30}}],
                slo={"p99_ms": 100})
-    assert rec.recommended == "realtime", [(o["option"], o["score"], o["reasons"]) for o in rec.options]
+    assert rec.recommended == "realtime", [(o.option, o.score, o.reasons) for o in rec.options]
 
 
 def test_rare_intermittent_requests_that_tolerate_cold_starts_go_serverless():
     rec = _rec(horizon="24h", traffic={"pattern": "on_off", "rate_rps": 0.05, "on_s": 1800, "off_s": 12600},
                models=[{**MODEL, "service_time": {"dist": "lognormal", "p50_ms": 80, "p99_ms": 300}}],
                slo={"p99_ms": 15000, "max_error_rate": 0.01})
-    by = {o["option"]: o for o in rec.options}
+    by = {o.option: o for o in rec.options}
     assert rec.recommended == "serverless"
-    assert by["serverless"]["cost_usd"]["monthly"] < by["realtime"]["cost_usd"]["monthly"] / 5
+    assert by["serverless"].cost_usd.monthly < by["realtime"].cost_usd.monthly / 5
 
 
 def test_huge_payloads_and_minutes_of_processing_go_async():
     rec = recommend(load_workload(ROOT / "examples" / "medical-imaging.yaml").model_copy(
         update={"replications": 2, "sensitivity": False}))
     assert rec.recommended == "async"
-    by = {o["option"]: o for o in rec.options}
-    assert any("6 MB limit of real-time endpoints" in r for r in by["realtime"]["reasons"])
+    by = {o.option: o for o in rec.options}
+    assert any("6 MB limit of real-time endpoints" in r for r in by["realtime"].reasons)
 
 
 def test_a_million_records_overnight_go_batch():
     rec = recommend(load_workload(ROOT / "examples" / "churn-scoring.yaml").model_copy(
         update={"replications": 2, "sensitivity": False}))
     assert rec.recommended == "batch"
-    assert next(o for o in rec.options if o["option"] == "batch")["requests"]["offered"] > 950_000
+    assert next(o for o in rec.options if o.option == "batch").requests.offered > 950_000
 
 
 def test_a_thousand_rarely_used_models_go_multi_model_ten_times_cheaper():
     rec = recommend(load_workload(ROOT / "examples" / "multi-tenant-saas.yaml").model_copy(
         update={"replications": 2, "sensitivity": False}))
-    by = {o["option"]: o for o in rec.options}
+    by = {o.option: o for o in rec.options}
     assert rec.recommended == "multi-model"
-    assert by["realtime"]["cost_usd"]["monthly"] >= 10 * by["multi-model"]["cost_usd"]["monthly"]
+    assert by["realtime"].cost_usd.monthly >= 10 * by["multi-model"].cost_usd.monthly
 
 
 @pytest.mark.parametrize("field", ["cost", "latency", "throughput", "complexity", "traffic_fit"])
@@ -67,20 +67,20 @@ def test_every_feasible_option_has_a_score_and_a_sentence_per_fitness_function(f
     rec = _rec(horizon="10m", traffic={"pattern": "poisson", "rate_rps": 5},
                models=[{**MODEL, "service_time": {"dist": "exponential", "mean_ms": 20}}])
     for o in rec.options:
-        if o["feasible"]:
-            assert 0.0 <= o["fitness"][field] <= 1.0
-            assert o["explanations"][field].startswith(o["option"])
-    best = [o for o in rec.options if o["feasible"]]
-    assert max(o["fitness"]["cost"] for o in best) == 1.0
+        if o.feasible:
+            assert 0.0 <= o.fitness[field] <= 1.0
+            assert o.explanations[field].startswith(o.option)
+    best = [o for o in rec.options if o.feasible]
+    assert max(o.fitness["cost"] for o in best) == 1.0
 
 
 def test_replications_give_intervals_and_report_ties():
     rec = _rec(horizon="10m", replications=3, traffic={"pattern": "poisson", "rate_rps": 5},
                models=[{**MODEL, "service_time": {"dist": "exponential", "mean_ms": 20}}])
     top = rec.options[0]
-    assert top["ci"]["score"]["n"] == 3 and top["ci"]["score"]["half_width"] is not None
-    assert top["ci"]["seeds"] == [1, 2, 3]
-    assert isinstance(top["tie_with"], list)
+    assert top.ci.score.n == 3 and top.ci.score.half_width is not None
+    assert top.ci.seeds == (1, 2, 3)
+    assert isinstance(top.tie_with, tuple)
 
 
 def test_sensitivity_states_what_would_change_the_decision():

@@ -124,7 +124,7 @@ def test_async_invariants(sc, raw):
         return
     check_common(res, sc)
     log = res.log
-    assert request_counts(log)["throttled"] == 0
+    assert request_counts(log).throttled == 0
     assert np.all(np.isfinite(log.finish_s))  # every request is answered, late or failed, never lost
     for i, m in enumerate(sc.models):
         mine = log.model_idx == i

@@ -46,7 +46,7 @@ def _simulate_row(row: pd.Series, seed: int) -> tuple[float, float]:
     sc = build_scenario([model], arr, np.zeros(arr.size, np.int32), HORIZON_S, load_catalog(), seed)
     res = simulate(sc, ServerlessConfig(memory_mb=2048, max_concurrency=200, initial_warm=0,  # experiments start cold
                                         keep_alive_s=row.IdleMinutesBeforeKill * 60))
-    return cold_starts(res.log)["fraction"], res.capacity.mean(HORIZON_S)
+    return cold_starts(res.log).fraction, res.capacity.mean(HORIZON_S)
 
 
 @pytest.mark.statistical

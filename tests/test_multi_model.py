@@ -128,10 +128,10 @@ def test_seed_article_cost_example():
     endpoints = opts["realtime"].simulate(sc, opts["realtime"].config_model(instance_type="ml.c5.large",
                                                                             instance_count=1))
     mme = opts["multi-model"].simulate(sc, MultiModelConfig(instance_type="ml.c5.large", instance_count=1))
-    rt_usd, mme_usd = summary(endpoints)["cost_usd"]["total"], summary(mme)["cost_usd"]["total"]
+    rt_usd, mme_usd = summary(endpoints).cost_usd.total, summary(mme).cost_usd.total
     assert round(rt_usd, 2) == 1.02 and rt_usd == pytest.approx(1.02, abs=1e-9)
     assert round(mme_usd, 3) == 0.102 and mme_usd == pytest.approx(0.102, abs=1e-9)
-    assert summary(mme)["requests"]["served"] == sc.n
+    assert summary(mme).requests.served == sc.n
 
 
 def test_request_during_a_load_waits_for_it():
@@ -241,10 +241,10 @@ def test_autoscaling_drives_the_model_aware_pool():
     cfg = MultiModelConfig(instance_type="ml.c5.large",
                            autoscaling={"min": 1, "max": 4, "target_invocations_per_instance": 200})
     s = summary(load_all()["multi-model"].simulate(sc, cfg))
-    assert s["instances"]["max"] == 4 and s["instances"]["mean"] > 2
-    assert s["requests"]["offered"] == s["requests"]["served"] + s["requests"]["failed"]
-    assert set(s["cache"]) == {"hits", "misses", "evictions", "hit_ratio"}
-    assert s["cost_usd"]["total"] > CATALOG.instances["ml.c5.large"].price_per_hour.value
+    assert s.instances.max == 4 and s.instances.mean > 2
+    assert s.requests.offered == s.requests.served + s.requests.failed
+    assert set(s.to_json()["cache"]) == {"hits", "misses", "evictions", "hit_ratio"}
+    assert s.cost_usd.total > CATALOG.instances["ml.c5.large"].price_per_hour.value
 
 
 def test_registered_for_every_delivery_and_single_model_requests():
@@ -266,10 +266,10 @@ def test_multi_tenant_saas_example():
     wl = load_workload(Path(__file__).parent.parent / "examples" / "multi-tenant-saas.yaml")
     sc = build(wl)
     mme, rt = run_option(wl, sc, "multi-model").summary, run_option(wl, sc, "realtime").summary
-    assert 10 * mme["cost_usd"]["monthly"] <= rt["cost_usd"]["monthly"]
-    assert mme["latency_ms"]["p99"] <= wl.slo.p99_ms and mme["requests"]["failed"] == 0
-    assert mme["config"]["models_in_memory"] == 20
-    assert mme["cache"]["hit_ratio"] == pytest.approx(che_hit_ratio(1000, 20, 0.9), abs=4 * 0.0013 + CHE_ERROR)
+    assert 10 * mme.cost_usd.monthly <= rt.cost_usd.monthly
+    assert mme.latency_ms.p99 <= wl.slo.p99_ms and mme.requests.failed == 0
+    assert mme.config["models_in_memory"] == 20
+    assert mme.cache.hit_ratio == pytest.approx(che_hit_ratio(1000, 20, 0.9), abs=4 * 0.0013 + CHE_ERROR)
 
 sizes = st.lists(st.tuples(st.floats(1, 3000), st.floats(0, 500), st.floats(0, 5), st.floats(1, 500)),
                  min_size=1, max_size=6)
@@ -306,7 +306,7 @@ def test_invariants(case):
     res, pool = run(sc, cfg, track=True)
     log = res.log
     counts = request_counts(log)
-    assert counts["offered"] == sc.n == counts["served"] + counts["failed"] and not np.any(log.status == THROTTLED)
+    assert counts.offered == sc.n == counts.served + counts.failed and not np.any(log.status == THROTTLED)
     assert np.all(log.start_s >= log.arrival_s) and np.all(log.finish_s >= log.arrival_s)
     for cache in pool.caches:
         assert cache.peak_mb <= cfg.model_memory_budget_mb and cache.disk_used_mb <= cfg.disk_budget_mb

@@ -70,7 +70,7 @@ def test_dynamic_selection_sends_each_route_its_share():
     n = sc.n
     assert share == pytest.approx(0.7, abs=4 * np.sqrt(0.21 / n))
     rec = recommend(wl)
-    assert all(o["feasible"] or o["reasons"] for o in rec.options)
+    assert all(o.feasible or o.reasons for o in rec.options)
     assert rec.recommended is not None
 
 
@@ -88,6 +88,6 @@ def test_options_that_cannot_host_a_pattern_say_so():
         {"name": "b", "service_time": {"dist": "constant", "value_ms": 5}}],
         "traffic": {"pattern": "poisson", "rate_rps": 1}, "application": {"pattern": "serial", "steps": ["a", "b"]},
         "slo": {"delivery": "async"}})
-    by = {o["option"]: o for o in recommend(wl).options}
-    assert "cannot host the serial pattern" in by["async"]["reasons"][0]
-    assert by["realtime"]["feasible"]
+    by = {o.option: o for o in recommend(wl).options}
+    assert "cannot host the serial pattern" in by["async"].reasons[0]
+    assert by["realtime"].feasible

@@ -109,7 +109,7 @@ def test_autoscaled_pipeline_scales_on_the_slowest_step():
     assert res.config["initial_count"] == 5  # ceil(29 / (0.6 x 1 / 0.1))
     assert res.config["autoscaling"].startswith("1..10 ")  # twice the peak minute
     counts = request_counts(res.log)
-    assert counts["served"] == counts["offered"]
+    assert counts.served == counts.offered
     assert res.cost_usd["instances"] == pytest.approx(res.extra["instance_seconds"] * 0.204 / 3600, rel=1e-12)
 
 

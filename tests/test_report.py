@@ -20,6 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from fitness.engine.ranking import FITNESS_KEYS
+from fitness.engine.recommend import recommend
+from fitness.engine.result import Interval, Intervals, Recommendation
+from fitness.report.adr import HEADERS, SECTIONS, option_rows, render_html, render_markdown, to_json
 from fitness.report.plots import (
     CAPACITY_POINTS,
     CDF_POINTS,
@@ -31,10 +36,6 @@ from fitness.report.plots import (
     point_labels,
     step_points,
 )
-
-from fitness.engine.ranking import FITNESS_KEYS, Recommendation
-from fitness.engine.recommend import recommend
-from fitness.report.adr import HEADERS, SECTIONS, option_rows, render_html, render_markdown, to_json
 from fitness.text import duration_text
 from fitness.workload.spec import Budget, load_workload
 from sim.results import Timeline
@@ -61,10 +62,10 @@ def rec(workload):
 def rich(rec, workload):
     """The same recommendation with every optional field the ranking will add."""
     best = rec.recommended
-    opts = [dict(o, explanations={"cost": f"EXPLAINED-{o['option']}"},
-                 ci={"p99_ms": {"mean": 42.0, "half_width": 1.5, "n": 3}, "monthly_usd": {"low": 3.0, "high": 4.0},
-                     "seeds": [7, 8, 9]},
-                 tie_with=["multi-model"] if o["option"] == best else []) for o in rec.options]
+    ci = Intervals(monthly_usd=Interval(3.5, 0.5, 3), p99_ms=Interval(42.0, 1.5, 3), score=Interval(0.9, None, 1),
+                   seeds=(7, 8, 9))
+    opts = [dataclasses.replace(o, explanations={"cost": f"EXPLAINED-{o.option}"}, ci=ci,
+                                tie_with=("multi-model",) if o.option == best else ()) for o in rec.options]
     sizing = {best: {"pinned": False, "chosen": {"instance_type": "ml.t2.medium", "instance_count": 1},
                      "tried": [{"instance_type": "ml.t2.medium", "instance_count": 1, "feasible": True,
                                 "monthly_usd": 40.88, "p99_ms": 42.0, "reasons": []},
@@ -82,8 +83,8 @@ def _injected(rec: Recommendation) -> Recommendation:
     """`rich`-like recommendation whose user-controlled text all carries the script payload."""
     old = rec.recommended
     new = "realtime" + PAYLOAD
-    opts = [dict(o, option=new if o["option"] == old else o["option"],
-                 reasons=[*o["reasons"], PAYLOAD], config={**o.get("config", {}), "x": PAYLOAD}) for o in rec.options]
+    opts = [dataclasses.replace(o, option=new if o.option == old else o.option, reasons=(*o.reasons, PAYLOAD),
+                                config={**o.config, "x": PAYLOAD}) for o in rec.options]
     runs = {new if k == old else k: v for k, v in rec.runs.items()}
     facts = [dict(a, source=PAYLOAD, note=PAYLOAD) for a in rec.assumptions]
     base = {f.name: getattr(rec, f.name) for f in dataclasses.fields(Recommendation)}
@@ -205,8 +206,8 @@ def test_markdown_has_every_adr_section(rec):
     decision = md.split("## Decision", 1)[1].split("\n## ", 1)[0]
     assert f"**Recommended: `{rec.recommended}`**" in decision
     for o in rec.options:  # every option, feasible or not, with its reasons
-        assert o["option"] in md.split("## Options considered", 1)[1].split("\n## ", 1)[0]
-        assert all(r in md for r in o["reasons"])
+        assert o.option in md.split("## Options considered", 1)[1].split("\n## ", 1)[0]
+        assert all(r in md for r in o.reasons)
     sizing = md.split("## Right-sizing", 1)[1].split("\n## ", 1)[0]
     assert all(option in sizing for option in rec.sizing)  # every option's trials are shown
 
@@ -216,7 +217,7 @@ def test_markdown_renders_optional_fields(rich):
     assert "## Right-sizing" in md and "ml.t2.small" in md and "p99 too high" in md
     assert "- **Changes the decision:** At x2 traffic SENSITIVE wins." in md and "- Same at x0.5." in md
     assert "No configuration tried met the constraints. The workload pins" in md
-    assert "42 ± 1.5" in md and "3 to 4" in md and "7, 8, 9" in md
+    assert "42 ± 1.5" in md and "3.5 ± 0.5" in md and "0.9 (one run)" in md and "7, 8, 9" in md
     assert f"EXPLAINED-{rich.recommended}" in md.split("## Rationale", 1)[1]
     assert "Tied with `multi-model`" in md and "### Confidence intervals" in md
     assert "Latency SLO: p99 <= 200 ms" in md and "Budget: 60.00 USD/month" in md and "| fraud-xgb |" in md
@@ -224,9 +225,9 @@ def test_markdown_renders_optional_fields(rich):
 
 def test_markdown_numbers_come_from_the_recommendation(rec):
     md = render_markdown(rec)
-    best = next(o for o in rec.options if o["option"] == rec.recommended)
-    assert f"{best['cost_usd']['monthly']:,.2f} USD/month" in md
-    assert duration_text(best["latency_ms"]["p99"]) in md
+    best = next(o for o in rec.options if o.option == rec.recommended)
+    assert f"{best.cost_usd.monthly:,.2f} USD/month" in md
+    assert duration_text(best.latency_ms.p99) in md
     assert f"{rec.scenario_requests:,} requests" in md
     assert f"{rec.traffic['mean_rps']:,.2f} req/s" in md
     weak = [a for a in rec.assumptions if a["confidence"] in ("low", "assumption")]
@@ -234,8 +235,8 @@ def test_markdown_numbers_come_from_the_recommendation(rec):
 
 
 def test_markdown_without_a_feasible_option(rec):
-    bad = dataclasses.replace(rec, recommended=None,
-                              options=[dict(o, feasible=False, rank=None, score=None) for o in rec.options])
+    options = tuple(dataclasses.replace(o, feasible=False, rank=None, score=None) for o in rec.options)
+    bad = dataclasses.replace(rec, recommended=None, options=options)
     md = render_markdown(bad)
     assert "No option meets the constraints" in md and "## Rationale" not in md
 
@@ -292,6 +293,7 @@ def test_capacity_is_clipped_to_the_horizon_and_binned_keeping_peaks():
 
 def test_charts_apply_only_with_data(rec):
     none = dataclasses.replace(rec, recommended=None, runs={},
-                               options=[dict(o, feasible=False, rank=None, requests=None) for o in rec.options])
+                               options=[dataclasses.replace(o, feasible=False, rank=None, requests=None)
+                                        for o in rec.options])
     assert applicable(none) == [] and "<script>" not in render_html(none)
     assert [p.id for p in applicable(rec)] == [p.id for p in PLOTS]

@@ -64,7 +64,7 @@ def test_realtime_cheapest_meeting_slo_and_every_cheaper_trial_failed():
     assert not sz.pinned and sz.chosen is not None
     best = next(t for t in sz.tried if t.config == sz.chosen)
     assert best.feasible and best.p99_ms <= 500.0
-    assert sz.run.summary["latency_ms"]["p99"] == best.p99_ms  # the chosen trial's run, not a re-run
+    assert sz.run.summary.latency_ms.p99 == best.p99_ms  # the chosen trial's run, not a re-run
     assert all(not t.feasible for t in sz.tried if t.monthly_usd < best.monthly_usd)
     assert len(sz.tried) <= 4  # theory starts next to the answer
     it, n = sz.chosen["instance_type"], sz.chosen["instance_count"]
@@ -90,8 +90,8 @@ def test_serverless_smallest_concurrency_within_error_rate():
         "dist": "exponential", "mean_ms": 100}}], slo={"p99_ms": 5000.0, "max_error_rate": 0.01})
     sc = build(wl)
     sz = right_size(wl, sc, "serverless")
-    req = sz.run.summary["requests"]
-    assert req["throttled"] <= 0.01 * req["offered"]
+    req = sz.run.summary.requests
+    assert req.throttled <= 0.01 * req.offered
     c = sz.chosen["max_concurrency"]
     mb = sz.chosen["memory_mb"]
     ok = [t.config["max_concurrency"] for t in sz.tried if t.feasible and t.config["memory_mb"] == mb]

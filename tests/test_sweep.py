@@ -3,6 +3,7 @@ reported with their error while the others complete, bad grid files exit 2 with 
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -87,11 +88,11 @@ def test_a_sweep_row_equals_the_scenario_run_alone(swept, tmp_path):
     row = df[(df["workload"] == "b.yaml") & (df["option"] == "serverless") & (df["traffic.rate_rps"] == 10)
              & (df["seed"] == 2)].iloc[0]
     for group in ("requests", "latency_ms", "queue_wait_ms", "cold_starts", "instances"):
-        for key, value in alone[group].items():
+        for key, value in dataclasses.asdict(getattr(alone, group)).items():
             assert row[f"{group}.{key}"] == value, f"{group}.{key}"
     for key in ("total", "monthly", "per_million"):
-        assert row[f"cost_usd.{key}"] == alone["cost_usd"][key], key
-    assert row["utilization"] == alone["utilization"] and row["feasible"] == alone["feasible"]
+        assert row[f"cost_usd.{key}"] == getattr(alone.cost_usd, key), key
+    assert row["utilization"] == alone.utilization and row["feasible"] == alone.feasible
 
 
 def test_an_existing_scheduler_gives_the_same_numbers(swept):

@@ -117,7 +117,7 @@ def test_light_load_batches_are_small_and_latency_is_one_request_plus_the_delay(
     assert np.median(lat) == pytest.approx(0.030, abs=1e-9)
     assert lat.mean() == pytest.approx(0.030237, abs=4 * 0.000036)
     assert lat.min() >= 0.030 - 1e-9  # alone: the full delay + T(1); joined: less delay but T(2) = 30 ms or more
-    assert summary(res)["queue_wait_ms"]["p50"] == pytest.approx(5.0, abs=1e-6)
+    assert summary(res).queue_wait_ms.p50 == pytest.approx(5.0, abs=1e-6)
 
 
 def test_a_lone_request_waits_exactly_the_queue_delay():

@@ -62,10 +62,10 @@ def test_short_scenarios_are_simulated_whole():
 def test_long_recommendation_sizes_on_the_day_and_reports_the_whole_horizon(long_path):
     rec = recommend(parse_workload(TWO_DAYS))
     assert rec.window is not None and rec.recommended is not None
-    best = next(o for o in rec.options if o["option"] == rec.recommended)
+    best = next(o for o in rec.options if o.option == rec.recommended)
     assert rec.sizing[rec.recommended]["confirmed"] is True
-    assert best["requests"]["offered"] == rec.scenario_requests  # the reported run is the whole horizon
-    assert best["ci"]["score"]["n"] == 2 and best["ci"]["seeds"] == [3, 4]
+    assert best.requests.offered == rec.scenario_requests  # the reported run is the whole horizon
+    assert best.ci.score.n == 2 and best.ci.seeds == (3, 4)
     assert all(run.log is None for run in rec.runs.values())  # light: digests only
     assert fitness.figures(rec)["latency-cdf"].data  # the charts read the digests
 

@@ -1,7 +1,8 @@
 """`fitness calibrate`: fit a model's service time (and cold start) from measurements into a new workload.
 
 Measurements are per-request latencies (a CSV, one row per request) or per-minute CloudWatch aggregates
-(`fitness.calibration.cloudwatch`); `fitness.calibration.fits` does the fitting and says how well it fits. What goes where:
+(`fitness.calibration.cloudwatch`); `fitness.calibration.fits` does the fitting and says how well it fits.
+What goes where:
 - ModelLatency (or a per-request latency column) is the model's `service_time`. SageMaker measures it from
   the front end to the container and back, so it includes time a request waits inside the container:
   calibrate from a period when the endpoint was not saturated.
@@ -240,7 +241,8 @@ def _from_export(export: cw.MetricExport, inputs: Inputs, field: str, quantity: 
                         "export holds one metric (pick its dimensions when exporting).")
     if inputs.family != "auto":
         raise UserError(f"{export.source}: --family: a family can be chosen for per-request measurements only; "
-                        "per-minute aggregates are fitted as the module `fitness.calibration.fits` describes (drop --family).")
+                        "per-minute aggregates are fitted as the module `fitness.calibration.fits` describes "
+                        "(drop --family).")
     frame, why = cw.latency_ms(export, inputs.unit, field)
     if frame.empty:
         raise UserError(f"{export.source}: {field}: expected at least one datapoint with a value, found none.")

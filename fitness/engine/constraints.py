@@ -3,40 +3,44 @@ an offline deadline)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TypeVar
+
 from fitness.workload.spec import Workload
+from sim.summary import Summary
+
+S = TypeVar("S", bound=Summary)
 
 
-def constraint_reasons(wl: Workload, s: dict) -> list[str]:
+def constraint_reasons(wl: Workload, s: Summary) -> list[str]:
     """Why a simulated option breaks the workload's hard constraints (SLO, error rate, budget)."""
     out: list[str] = []
-    req, lat, cost = s["requests"], s["latency_ms"], s["cost_usd"]
-    if req["served"] == 0:
+    req, lat, cost = s.requests, s.latency_ms, s.cost_usd
+    if req.served == 0:
         return ["no request was served"]
     if wl.slo.delivery == "offline":
         # offline results are judged by the deadline on every result, not by percentiles of a waiting caller
         deadline_h = wl.slo.deadline_h
-        if deadline_h is not None and lat["max"] > deadline_h * 3.6e6:
-            out.append(f"the slowest result takes {lat['max'] / 3.6e6:.1f} h and misses the {deadline_h:g} h deadline")
+        if deadline_h is not None and lat.max > deadline_h * 3.6e6:
+            out.append(f"the slowest result takes {lat.max / 3.6e6:.1f} h and misses the {deadline_h:g} h deadline")
     else:
         for key in ("p99", "p95"):
-            limit = getattr(wl.slo, f"{key}_ms")
-            if limit is not None and lat[key] > limit:
-                out.append(f"{key} latency {lat[key]:.0f} ms exceeds the SLO of {limit:g} ms")
-    errors = (req["throttled"] + req["failed"]) / req["offered"]
-    if errors > wl.slo.max_error_rate:
-        out.append(f"error rate {errors:.2%} (throttled {req['throttled']}, failed {req['failed']}) exceeds "
+            limit, value = getattr(wl.slo, f"{key}_ms"), getattr(lat, key)
+            if limit is not None and value > limit:
+                out.append(f"{key} latency {value:.0f} ms exceeds the SLO of {limit:g} ms")
+    if req.error_rate > wl.slo.max_error_rate:
+        out.append(f"error rate {req.error_rate:.2%} (throttled {req.throttled}, failed {req.failed}) exceeds "
                    f"the SLO's {wl.slo.max_error_rate:.2%}")
     budget = wl.budget.monthly_usd
-    if budget is not None and cost["monthly"] > budget:
-        out.append(f"projected {cost['monthly']:,.2f} USD/month exceeds the budget of {budget:,.2f} USD/month")
+    if budget is not None and cost.monthly > budget:
+        out.append(f"projected {cost.monthly:,.2f} USD/month exceeds the budget of {budget:,.2f} USD/month")
     return out
 
 
-def constrained(wl: Workload, s: dict) -> dict:
-    """A copy of summary `s` with the workload's constraints applied: a feasible option that breaks one
+def constrained(wl: Workload, s: S) -> S:
+    """Summary `s` with the workload's constraints applied (a new object): a feasible option that breaks one
     becomes infeasible, with the reasons added."""
-    s = dict(s)
-    if s["feasible"]:
-        extra = constraint_reasons(wl, s)
-        s["feasible"], s["reasons"] = not extra, s["reasons"] + extra
-    return s
+    if not s.feasible:
+        return s
+    extra = constraint_reasons(wl, s)
+    return replace(s, feasible=not extra, reasons=s.reasons + tuple(extra)) if extra else s

@@ -3,14 +3,16 @@
 A week of traffic is about 12 million requests, and a request log holds six arrays of them (some 220 MB
 per run). The decision engine keeps one run per option for scoring, replications and charts; it keeps
 each run's digest instead of its log (`light`), so memory does not grow with the horizon times the
-options. A digest is computed once from the log, the first time anything asks (`of`), and cached in the
-result's `extra`; every reader goes through `of`, so a run with a log and a light run give the same
-numbers.
+options. A digest is computed once from the log, the first time anything asks (`of`), and kept beside the
+result (never in it: a result is not changed once simulated); a light run (`LightResult`) carries its
+digest with it, also across processes. Every reader goes through `of`, so a run with a log and a light run
+give the same numbers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import weakref
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -96,24 +98,36 @@ def compute(result: SimResult, basis: Basis) -> Digest:
     return Digest(slo, burst, x, p)
 
 
+@dataclass(frozen=True, eq=False)
+class LightResult(SimResult):
+    """A run whose request log was dropped (`light`), with the digest kept of it and the basis it was made on."""
+
+    digest: tuple[Basis, Digest] | None = None
+
+
+_KEPT: weakref.WeakKeyDictionary[SimResult, tuple[Basis, Digest]] = weakref.WeakKeyDictionary()
+"""The digest last computed of each run that still has its log, for as long as the run lives."""
+
+
 def of(result: SimResult | None, basis: Basis) -> Digest | None:
-    """The run's digest: cached in `result.extra` (a light run has only that), else computed from its log.
-    None for no run or an infeasible one."""
+    """The run's digest on `basis`: the one a light run carries or the one kept of a run, else computed from
+    its log. None for no run, an infeasible one, or a light run digested on another basis."""
     if result is None:
         return None
-    cached = result.extra.get("digest")
-    if cached is not None and cached[0] == basis:
-        return cached[1]
+    kept = result.digest if isinstance(result, LightResult) else _KEPT.get(result)
+    if kept is not None and kept[0] == basis:
+        return kept[1]
     if result.log is None:
         return None
     d = compute(result, basis)
-    result.extra["digest"] = (basis, d)
+    _KEPT[result] = (basis, d)
     return d
 
 
 def light(result: SimResult, basis: Basis) -> SimResult:
-    """The run without its request log, its digest kept (capacity, costs and extras stay)."""
+    """The run without its request log, its digest on `basis` kept (capacity, costs and extras stay)."""
     if result.log is None:
         return result
-    of(result, basis)
-    return replace(result, log=None)
+    d = of(result, basis)
+    kept = {f.name: getattr(result, f.name) for f in fields(SimResult) if f.name != "log"}
+    return LightResult(**kept, digest=(basis, d))

@@ -41,7 +41,7 @@ def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 1
             length = EARLY_WINDOW_S + window_s
             scaled = scaled.model_copy(update={"horizon": t0 + length})
             run = run_option(scaled, build(scaled).cut(t0, length), option_id, since_s=EARLY_WINDOW_S)
-        return constrained(fixed, run.summary)["feasible"]
+        return constrained(fixed, run.summary).feasible
 
     if not ok(1.0):
         return None

@@ -14,8 +14,9 @@ from fitness.engine import digest
 from fitness.engine.constraints import constrained
 from fitness.engine.headroom import headroom
 from fitness.engine.parallel import fork_map
-from fitness.engine.ranking import Recommendation, rank
+from fitness.engine.ranking import rank
 from fitness.engine.replications import replicate
+from fitness.engine.result import Headroom, Recommendation
 from fitness.engine.run import run_option
 from fitness.engine.sensitivity import at_traffic, traffic_sensitivity, weight_sensitivity
 from fitness.engine.windows import replication_scenario, size_all, window_of
@@ -23,6 +24,7 @@ from fitness.options import option_ids
 from fitness.workload.scenario import build
 from fitness.workload.spec import Workload
 from sim.results import SimResult
+from sim.summary import Summary
 
 
 def evaluate_once(wl: Workload, progress: Callable[[str], None] | None = None,
@@ -65,11 +67,12 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None) -> Re
     rec, wl, first = sized(wl, progress)
     if wl.replications > 1:
         rec = _replicated(wl, rec, first, progress)
-    best = next((o for o in rec.options if o["option"] == rec.recommended), None)
+    best = rec.best
     if best is not None:
         if progress:
             progress("headroom")
-        best["headroom"] = headroom(wl, best["option"], wl.options.get(best["option"], {}))
+        measured = replace(best, headroom=Headroom(headroom(wl, best.option, wl.options.get(best.option, {}))))
+        rec = replace(rec, options=tuple(measured if o is best else o for o in rec.options))
     return replace(rec, sensitivity=_sensitivity(wl, rec, progress)) if wl.sensitivity else rec
 
 
@@ -88,7 +91,7 @@ def _replicated(wl: Workload, rec: Recommendation, first: dict, progress: Callab
             cache[seed] = (other, *replication_scenario(build(other), long))
         return cache[seed]
 
-    def run_seed(seed: int, oid: str) -> tuple[dict, SimResult]:
+    def run_seed(seed: int, oid: str) -> tuple[Summary, SimResult]:
         other, sc, since = scenario_for(seed)
         run = run_option(other, sc, oid, since)
         return constrained(wl, run.summary), digest.light(run.result, basis)
@@ -99,13 +102,13 @@ def _replicated(wl: Workload, rec: Recommendation, first: dict, progress: Callab
         scenario_for(seed)  # built once in this process; the forked workers share it
         return fork_map(lambda oid: run_seed(seed, oid), options)
 
-    feasible = [o["option"] for o in rec.options if o["feasible"]]
+    feasible = [o.option for o in rec.options if o.feasible]
     if long:  # every replication on its busiest day: options sized on the whole horizon have no day run yet
         missing = [oid for oid in feasible if oid not in first]
         ran = dict(zip(missing, run_many(wl.seed, missing), strict=True)) if missing else {}
         firsts = {oid: ran.get(oid) or (constrained(wl, first[oid].summary), first[oid].result) for oid in feasible}
     else:
-        firsts = {o["option"]: (o, rec.runs[o["option"]]) for o in rec.options if o["feasible"]}
+        firsts = {o.option: (o, rec.runs[o.option]) for o in rec.options if o.feasible}
     return replicate(wl, rec, run_many, firsts, progress)
 
 

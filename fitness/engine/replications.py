@@ -8,11 +8,16 @@ options whose score intervals overlap is inside the noise: it is reported as a t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from statistics import mean, stdev
 
 from fitness.engine.functions import Context, evaluate
 from fitness.engine.ranking import weighted
+from fitness.engine.result import Interval, Intervals, RankedOption, Recommendation
+from fitness.workload.spec import Workload
+from sim.results import SimResult
+from sim.summary import Summary
 
 # Student t quantiles t(0.975, df) for 95% intervals with few replications (df = replications - 1).
 _T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
@@ -26,46 +31,49 @@ def t975(df: int) -> float:
     return _T975[max(k for k in _T975 if k <= df)]
 
 
-def interval(values: list[float]) -> dict:
+def interval(values: list[float]) -> Interval:
     """Mean and 95% half-width (t distribution) of replicated values; half-width None with one value."""
     vals = [v for v in values if v is not None and math.isfinite(v)]
     if not vals:
-        return {"mean": None, "half_width": None, "n": 0}
+        return Interval(None, None, 0)
     if len(vals) == 1:
-        return {"mean": vals[0], "half_width": None, "n": 1}
-    return {"mean": mean(vals), "half_width": t975(len(vals) - 1) * stdev(vals) / math.sqrt(len(vals)),
-            "n": len(vals)}
+        return Interval(vals[0], None, 1)
+    return Interval(mean(vals), t975(len(vals) - 1) * stdev(vals) / math.sqrt(len(vals)), len(vals))
 
 
-def replicated_scores(wl, rep: dict) -> dict[str, float]:
+def replicated_scores(wl: Workload, rep: dict[str, tuple[Summary, SimResult]]) -> dict[str, float]:
     """Per option feasible in one replication (`rep`: {option: (summary, result)}), its weighted score."""
-    feasible = [s for s, _ in rep.values() if s["feasible"]]
+    feasible = [s for s, _ in rep.values() if s.feasible]
     ctx = Context(wl, {o: r for o, (_, r) in rep.items()})
     weights = wl.weights.model_dump()
-    return {s["option"]: weighted(weights, fit) for s, (fit, _) in zip(feasible, evaluate(feasible, ctx), strict=True)}
+    return {s.option: weighted(weights, fit) for s, (fit, _) in zip(feasible, evaluate(feasible, ctx), strict=True)}
 
 
-def overlaps(a: dict, b: dict) -> bool:
+def overlaps(a: Interval, b: Interval) -> bool:
     """Whether two intervals overlap (a tie): |mean_a - mean_b| <= half_a + half_b."""
-    if a["half_width"] is None or b["half_width"] is None:
-        return a["mean"] == b["mean"]
-    return abs(a["mean"] - b["mean"]) <= a["half_width"] + b["half_width"]
+    if a.half_width is None or b.half_width is None:
+        return a.mean == b.mean
+    return abs(a.mean - b.mean) <= a.half_width + b.half_width
 
 
-def replicate(wl, rec, run_many, first: dict, progress=None):
+RunMany = Callable[[int, list[str]], list[tuple[Summary, SimResult]]]
+"""run_many(seed, options) -> [(summary with constraints applied, result), ...] under another seed."""
+
+
+def replicate(wl: Workload, rec: Recommendation, run_many: RunMany, first: dict[str, tuple[Summary, SimResult]],
+              progress: Callable[[str], None] | None = None) -> Recommendation:
     """The recommendation re-ranked over `wl.replications` seeds.
 
-    `first` is the first replication, {option: (summary with constraints applied, result)};
-    `run_many(seed, options) -> [(summary with constraints applied, result), ...]` simulates options under
-    another seed. An option must meet the constraints in every replication to stay feasible; the
-    feasible ones are ranked by mean score, and options whose score interval overlaps the leader's are
-    reported as tied with it (`tie_with`).
+    `first` is the first replication, {option: (summary with constraints applied, result)}; `run_many`
+    simulates options under another seed. An option must meet the constraints in every replication to stay
+    feasible; the feasible ones are ranked by mean score, and options whose score interval overlaps the
+    leader's are reported as tied with it (`tie_with`). Returns a new recommendation.
     """
     seeds = [wl.seed + k for k in range(wl.replications)]
-    feasible = [o for o in rec.options if o["feasible"]]
-    names = [o["option"] for o in feasible]
+    feasible = [o for o in rec.options if o.feasible]
+    names = [o.option for o in feasible]
     scores: dict[str, list[float]] = {}
-    summaries: list[dict] = []
+    summaries: list[dict[str, Summary]] = []
 
     def add(rep: dict) -> None:  # one replication in memory at a time: score it, keep its summaries only
         for option, value in replicated_scores(wl, rep).items():
@@ -77,20 +85,22 @@ def replicate(wl, rec, run_many, first: dict, progress=None):
         if progress:
             progress(f"replication seed {seed}")
         add(dict(zip(names, run_many(seed, names), strict=True)))
-    for o in feasible:
-        reps = [rep[o["option"]] for rep in summaries]
-        broken = [r for r in reps if not r["feasible"]]
-        o["ci"] = {"monthly_usd": interval([r["cost_usd"]["monthly"] for r in reps if r.get("cost_usd")]),
-                   "p99_ms": interval([r["latency_ms"]["p99"] for r in reps if r.get("latency_ms")]),
-                   "score": interval(scores.get(o["option"], [])), "seeds": seeds}
-        if broken:
-            o["feasible"], o["rank"], o["score"] = False, None, None
-            o["reasons"] = o["reasons"] + [f"breaks the constraints in {len(broken)} of {len(reps)} replications: "
-                                           + "; ".join(broken[0]["reasons"])]
-    ok = sorted((o for o in feasible if o["feasible"]), key=lambda o: -o["ci"]["score"]["mean"])
-    for i, o in enumerate(ok, 1):
-        o["rank"], o["score"] = i, o["ci"]["score"]["mean"]
-    for o in ok:
-        o["tie_with"] = [p["option"] for p in ok if p is not o and overlaps(o["ci"]["score"], p["ci"]["score"])]
-    rest = [o for o in rec.options if not o["feasible"]]
-    return replace(rec, recommended=ok[0]["option"] if ok else None, options=ok + rest)
+    updated = {o.option: _replicated(o, [rep[o.option] for rep in summaries], scores.get(o.option, []), seeds)
+               for o in feasible}
+    ok = sorted((updated[n] for n in names if updated[n].feasible), key=lambda o: -o.ci.score.mean)
+    ok = [replace(o, rank=i, score=o.ci.score.mean) for i, o in enumerate(ok, 1)]
+    ok = [replace(o, tie_with=tuple(p.option for p in ok if p is not o and overlaps(o.ci.score, p.ci.score)))
+          for o in ok]
+    rest = [o for o in (updated.get(o.option, o) for o in rec.options) if not o.feasible]
+    return replace(rec, recommended=ok[0].option if ok else None, options=tuple(ok + rest))
+
+
+def _replicated(o: RankedOption, reps: list[Summary], scores: list[float], seeds: list[int]) -> RankedOption:
+    """Option `o` with its intervals over the replications `reps`; infeasible if any broke a constraint."""
+    ci = Intervals(interval([r.cost_usd.monthly for r in reps if r.cost_usd]),
+                   interval([r.latency_ms.p99 for r in reps if r.latency_ms]), interval(scores), tuple(seeds))
+    broken = [r for r in reps if not r.feasible]
+    if not broken:
+        return replace(o, ci=ci)
+    why = f"breaks the constraints in {len(broken)} of {len(reps)} replications: " + "; ".join(broken[0].reasons)
+    return replace(o, ci=ci, feasible=False, rank=None, score=None, reasons=o.reasons + (why,))

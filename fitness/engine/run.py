@@ -18,6 +18,7 @@ from sim.metrics import summary
 from sim.options import option_def
 from sim.results import SimResult
 from sim.scenario import Scenario
+from sim.summary import Summary
 
 DELIVERY_WORDS = {"sync": "a synchronous answer to a waiting caller",
                   "async": "per-request results that the caller polls for or is notified of",
@@ -30,7 +31,7 @@ class OptionRun:
     """One option simulated for one workload: the raw result and its DESIGN §3 summary."""
 
     result: SimResult
-    summary: dict
+    summary: Summary
 
     def to_frame(self):
         """The request log as a pandas DataFrame: arrival, start, finish (s), latency (ms), status, cold."""

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from fitness.engine.ranking import FITNESS_KEYS, Recommendation, weighted
+from fitness.engine.ranking import FITNESS_KEYS, weighted
+from fitness.engine.result import RankedOption, Recommendation
 from fitness.workload.spec import Workload
 
 TRAFFIC_MULTIPLES = (0.5, 2.0, 10.0)
@@ -31,10 +32,10 @@ def at_traffic(wl: Workload, multiple: float, requests_today: int, horizon_s: fl
     return wl.model_copy(update={"traffic": traffic, "horizon": horizon, "replications": 1})
 
 
-def _winner(options: list[dict], weights: dict[str, float]) -> str | None:
+def _winner(options: tuple[RankedOption, ...], weights: dict[str, float]) -> str | None:
     """The feasible option with the best weighted fitness under `weights` (None if none is feasible)."""
-    ok = [o for o in options if o["feasible"]]
-    return max(ok, key=lambda o: weighted(weights, o["fitness"]))["option"] if ok else None
+    ok = [o for o in options if o.feasible]
+    return max(ok, key=lambda o: weighted(weights, o.fitness)).option if ok else None
 
 
 def weight_sensitivity(rec: Recommendation) -> list[dict]:
@@ -59,12 +60,12 @@ options (all when empty), one replication, capped."""
 
 def _why(at: Recommendation, old: str, new: str) -> str:
     """Why `new` beats `old` at that traffic: `old` breaks a constraint, or `new` is cheaper or better."""
-    by = {o["option"]: o for o in at.options}
-    if old in by and not by[old]["feasible"]:
-        return f"{old} stops meeting its constraints ({'; '.join(by[old]['reasons'])[:160]})"
-    a, b = by.get(old, {}).get("cost_usd"), by.get(new, {}).get("cost_usd")
-    if a and b and b["monthly"] < a["monthly"]:
-        return f"{new} becomes cheaper than {old} ({b['monthly']:,.2f} vs {a['monthly']:,.2f} USD/month)"
+    was, now = at.option(old), at.option(new)
+    if was is not None and not was.feasible:
+        return f"{old} stops meeting its constraints ({'; '.join(was.reasons)[:160]})"
+    a, b = was and was.cost_usd, now and now.cost_usd
+    if a and b and b.monthly < a.monthly:
+        return f"{new} becomes cheaper than {old} ({b.monthly:,.2f} vs {a.monthly:,.2f} USD/month)"
     return f"{new} scores higher on the weighted fitness functions"
 
 

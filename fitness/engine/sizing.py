@@ -109,9 +109,8 @@ class Runner:
         run = run_option(wl2, self.scenario, self.option, self.since_s)  # since: a window judged after its lead
         s = run.summary
         judged = constrained(self.wl, s)
-        cost = s["cost_usd"]["monthly"] if s["feasible"] else None
-        trial = Trial(config, judged["feasible"], cost, s["latency_ms"]["p99"] if s["feasible"] else None,
-                      judged["reasons"])
+        cost = s.cost_usd.monthly if s.feasible else None
+        trial = Trial(config, judged.feasible, cost, s.latency_ms.p99 if s.feasible else None, list(judged.reasons))
         self.trials.append(trial)
         self._seen[key] = trial
         self.last = run
@@ -119,7 +118,7 @@ class Runner:
             self.best = (trial, run)
         budget = self.wl.budget.monthly_usd
         # no knob searched fixes what the option cannot do, and every later candidate costs more
-        self.stopped = not s["feasible"] or (budget is not None and cost > budget)
+        self.stopped = not s.feasible or (budget is not None and cost > budget)
         return trial, run
 
     def sizing(self, pinned: bool) -> Sizing:

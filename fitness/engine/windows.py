@@ -119,7 +119,7 @@ def size_option(wl: Workload, scenario: Scenario, window: Window | None, option:
         return Sized(record, light(sz.run), None, None)
     full = run_option(wl.model_copy(update={"options": {**wl.options, option: sz.chosen}}), scenario, option)
     judged = constrained(wl, full.summary)
-    broken = [] if judged["feasible"] else judged["reasons"]
+    broken = [] if judged.feasible else list(judged.reasons)
     if not broken:
         return Sized({**record, "confirmed": True}, light(full), sz.chosen, light(sz.run))
     again = right_size(wl, scenario, option)

@@ -66,8 +66,8 @@ def sized_result(wl: Workload, option: str) -> dict:
     scenario = build(wl)
     done = size_option(wl, scenario, window_of(scenario), check_option(option))
     s = constrained(wl, done.run.summary)
-    s["feasible"] = s["feasible"] and done.chosen is not None
-    return {"workload": wl.name, "recommended": option if s["feasible"] else None, "options": [s],
+    obj = {**s.to_json(), "feasible": s.feasible and done.chosen is not None}
+    return {"workload": wl.name, "recommended": option if obj["feasible"] else None, "options": [obj],
             "sizing": {option: done.record}}
 
 

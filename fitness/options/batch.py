@@ -81,7 +81,7 @@ def search_batch(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> None:
         out = r.run({**raw, "instance_count": c})
         if out is None or out[0].feasible or not r.left or out[1] is None:
             return
-        slowest = out[1].summary["latency_ms"]["max"]
+        slowest = out[1].summary.latency_ms.max
         if not slowest < before:
             return
         c, before = c + 1, slowest

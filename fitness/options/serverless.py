@@ -115,13 +115,13 @@ def _serverless_size(r: Runner, raw: dict, mb: int, hold: list, cap: int, prov: 
         out = r.run({**raw, "memory_mb": mb, "max_concurrency": max(c, prov), "provisioned_concurrency": prov})
         if out is None or out[0].feasible or not r.left or out[1] is None:
             return None
-        run, req = out[1], out[1].summary["requests"]
+        run, req = out[1], out[1].summary.requests
         more_c, more_p = "max_concurrency" not in raw and c < cap, "provisioned_concurrency" not in raw and prov < cap
-        if req["throttled"] > err * req["offered"]:
-            if more_p and _cold_throttles(run, cold_s) > err * req["offered"]:
+        if req.throttled > err * req.offered:
+            if more_p and _cold_throttles(run, cold_s) > err * req.offered:
                 prov = _warmer(prov, hold, r.wl, cap)
             elif more_c:
-                c = max(c + 1, limit_for(req["throttled"] / req["offered"], max(c, prov), err, cap))
+                c = max(c + 1, limit_for(req.throttled / req.offered, max(c, prov), err, cap))
             else:
                 return prov
         elif more_p and _cold_breaks(run, r.wl):

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from fitness.engine.ranking import FITNESS_KEYS, Recommendation
+from fitness.engine.ranking import FITNESS_KEYS
+from fitness.engine.result import Interval, RankedOption, Recommendation
 from fitness.engine.run import DELIVERY_WORDS
 from fitness.report.blocks import Block, Bullets, Charts, Section, Table, Text, markdown, page
 from fitness.text import duration_text
@@ -60,35 +61,30 @@ def _span(s: float) -> str:
     return f"{s / 60:,.0f} min" if s < 7200 else f"{s / 3600:,.1f} h" if s < 172800 else f"{s / 86400:,.1f} days"
 
 
-def _errors(o: dict) -> float:
-    r = o["requests"]
-    return (r["throttled"] + r["failed"]) / r["offered"] if r["offered"] else 0.0
+def _errors(o: RankedOption) -> float:
+    return o.requests.error_rate
 
 
 def option_rows(rec: Recommendation) -> list[list[str]]:
     """Table rows (rank, option, p50, p99, monthly, per million, errors, cold starts, instances, notes)."""
     rows = []
     for o in rec.options:
-        if o.get("requests") is None:
-            rows.append(["-", o["option"], "", "", "", "", "", "", "", "infeasible: " + "; ".join(o["reasons"])])
+        if not o.measured:
+            rows.append(["-", o.option, "", "", "", "", "", "", "", "infeasible: " + "; ".join(o.reasons)])
             continue
-        lat, c = o["latency_ms"], o["cost_usd"]
-        note = "" if o["feasible"] else "rejected: " + "; ".join(o["reasons"])
-        rows.append([str(o["rank"] or "-"), o["option"], duration_text(lat["p50"]), duration_text(lat["p99"]),
-                     _num(c["monthly"]), _num(c["per_million"]), f"{_errors(o):.3%}",
-                     f"{o['cold_starts']['fraction']:.3%}", _num(o["instances"]["mean"], ".2f"), note])
+        lat, c = o.latency_ms, o.cost_usd
+        note = "" if o.feasible else "rejected: " + "; ".join(o.reasons)
+        rows.append([str(o.rank or "-"), o.option, duration_text(lat.p50), duration_text(lat.p99),
+                     _num(c.monthly), _num(c.per_million), f"{_errors(o):.3%}",
+                     f"{o.cold_starts.fraction:.3%}", _num(o.instances.mean, ".2f"), note])
     return rows
 
 
 HEADERS = ["rank", "option", "p50", "p99", "USD/month", "USD/1M", "errors", "cold", "instances", "notes"]
 
 
-def _option(rec: Recommendation, option_id: str | None) -> dict | None:
-    return next((o for o in rec.options if o["option"] == option_id), None)
-
-
-def _cfg(o: dict) -> str:
-    return ", ".join(f"{k}={_val(v)}" for k, v in (o.get("config") or {}).items()) or "defaults"
+def _cfg(o: RankedOption) -> str:
+    return ", ".join(f"{k}={_val(v)}" for k, v in o.config.items()) or "defaults"
 
 
 def _context(rec: Recommendation) -> list[Block]:
@@ -143,16 +139,15 @@ def _options(rec: Recommendation) -> list[Block]:
     """Every option considered, its outcome, configuration and (for rejected ones) why."""
     rows, marks = [], []
     for o in rec.options:
-        if o["option"] == rec.recommended:
+        if o.option == rec.recommended:
             outcome, mark = "recommended", "best"
-        elif o["feasible"]:
-            outcome, mark = f"feasible, rank {o['rank']}", ""
+        elif o.feasible:
+            outcome, mark = f"feasible, rank {o.rank}", ""
         else:
-            simulated = o.get("requests") is not None
-            outcome, mark = "rejected: breaks a constraint" if simulated else "cannot serve this workload", "bad"
-        rows.append([o["option"], outcome, _cfg(o), "; ".join(o["reasons"]) or "-"])
+            outcome, mark = "rejected: breaks a constraint" if o.measured else "cannot serve this workload", "bad"
+        rows.append([o.option, outcome, _cfg(o), "; ".join(o.reasons) or "-"])
         marks.append(mark)
-    n_ok = sum(o["feasible"] for o in rec.options)
+    n_ok = sum(o.feasible for o in rec.options)
     return [Text("p", f"{len(rec.options)} options considered, {n_ok} feasible."),
             Table(["option", "outcome", "configuration", "reasons"], rows, marks)]
 
@@ -164,13 +159,13 @@ def _score(x: float | None) -> str:
 def _fitness(rec: Recommendation) -> list[Block]:
     """Scores (0..1, 1 best) and the headline raw numbers of every simulated option."""
     rows, marks = [], []
-    for o in (o for o in rec.options if o.get("requests") is not None):
-        f, r, inst = o.get("fitness") or {}, o["requests"], o["instances"]
-        rows.append([o["option"], str(o["rank"] or "-"), _score(o["score"]), *(_score(f.get(k)) for k in FITNESS_KEYS),
-                     _num(o["cost_usd"]["monthly"]), duration_text(o["latency_ms"]["p99"]),
-                     f"{r['served'] / r['offered']:.3%}" if r["offered"] else "n/a", f"{_errors(o):.3%}",
-                     f"{o['cold_starts']['fraction']:.3%}", f"{_num(inst['mean'])} / {_num(inst['max'], 'g')}"])
-        marks.append("best" if o["option"] == rec.recommended else "" if o["feasible"] else "bad")
+    for o in (o for o in rec.options if o.measured):
+        f, r, inst = o.fitness, o.requests, o.instances
+        rows.append([o.option, str(o.rank or "-"), _score(o.score), *(_score(f.get(k)) for k in FITNESS_KEYS),
+                     _num(o.cost_usd.monthly), duration_text(o.latency_ms.p99),
+                     f"{r.goodput:.3%}" if r.offered else "n/a", f"{_errors(o):.3%}",
+                     f"{o.cold_starts.fraction:.3%}", f"{_num(inst.mean)} / {_num(inst.max, 'g')}"])
+        marks.append("best" if o.option == rec.recommended else "" if o.feasible else "bad")
     if not rows:
         return [Text("note", "No option could be simulated for this workload.")]
     heads = ["option", "rank", "score", *(k.replace("_", " ") for k in FITNESS_KEYS), "USD/month", "p99",
@@ -185,77 +180,72 @@ def _sig(x: float, digits: int) -> str:
     return np.format_float_positional(x, precision=digits, unique=False, fractional=False, trim="-")
 
 
-def _interval(v: Any) -> str:
-    """A `ci` entry as text: mean ± 95% half-width over n runs, low-high, or a list (the seeds)."""
-    if isinstance(v, dict) and "mean" in v:
-        if v["mean"] is None:
-            return "n/a"
-        hw = v.get("half_width")
-        return _sig(v["mean"], 4) + (f" ± {_sig(hw, 2)}" if hw is not None else " (one run)")
-    if isinstance(v, dict) and {"low", "high"} <= v.keys():
-        return f"{_val(v['low'])} to {_val(v['high'])}"
-    return ", ".join(map(_val, v)) if isinstance(v, list | tuple) else _val(v)
+def _interval(v: Interval) -> str:
+    """An interval as text: mean ± 95% half-width over n runs, "(one run)" without a half-width."""
+    if v.mean is None:
+        return "n/a"
+    return _sig(v.mean, 4) + (f" ± {_sig(v.half_width, 2)}" if v.half_width is not None else " (one run)")
+
+
+_CI_HEADS = ("monthly usd", "p99 ms", "score", "seeds")
 
 
 def _ci(rec: Recommendation) -> list[Block]:
-    """Confidence intervals per option and metric, when the ranking provides them (`ci`)."""
-    with_ci = [o for o in rec.options if o.get("ci")]
-    metrics = list(dict.fromkeys(k for o in with_ci for k in o["ci"]))
-    rows = [[o["option"], *(_interval(o["ci"][m]) if m in o["ci"] else "" for m in metrics)] for o in with_ci]
+    """Confidence intervals per option and metric, when the ranking replicated (`ci`)."""
+    rows = [[o.option, _interval(o.ci.monthly_usd), _interval(o.ci.p99_ms), _interval(o.ci.score),
+             ", ".join(map(str, o.ci.seeds))] for o in rec.options if o.ci is not None]
     note = Text("p", "Mean ± half-width of the 95% confidence interval over the replications (seeds listed).")
-    heads = ["option", *(m.replace("_", " ") for m in metrics)]
-    return [Text("h3", "Confidence intervals"), note, Table(heads, rows)] if rows else []
+    return [Text("h3", "Confidence intervals"), note, Table(["option", *_CI_HEADS], rows)] if rows else []
 
 
 def _decision(rec: Recommendation) -> list[Block]:
     """The recommended option, its headline numbers and configuration, ties and the runner-up."""
-    best = _option(rec, rec.recommended)
+    best = rec.best
     if best is None:
         return [Text("p", "**No option meets the constraints.** The reasons are listed per option above.")]
-    c, r = best["cost_usd"], best["requests"]
-    n_ok = sum(o["feasible"] for o in rec.options)
-    out: list[Block] = [Text("p", f"**Recommended: `{best['option']}`** (rank 1 of {n_ok} feasible, score "
-                                  f"{_score(best['score'])}): {_num(c['monthly'])} USD/month "
-                                  f"({_num(c['per_million'])} USD per million served), p99 "
-                                  f"{duration_text(best['latency_ms']['p99'])}, {r['served']:,} of "
-                                  f"{r['offered']:,} requests served."),
+    c, r = best.cost_usd, best.requests
+    n_ok = sum(o.feasible for o in rec.options)
+    out: list[Block] = [Text("p", f"**Recommended: `{best.option}`** (rank 1 of {n_ok} feasible, score "
+                                  f"{_score(best.score)}): {_num(c.monthly)} USD/month "
+                                  f"({_num(c.per_million)} USD per million served), p99 "
+                                  f"{duration_text(best.latency_ms.p99)}, {r.served:,} of "
+                                  f"{r.offered:,} requests served."),
                         Text("p", f"Configuration: `{_cfg(best)}`.")]
-    if best.get("tie_with"):
-        out.append(Text("p", "Tied with " + ", ".join(f"`{t}`" for t in best["tie_with"])
+    if best.tie_with:
+        out.append(Text("p", "Tied with " + ", ".join(f"`{t}`" for t in best.tie_with)
                         + " (the ranking cannot separate them within its confidence intervals)."))
-    second = next((o for o in rec.options if o["feasible"] and o["rank"] == 2), None)
+    second = next((o for o in rec.options if o.feasible and o.rank == 2), None)
     if second is not None:
-        out.append(Text("p", f"Runner-up: `{second['option']}` (score {_score(second['score'])}, "
-                             f"{_num(second['cost_usd']['monthly'])} USD/month, p99 "
-                             f"{duration_text(second['latency_ms']['p99'])})."))
+        out.append(Text("p", f"Runner-up: `{second.option}` (score {_score(second.score)}, "
+                             f"{_num(second.cost_usd.monthly)} USD/month, p99 "
+                             f"{duration_text(second.latency_ms.p99)})."))
     return out
 
 
 def _rationale(rec: Recommendation) -> list[Block]:
     """One sentence per fitness function: the ranking's explanation, else one built from the numbers."""
-    best = _option(rec, rec.recommended)
+    best = rec.best
     if best is None:
         return []
-    ok = [o for o in rec.options if o["feasible"]]
-    cheap = min(ok, key=lambda o: o["cost_usd"]["monthly"])
-    fast = min(ok, key=lambda o: o["latency_ms"]["p99"])
-    r, lat, c = best["requests"], best["latency_ms"], best["cost_usd"]
-    util = best.get("utilization")
+    ok = [o for o in rec.options if o.feasible]
+    cheap = min(ok, key=lambda o: o.cost_usd.monthly)
+    fast = min(ok, key=lambda o: o.latency_ms.p99)
+    r, lat, c = best.requests, best.latency_ms, best.cost_usd
+    util = best.utilization
     built = {
-        "cost": f"{_num(c['monthly'])} USD/month; the cheapest feasible option is `{cheap['option']}` at "
-                f"{_num(cheap['cost_usd']['monthly'])} USD/month.",
-        "latency": f"p50 {duration_text(lat['p50'])}, p95 {duration_text(lat['p95'])}, p99 "
-                   f"{duration_text(lat['p99'])}; the lowest feasible p99 is {duration_text(fast['latency_ms']['p99'])}"
-                   f" (`{fast['option']}`).",
-        "throughput": f"{r['served']:,} of {r['offered']:,} offered requests served; {r['throttled']:,} throttled, "
-                      f"{r['failed']:,} failed.",
+        "cost": f"{_num(c.monthly)} USD/month; the cheapest feasible option is `{cheap.option}` at "
+                f"{_num(cheap.cost_usd.monthly)} USD/month.",
+        "latency": f"p50 {duration_text(lat.p50)}, p95 {duration_text(lat.p95)}, p99 "
+                   f"{duration_text(lat.p99)}; the lowest feasible p99 is {duration_text(fast.latency_ms.p99)}"
+                   f" (`{fast.option}`).",
+        "throughput": f"{r.served:,} of {r.offered:,} offered requests served; {r.throttled:,} throttled, "
+                      f"{r.failed:,} failed.",
         "complexity": "not scored in this recommendation.",
-        "traffic_fit": f"{best['cold_starts']['fraction']:.3%} of served requests met a cold start"
+        "traffic_fit": f"{best.cold_starts.fraction:.3%} of served requests met a cold start"
                        + (f"; {util:.1%} of the paid capacity did work." if util is not None else "."),
     }
-    expl = best.get("explanations") or {}
-    return [Bullets([f"**{k.replace('_', ' ')}** (score {_score((best.get('fitness') or {}).get(k))}): "
-                     + (expl.get(k) or built[k]) for k in FITNESS_KEYS])]
+    return [Bullets([f"**{k.replace('_', ' ')}** (score {_score(best.fitness.get(k))}): "
+                     + (best.explanations.get(k) or built[k]) for k in FITNESS_KEYS])]
 
 
 def _sensitivity(rec: Recommendation) -> list[Block]:

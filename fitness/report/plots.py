@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from fitness.engine import digest
 from fitness.engine.digest import CDF_POINTS, CDF_TAIL_POINTS, Digest, cdf_points  # noqa: F401 (part of the charts' API)
-from fitness.engine.ranking import Recommendation
+from fitness.engine.result import RankedOption, Recommendation
 from fitness.workload.spec import SLO
 from sim.cost import HOURS_PER_MONTH, monthly_usd
 from sim.results import Timeline
@@ -60,20 +60,20 @@ def short(x: object) -> str:
 
 def colour(rec: Recommendation, option: str) -> str:
     """The option's colour, the same in every chart (by its place in the ranking)."""
-    ids = [o["option"] for o in rec.options]
+    ids = [o.option for o in rec.options]
     return PALETTE[ids.index(option) % len(PALETTE)]
 
 
-def simulated(rec: Recommendation) -> list[dict]:
+def simulated(rec: Recommendation) -> list[RankedOption]:
     """Options that ran and have numbers (feasible, or rejected by the constraints after simulating)."""
-    return [o for o in rec.options if o.get("requests") is not None and o.get("latency_ms") is not None]
+    return [o for o in rec.options if o.measured]
 
 
-def _with_numbers(rec: Recommendation) -> list[dict]:
+def _with_numbers(rec: Recommendation) -> list[RankedOption]:
     """Simulated options with a finite monthly cost and p99 (the ones a cost/latency plane can place)."""
     out = []
     for o in simulated(rec):
-        c, p = o["cost_usd"].get("monthly"), o["latency_ms"].get("p99")
+        c, p = o.cost_usd.monthly, o.latency_ms.p99
         if c is not None and p is not None and np.isfinite(c) and np.isfinite(p):
             out.append(o)
     return out
@@ -120,18 +120,18 @@ def point_labels(points: dict[str, tuple[float, float]], log_x: bool, log_y: boo
 def cost_latency(rec: Recommendation) -> go.Figure:
     """Monthly cost vs p99 of every simulated option; the Pareto front of the feasible ones joined."""
     opts = _with_numbers(rec)
-    xy = {o["option"]: (o["cost_usd"]["monthly"], o["latency_ms"]["p99"]) for o in opts}
-    front = pareto_front({o["option"]: xy[o["option"]] for o in opts if o["feasible"]})
+    xy = {o.option: (o.cost_usd.monthly, o.latency_ms.p99) for o in opts}
+    front = pareto_front({o.option: xy[o.option] for o in opts if o.feasible})
     log_x, log_y = _log_axis([c for c, _ in xy.values()]), _log_axis([p for _, p in xy.values()])
     labels = point_labels(xy, log_x, log_y)
     fig = go.Figure()
     fig.add_scatter(x=[xy[k][0] for k in front], y=[xy[k][1] for k in front], mode="lines",
                     line={"dash": "dot", "color": "#2a7"}, name="Pareto front", hoverinfo="skip")
-    groups = (("rejected by the constraints", lambda o: not o["feasible"], "x", "#c33"),  # front drawn on top
-              ("feasible, dominated", lambda o: o["feasible"] and o["option"] not in front, "circle", "#36c"),
-              ("on the front", lambda o: o["feasible"] and o["option"] in front, "diamond", "#2a7"))
+    groups = (("rejected by the constraints", lambda o: not o.feasible, "x", "#c33"),  # front drawn on top
+              ("feasible, dominated", lambda o: o.feasible and o.option not in front, "circle", "#36c"),
+              ("on the front", lambda o: o.feasible and o.option in front, "diamond", "#2a7"))
     for name, keep, symbol, color in groups:
-        sel = [o["option"] for o in opts if keep(o)]
+        sel = [o.option for o in opts if keep(o)]
         if sel:
             fig.add_scatter(x=[xy[k][0] for k in sel], y=[xy[k][1] for k in sel], mode="markers+text",
                             text=[short(labels[k]) if labels[k] else "" for k in sel], customdata=[esc(k) for k in sel],
@@ -149,8 +149,8 @@ def _digest(rec: Recommendation, option: str) -> Digest | None:
     return digest.of(rec.runs.get(option), digest.basis_for(SLO.model_validate(rec.context["slo"])))
 
 
-def _has_log(rec: Recommendation, o: dict) -> bool:
-    d = _digest(rec, o["option"]) if o["feasible"] else None
+def _has_log(rec: Recommendation, o: RankedOption) -> bool:
+    d = _digest(rec, o.option) if o.feasible else None
     return d is not None and d.served
 
 
@@ -158,7 +158,7 @@ def latency_cdf(rec: Recommendation) -> go.Figure:
     """Empirical latency CDF of every feasible option (log latency axis), with a button for the tail view:
     the fraction of requests slower than x on a log axis, where p99 and beyond are readable."""
     fig = go.Figure()
-    opts = [o["option"] for o in rec.options if _has_log(rec, o)]
+    opts = [o.option for o in rec.options if _has_log(rec, o)]
     points = {option: _digest(rec, option) for option in opts}
     for tail in (False, True):
         for option in opts:
@@ -204,27 +204,27 @@ def capacity(rec: Recommendation) -> go.Figure:
     div, unit = _time_unit(rec.horizon_s)
     fig = go.Figure()
     for o in rec.options:
-        run = rec.runs.get(o["option"])
-        if o["feasible"] and run is not None and run.capacity is not None:
+        run = rec.runs.get(o.option)
+        if o.feasible and run is not None and run.capacity is not None:
             t, v, binned = step_points(run.capacity, run.horizon_s)
-            name = short(o["option"]) + (" (max per bucket)" if binned else "")
+            name = short(o.option) + (" (max per bucket)" if binned else "")
             k = len(fig.data)  # equal timelines overlap: dashes of different lengths keep each visible
             fig.add_scatter(x=t / div, y=v, mode="lines", line_shape="hv", name=name,
-                            line={"dash": DASHES[k % len(DASHES)], "color": colour(rec, o["option"]), "width": 2},
+                            line={"dash": DASHES[k % len(DASHES)], "color": colour(rec, o.option), "width": 2},
                             hovertemplate=name + f"<br>%{{y:g}} at %{{x:,.2f}} {unit}<extra></extra>")
     return _layout(fig, f"simulated time ({unit})", "instances / containers")
 
 
 def cost_breakdown(rec: Recommendation) -> go.Figure:
     """Stacked monthly cost lines (instances, compute, data, ...) per simulated option."""
-    opts = [o for o in simulated(rec) if o["option"] in rec.runs and rec.runs[o["option"]].cost_usd]
-    lines = list(dict.fromkeys(k for o in opts for k in rec.runs[o["option"]].cost_usd))
+    opts = [o for o in simulated(rec) if o.option in rec.runs and rec.runs[o.option].cost_usd]
+    lines = list(dict.fromkeys(k for o in opts for k in rec.runs[o.option].cost_usd))
     fig = go.Figure()
     for line in lines:
-        ys = [monthly_usd(rec.runs[o["option"]].cost_usd.get(line, 0.0), rec.runs[o["option"]].horizon_s)
+        ys = [monthly_usd(rec.runs[o.option].cost_usd.get(line, 0.0), rec.runs[o.option].horizon_s)
               for o in opts]
-        fig.add_bar(x=[short(o["option"]) for o in opts], y=ys, name=short(line),
-                    customdata=[esc(o["option"]) for o in opts],
+        fig.add_bar(x=[short(o.option) for o in opts], y=ys, name=short(line),
+                    customdata=[esc(o.option) for o in opts],
                     hovertemplate="%{customdata}<br>" + esc(line) + ": %{y:,.2f} USD/month<extra></extra>")
     fig = _layout(fig, "option", f"USD per month (projected to {HOURS_PER_MONTH:g} h)")
     fig.update_layout(barmode="stack")
@@ -240,11 +240,11 @@ PLOTS: list[PlotSpec] = [
              latency_cdf, lambda rec: any(_has_log(rec, o) for o in rec.options)),
     PlotSpec("capacity", "Instances over time", "Instances (containers for serverless) serving or starting "
              "over the simulated horizon, per feasible option.",
-             capacity, lambda rec: any(o["feasible"] and getattr(rec.runs.get(o["option"]), "capacity", None)
+             capacity, lambda rec: any(o.feasible and getattr(rec.runs.get(o.option), "capacity", None)
                                        is not None for o in rec.options)),
     PlotSpec("cost-breakdown", "Cost breakdown", "Projected monthly cost of each simulated option, split "
              "into the lines it is billed for.",
-             cost_breakdown, lambda rec: any(getattr(rec.runs.get(o["option"]), "cost_usd", None)
+             cost_breakdown, lambda rec: any(getattr(rec.runs.get(o.option), "cost_usd", None)
                                              for o in simulated(rec))),
 ]
 """The charts of the HTML report, in order."""

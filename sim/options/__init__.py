@@ -29,10 +29,11 @@ class OptionDef:
     summary: str
     delivers: frozenset[str]
     patterns: frozenset[str]
+    module: str = ""
 
 
 REGISTRY: dict[str, OptionDef] = {}
-"""Every registered option by id, in registration order."""
+"""Every registered option by id; `load_all` orders it by module name (whoever imported what first)."""
 
 
 ALL_DELIVERY = frozenset({"sync", "async", "offline"})
@@ -50,7 +51,8 @@ def register(option_id: str, config: type[BaseModel], delivers: frozenset[str] =
     """
     def deco(fn: Callable[[Scenario, BaseModel], SimResult]) -> Callable:
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else option_id
-        REGISTRY[option_id] = OptionDef(option_id, config, fn, summary, frozenset(delivers), frozenset(patterns))
+        REGISTRY[option_id] = OptionDef(option_id, config, fn, summary, frozenset(delivers), frozenset(patterns),
+                                        fn.__module__)
         return fn
     return deco
 
@@ -66,8 +68,16 @@ def option_def(option_id: str, field: str = "option") -> OptionDef:
 
 
 def load_all() -> dict[str, OptionDef]:
-    """Import every module of this package so each registers itself; returns the registry."""
-    for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
+    """Import every module of this package so each registers itself; returns the registry, ordered by module
+    name (the order of every listing of options), so the order never depends on which module was imported
+    first."""
+    names = sorted(f"{__name__}.{info.name}" for info in pkgutil.iter_modules(__path__)
+                   if not info.name.startswith("_"))
+    for name in names:
+        importlib.import_module(name)
+    rank = {name: i for i, name in enumerate(names)}
+    ordered = sorted(REGISTRY.values(), key=lambda d: rank.get(d.module, len(rank)))  # stable: within a module too
+    if list(REGISTRY.values()) != ordered:
+        REGISTRY.clear()
+        REGISTRY.update((d.id, d) for d in ordered)
     return REGISTRY

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fitness.options import rubric_decisions
+from sim.summary import Summary
 
 NAME = "complexity"
 HIGHER_IS_BETTER = False
@@ -14,13 +15,13 @@ def decisions(option: str, ctx) -> list[dict]:
     return rubric_decisions(option)
 
 
-def raw(s: dict, ctx) -> float:
+def raw(s: Summary, ctx) -> float:
     """Sum of the weights of the option's decisions (1 set once .. 3 needs load tests or tuning)."""
-    return float(sum(d["weight"] for d in decisions(s["option"], ctx)))
+    return float(sum(d["weight"] for d in decisions(s.option, ctx)))
 
 
-def explain(s: dict, value: float, ctx, best: dict | None) -> str:
+def explain(s: Summary, value: float, ctx, best: Summary | None) -> str:
     """One sentence: how many decisions, which, and their weight."""
-    ds = decisions(s["option"], ctx)
+    ds = decisions(s.option, ctx)
     names = ", ".join(d["decision"] for d in ds)
-    return f"{s['option']} asks {len(ds)} decisions of the team (weight {value:g}): {names}."
+    return f"{s.option} asks {len(ds)} decisions of the team (weight {value:g}): {names}."
