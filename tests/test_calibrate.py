@@ -40,8 +40,8 @@ from sim.traffic import TraceTraffic
 ROOT = Path(__file__).resolve().parents[1]
 MEASURED = ROOT / "examples" / "measurements"
 # Real per-invocation durations: a sample of the Azure Functions 2021 trace (public repository
-# Azure/AzurePublicDataset, sample kept in vhive-serverless/invitro); see ../shared/traces/README.md.
-AZURE = ROOT.parent / "shared" / "traces" / "azure-functions-2021-sample.csv"
+# Azure/AzurePublicDataset, sample kept in vhive-serverless/invitro); see examples/traces/README.md.
+AZURE = "azure-functions-2021-sample.csv"  # found by the `data_file` fixture (conftest.py)
 AZURE_FUNC = "9bc86d6cd1ee254aaa313492f0fd88be8bd7b92d50d4237ff52d7685440c0906"  # 32 invocations, 25-49 s
 N = 2000
 LAWS = {"lognormal": Lognormal(p50_ms=20, p99_ms=80), "gamma": Gamma(mean_ms=30, cv=0.6),
@@ -197,8 +197,8 @@ def test_yaml_edit_keeps_comments_and_refuses_aliases():
     assert set_model_fields(aliased, 0, updates) is None
 
 
-def test_real_azure_function_durations_fit():
-    frame = pd.read_csv(AZURE)
+def test_real_azure_function_durations_fit(data_file):
+    frame = pd.read_csv(data_file("traces", AZURE))
     one = frame[frame["func"] == AZURE_FUNC]["duration"].to_numpy() * 1000
     fit = fit_samples(one)
     assert fit.n == 32 and fit.dist.dist in ("gamma", "lognormal") and fit.p_value > 0.05

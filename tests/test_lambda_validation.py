@@ -1,6 +1,6 @@
 """Serverless cold starts and instance counts against real AWS Lambda measurements (DESIGN §4).
 
-Data: ../shared/validation/aws-lambda-coldstart.csv (pacslab/simfaas, examples/exp.csv): 20 experiments
+Data: tests/data/validation/aws-lambda-coldstart.csv (pacslab/simfaas, examples/exp.csv): 20 experiments
 of Poisson arrivals with a 10-minute idle timeout. Each is simulated as that experiment: exponential warm
 service with the measured mean, a cold start costing the measured cold - warm difference, keep-alive
 600 s, 10^6 s of simulated time (as SimFaaS does), three seeds averaged.
@@ -16,8 +16,6 @@ cold-start probability is about 10%.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,7 +27,6 @@ from sim.model import ModelSpec
 from sim.options.serverless import ServerlessConfig, simulate
 from sim.scenario import build_scenario, stream
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "validation" / "aws-lambda-coldstart.csv"
 HORIZON_S = 1e6
 SEEDS = (0, 1, 2)
 MAPE_COLD_BOUND = 0.15
@@ -50,9 +47,9 @@ def _simulate_row(row: pd.Series, seed: int) -> tuple[float, float]:
 
 
 @pytest.mark.statistical
-def test_serverless_matches_lambda_measurements():
+def test_serverless_matches_lambda_measurements(data_file):
     """Mean absolute percentage error on cold-start probability and instance count within the bounds."""
-    df = pd.read_csv(DATA, index_col=0)
+    df = pd.read_csv(data_file("validation", "aws-lambda-coldstart.csv"), index_col=0)
     sims = np.array([np.mean([_simulate_row(r, s) for s in SEEDS], axis=0) for _, r in df.iterrows()])
     mape_cold = float(np.mean(np.abs(sims[:, 0] - df.ColdStartProbability) / df.ColdStartProbability))
     mape_inst = float(np.mean(np.abs(sims[:, 1] - df.AverageInstanceCount) / df.AverageInstanceCount))

@@ -34,13 +34,8 @@ from sim.traffic import (
 from sim.units import parse_duration_s
 
 # Real traces from the public repository Azure/AzurePublicDataset (Azure LLM inference traces 2023 and a
-# sample of the Azure Functions 2021 trace kept in vhive-serverless/invitro); see the shared/traces README.
-TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
-def _trace(name: str) -> Path:
-    """A real trace from ../shared/traces: a missing file fails the test (CI checks shared/ out beside the repo)."""
-    path = TRACES / name
-    assert path.is_file(), f"{path} is missing: the shared traces must sit beside the repository"
-    return path
+# sample of the Azure Functions 2021 trace kept in vhive-serverless/invitro), in examples/traces/ (see its README),
+# found by the `data_file` fixture of conftest.py: a missing file fails the test.
 HOUR = 3600.0
 DAY = 86400.0
 
@@ -305,24 +300,25 @@ def _load(path: Path, **fields) -> tuple:
     ("AzureLLMInferenceTrace_code.csv", 8819, 2.6),
     ("AzureLLMInferenceTrace_conv.csv", 19366, 5.5),
 ])
-def test_azure_llm_traces(name, n, rate):
-    spec, trace = _load(_trace(name))
+def test_azure_llm_traces(name, n, rate, data_file):
+    path = data_file("traces", name)
+    spec, trace = _load(path)
     assert trace.n_requests == n and trace.times_s.size == n
     assert trace.times_s[0] == 0.0 and np.all(np.diff(trace.times_s) >= 0)
     assert 3300 < trace.span_s <= 3600  # about an hour
     assert trace.mean_rate_rps == pytest.approx(rate, abs=0.1)
-    assert trace.source == str(TRACES / name)
+    assert trace.source == str(path)
     times = generate_arrivals(spec, 10 * HOUR, _rng(), trace)
     np.testing.assert_array_equal(times, trace.times_s)  # no wrap-around past the span
     head = generate_arrivals(spec, 600.0, _rng(), trace)
     assert head.size == np.count_nonzero(trace.times_s < 600.0)
 
 
-def test_azure_functions_end_minus_duration():
-    path = _trace("azure-functions-2021-sample.csv")
+def test_azure_functions_end_minus_duration(data_file):
+    path = data_file("traces", "azure-functions-2021-sample.csv")
     _, trace = _load(path)
-    # The README says 198 invocations, but the file holds 199 data rows (it has no final newline, so
-    # `wc -l` under-counts by one); every row is a valid invocation.
+    # The file holds 199 data rows (`wc -l` shows 198: there is no final newline); every row is a valid
+    # invocation.
     assert trace.n_requests == 199
     frame = pd.read_csv(path)
     arrivals = np.sort((frame["end_timestamp"] - frame["duration"]).to_numpy())
@@ -334,8 +330,8 @@ def test_azure_functions_end_minus_duration():
 
 @pytest.mark.statistical
 @pytest.mark.parametrize("m", [0.5, 2.0, 2.5])
-def test_trace_rate_multiplier_scales_count(m):
-    spec, trace = _load(_trace("AzureLLMInferenceTrace_code.csv"), rate_multiplier=m)
+def test_trace_rate_multiplier_scales_count(m, data_file):
+    spec, trace = _load(data_file("traces", "AzureLLMInferenceTrace_code.csv"), rate_multiplier=m)
     times = generate_arrivals(spec, 2 * HOUR, _rng(), trace)
     _check_arrivals(times, 2 * HOUR)
     n = trace.n_requests
