@@ -1,0 +1,2 @@
+"""The recommendation as an architecture decision record (`adr`, rendered by `blocks`) and its charts
+(`plots`)."""
