@@ -16,6 +16,7 @@ from pydantic import Field
 from sim.catalog import Catalog, InstanceType
 from sim.components.sizing import payload_reasons, usable_memory_mb
 from sim.components.tandem import TandemPool
+from sim.components.timeout import time_out
 from sim.model import ModelSpec
 from sim.options import register
 from sim.options._fleet import FleetConfig
@@ -112,10 +113,10 @@ def simulate(scenario: Scenario, cfg: PipelineConfig) -> SimResult:
         return SimResult.infeasible("inference-pipeline", reasons, scenario.horizon_s, config)
     service = np.column_stack([scenario.step_service_s(i) for i in steps])
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
-    pool = TandemPool(log, None, service, cfg.workers_per_container, hop_s,
-                      cat.realtime.timeout_s.value)
+    pool = TandemPool(log, None, service, cfg.workers_per_container, hop_s)
     slowest_s = float(service.mean(axis=0).max()) if scenario.n else 0.0
     run_fleet(scenario, pool, cfg, cfg.workers_per_container / max(slowest_s, 1e-9), models, config)
+    time_out(log, cat.realtime.timeout_s.value)
     res = fleet_result("inference-pipeline", scenario, log, pool, it, config, float(service.sum()),
                        len(steps) * cfg.workers_per_container)
     n = max(scenario.n, 1)

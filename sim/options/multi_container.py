@@ -21,6 +21,7 @@ import numpy as np
 from sim.catalog import Catalog, InstanceType
 from sim.components.sharing import Fleet, SharingPool
 from sim.components.sizing import payload_reasons, usable_memory_mb
+from sim.components.timeout import time_out
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
@@ -169,7 +170,7 @@ def simulate(scenario: Scenario, cfg: MultiContainerConfig) -> SimResult:
     work = lay.work_s(scenario)
     per_request_s = float(sum(work[:, c].mean() for stage in lay.stages for c in stage)) if scenario.n else 0.0
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
-    pool = SharingPool(log, None, work, lay.stages, it.vcpu, lay.hops_s,
-                       scenario.catalog.realtime.timeout_s.value)
+    pool = SharingPool(log, None, work, lay.stages, it.vcpu, lay.hops_s)
     run_fleet(scenario, pool, cfg, it.vcpu / max(per_request_s, 1e-9), used, config)
+    time_out(log, scenario.catalog.realtime.timeout_s.value)
     return fleet_result("multi-container", scenario, log, pool, it, config, pool.work_s, it.vcpu)
