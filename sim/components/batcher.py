@@ -250,7 +250,7 @@ class TritonPool(Fleet):
 
     def advance(self, until: float) -> None:
         """Route and serve every arrival before `until`; with `until` = inf, drain every instance."""
-        arr, hosts, routable, k, n = self._arr, self.hosts, self._routable, self._next, len(self._arr)
+        arr, hosts, routable, out, k, n = self._arr, self.hosts, self._routable, self.out, self._next, len(self._arr)
         while routable and k < n and arr[k] < until:
             a = arr[k]
             if len(routable) == 1 and self._single is not None:
@@ -260,9 +260,11 @@ class TritonPool(Fleet):
                 host = hosts[routable[0]]
                 host.run_until(a)
             else:
-                for iid in routable:
-                    hosts[iid].run_until(a)
-                host = min((hosts[iid] for iid in routable), key=lambda h: h.outstanding)
+                for iid in routable:  # each host counts its own requests in flight; routing reads them in `out`
+                    host = hosts[iid]
+                    host.run_until(a)
+                    out[iid] = host.outstanding
+                host = hosts[self.least_outstanding()]
             host.arrive(a, k)
             k += 1
         self._next = k

@@ -87,25 +87,21 @@ class ModelAwarePool(Fleet):
             self._holders[m].remove(iid)
         self.caches[iid].on_evict = None
 
-    def _least(self) -> int:
-        """The least-outstanding routable instance; ties go to the one with the least memory in use."""
-        routable = self._routable
-        if len(routable) == 1:
-            return routable[0]
-        out, caches = self._out, self.caches
-        return min(routable, key=lambda i: (out[i], caches[i].used_mb))
+    def _used_mb(self, iid: int) -> float:
+        """Memory in use on instance iid: breaks least-outstanding ties towards the emptiest instance."""
+        return self.caches[iid].used_mb
 
     def _route(self, hs: list[int]) -> int:
         """Instance for a request whose model is held by `hs` (see the module docstring)."""
         if not hs:
-            return self._least()
+            return self.least_outstanding(self._used_mb)
         out = self._out
         iid = hs[0]
         for h in hs:
             if out[h] < out[iid]:
                 iid = h
         if out[iid] >= self.workers and len(hs) < len(self._routable):
-            alt = self._least()
+            alt = self.least_outstanding(self._used_mb)
             if out[alt] < self.workers:
                 return alt
         return iid
