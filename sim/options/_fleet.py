@@ -1,4 +1,5 @@
-"""What every option on provisioned instances shares: the fleet knobs and how the fleet is provisioned.
+"""What every option on provisioned instances shares: the fleet knobs, how the fleet is provisioned and run,
+and the result of a one-fleet run.
 
 A pinned `instance_count` means no autoscaling; otherwise target tracking on invocations per instance,
 the user's `autoscaling` or one sized so instances run at `target_utilization` of their capacity.
@@ -12,10 +13,15 @@ import numpy as np
 import simpy
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.catalog import Catalog
+from sim.catalog import Catalog, InstanceType
 from sim.components.autoscaler import TargetTracking, invocations_counter, target_tracking
+from sim.components.fleet import Fleet
 from sim.components.sizing import peak_rate_rps
+from sim.cost import instance_cost_usd
+from sim.engine import Engine
 from sim.model import ModelSpec
+from sim.results import RequestLog, SimResult
+from sim.scenario import Scenario
 
 EARLY_WINDOW_S = 600.0
 """The first minutes of traffic that size the initial count: a steady workload starts in steady state."""
@@ -137,3 +143,23 @@ def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: floa
         pool.join(0.0)
     config[f"{prefix}initial_count"] = count
     return count
+
+
+def run_fleet(scenario: Scenario, fleet: Fleet, cfg: FleetConfig, capacity_rps: float, models: list[ModelSpec],
+              config: dict) -> None:
+    """Serve the scenario on `fleet`: a pinned count, or target tracking on invocations per instance."""
+    env = Engine()
+    provision(env, fleet, cfg, capacity_rps, launch_delay_s(models, scenario.catalog), scenario.arrivals_s,
+              scenario.horizon_s, scenario.catalog, config)
+    env.attach(fleet)
+    env.run_until(scenario.horizon_s)
+
+
+def fleet_result(option: str, scenario: Scenario, log: RequestLog, fleet: Fleet, it: InstanceType, config: dict,
+                 busy_s: float, slots: int) -> SimResult:
+    """Capacity timeline, instance cost and utilisation (busy_s over `slots` per instance-second)."""
+    h = scenario.horizon_s
+    seconds, cap = fleet.instance_seconds(h), fleet.capacity(h)
+    cost = instance_cost_usd(seconds, it.price_per_hour.value)
+    extra = {"instance_seconds": seconds, "utilization": busy_s / (seconds * slots) if seconds else 0.0}
+    return SimResult(option, True, (), h, config, log, cap, {"instances": cost}, extra=extra)

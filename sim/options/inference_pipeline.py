@@ -19,8 +19,7 @@ from sim.components.tandem import TandemPool
 from sim.components.timeout import time_out
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig
-from sim.options.multi_container import fleet_result, run_fleet
+from sim.options._fleet import FleetConfig, fleet_result, run_fleet
 from sim.results import RequestLog, SimResult
 from sim.scenario import Scenario
 
