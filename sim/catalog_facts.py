@@ -51,7 +51,11 @@ class Fact(BaseModel):
 
 
 class InstanceType(BaseModel):
-    """An instance type: shape (vCPU, memory, GPUs) and on-demand price. `name` is the catalog key."""
+    """An instance type: shape (vCPU, memory, GPUs) and on-demand price. `name` is the catalog key.
+
+    `gpu_memory_gib` is the memory of one GPU; the instance has `gpu_count` of them, so its GPU memory is
+    `gpu_memory_total_mb`.
+    """
 
     model_config = _FROZEN
 
@@ -59,7 +63,7 @@ class InstanceType(BaseModel):
     vcpu: int = Field(ge=1)
     memory_gib: float = Field(gt=0)
     gpu_count: int = Field(ge=0)
-    gpu_memory_gib: float = Field(ge=0)
+    gpu_memory_gib: float = Field(ge=0)  # per GPU
     gpu_model: str | None
     accelerator: Literal["cpu", "gpu", "inferentia"]
     price_per_hour: Fact
@@ -83,6 +87,11 @@ class InstanceType(BaseModel):
     def price_per_second(self) -> float:
         """On-demand price per second (SageMaker bills instances per second)."""
         return self.price_per_hour.value / 3600.0
+
+    @property
+    def gpu_memory_total_mb(self) -> float:
+        """GPU memory of the whole instance in MB: gpu_memory_gib (per GPU) x 1024 x gpu_count."""
+        return self.gpu_memory_gib * 1024 * self.gpu_count
 
     @property
     def has_gpu(self) -> bool:

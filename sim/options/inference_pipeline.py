@@ -67,7 +67,7 @@ def hardware_reasons(it: InstanceType, steps: list[ModelSpec], workers: int, cat
     if gpu and workers * len(gpu) > it.gpu_count:
         out.append(f"{len(gpu)} GPU containers x {workers} workers need {workers * len(gpu)} GPUs and "
                    f"{it.name} has {it.gpu_count}")
-    per_gpu_mb = it.gpu_memory_gib * 1024 / it.gpu_count if it.gpu_count else 0.0
+    per_gpu_mb = it.gpu_memory_gib * 1024  # each worker holds its model on a GPU of its own
     out += [f"model {m.name} needs {m.memory_mb:,.0f} MB of GPU memory and a GPU of {it.name} has "
             f"{per_gpu_mb:,.0f} MB" for m in gpu if it.gpu_count and m.memory_mb > per_gpu_mb]
     return out

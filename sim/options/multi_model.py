@@ -51,9 +51,9 @@ class MultiModelConfig(FleetConfig):
 
 def memory_for_models_mb(it: InstanceType, gpu: bool, catalog: Catalog) -> float:
     """Memory an instance leaves for loaded models: RAM less the serving overhead, or (GPU, through
-    Triton) GPU memory less Triton's overhead; MB."""
+    Triton) the instance's GPU memory (every GPU's) less Triton's overhead; MB."""
     if gpu:
-        return it.gpu_memory_gib * 1024 - catalog.triton.gpu_memory_overhead_mb.value
+        return it.gpu_memory_total_mb - catalog.triton.gpu_memory_overhead_mb.value
     return it.memory_mb - catalog.realtime.memory_overhead_mb.value
 
 
