@@ -13,6 +13,7 @@ import yaml
 import catalogs
 from sim.catalog import Catalog, Fact, InstanceType, load_catalog, parse_catalog
 from sim.catalog_facts import ExportFacts
+from sim.cost import gb_second_cost_usd, instance_cost_usd
 from sim.errors import InputError
 
 # The instance table of catalog-facts.md: name -> (vCPU, memory GiB, GPU count, price USD/h, confidence).
@@ -209,8 +210,9 @@ def test_catalog_from_file(tmp_path, raw: dict) -> None:
 
 def test_serverless_price(cat: Catalog) -> None:
     sl = cat.serverless
-    assert sl.compute_price_per_second(6144) == pytest.approx(0.00012)
-    assert sl.compute_price_per_second(1024) == pytest.approx(0.00002)
+    price = sl.price_per_gb_second.value  # one busy container-second, as serverless bills it
+    assert gb_second_cost_usd(1.0, 6144, price) == pytest.approx(0.00012)
+    assert gb_second_cost_usd(1.0, 1024, price) == pytest.approx(0.00002)
     assert sl.memory_sizes_mb() == [1024, 2048, 3072, 4096, 5120, 6144]
     assert sl.provisioned_price_per_gb_second.confidence == "assumption"
     assert int(sl.max_concurrency_max) == 200
@@ -218,7 +220,7 @@ def test_serverless_price(cat: Catalog) -> None:
 
 def test_instance_price_per_second_and_memory(cat: Catalog) -> None:
     c5 = cat.instance("ml.c5.large")
-    assert c5.price_per_second == pytest.approx(0.102 / 3600)
+    assert instance_cost_usd(1.0, c5.price_per_hour.value) == pytest.approx(0.102 / 3600)  # billed per second
     assert c5.memory_mb == 4096
 
 
