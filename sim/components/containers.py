@@ -90,8 +90,8 @@ class OnDemandContainers:
                 log.cold[j] = True
             f = start + svc[k]
             # The timeout rule of sim.components.timeout, counted from arrival; the capped finish is when the
-            # container is free again. Inline: a helper call here cost about 6% of the serverless req/s of
-            # benchmarks.options (best of 5, three rounds: 920k vs 861k, 1018k vs 936k, 752k vs 721k).
+            # container is free again. Inline: a helper call here cost 4-8% of benchmarks.options' serverless
+            # req/s (CPU time, best of 5 runs, three rounds: 920k vs 861k, 1,018k vs 936k, 752k vs 721k).
             if f - a > timeout:
                 log.status[j] = FAILED
                 f = a + timeout

@@ -75,8 +75,8 @@ class InstancePool(Fleet):
                 if left[iid] == inf:
                     out[routable.index(iid)] -= 1
             # Fleet.least_outstanding inline, over counts by position in `routable` so that min and index run
-            # in C: calling it (counts by instance id) cost 15-20% of req/s on 4 and 16 pinned instances
-            # (best of 5 and 3, CPU time: 765k vs 988k and 543k vs 626k; benchmarks.options has one instance).
+            # in C: calling it (counts by instance id) cost 23% and 13% of req/s on 4 and 16 pinned instances
+            # (CPU time, best of 15 and 9 runs: 765k vs 988k, 543k vs 626k); equal on one instance.
             pos = 0 if len(out) == 1 else out.index(min(out))
             iid = routable[pos]
             heap = free[iid]

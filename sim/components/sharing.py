@@ -161,8 +161,8 @@ class SharingPool(Fleet):
             for iid in routable:
                 if due[iid] <= a:
                     settle(iid, a)
-            # Fleet.least_outstanding inline: calling it cost about 7% of req/s on benchmarks.options'
-            # multi-container line and on 4 pinned instances (best of 5 and 3, CPU time: 1,050k vs 971k, 632k vs 583k)
+            # Fleet.least_outstanding inline: calling it cost 7-8% of req/s on benchmarks.options' multi-container
+            # line and on 4 pinned instances (CPU time, best of 15 and 9 runs: 1,049k vs 971k, 632k vs 583k)
             iid = routable[0] if len(routable) == 1 else min(routable, key=out.__getitem__)
             heap = jobs[iid]
             m = len(heap)
