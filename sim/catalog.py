@@ -67,10 +67,10 @@ class Catalog(BaseModel):
     network: NetworkFacts
     async_inference: AsyncFacts
     object_store: ObjectStoreFacts
+    batch: BatchFacts
     co_hosting: CoHostingFacts
     multi_model: MultiModelFacts
     triton: TritonFacts
-    batch: BatchFacts
     export: ExportFacts
 
     @model_validator(mode="after")
@@ -120,17 +120,21 @@ class Catalog(BaseModel):
         return sorted(chosen, key=lambda t: (t.price_per_hour.value, t.name))
 
     def facts(self) -> dict[str, Fact]:
-        """Every fact by dotted path (e.g. 'serverless.keep_alive_s'), for reports and audits."""
+        """Every fact by dotted path (e.g. 'serverless.keep_alive_s', 'instances.ml.c5.large.price_per_hour'),
+        for reports and audits: the facts of every section and of every instance type, in the order the
+        catalog model declares them (the order of the catalog file), so a new section needs no listing here."""
         out: dict[str, Fact] = {}
-        for key, inst in self.instances.items():
-            out[f"instances.{key}.price_per_hour"] = inst.price_per_hour
-        for section in ("realtime", "autoscaling", "serverless", "network", "async_inference", "object_store",
-                        "batch", "co_hosting", "multi_model", "triton"):
-            group = getattr(self, section)
-            for fname in type(group).model_fields:
-                value = getattr(group, fname)
-                if isinstance(value, Fact):  # name lists carry their own source but are not numbers
-                    out[f"{section}.{fname}"] = value
+        for section in type(self).model_fields:
+            value = getattr(self, section)
+            if isinstance(value, dict):  # instances: one group of facts per entry
+                groups = [(f"{section}.{key}", entry) for key, entry in value.items()]
+            else:
+                groups = [(section, value)] if isinstance(value, BaseModel) else []
+            for prefix, group in groups:
+                for fname in type(group).model_fields:
+                    fact = getattr(group, fname)
+                    if isinstance(fact, Fact):  # name lists carry their own source but are not numbers
+                        out[f"{prefix}.{fname}"] = fact
         return out
 
 

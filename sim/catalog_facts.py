@@ -51,7 +51,11 @@ class Fact(BaseModel):
 
 
 class InstanceType(BaseModel):
-    """An instance type: shape (vCPU, memory, GPUs) and on-demand price. `name` is the catalog key."""
+    """An instance type: shape (vCPU, memory, GPUs) and on-demand price. `name` is the catalog key.
+
+    `gpu_memory_gib` is the memory of one GPU; the instance has `gpu_count` of them, so its GPU memory is
+    `gpu_memory_total_mb`.
+    """
 
     model_config = _FROZEN
 
@@ -59,7 +63,7 @@ class InstanceType(BaseModel):
     vcpu: int = Field(ge=1)
     memory_gib: float = Field(gt=0)
     gpu_count: int = Field(ge=0)
-    gpu_memory_gib: float = Field(ge=0)
+    gpu_memory_gib: float = Field(ge=0)  # per GPU
     gpu_model: str | None
     accelerator: Literal["cpu", "gpu", "inferentia"]
     price_per_hour: Fact
@@ -80,9 +84,9 @@ class InstanceType(BaseModel):
         return self.memory_gib * 1024
 
     @property
-    def price_per_second(self) -> float:
-        """On-demand price per second (SageMaker bills instances per second)."""
-        return self.price_per_hour.value / 3600.0
+    def gpu_memory_total_mb(self) -> float:
+        """GPU memory of the whole instance in MB: gpu_memory_gib (per GPU) x 1024 x gpu_count."""
+        return self.gpu_memory_gib * 1024 * self.gpu_count
 
     @property
     def has_gpu(self) -> bool:
@@ -149,13 +153,6 @@ class ServerlessFacts(BaseModel):
         lo, hi, step = int(self.memory_mb_min), int(self.memory_mb_max), int(self.memory_mb_step)
         return list(range(lo, hi + 1, step))
 
-    def compute_price_per_second(self, memory_mb: float) -> float:
-        """Compute price of one busy container per second at `memory_mb` (memory in GB x GB-second price)."""
-        return memory_mb / 1024 * self.price_per_gb_second.value
-
-    def vcpu_share(self, memory_mb: float) -> float:
-        """vCPUs a container gets at `memory_mb` (memory / memory_mb_per_vcpu; an assumption, see catalog)."""
-        return memory_mb / self.memory_mb_per_vcpu.value
 
 
 class NetworkFacts(BaseModel):

@@ -50,10 +50,6 @@ class Scenario:
         """Number of requests offered."""
         return int(self.arrivals_s.size)
 
-    def rng(self, name: str) -> np.random.Generator:
-        """A generator for an option's own randomness, independent of the shared streams."""
-        return stream(self.seed, name)
-
     def for_model(self, i: int) -> np.ndarray:
         """Indices of the requests that name model `i`, ascending. The requests are grouped by model once
         (a stable sort), so a thousand models cost one pass, not a thousand scans of every request."""

@@ -12,6 +12,8 @@ import yaml
 
 import catalogs
 from sim.catalog import Catalog, Fact, InstanceType, load_catalog, parse_catalog
+from sim.catalog_facts import ExportFacts
+from sim.cost import gb_second_cost_usd, instance_cost_usd
 from sim.errors import InputError
 
 # The instance table of catalog-facts.md: name -> (vCPU, memory GiB, GPU count, price USD/h, confidence).
@@ -40,6 +42,7 @@ NAMED_DERIVED = {
 }
 
 CATALOG_DATE = datetime.date(2026, 11, 24)
+EXPORT_DATE = datetime.date(2026, 11, 25)  # the export limits were gathered a day later
 
 
 @pytest.fixture(scope="module")
@@ -76,15 +79,32 @@ def test_read_catalog_text_rejects_unknown_and_escaping_names() -> None:
 def test_every_fact_has_source_and_date(cat: Catalog) -> None:
     facts = cat.facts()
     # instance prices + 4 realtime + 6 autoscaling + 15 serverless + 1 network + 4 async + 3 object store
-    # + 7 batch + 5 co-hosting + 2 multi-model + 2 triton
-    assert len(facts) == len(cat.instances) + 4 + 6 + 15 + 1 + 4 + 3 + 7 + 5 + 2 + 2
+    # + 7 batch + 5 co-hosting + 2 multi-model + 2 triton + 2 export
+    assert len(facts) == len(cat.instances) + 4 + 6 + 15 + 1 + 4 + 3 + 7 + 5 + 2 + 2 + 2
     for path, fact in facts.items():
         assert isinstance(fact, Fact), path
         assert fact.source.strip(), path
-        assert fact.retrieved == CATALOG_DATE, path
+        assert fact.retrieved == (EXPORT_DATE if path.startswith("export.") else CATALOG_DATE), path
         if fact.confidence == "assumption":
             assert fact.source == "assumption", path
             assert fact.note.strip(), path
+
+
+def test_facts_walk_every_section_in_file_order(raw: dict) -> None:
+    """`facts()` lists no sections by hand: a section added to the catalog model is in it, and the order
+    is the catalog's (instances first, then each section as declared)."""
+
+    class Extended(Catalog):
+        extra: ExportFacts
+
+    raw["extra"] = copy.deepcopy(raw["export"])
+    facts = Extended.model_validate(raw).facts()
+    assert [p for p in facts if p.startswith("extra.")] == ["extra.sagemaker_name_max_chars",
+                                                           "extra.cloudformation_description_max_chars"]
+    sections = list(dict.fromkeys(p.split(".")[0] for p in facts))
+    assert sections == ["instances", "realtime", "autoscaling", "serverless", "network", "async_inference",
+                        "object_store", "batch", "co_hosting", "multi_model", "triton", "export", "extra"]
+    assert list(facts)[:2] == ["instances.ml.t2.medium.price_per_hour", "instances.ml.c5.large.price_per_hour"]
 
 
 def test_every_numeric_entry_in_yaml_is_a_fact(raw: dict) -> None:
@@ -190,8 +210,9 @@ def test_catalog_from_file(tmp_path, raw: dict) -> None:
 
 def test_serverless_price(cat: Catalog) -> None:
     sl = cat.serverless
-    assert sl.compute_price_per_second(6144) == pytest.approx(0.00012)
-    assert sl.compute_price_per_second(1024) == pytest.approx(0.00002)
+    price = sl.price_per_gb_second.value  # one busy container-second, as serverless bills it
+    assert gb_second_cost_usd(1.0, 6144, price) == pytest.approx(0.00012)
+    assert gb_second_cost_usd(1.0, 1024, price) == pytest.approx(0.00002)
     assert sl.memory_sizes_mb() == [1024, 2048, 3072, 4096, 5120, 6144]
     assert sl.provisioned_price_per_gb_second.confidence == "assumption"
     assert int(sl.max_concurrency_max) == 200
@@ -199,7 +220,7 @@ def test_serverless_price(cat: Catalog) -> None:
 
 def test_instance_price_per_second_and_memory(cat: Catalog) -> None:
     c5 = cat.instance("ml.c5.large")
-    assert c5.price_per_second == pytest.approx(0.102 / 3600)
+    assert instance_cost_usd(1.0, c5.price_per_hour.value) == pytest.approx(0.102 / 3600)  # billed per second
     assert c5.memory_mb == 4096
 
 

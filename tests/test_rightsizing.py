@@ -23,6 +23,7 @@ from fitness.engine.run import simulate
 from fitness.engine.windows import right_size
 from fitness.workload.scenario import build
 from fitness.workload.spec import parse_workload
+from sim.options.serverless import speed
 from tests.queueing import erlang_b, erlang_c
 
 MU = 10.0  # exponential 100 ms service
@@ -98,7 +99,7 @@ def test_serverless_smallest_concurrency_within_error_rate():
     assert c == min(ok)
     assert any(not t.feasible and t.config["max_concurrency"] == c - 1 and "error rate" in t.reasons[0]
                for t in sz.tried)
-    hold = 0.1 / sc.catalog.serverless.vcpu_share(sz.chosen["memory_mb"])
+    hold = 0.1 / speed(sz.chosen["memory_mb"], sc.catalog)
     need = next(n for n in range(1, 200) if erlang_b(100.0 * hold, n) <= 0.01)
     assert abs(c - need) <= 1 and c > 20
 

@@ -16,7 +16,7 @@ import math
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
-from sim.results import FAILED, RequestLog
+from sim.results import RequestLog
 
 if TYPE_CHECKING:  # batcher imports this module
     from sim.components.batcher import BatchPlan, Ensemble
@@ -37,10 +37,9 @@ def single_model(ens: Ensemble) -> int | None:
 class SingleBatchHost:
     """One instance serving one model's batches on its own GPUs (see the module docstring)."""
 
-    def __init__(self, ens: Ensemble, model: int, log: RequestLog, arrival, timeout_s: float, t0: float) -> None:
+    def __init__(self, ens: Ensemble, model: int, log: RequestLog, t0: float) -> None:
         self.plan: BatchPlan = ens.plans[model]
-        self.model, self.work, self.log, self.arrival = model, ens.work[model], log, arrival
-        self.timeout_s = timeout_s
+        self.model, self.work, self.log = model, ens.work[model], log
         self.now = self.busy_until = t0
         self.outstanding = 0
         self.gpu_busy_s = 0.0
@@ -144,14 +143,9 @@ class SingleBatchHost:
         self._seq += 1
 
     def _finish(self, js: list[int], t: float) -> None:
-        """A batch ended at t: its requests are answered (or timed out, the work done all the same)."""
+        """A batch ended at t: its requests are answered (the timeout is applied to the log after the run)."""
         self.outstanding -= len(js)
         self.busy_until = t
-        arrival, timeout, log = self.arrival, self.timeout_s, self.log
+        finish = self.log.finish_s
         for j in js:
-            a = arrival[j]
-            if t - a > timeout:
-                log.status[j] = FAILED
-                log.finish_s[j] = a + timeout
-            else:
-                log.finish_s[j] = t
+            finish[j] = t

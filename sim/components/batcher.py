@@ -35,7 +35,7 @@ from sim.components.batch_single import SingleBatchHost, single_model
 from sim.components.fleet import Fleet
 from sim.components.gpu import SharedGpu
 from sim.components.seq import floats
-from sim.results import FAILED, RequestLog
+from sim.results import RequestLog
 
 _DELAY, _LOGIC = 0, 1  # timer kinds: a batcher's queue delay expires; a business-logic step ends
 
@@ -99,8 +99,8 @@ class Ensemble:
 class TritonHost:
     """One instance: a batcher per model, its GPUs, and the requests in flight on it."""
 
-    def __init__(self, ens: Ensemble, log: RequestLog, arrival: list[float], timeout_s: float, t0: float) -> None:
-        self.ens, self.log, self.arrival, self.timeout_s = ens, log, arrival, timeout_s
+    def __init__(self, ens: Ensemble, log: RequestLog, t0: float) -> None:
+        self.ens, self.log = ens, log
         m = len(ens.plans)
         self.gpu = SharedGpu(ens.gpus, t0)
         self.now = self.busy_until = t0
@@ -223,19 +223,19 @@ class TritonHost:
         del self._stage[j], self._left[j]
         self.outstanding -= 1
         self.busy_until = max(self.busy_until, t)
-        a = self.arrival[j]
-        if t - a > self.timeout_s:  # the caller gave up; the instance still did the work
-            self.log.status[j] = FAILED
-            t = a + self.timeout_s
         self.log.finish_s[j] = t
 
 
 class TritonPool(Fleet):
-    """Instances running the same ensemble; arrivals go to the one with the fewest requests in flight."""
+    """Instances running the same ensemble; arrivals go to the one with the fewest requests in flight.
 
-    def __init__(self, log: RequestLog, ens: Ensemble, timeout_s: float = math.inf) -> None:
+    The log gets when each request's work finished; the caller's timeout is applied to it after the run
+    (`sim.components.timeout`).
+    """
+
+    def __init__(self, log: RequestLog, ens: Ensemble) -> None:
         super().__init__()
-        self.log, self.ens, self.timeout_s = log, ens, timeout_s
+        self.log, self.ens = log, ens
         self._arr = floats(log.arrival_s)
         self._next = 0
         self.hosts: list[TritonHost | SingleBatchHost] = []
@@ -244,13 +244,13 @@ class TritonPool(Fleet):
 
     def _on_join(self, iid: int, t: float) -> None:
         if self._single is not None:
-            self.hosts.append(SingleBatchHost(self.ens, self._single, self.log, self._arr, self.timeout_s, t))
+            self.hosts.append(SingleBatchHost(self.ens, self._single, self.log, t))
         else:
-            self.hosts.append(TritonHost(self.ens, self.log, self._arr, self.timeout_s, t))
+            self.hosts.append(TritonHost(self.ens, self.log, t))
 
     def advance(self, until: float) -> None:
         """Route and serve every arrival before `until`; with `until` = inf, drain every instance."""
-        arr, hosts, routable, k, n = self._arr, self.hosts, self._routable, self._next, len(self._arr)
+        arr, hosts, routable, out, k, n = self._arr, self.hosts, self._routable, self.out, self._next, len(self._arr)
         while routable and k < n and arr[k] < until:
             a = arr[k]
             if len(routable) == 1 and self._single is not None:
@@ -260,9 +260,11 @@ class TritonPool(Fleet):
                 host = hosts[routable[0]]
                 host.run_until(a)
             else:
-                for iid in routable:
-                    hosts[iid].run_until(a)
-                host = min((hosts[iid] for iid in routable), key=lambda h: h.outstanding)
+                for iid in routable:  # each host counts its own requests in flight; routing reads them in `out`
+                    host = hosts[iid]
+                    host.run_until(a)
+                    out[iid] = host.outstanding
+                host = hosts[self.least_outstanding()]
             host.arrive(a, k)
             k += 1
         self._next = k

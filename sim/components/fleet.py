@@ -8,6 +8,7 @@ horizon or until a retired instance drained.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -20,7 +21,9 @@ class Fleet:
     Subclasses serve the arrivals `_arr` in order, `_next` being the first not yet served (`idle`).
     The bookkeeping `target_tracking` needs (`in_service`, `pending`, `request_launch`, `join`, `retire`),
     shared by the data planes of this module and of `tandem`. Subclasses keep per-instance state in
-    `_on_join(iid, t)` and count outstanding requests in `out` (indexed by instance id).
+    `_on_join(iid, t)` and count outstanding requests in `out` (indexed by instance id); `least_outstanding`
+    is the routing rule of every pool (`InstancePool` and `SharingPool`'s one-job path keep it inline, for
+    the figures given there).
     """
 
     def __init__(self) -> None:
@@ -70,10 +73,15 @@ class Fleet:
         if self.routable:
             self.left_s[self.routable.pop()] = t
 
-    def least_outstanding(self) -> int:
-        """The routable instance with the fewest outstanding requests (the first joined on a tie)."""
+    def least_outstanding(self, tie: Callable[[int], float] | None = None) -> int:
+        """The routable instance with the fewest outstanding requests (`out`): least-outstanding-requests
+        routing. Ties go to the instance with the smallest `tie(iid)`, then to the first joined."""
         routable, out = self.routable, self.out
-        return routable[0] if len(routable) == 1 else min(routable, key=out.__getitem__)
+        if len(routable) == 1:
+            return routable[0]
+        if tie is None:
+            return min(routable, key=out.__getitem__)
+        return min(routable, key=lambda i: (out[i], tie(i)))
 
     def billed_intervals(self, horizon_s: float) -> list[tuple[float, float]]:
         """Per instance (launched, end): end is the horizon, or when a retired instance drained."""

@@ -25,8 +25,8 @@ from sim.model import ModelSpec
 
 
 def gpu_budget_mb(it: InstanceType, catalog: Catalog) -> float:
-    """GPU memory left for models: gpu_memory_gib x 1024 x gpu_count - the server's overhead (catalog)."""
-    return it.gpu_memory_gib * 1024 * it.gpu_count - catalog.triton.gpu_memory_overhead_mb.value
+    """GPU memory left for models: the instance's (every GPU's) less the server's overhead (catalog), MB."""
+    return it.gpu_memory_total_mb - catalog.triton.gpu_memory_overhead_mb.value
 
 
 def gpu_demand_mb(models: Sequence[ModelSpec], instances_per_model: int, gpu_count: int) -> float:

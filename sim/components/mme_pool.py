@@ -32,22 +32,23 @@ import numpy as np
 from sim.components.cache import Footprints, ModelCache
 from sim.components.fleet import Fleet
 from sim.components.seq import floats, floats_at, ints, positions
-from sim.results import FAILED, RequestLog
+from sim.results import RequestLog
 
 
 class ModelAwarePool(Fleet):
     """Serves requests `idx` of `log` (arrival order; None: all of them) on instances with a model cache each.
 
-    `service_s` are the requests' service times on this hardware; a response later than `timeout_s`
-    is a failure at arrival + timeout. `track` keeps memory traces and, per request that waited for a
-    load, (load end, load time or None for a delayed hit) in `waited` (tests, not the hot path).
+    `service_s` are the requests' service times on this hardware; the log gets when each request's work
+    finished (the caller's timeout is applied after the run, `sim.components.timeout`). `track` keeps
+    memory traces and, per request that waited for a load, (load end, load time or None for a delayed
+    hit) in `waited` (tests, not the hot path).
     """
 
     def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, workers: int,
                  footprints: Footprints, memory_budget_mb: float, disk_budget_mb: float = math.inf,
-                 timeout_s: float = math.inf, track: bool = False) -> None:
+                 track: bool = False) -> None:
         super().__init__()
-        self.log, self.workers, self.timeout_s, self.track = log, workers, timeout_s, track
+        self.log, self.workers, self.track = log, workers, track
         self.fp, self.memory_budget_mb, self.disk_budget_mb = footprints, memory_budget_mb, disk_budget_mb
         self._idx, self._arr = positions(idx, log.n), floats_at(log.arrival_s, idx)
         self._svc, self._mod = floats(service_s), ints(log.model_idx if idx is None else log.model_idx[idx])
@@ -86,25 +87,21 @@ class ModelAwarePool(Fleet):
             self._holders[m].remove(iid)
         self.caches[iid].on_evict = None
 
-    def _least(self) -> int:
-        """The least-outstanding routable instance; ties go to the one with the least memory in use."""
-        routable = self._routable
-        if len(routable) == 1:
-            return routable[0]
-        out, caches = self._out, self.caches
-        return min(routable, key=lambda i: (out[i], caches[i].used_mb))
+    def _used_mb(self, iid: int) -> float:
+        """Memory in use on instance iid: breaks least-outstanding ties towards the emptiest instance."""
+        return self.caches[iid].used_mb
 
     def _route(self, hs: list[int]) -> int:
         """Instance for a request whose model is held by `hs` (see the module docstring)."""
         if not hs:
-            return self._least()
+            return self.least_outstanding(self._used_mb)
         out = self._out
         iid = hs[0]
         for h in hs:
             if out[h] < out[iid]:
                 iid = h
         if out[iid] >= self.workers and len(hs) < len(self._routable):
-            alt = self._least()
+            alt = self.least_outstanding(self._used_mb)
             if out[alt] < self.workers:
                 return alt
         return iid
@@ -112,9 +109,9 @@ class ModelAwarePool(Fleet):
     def advance(self, until: float) -> None:
         """Route and serve every arrival before `until`, and every request whose load ends before it."""
         arr, svc, mod, idx, k, n = self._arr, self._svc, self._mod, self._idx, self._next, len(self._arr)
-        start_s, finish_s, status = self.log.start_s, self.log.finish_s, self.log.status
+        start_s, finish_s = self.log.start_s, self.log.finish_s
         done, loading, out, free, busy = self._done, self._loading, self._out, self._free, self.busy_until
-        holders, caches, ready, timeout = self._holders, self.caches, self._ready, self.timeout_s
+        holders, caches, ready = self._holders, self.caches, self._ready
         push, replace, pop = heapq.heappush, heapq.heapreplace, heapq.heappop
         while self._routable and k < n and arr[k] < until:
             a = arr[k]
@@ -150,9 +147,6 @@ class ModelAwarePool(Fleet):
                 busy[iid] = f
             j = idx[k]
             start_s[j] = s
-            if f - a > timeout:
-                status[j] = FAILED
-                f = a + timeout
             finish_s[j] = f
             k += 1
         self._next = k
@@ -170,18 +164,14 @@ class ModelAwarePool(Fleet):
     def _release(self, entry: tuple[float, int, int]) -> None:
         """A request's load ended: it joins its instance's FIFO queue now."""
         r, k, iid = entry
-        heap, a, j = self._free[iid], self._arr[k], self._idx[k]
+        heap, j = self._free[iid], self._idx[k]
         s = heap[0] if heap[0] > r else r
         f = s + self._svc[k]
         heapq.heapreplace(heap, f)
         heapq.heappush(self._done, (f, iid))
         if f > self.busy_until[iid]:
             self.busy_until[iid] = f
-        self.log.start_s[j] = s
-        if f - a > self.timeout_s:
-            self.log.status[j] = FAILED
-            f = a + self.timeout_s
-        self.log.finish_s[j] = f
+        self.log.start_s[j], self.log.finish_s[j] = s, f
 
     def counters(self) -> dict[str, int]:
         """Cache counters summed over every instance that served, plus `delayed_hits` (part of hits)."""

@@ -15,19 +15,22 @@ import math
 import numpy as np
 
 from sim.components.fleet import Fleet
-from sim.components.seq import floats, ints
+from sim.components.seq import block, floats, ints
+from sim.components.timeout import stop_at
 from sim.results import FAILED, RequestLog
 
 
 class SharedQueue(Fleet):
-    """Requests `idx` of `log`, each holding a worker for `work_s` (s); work beyond `timeout_s` fails."""
+    """Requests `idx` of `log`, each holding a worker for `work_s` (s); work beyond `timeout_s` is stopped there
+    and fails (`sim.components.timeout.stop_at`)."""
 
     def __init__(self, log: RequestLog, idx: np.ndarray, work_s: np.ndarray, workers: int,
                  timeout_s: float = math.inf) -> None:
         super().__init__()
-        self.log, self.workers, self.timeout_s = log, workers, timeout_s
+        self.log, self.workers = log, workers
         self._idx, self._arr_np = ints(idx), log.arrival_s[idx]
-        self._arr, self._work = floats(self._arr_np), floats(work_s)
+        held_s, self._late = stop_at(work_s, timeout_s)
+        self._arr, self._work = floats(self._arr_np), floats(held_s)
         self._next = 0
         self._free: list[tuple[float, int]] = []   # (free at, instance) for every worker in service
         self._inflight: list[float] = []           # finishes of committed requests, for the backlog
@@ -46,9 +49,9 @@ class SharedQueue(Fleet):
 
     def advance(self, until: float) -> None:
         """Start every queued request that a worker can start before `until`, in arrival order."""
-        arr, work, idx, k, n = self._arr, self._work, self._idx, self._next, len(self._arr)
-        free, left, busy, inflight, timeout = self._free, self.left_s, self.busy_until, self._inflight, self.timeout_s
-        start_s, finish_s, status = self.log.start_s, self.log.finish_s, self.log.status
+        arr, work, idx, k0, n = self._arr, self._work, self._idx, self._next, len(self._arr)
+        free, left, busy, inflight = self._free, self.left_s, self.busy_until, self._inflight
+        start_s, finish_s, k = self.log.start_s, self.log.finish_s, k0
         pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
         while k < n and arr[k] < until:
             while free and left[free[0][1]] != math.inf:
@@ -60,16 +63,15 @@ class SharedQueue(Fleet):
             s = f0 if f0 > a else a
             if s >= until:
                 break
-            w = work[k]
-            j = idx[k]
-            if w > timeout:
-                status[j] = FAILED
-                w = timeout
-            f = s + w
+            f = s + work[k]
             replace(free, (f, iid))
             push(inflight, f)
             if f > busy[iid]:
                 busy[iid] = f
+            j = idx[k]
             start_s[j], finish_s[j] = s, f
             k += 1
         self._next = k
+        late = self._late[k0:k]
+        if late.any():  # the requests started now whose work ran past the limit
+            self.log.status[block(idx, k0, k)[late]] = FAILED

@@ -14,30 +14,30 @@ slow side.
 from __future__ import annotations
 
 import heapq
-import math
 
 import numpy as np
 
 from sim.components.fleet import Fleet
 from sim.components.seq import floats, floats_at, positions
-from sim.results import FAILED, RequestLog
+from sim.results import RequestLog
 
 
 class TandemPool(Fleet):
     """Requests `idx` of `log` (None: all of them) through the steps whose service times (s) are the columns
     of `service_s`.
 
-    `hop_s` is the delay between consecutive steps (none before the first). A response later than
-    `timeout_s` after arrival is a failure at arrival + timeout; the steps still do the work. Per-step
-    queue waits are summed in `wait_s` (and their maxima in `max_wait_s`) to show where requests queue.
+    `hop_s` is the delay between consecutive steps (none before the first). The log gets when each
+    request's last step finished (the caller's timeout is applied after the run, `sim.components.timeout`).
+    Per-step queue waits are summed in `wait_s` (and their maxima in `max_wait_s`) to show where requests
+    queue.
     """
 
     def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, workers: int,
-                 hop_s: float = 0.0, timeout_s: float = math.inf) -> None:
+                 hop_s: float = 0.0) -> None:
         super().__init__()
         service_s = np.asarray(service_s, float)
         service_s = service_s[:, None] if service_s.ndim == 1 else service_s
-        self.log, self.workers, self.hop_s, self.timeout_s = log, workers, hop_s, timeout_s
+        self.log, self.workers, self.hop_s = log, workers, hop_s
         self.steps = service_s.shape[1]
         self._idx, self._arr = positions(idx, log.n), floats_at(log.arrival_s, idx)
         self._cols = [floats(service_s[:, j]) for j in range(self.steps)]
@@ -55,10 +55,10 @@ class TandemPool(Fleet):
         if not self.routable:
             return
         arr, idx, cols, k, n = self._arr, self._idx, self._cols, self._next, len(self._arr)
-        start_s, finish_s, status = self.log.start_s, self.log.finish_s, self.log.status
+        start_s, finish_s = self.log.start_s, self.log.finish_s
         done, out, free, busy = self._done, self.out, self._free, self.busy_until
         wait, top = self.wait_s, self.max_wait_s
-        hop, timeout, steps = self.hop_s, self.timeout_s, range(self.steps)
+        hop, steps = self.hop_s, range(self.steps)
         pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
         while k < n and arr[k] < until:
             a = arr[k]
@@ -82,10 +82,6 @@ class TandemPool(Fleet):
             push(done, (f, iid))
             if f > busy[iid]:
                 busy[iid] = f
-            j = idx[k]
-            if f - a > timeout:
-                status[j] = FAILED
-                f = a + timeout
-            finish_s[j] = f
+            finish_s[idx[k]] = f
             k += 1
         self._next = k

@@ -1,4 +1,5 @@
-"""What every option on provisioned instances shares: the fleet knobs and how the fleet is provisioned.
+"""What every option on provisioned instances shares: the fleet knobs, how the fleet is provisioned and run,
+and the result of a one-fleet run.
 
 A pinned `instance_count` means no autoscaling; otherwise target tracking on invocations per instance,
 the user's `autoscaling` or one sized so instances run at `target_utilization` of their capacity.
@@ -12,17 +13,23 @@ import numpy as np
 import simpy
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.catalog import Catalog
+from sim.catalog import Catalog, InstanceType
 from sim.components.autoscaler import TargetTracking, invocations_counter, target_tracking
+from sim.components.fleet import Fleet
 from sim.components.sizing import peak_rate_rps
+from sim.cost import instance_cost_usd
+from sim.engine import Engine
 from sim.model import ModelSpec
+from sim.results import RequestLog, SimResult
+from sim.scenario import Scenario
 
 EARLY_WINDOW_S = 600.0
 """The first minutes of traffic that size the initial count: a steady workload starts in steady state."""
 
 
-class Autoscaling(BaseModel):
-    """Target tracking on InvocationsPerInstance (per minute); cooldowns default to the catalog's."""
+class ScalingBounds(BaseModel):
+    """The bounds and cooldowns of a target-tracking policy; `Autoscaling` and async's `BacklogScaling` add
+    the metric they track."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
@@ -30,18 +37,23 @@ class Autoscaling(BaseModel):
     """Fewest instances in service."""
     max: int = Field(ge=1)
     """Most instances in service; at least `min`."""
-    target_invocations_per_instance: float = Field(gt=0)
-    """Invocations per instance per metric period (one minute) that the policy tracks."""
     scale_in_cooldown_s: float | None = Field(default=None, ge=0)
     """Seconds after any scaling before the next scale-in; unset: the catalog's default."""
     scale_out_cooldown_s: float | None = Field(default=None, ge=0)
     """Seconds after a scale-out before the next scale-out; unset: the catalog's default."""
 
     @model_validator(mode="after")
-    def _ordered(self) -> Autoscaling:
+    def _ordered(self) -> ScalingBounds:
         if self.max < self.min:
             raise ValueError("autoscaling max must be >= min")
         return self
+
+
+class Autoscaling(ScalingBounds):
+    """Target tracking on InvocationsPerInstance (per minute); cooldowns default to the catalog's."""
+
+    target_invocations_per_instance: float = Field(gt=0)
+    """Invocations per instance per metric period (one minute) that the policy tracks."""
 
 
 class FleetConfig(BaseModel):
@@ -76,6 +88,26 @@ def launch_delay_s(models: list[ModelSpec], catalog: Catalog) -> float:
     return catalog.realtime.instance_launch_s.value + max((m.cold_start_s(bw) for m in models), default=0.0)
 
 
+def early_rate_rps(arrivals: np.ndarray, horizon_s: float) -> float:
+    """Arrivals per second over the first `EARLY_WINDOW_S` (or the whole horizon, if shorter)."""
+    early_s = min(EARLY_WINDOW_S, horizon_s)
+    return np.searchsorted(arrivals, early_s) / early_s if early_s > 0 else 0.0
+
+
+def tracking(cfg: FleetConfig, bounds: ScalingBounds, target: float, launch_s: float,
+             catalog: Catalog) -> TargetTracking:
+    """The autoscaler's policy: `bounds` tracking `target` per instance per metric period, with the catalog's
+    alarms and (unless `bounds` sets them) cooldowns; instances serve `cfg.launch_s`, or `launch_s` when
+    unset, after a scale-out decision."""
+    f = catalog.autoscaling
+    return TargetTracking(
+        bounds.min, bounds.max, target, f.metric_period_s.value,
+        int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value), f.scale_in_threshold_ratio.value,
+        bounds.scale_out_cooldown_s if bounds.scale_out_cooldown_s is not None else f.scale_out_cooldown_s.value,
+        bounds.scale_in_cooldown_s if bounds.scale_in_cooldown_s is not None else f.scale_in_cooldown_s.value,
+        cfg.launch_s if cfg.launch_s is not None else launch_s)
+
+
 def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arrivals: np.ndarray, horizon_s: float,
                    catalog: Catalog) -> tuple[TargetTracking, int]:
     """Target tracking and initial count: the user's, or sized from what one instance serves flat out.
@@ -84,23 +116,15 @@ def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arriv
     peak minute's need, initial = what the first 10 minutes need. `launch_s` is used unless the config
     sets its own.
     """
-    a, f = cfg.autoscaling, catalog.autoscaling
+    a, period_s = cfg.autoscaling, catalog.autoscaling.metric_period_s.value
     per_instance_rps = cfg.target_utilization * capacity_rps
     if a is None:
         need = peak_rate_rps(arrivals, horizon_s) / per_instance_rps
         a = Autoscaling(min=1, max=max(2, math.ceil(2 * need)),
-                        target_invocations_per_instance=per_instance_rps * f.metric_period_s.value)
-    target_rps = a.target_invocations_per_instance / f.metric_period_s.value
-    early_s = min(EARLY_WINDOW_S, horizon_s)
-    early = np.searchsorted(arrivals, early_s) / early_s if early_s > 0 else 0.0
-    initial = cfg.initial_count or min(a.max, max(a.min, math.ceil(early / target_rps)))
-    pol = TargetTracking(
-        a.min, a.max, a.target_invocations_per_instance, f.metric_period_s.value,
-        int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value), f.scale_in_threshold_ratio.value,
-        a.scale_out_cooldown_s if a.scale_out_cooldown_s is not None else f.scale_out_cooldown_s.value,
-        a.scale_in_cooldown_s if a.scale_in_cooldown_s is not None else f.scale_in_cooldown_s.value,
-        cfg.launch_s if cfg.launch_s is not None else launch_s)
-    return pol, initial
+                        target_invocations_per_instance=per_instance_rps * period_s)
+    target_rps = a.target_invocations_per_instance / period_s
+    initial = cfg.initial_count or min(a.max, max(a.min, math.ceil(early_rate_rps(arrivals, horizon_s) / target_rps)))
+    return tracking(cfg, a, a.target_invocations_per_instance, launch_s, catalog), initial
 
 
 def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: float, launch_s: float,
@@ -119,3 +143,23 @@ def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: floa
         pool.join(0.0)
     config[f"{prefix}initial_count"] = count
     return count
+
+
+def run_fleet(scenario: Scenario, fleet: Fleet, cfg: FleetConfig, capacity_rps: float, models: list[ModelSpec],
+              config: dict) -> None:
+    """Serve the scenario on `fleet`: a pinned count, or target tracking on invocations per instance."""
+    env = Engine()
+    provision(env, fleet, cfg, capacity_rps, launch_delay_s(models, scenario.catalog), scenario.arrivals_s,
+              scenario.horizon_s, scenario.catalog, config)
+    env.attach(fleet)
+    env.run_until(scenario.horizon_s)
+
+
+def fleet_result(option: str, scenario: Scenario, log: RequestLog, fleet: Fleet, it: InstanceType, config: dict,
+                 busy_s: float, slots: int) -> SimResult:
+    """Capacity timeline, instance cost and utilisation (busy_s over `slots` per instance-second)."""
+    h = scenario.horizon_s
+    seconds, cap = fleet.instance_seconds(h), fleet.capacity(h)
+    cost = instance_cost_usd(seconds, it.price_per_hour.value)
+    extra = {"instance_seconds": seconds, "utilization": busy_s / (seconds * slots) if seconds else 0.0}
+    return SimResult(option, True, (), h, config, log, cap, {"instances": cost}, extra=extra)

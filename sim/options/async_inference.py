@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
 from sim.catalog import Catalog
 from sim.components.autoscaler import TargetTracking, target_tracking
@@ -21,15 +21,13 @@ from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import EARLY_WINDOW_S, launch_delay_s
+from sim.options._fleet import FleetConfig, ScalingBounds, early_rate_rps, launch_delay_s, tracking
 from sim.results import RequestLog, SimResult, Timeline
 from sim.scenario import Scenario
 
 
-class BacklogScaling(BaseModel):
+class BacklogScaling(ScalingBounds):
     """Target tracking on ApproximateBacklogSizePerInstance; min 0 allows scaling to zero."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     min: int = Field(default=0, ge=0)
     """Fewest instances; 0 scales to zero when idle and out from zero when requests wait."""
@@ -37,51 +35,35 @@ class BacklogScaling(BaseModel):
     """Most instances; at least `min`."""
     target_backlog_per_instance: float = Field(default=5.0, gt=0)
     """Requests queued or in process per instance that the policy tracks."""
-    scale_in_cooldown_s: float | None = Field(default=None, ge=0)
-    """Seconds after any scaling before the next scale-in; unset: the catalog's default."""
-    scale_out_cooldown_s: float | None = Field(default=None, ge=0)
-    """Seconds after a scale-out before the next scale-out; unset: the catalog's default."""
-
-    @model_validator(mode="after")
-    def _ordered(self) -> BacklogScaling:
-        if self.max < self.min:
-            raise ValueError("autoscaling max must be >= min")
-        return self
 
 
-class AsyncConfig(BaseModel):
+class AsyncConfig(FleetConfig):
     """Knobs of an asynchronous endpoint; the object-store figures default to the catalog's."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-
+    # The fleet knobs are FleetConfig's; these differ here in what they default to or allow (backlog
+    # autoscaling that scales to zero, sizing for one worker per model), so each keeps its own wording.
     instance_type: str | None = None
     """Instance type from the catalog (e.g. ml.m5.xlarge); unset: the cheapest type one worker of the model fits."""
     instance_count: int | None = Field(default=None, ge=1)
     """Instances, pinned for the whole run (no autoscaling); unset: backlog autoscaling."""
-    workers_per_instance: int | None = Field(default=None, ge=1)
-    """Requests processed at once per instance; unset: one per vCPU (per GPU for GPU models) that memory allows."""
     autoscaling: BacklogScaling | None = None
     """Target tracking on the backlog per instance; unset: min 0, max for twice the peak minute's need."""
     initial_count: int | None = Field(default=None, ge=0)
     """Instances at t = 0 when autoscaling; unset: what the first 10 minutes need at `target_utilization`."""
-    target_utilization: float = Field(default=0.7, gt=0, le=1)
-    """Fraction of an instance's capacity used to size the default `max` and the initial count."""
-    timeout_s: float | None = Field(default=None, gt=0)
-    """Most seconds a request may take before it fails, up to the catalog's limit; unset: the catalog's default."""
     launch_s: float | None = Field(default=None, ge=0)
     """Seconds from a scale-out decision to serving; unset: the catalog's provisioning time plus the cold start."""
+    target_utilization: float = Field(default=0.7, gt=0, le=1)
+    """Fraction of an instance's capacity used to size the default `max` and the initial count."""
+    workers_per_instance: int | None = Field(default=None, ge=1)
+    """Requests processed at once per instance; unset: one per vCPU (per GPU for GPU models) that memory allows."""
+    timeout_s: float | None = Field(default=None, gt=0)
+    """Most seconds a request may take before it fails, up to the catalog's limit; unset: the catalog's default."""
     s3_read_mb_per_s: float | None = Field(default=None, gt=0)
     """Read throughput for request payloads, MB/s; unset: the catalog's object-store figure."""
     s3_write_mb_per_s: float | None = Field(default=None, gt=0)
     """Write throughput for responses, MB/s; unset: the catalog's object-store figure."""
     s3_latency_ms: float | None = Field(default=None, ge=0)
     """Latency of one S3 request, ms, paid for the read and for the write; unset: the catalog's figure."""
-
-    @model_validator(mode="after")
-    def _pinned_or_scaled(self) -> AsyncConfig:
-        if self.instance_count is not None and self.autoscaling is not None:
-            raise ValueError("give instance_count (pinned, no autoscaling) or autoscaling, not both")
-        return self
 
 
 def io_s(model: ModelSpec, cfg: AsyncConfig, catalog: Catalog) -> float:
@@ -100,20 +82,14 @@ def _policy(cfg: AsyncConfig, model: ModelSpec, workers: int, arrivals: np.ndarr
     Without an `initial_count`, the endpoint starts with what the first 10 minutes need at
     `target_utilization` (a steady workload is simulated in its steady state, not from a cold start).
     """
-    a, f = cfg.autoscaling, catalog.autoscaling
     work_s = model.service_time.expected_ms / 1000.0 + io_s(model, cfg, catalog)
     per_inst_rps = cfg.target_utilization * workers / max(work_s, 1e-9)
+    a = cfg.autoscaling
     if a is None:
         a = BacklogScaling(max=max(1, math.ceil(2 * peak_rate_rps(arrivals, horizon_s) / per_inst_rps)))
-    early = min(EARLY_WINDOW_S, horizon_s)
     initial = cfg.initial_count if cfg.initial_count is not None else \
-        math.ceil(np.searchsorted(arrivals, early) / early / per_inst_rps)
-    pol = TargetTracking(
-        a.min, a.max, a.target_backlog_per_instance, f.metric_period_s.value,
-        int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value), f.scale_in_threshold_ratio.value,
-        a.scale_out_cooldown_s if a.scale_out_cooldown_s is not None else f.scale_out_cooldown_s.value,
-        a.scale_in_cooldown_s if a.scale_in_cooldown_s is not None else f.scale_in_cooldown_s.value,
-        cfg.launch_s if cfg.launch_s is not None else launch_delay_s([model], catalog))
+        math.ceil(early_rate_rps(arrivals, horizon_s) / per_inst_rps)
+    pol = tracking(cfg, a, a.target_backlog_per_instance, launch_delay_s([model], catalog), catalog)
     return pol, min(a.max, max(a.min, initial))
 
 

@@ -16,10 +16,10 @@ from pydantic import Field
 from sim.catalog import Catalog, InstanceType
 from sim.components.sizing import payload_reasons, usable_memory_mb
 from sim.components.tandem import TandemPool
+from sim.components.timeout import time_out
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig
-from sim.options.multi_container import fleet_result, run_fleet
+from sim.options._fleet import FleetConfig, fleet_result, run_fleet
 from sim.results import RequestLog, SimResult
 from sim.scenario import Scenario
 
@@ -67,7 +67,7 @@ def hardware_reasons(it: InstanceType, steps: list[ModelSpec], workers: int, cat
     if gpu and workers * len(gpu) > it.gpu_count:
         out.append(f"{len(gpu)} GPU containers x {workers} workers need {workers * len(gpu)} GPUs and "
                    f"{it.name} has {it.gpu_count}")
-    per_gpu_mb = it.gpu_memory_gib * 1024 / it.gpu_count if it.gpu_count else 0.0
+    per_gpu_mb = it.gpu_memory_gib * 1024  # each worker holds its model on a GPU of its own
     out += [f"model {m.name} needs {m.memory_mb:,.0f} MB of GPU memory and a GPU of {it.name} has "
             f"{per_gpu_mb:,.0f} MB" for m in gpu if it.gpu_count and m.memory_mb > per_gpu_mb]
     return out
@@ -112,10 +112,10 @@ def simulate(scenario: Scenario, cfg: PipelineConfig) -> SimResult:
         return SimResult.infeasible("inference-pipeline", reasons, scenario.horizon_s, config)
     service = np.column_stack([scenario.step_service_s(i) for i in steps])
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
-    pool = TandemPool(log, None, service, cfg.workers_per_container, hop_s,
-                      cat.realtime.timeout_s.value)
+    pool = TandemPool(log, None, service, cfg.workers_per_container, hop_s)
     slowest_s = float(service.mean(axis=0).max()) if scenario.n else 0.0
     run_fleet(scenario, pool, cfg, cfg.workers_per_container / max(slowest_s, 1e-9), models, config)
+    time_out(log, cat.realtime.timeout_s.value)
     res = fleet_result("inference-pipeline", scenario, log, pool, it, config, float(service.sum()),
                        len(steps) * cfg.workers_per_container)
     n = max(scenario.n, 1)

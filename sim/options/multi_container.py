@@ -19,13 +19,12 @@ from typing import Literal
 import numpy as np
 
 from sim.catalog import Catalog, InstanceType
-from sim.components.sharing import Fleet, SharingPool
+from sim.components.sharing import SharingPool
 from sim.components.sizing import payload_reasons, usable_memory_mb
-from sim.cost import instance_cost_usd
-from sim.engine import Engine
+from sim.components.timeout import time_out
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig, launch_delay_s, provision
+from sim.options._fleet import FleetConfig, fleet_result, run_fleet
 from sim.results import RequestLog, SimResult
 from sim.scenario import Scenario
 
@@ -133,26 +132,6 @@ def instance_for(models: list[ModelSpec], name: str | None, vcpus: int, catalog:
     return it, []
 
 
-def run_fleet(scenario: Scenario, fleet: Fleet, cfg: FleetConfig, capacity_rps: float, models: list[ModelSpec],
-              config: dict) -> None:
-    """Serve the scenario on `fleet`: a pinned count, or target tracking on invocations per instance."""
-    env = Engine()
-    provision(env, fleet, cfg, capacity_rps, launch_delay_s(models, scenario.catalog), scenario.arrivals_s,
-              scenario.horizon_s, scenario.catalog, config)
-    env.attach(fleet)
-    env.run_until(scenario.horizon_s)
-
-
-def fleet_result(option: str, scenario: Scenario, log: RequestLog, fleet: Fleet, it: InstanceType, config: dict,
-                 busy_s: float, slots: int) -> SimResult:
-    """Capacity timeline, instance cost and utilisation (busy_s over `slots` per instance-second)."""
-    h = scenario.horizon_s
-    seconds, cap = fleet.instance_seconds(h), fleet.capacity(h)
-    cost = instance_cost_usd(seconds, it.price_per_hour.value)
-    extra = {"instance_seconds": seconds, "utilization": busy_s / (seconds * slots) if seconds else 0.0}
-    return SimResult(option, True, (), h, config, log, cap, {"instances": cost}, extra=extra)
-
-
 @register("multi-container", MultiContainerConfig, delivers=frozenset({"sync", "async", "offline"}),
           patterns=frozenset({"serial", "scatter-gather", "aggregate"}))
 def simulate(scenario: Scenario, cfg: MultiContainerConfig) -> SimResult:
@@ -169,7 +148,7 @@ def simulate(scenario: Scenario, cfg: MultiContainerConfig) -> SimResult:
     work = lay.work_s(scenario)
     per_request_s = float(sum(work[:, c].mean() for stage in lay.stages for c in stage)) if scenario.n else 0.0
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
-    pool = SharingPool(log, None, work, lay.stages, it.vcpu, lay.hops_s,
-                       scenario.catalog.realtime.timeout_s.value)
+    pool = SharingPool(log, None, work, lay.stages, it.vcpu, lay.hops_s)
     run_fleet(scenario, pool, cfg, it.vcpu / max(per_request_s, 1e-9), used, config)
+    time_out(log, scenario.catalog.realtime.timeout_s.value)
     return fleet_result("multi-container", scenario, log, pool, it, config, pool.work_s, it.vcpu)

@@ -20,6 +20,7 @@ from sim.catalog import Catalog, InstanceType
 from sim.components.cache import Footprints
 from sim.components.mme_pool import ModelAwarePool
 from sim.components.sizing import payload_reasons, processing_reasons
+from sim.components.timeout import time_out
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.options import register
@@ -50,9 +51,9 @@ class MultiModelConfig(FleetConfig):
 
 def memory_for_models_mb(it: InstanceType, gpu: bool, catalog: Catalog) -> float:
     """Memory an instance leaves for loaded models: RAM less the serving overhead, or (GPU, through
-    Triton) GPU memory less Triton's overhead; MB."""
+    Triton) the instance's GPU memory (every GPU's) less Triton's overhead; MB."""
     if gpu:
-        return it.gpu_memory_gib * 1024 - catalog.triton.gpu_memory_overhead_mb.value
+        return it.gpu_memory_total_mb - catalog.triton.gpu_memory_overhead_mb.value
     return it.memory_mb - catalog.realtime.memory_overhead_mb.value
 
 
@@ -112,13 +113,14 @@ def run(scenario: Scenario, cfg: MultiModelConfig, track: bool = False) -> tuple
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
     pool = ModelAwarePool(log, None, scenario.service_s, config["workers_per_instance"],
                           Footprints.of(scenario.models, cat), config["model_memory_budget_mb"],
-                          config["disk_budget_mb"], cat.realtime.timeout_s.value, track=track)
+                          config["disk_budget_mb"], track=track)
     env = Engine()
     mean_s = float(np.mean(scenario.service_s)) if scenario.n else 1.0  # the traffic mix's mean work
     provision(env, pool, cfg, config["workers_per_instance"] / max(mean_s, 1e-9), _launch_s(scenario),
               scenario.arrivals_s, scenario.horizon_s, cat, config)
     env.attach(pool)
     env.run_until(h)
+    time_out(log, cat.realtime.timeout_s.value)
     return _result(scenario, log, pool, cat.instance(config["instance_type"]), config), pool
 
 

@@ -19,6 +19,7 @@ from sim.components.sizing import (
     payload_reasons,
     processing_reasons,
 )
+from sim.components.timeout import time_out
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
@@ -76,13 +77,13 @@ def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: n
     """One model's endpoint: an instance pool, pinned or autoscaled, serving these arrivals."""
     log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
     env = Engine()
-    pool = env.attach(InstancePool(log, None, service, workers, cat.realtime.timeout_s.value,
-                                   elastic=cfg.instance_count is None))
+    pool = env.attach(InstancePool(log, None, service, workers, elastic=cfg.instance_count is None))
     config: dict = {}
     capacity = workers / max(model.service_time.expected_ms / 1000.0, 1e-9)
     provision(env, pool, cfg, capacity, launch_delay_s([model], cat), arrivals, horizon_s, cat, config,
               f"{model.name}.")
     env.run_until(horizon_s)
+    time_out(log, cat.realtime.timeout_s.value)
     return pool_served(log, pool, it, service, horizon_s, config)
 
 

@@ -20,6 +20,7 @@ from sim.components.batcher import BatchPlan, Ensemble, TritonPool
 from sim.components.gpu import cheapest_gpu_fitting, gpu_budget_mb, gpu_demand_mb, gpu_memory_reasons
 from sim.components.seq import floats, ints
 from sim.components.sizing import payload_reasons, processing_reasons
+from sim.components.timeout import time_out
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
@@ -151,7 +152,7 @@ def simulate(scenario: Scenario, cfg: TritonConfig) -> SimResult:
         config["preferred_batch_sizes"] = list(plans[used[0]].preferred)
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
     ens = Ensemble(plans, paths, path_of, _work(scenario, plans), it.gpu_count)
-    pool, env = TritonPool(log, ens, cat.realtime.timeout_s.value), Engine()
+    pool, env = TritonPool(log, ens), Engine()
     count, cap = cfg.instance_count, capacity_rps(scenario, plans, paths, path_of, it.gpu_count)
     if count is None and math.isinf(cap):  # only logic steps: no GPU work to scale on
         count = cfg.initial_count or (cfg.autoscaling.min if cfg.autoscaling else 1)
@@ -164,6 +165,7 @@ def simulate(scenario: Scenario, cfg: TritonConfig) -> SimResult:
     config["initial_count"] = count
     env.attach(pool)
     env.run_until(scenario.horizon_s)
+    time_out(log, cat.realtime.timeout_s.value)
     return _result(scenario, log, pool, it, config)
 
 
