@@ -182,7 +182,7 @@ def benchmark(n: int, repeat: int) -> dict:
 def print_report(report: dict) -> None:
     """Print the rates as a rich table, then the queue-wait cross-check."""
     from rich.console import Console  # only for the table printed at the end, not for the timed runs
-    from rich.table import Table
+    from rich.table import Table  # as above
 
     n, k = report["requests"], report["repeat"]
     table = Table(title=f"{n:,} requests, best / median of {k} runs, one core")

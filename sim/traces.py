@@ -17,15 +17,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from sim.errors import InputError, did_you_mean
-
-if TYPE_CHECKING:  # traffic.py imports this module; the spec is only needed for its field values
-    from sim.traffic import TraceTraffic
+from sim.traffic_spec import TraceTraffic
 
 _TIME_NAMES = ("timestamp", "time", "arrival", "arrival_s", "t")
 _COUNT_NAMES = ("invocations", "count", "sum")

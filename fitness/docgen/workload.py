@@ -171,7 +171,7 @@ _WORKLOAD_INTRO = """\
 # Workload file reference
 
 Every field a workload file accepts, generated from the pydantic models in `fitness/workload/spec.py`,
-`sim/traffic.py`, `sim/model.py`, `sim/distributions.py` and each hosting option's config model in
+`sim/traffic_spec.py`, `sim/model.py`, `sim/distributions.py` and each hosting option's config model in
 `sim/options/` (the same JSON Schema `fitness schema` prints). The product's contract is DESIGN §3; the
 examples in `examples/` use these fields (`examples/design-reference.yaml` uses every DESIGN field).
 

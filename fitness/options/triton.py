@@ -16,7 +16,7 @@ from fitness.export.aws import EndpointSet, ExportPlan
 from fitness.export.hosting import used
 from fitness.options import OptionUnit, register
 from fitness.workload.spec import Workload
-from sim.components.batcher import BatchPlan
+from sim.components.batch_plan import BatchPlan
 from sim.components.gpu import cheapest_gpu_fitting
 from sim.model import ModelSpec
 from sim.scenario import Scenario

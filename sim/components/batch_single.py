@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import math
 from heapq import heappop, heappush
-from typing import TYPE_CHECKING
 
+from sim.components.batch_plan import BatchPlan, Ensemble
 from sim.results import RequestLog
-
-if TYPE_CHECKING:  # batcher imports this module
-    from sim.components.batcher import BatchPlan, Ensemble
 
 
 def single_model(ens: Ensemble) -> int | None:

@@ -16,7 +16,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from sim.catalog import Catalog, InstanceType
-from sim.components.batcher import BatchPlan, Ensemble, TritonPool
+from sim.components.batch_plan import BatchPlan, Ensemble
+from sim.components.batcher import TritonPool
 from sim.components.gpu import cheapest_gpu_fitting, gpu_budget_mb, gpu_demand_mb, gpu_memory_reasons
 from sim.components.seq import floats, ints
 from sim.components.sizing import payload_reasons, processing_reasons
