@@ -219,7 +219,7 @@ def load_grid(path: str | Path) -> Plan:
 def flatten(summary: Summary) -> dict:
     """A DESIGN §3 summary as one flat row: `group.key` columns, reasons joined, the config as JSON."""
     row = {"feasible": summary.feasible, "reasons": "; ".join(summary.reasons),
-           "config": json.dumps(dict(summary.config), sort_keys=True, default=str)}
+           "config": json.dumps(summary.config.to_json(), sort_keys=True, default=str)}
     for group, keys in METRICS.items():
         part = getattr(summary, group)
         row.update({f"{group}.{k}": getattr(part, k) if part is not None else None for k in keys})

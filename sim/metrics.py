@@ -13,7 +13,7 @@ import numpy as np
 
 from sim.cost import monthly_usd, per_million_usd
 from sim.results import FAILED, SERVED, THROTTLED, RequestLog, SimResult
-from sim.summary import Backlog, Cache, ColdStarts, Cost, Instances, Job, Latency, Requests, Summary, Wait
+from sim.summary import Backlog, ColdStarts, Cost, Instances, Latency, Requests, Summary, Wait
 
 PERCENTILES = (50, 95, 99)
 
@@ -80,8 +80,9 @@ def instances(result: SimResult, since_s: float = 0.0) -> Instances:
     """
     cap = result.capacity
     peak = cap.max(math.inf) if cap is not None else 0.0
-    if "instance_seconds" in result.extra and since_s == 0.0:
-        return Instances(result.extra["instance_seconds"] / result.horizon_s, peak)
+    seconds = result.figures.instance_seconds
+    if seconds is not None and since_s == 0.0:
+        return Instances(seconds / result.horizon_s, peak)
     return Instances(cap.mean(result.horizon_s, since_s) if cap is not None else 0.0, peak)
 
 
@@ -97,15 +98,13 @@ def summary(result: SimResult, since_s: float = 0.0) -> Summary:
         return head
     log = result.log
     counts = request_counts(log, since_s)
-    backlog = result.extra.get("backlog")
-    jobs = result.extra.get("jobs")
+    backlog, jobs = result.figures.backlog, result.figures.jobs
     return replace(
         head, requests=counts, latency_ms=distribution_ms(latency_s(log, since_s)),
         queue_wait_ms=wait_ms(queue_wait_s(log, since_s)), cold_starts=cold_starts(log, since_s),
         instances=instances(result, since_s), cost_usd=cost_summary(result, counts.served),
-        utilization=result.extra.get("utilization"),
-        cache=Cache(**result.cache) if result.cache is not None else None,
+        utilization=result.figures.utilization, cache=result.cache,
         # options with a queue: requests waiting or in process over time
         backlog=Backlog(backlog.mean(result.horizon_s, since_s), backlog.max(result.horizon_s))
         if backlog is not None else None,
-        jobs=tuple(Job(**j) for j in jobs) if jobs is not None else None)
+        jobs=jobs)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+
+from sim.results import Cache, Job, SimConfig
 
 
 @dataclass(frozen=True)
@@ -75,35 +76,11 @@ class Cost:
 
 
 @dataclass(frozen=True)
-class Cache:
-    """A model cache's lookups (multi-model endpoints): hits, misses, evictions, hits / lookups."""
-
-    hits: int
-    misses: int
-    evictions: int
-    hit_ratio: float
-
-
-@dataclass(frozen=True)
 class Backlog:
     """Requests waiting or in process over time (options with a queue): time-average and peak."""
 
     mean: float
     max: float
-
-
-@dataclass(frozen=True)
-class Job:
-    """One batch transform job: its model, when it triggered, was ready, ended (s), its records and bill."""
-
-    model: str
-    trigger_s: float
-    ready_s: float
-    end_s: float
-    records: int
-    mini_batches: int
-    duration_s: float
-    cost_usd: float
 
 
 @dataclass(frozen=True)
@@ -119,7 +96,7 @@ class Summary:
     option: str
     feasible: bool
     reasons: tuple[str, ...]
-    config: Mapping[str, Any]
+    config: SimConfig
     requests: Requests | None = None
     latency_ms: Latency | None = None
     queue_wait_ms: Wait | None = None
@@ -139,7 +116,7 @@ class Summary:
     def to_json(self) -> dict:
         """The DESIGN §3 object: option, feasible, reasons, config, then the measured parts when it ran."""
         out: dict = {"option": self.option, "feasible": self.feasible, "reasons": list(self.reasons),
-                     "config": dict(self.config)}
+                     "config": self.config.to_json()}
         if not self.measured:
             return out
         out.update({"requests": asdict(self.requests), "latency_ms": asdict(self.latency_ms),

@@ -59,12 +59,12 @@ def test_scale_to_zero_bills_only_instance_time():
                       autoscaling={"min": 0, "max": 2, "target_backlog_per_instance": 5})
     res = simulate(sc, cfg)
     price = load_catalog().instance("ml.c5.xlarge").price_per_hour.value
-    assert res.cost_usd["instances"] == pytest.approx(res.extra["instance_seconds"] * price / 3600, abs=1e-12)
+    assert res.cost_usd["instances"] == pytest.approx(res.figures.instance_seconds * price / 3600, abs=1e-12)
     # idle between bursts: no instance at all, so far less than a day is billed
     assert res.capacity.times_s[:4].tolist() == [0, 1320, 1620, 2220]
     assert res.capacity.values[:4].tolist() == [0, 1, 2, 0]
     assert res.capacity.at(np.array([500.0, 20000.0, 50000.0, 80000.0])).tolist() == [0, 0, 0, 0]
-    assert res.extra["instance_seconds"] == 3 * 2100
+    assert res.figures.instance_seconds == 3 * 2100
     # each burst waits for an instance: the alarm's minute plus the launch delay (300 s in the catalog)
     first = res.log.start_s[[0, 20, 40]] - res.log.arrival_s[[0, 20, 40]]
     assert np.all(first >= 300) and np.all(first <= 300 + 60)

@@ -40,11 +40,11 @@ def test_scale_out_after_three_breaching_minutes_and_launch_delay_then_scale_in(
     assert res.log.status[late].tolist().count(2) == late.sum()  # ... so they all time out (60 s)
     # billing: 1 instance all along, plus the 9 asked for at 1980 s (billed from then) until they retire
     # at 6300 s, by which time their queues have long drained
-    assert res.extra["instance_seconds"] == 7200 + 9 * (6300 - 1980)
+    assert res.figures.instance_seconds == 7200 + 9 * (6300 - 1980)
 
 
 def test_pinned_count_never_changes():
     sc = _step_scenario()
     res = simulate(sc, RealtimeConfig(instance_type="ml.c5.large", instance_count=3))
     assert res.capacity.values.tolist() == [3]
-    assert res.extra["instance_seconds"] == 3 * 7200
+    assert res.figures.instance_seconds == 3 * 7200

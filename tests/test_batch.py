@@ -53,18 +53,18 @@ def test_scheduled_jobs_match_the_hand_figures():
     sc = _scenario(np.arange(0, 7200, 10.0), 7200.0)
     res = simulate(sc, HAND)
     assert res.feasible, res.reasons
-    jobs = res.extra["jobs"]
-    assert [j["trigger_s"] for j in jobs] == [3600.0, 7200.0]
-    assert [j["records"] for j in jobs] == [361, 359]
-    assert [j["mini_batches"] for j in jobs] == [121, 120]
-    assert [j["ready_s"] for j in jobs] == [3720.0, 7320.0]
-    assert [j["duration_s"] for j in jobs] == pytest.approx([211.0, 210.0], abs=1e-9)
-    assert [j["end_s"] for j in jobs] == pytest.approx([3811.0, 7410.0], abs=1e-9)
-    assert [j["cost_usd"] for j in jobs] == pytest.approx([2 * 211 * 0.23 / 3600, 2 * 210 * 0.23 / 3600], rel=1e-12)
+    jobs = res.figures.jobs
+    assert [j.trigger_s for j in jobs] == [3600.0, 7200.0]
+    assert [j.records for j in jobs] == [361, 359]
+    assert [j.mini_batches for j in jobs] == [121, 120]
+    assert [j.ready_s for j in jobs] == [3720.0, 7320.0]
+    assert [j.duration_s for j in jobs] == pytest.approx([211.0, 210.0], abs=1e-9)
+    assert [j.end_s for j in jobs] == pytest.approx([3811.0, 7410.0], abs=1e-9)
+    assert [j.cost_usd for j in jobs] == pytest.approx([2 * 211 * 0.23 / 3600, 2 * 210 * 0.23 / 3600], rel=1e-12)
     assert res.cost_usd["instances"] == pytest.approx(2 * 421 * 0.23 / 3600, rel=1e-12)
     assert res.log.start_s[0] == 3720.0 and res.log.finish_s[0] == pytest.approx(3723.0)
     assert res.log.start_s[360] == pytest.approx(3810.0) and res.log.finish_s[360] == pytest.approx(3811.0)
-    assert res.extra["utilization"] == pytest.approx(720 / (4 * 421), rel=1e-12)
+    assert res.figures.utilization == pytest.approx(720 / (4 * 421), rel=1e-12)
     # capacity: 2 instances while a job runs, none in between
     assert res.capacity.at(np.array([100.0, 3700.0, 3811.5, 7000.0])).tolist() == [0, 2, 0, 0]
     out = summary(res)
@@ -75,19 +75,19 @@ def test_scheduled_jobs_match_the_hand_figures():
 def test_trigger_records_start_jobs_at_the_nth_arrival():
     sc = _scenario(np.arange(100.0), 100.0)
     res = simulate(sc, HAND.model_copy(update={"schedule": None, "trigger_records": 30}))
-    jobs = res.extra["jobs"]
+    jobs = res.figures.jobs
     # the 30th, 60th and 90th records arrive at 29, 59 and 89 s; the last 10 are drained at the horizon
-    assert [j["trigger_s"] for j in jobs] == [29.0, 59.0, 89.0, 100.0]
-    assert [j["records"] for j in jobs] == [30, 30, 30, 10]
+    assert [j.trigger_s for j in jobs] == [29.0, 59.0, 89.0, 100.0]
+    assert [j.records for j in jobs] == [30, 30, 30, 10]
     assert np.all(res.log.start_s[:30] >= 29.0 + 120.0) and np.all(res.log.start_s[30:60] >= 59.0 + 120.0)
 
 
 def test_records_after_the_last_scheduled_job_are_drained_at_the_horizon():
     sc = _scenario(np.arange(0, 5400, 10.0), 5400.0)
     res = simulate(sc, HAND)
-    jobs = res.extra["jobs"]
-    assert [j["trigger_s"] for j in jobs] == [3600.0, 5400.0]
-    assert jobs[1]["records"] == 179  # t = 3610 .. 5390
+    jobs = res.figures.jobs
+    assert [j.trigger_s for j in jobs] == [3600.0, 5400.0]
+    assert jobs[1].records == 179  # t = 3610 .. 5390
     counts = request_counts(res.log)
     assert counts.offered == counts.served == 540
     late = sc.arrivals_s > 3600
@@ -103,8 +103,8 @@ def test_multirecord_packing_needs_fewer_mini_batches_than_single_record():
     sc = _scenario(np.arange(0, 3600, 1.0), 3600.0, service_ms=10, payload_kb=100)
     multi = simulate(sc, HAND)
     single = simulate(sc, HAND.model_copy(update={"batch_strategy": "SingleRecord"}))
-    n_multi = sum(j["mini_batches"] for j in multi.extra["jobs"])
-    n_single = sum(j["mini_batches"] for j in single.extra["jobs"])
+    n_multi = sum(j.mini_batches for j in multi.figures.jobs)
+    n_single = sum(j.mini_batches for j in single.figures.jobs)
     assert n_single == 3600
     assert n_multi == 3600 // 30  # floor(3 x 1024 / 100) = 30 records per mini-batch
     assert n_multi < n_single
@@ -132,15 +132,15 @@ def test_model_that_does_not_fit_the_instance_is_infeasible():
 
 def test_default_instance_is_the_cheapest_batch_type_not_t2():
     res = simulate(_scenario(np.arange(10.0), 10.0), BatchConfig())
-    assert res.config["m.instance_type"] == "ml.c6i.large"  # t2.medium and c5.large are not transform types
+    assert res.config.model("m")["instance_type"] == "ml.c6i.large"  # t2.medium and c5.large are not transform types
     assert not simulate(_scenario(np.arange(10.0), 10.0), BatchConfig(instance_type="ml.t2.medium")).feasible
 
 
 def test_default_payload_is_lowered_so_mini_batches_fit_the_timeout():
     # 1 KB records of 100 ms: 6 MB = 6144 records = 614 s > 600 s; 2 MB = 2048 records = 205 s <= 300 s
     res = simulate(_scenario(np.arange(100.0), 100.0, service_ms=100, payload_kb=1), BatchConfig())
-    assert res.feasible and res.config["m.max_payload_mb"] == 2
-    assert res.config["m.records_per_mini_batch"] == 2048
+    assert res.feasible and res.config.model("m")["max_payload_mb"] == 2
+    assert res.config.model("m")["records_per_mini_batch"] == 2048
 
 
 def test_mini_batch_over_the_invocation_timeout_fails_after_retries():
@@ -152,7 +152,7 @@ def test_mini_batch_over_the_invocation_timeout_fails_after_retries():
     res = simulate(sc, cfg)
     assert res.log.status.tolist() == [SERVED, FAILED, SERVED]
     assert res.log.finish_s.tolist() == pytest.approx([4.0, 44.0, 45.0])
-    assert res.extra["jobs"][0]["duration_s"] == pytest.approx(42.0)
+    assert res.figures.jobs[0].duration_s == pytest.approx(42.0)
 
 
 def test_registered_for_offline_delivery_only():
@@ -186,16 +186,16 @@ def test_invariants_on_random_small_scenarios(n, horizon, n_models, seed, count,
         return
     log, counts = res.log, request_counts(res.log)
     assert counts.offered == n == counts.served + counts.failed and counts.throttled == 0
-    assert sum(j["records"] for j in res.extra["jobs"]) == n
+    assert sum(j.records for j in res.figures.jobs) == n
     assert np.all(log.start_s >= log.arrival_s) and np.all(log.finish_s >= log.start_s)
     assert set(np.unique(log.status).tolist()) <= {SERVED, FAILED}
-    assert res.cost_usd["instances"] >= 0 and 0 <= res.extra["utilization"] <= 1 + 1e-9
+    assert res.cost_usd["instances"] >= 0 and 0 <= res.figures.utilization <= 1 + 1e-9
     for i, m in enumerate(models):
-        jobs = [j for j in res.extra["jobs"] if j["model"] == m.name]
+        jobs = [j for j in res.figures.jobs if j.model == m.name]
         rows = np.flatnonzero(sc.model_idx == i)
         startup = CAT.batch.job_startup_s.value + m.container_start_s
-        assert all(j["ready_s"] == pytest.approx(j["trigger_s"] + startup) for j in jobs)
+        assert all(j.ready_s == pytest.approx(j.trigger_s + startup) for j in jobs)
         # every record runs inside one of its model's jobs, after that job is ready
         for r in rows:
-            assert any(j["ready_s"] - 1e-9 <= log.start_s[r] and log.finish_s[r] <= j["end_s"] + 1e-9
-                       and j["trigger_s"] >= log.arrival_s[r] for j in jobs)
+            assert any(j.ready_s - 1e-9 <= log.start_s[r] and log.finish_s[r] <= j.end_s + 1e-9
+                       and j.trigger_s >= log.arrival_s[r] for j in jobs)

@@ -161,7 +161,7 @@ def test_realtime_with_autoscaling_matches_the_simulated_policy():
     assert [c.operation for c in d.calls] == ["CreateModel", "CreateEndpointConfig", "CreateEndpoint",
                                               "RegisterScalableTarget", "PutScalingPolicy"]
     v = calls(d, "CreateEndpointConfig")[0]["ProductionVariants"][0]
-    assert v["InstanceType"] == "ml.c5.xlarge" and v["InitialInstanceCount"] == s.config["m.initial_count"]
+    assert v["InstanceType"] == "ml.c5.xlarge" and v["InitialInstanceCount"] == s.config.model("m")["initial_count"]
     assert v["RoutingConfig"] == {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
     target = calls(d, "RegisterScalableTarget")[0]
     assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
@@ -179,7 +179,7 @@ def test_a_policy_sized_by_the_simulator_targets_its_rate_per_minute():
     assert_deployable(d)
     tt = calls(d, "PutScalingPolicy")[0]["TargetTrackingScalingPolicyConfiguration"]
     assert tt["TargetValue"] == pytest.approx(0.6 * 2 / 0.050 * 60)
-    assert s.config["m.autoscaling"].endswith(f"target {tt['TargetValue']:.0f}/instance/min")
+    assert s.config.model("m")["autoscaling"].endswith(f"target {tt['TargetValue']:.0f}/instance/min")
 
 
 def test_serverless_memory_and_concurrency():
@@ -199,7 +199,7 @@ def test_async_scales_on_backlog_from_zero():
     config = calls(d, "CreateEndpointConfig")[0]
     assert config["AsyncInferenceConfig"]["ClientConfig"] == {"MaxConcurrentInvocationsPerInstance": 2}
     assert config["AsyncInferenceConfig"]["OutputConfig"]["S3OutputPath"].startswith("{{AsyncOutputS3Uri}}")
-    assert config["ProductionVariants"][0]["InitialInstanceCount"] == max(1, s.config["m.initial_count"])
+    assert config["ProductionVariants"][0]["InitialInstanceCount"] == max(1, s.config.model("m")["initial_count"])
     assert calls(d, "RegisterScalableTarget")[0]["MinCapacity"] == 0
     tracking, step = calls(d, "PutScalingPolicy")
     custom = tracking["TargetTrackingScalingPolicyConfiguration"]
@@ -241,7 +241,7 @@ def test_batch_transform_job():
     job = calls(d, "CreateTransformJob")[0]
     assert job["TransformResources"] == {"InstanceType": "ml.m5.xlarge", "InstanceCount": 2}
     assert (job["MaxConcurrentTransforms"], job["MaxPayloadInMB"], job["BatchStrategy"]) == (4, 6, "MultiRecord")
-    assert job["ModelClientConfig"]["InvocationsTimeoutInSeconds"] == s.config["m.invocations_timeout_s"]
+    assert job["ModelClientConfig"]["InvocationsTimeoutInSeconds"] == s.config.model("m")["invocations_timeout_s"]
     assert "{{RunId}}" in job["TransformJobName"] and "{{TransformInputS3Uri}}" in json.dumps(job)
     assert {r["Type"] for r in d.cloudformation["Resources"].values()} == {"AWS::SageMaker::Model"}
 

@@ -55,8 +55,8 @@ def test_triton_budgets_every_gpu(cat):
     sc = build_scenario([_gpu_model("g", 1000)], np.array([0.0]), np.zeros(1, np.int32), 10.0, cat, 0)
     opt = load_all()["triton"]
     res = opt.simulate(sc, opt.config_model(instance_type=FOUR, instance_count=1))
-    assert res.feasible and res.config["gpu_memory_mb"] == 4 * PER_GPU_MB - overhead_mb
-    assert res.config["gpu_memory_used_mb"] == 4 * 1000  # a copy of the model on each GPU
+    assert res.feasible and res.config.option["gpu_memory_mb"] == 4 * PER_GPU_MB - overhead_mb
+    assert res.config.option["gpu_memory_used_mb"] == 4 * 1000  # a copy of the model on each GPU
 
 
 def test_multi_model_on_gpus_budgets_every_gpu(cat):
@@ -66,8 +66,8 @@ def test_multi_model_on_gpus_budgets_every_gpu(cat):
                         np.array([0, 1], np.int32), 10.0, cat, 0)
     opt = load_all()["multi-model"]
     res = opt.simulate(sc, opt.config_model(instance_type=FOUR, instance_count=1))
-    assert res.feasible and res.config["model_memory_budget_mb"] == 4 * PER_GPU_MB - overhead_mb
-    assert res.config["workers_per_instance"] == 4  # one request at a time per GPU
+    assert res.feasible and res.config.option["model_memory_budget_mb"] == 4 * PER_GPU_MB - overhead_mb
+    assert res.config.option["workers_per_instance"] == 4  # one request at a time per GPU
 
 
 def test_a_pipeline_gpu_step_must_fit_one_gpu(cat):

@@ -78,13 +78,13 @@ def test_realtime_invariants(sc, raw):
         return
     check_common(res, sc)
     for m in sc.models:  # every worker holds its own copy: memory never above the instance's
-        it = CATALOG.instance(res.config[f"{m.name}.instance_type"])
-        assert res.config[f"{m.name}.workers_per_instance"] * m.memory_mb <= usable_memory_mb(it, CATALOG)
+        it = CATALOG.instance(res.config.model(m.name)["instance_type"])
+        assert res.config.model(m.name)["workers_per_instance"] * m.memory_mb <= usable_memory_mb(it, CATALOG)
     log, peak_instances = res.log, res.capacity.max(sc.horizon_s)
     for i, m in enumerate(sc.models):  # no more requests in service than workers in service
         busy = (log.model_idx == i) & (log.status != THROTTLED)
         in_service = _max_in_flight(log.start_s[busy], log.start_s[busy] + sc.service_s[busy])
-        assert in_service <= res.config[f"{m.name}.workers_per_instance"] * peak_instances
+        assert in_service <= res.config.model(m.name)["workers_per_instance"] * peak_instances
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -129,4 +129,4 @@ def test_async_invariants(sc, raw):
     for i, m in enumerate(sc.models):
         mine = log.model_idx == i
         in_service = _max_in_flight(log.start_s[mine], log.finish_s[mine])
-        assert in_service <= res.config[f"{m.name}.workers_per_instance"] * max(res.capacity.max(np.inf), 1)
+        assert in_service <= res.config.model(m.name)["workers_per_instance"] * max(res.capacity.max(np.inf), 1)

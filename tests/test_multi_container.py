@@ -158,7 +158,7 @@ STEPS = [_constant("pre", 5, kind="logic"), _constant("m", 20), _constant("post"
 
 def test_serial_mode_is_the_sum_of_steps_plus_in_host_hops():
     res = simulate(_app_scenario(STEPS, Application("serial", steps=(0, 1, 2)), 1.0, 2000), PINNED)
-    assert res.feasible and res.config["mode"] == "serial"
+    assert res.feasible and res.config.option["mode"] == "serial"
     assert latency_s(res.log) == pytest.approx(np.full(2000, 0.028 + 2 * PIPE_S), abs=1e-9)
     # with no application, serial mode runs every model in order
     plain = build_scenario(STEPS, np.arange(100.0), np.zeros(100, np.int32), 100.0, CAT, 0)
@@ -172,7 +172,7 @@ def test_direct_mode_pays_a_network_hop_per_call():
     assert latency_s(res.log) == pytest.approx(np.full(500, 0.028 + 3 * NET_S), abs=1e-9)
     vote = [_constant("a", 10), _constant("b", 30), _constant("vote", 2, kind="logic")]
     res = simulate(_app_scenario(vote, Application("aggregate", branches=(0, 1), aggregator=2), 1.0, 500), PINNED)
-    assert res.config["mode"] == "direct"
+    assert res.config.option["mode"] == "direct"
     assert latency_s(res.log) == pytest.approx(np.full(500, 0.030 + 0.002 + 2 * NET_S), abs=1e-9)
 
 
@@ -181,7 +181,7 @@ def test_one_model_per_request_goes_to_its_container():
     idx = np.arange(200) % 2
     sc = build_scenario(models, np.arange(200.0), idx, 200.0, CAT, 0)
     res = simulate(sc, PINNED)
-    assert res.config["mode"] == "direct" and res.config["containers"] == 2
+    assert res.config.option["mode"] == "direct" and res.config.option["containers"] == 2
     assert latency_s(res.log) == pytest.approx(np.where(idx == 0, 0.010, 0.050), abs=1e-9)
     assert summary(res).cold_starts.count == 0  # every container is always loaded
 
@@ -209,17 +209,17 @@ def test_limits_are_named():
 
 def test_default_instance_holds_every_container_and_a_vcpu_per_branch():
     res = simulate(_many(3, 2000.0), MultiContainerConfig(instance_count=1))
-    assert res.config["instance_type"] == "ml.m5.large"  # cheapest CPU type with 6,000 MB free (8 GiB - 1 GiB)
+    assert res.config.option["instance_type"] == "ml.m5.large"  # cheapest CPU type with 6,000 MB free (8 GiB - 1 GiB)
     models = [_constant(f"b{i}", 5) for i in range(5)]
     res = simulate(_app_scenario(models, Application("scatter-gather", branches=tuple(range(5))), 1.0, 10),
                    MultiContainerConfig(instance_count=1))
-    assert res.config["instance_type"] == "ml.c5.2xlarge"  # the cheapest with 5 vCPUs or more
+    assert res.config.option["instance_type"] == "ml.c5.2xlarge"  # the cheapest with 5 vCPUs or more
 
 
 def test_pinned_cost_is_instance_seconds_times_price():
     res = simulate(_many(2), MultiContainerConfig(instance_type="ml.c5.large", instance_count=2))
     assert res.cost_usd["instances"] == pytest.approx(2 * 30.0 * 0.102 / 3600, abs=1e-12)
-    assert res.extra["instance_seconds"] == 60.0
+    assert res.figures.instance_seconds == 60.0
     assert res.capacity.values.tolist() == [2]
 
 
@@ -231,7 +231,7 @@ def test_autoscaler_drives_the_sharing_pool():
     res = simulate(sc, MultiContainerConfig(instance_type="ml.c5.large", initial_count=1, autoscaling={
         "min": 1, "max": 20, "target_invocations_per_instance": 600}))
     assert res.capacity.at(np.array([1000.0, 2279.0, 2281.0, 6299.0, 6301.0])).tolist() == [1, 1, 10, 10, 1]
-    assert res.extra["instance_seconds"] == pytest.approx(7200 + 9 * (6300 - 1980), abs=9 * 0.2)
+    assert res.figures.instance_seconds == pytest.approx(7200 + 9 * (6300 - 1980), abs=9 * 0.2)
     assert request_counts(res.log).served + request_counts(res.log).failed == sc.n
 
 
@@ -283,7 +283,7 @@ def test_invariants(sc, instance_type, mode):
     path = sum(np.max(work[:, list(stage)], axis=1) for stage in lay.stages) + sum(lay.hops_s)
     ok = log.status == SERVED
     assert np.all(log.finish_s[ok] - log.arrival_s[ok] >= path[ok] - 1e-9)
-    assert _work_in_windows_fits(log.arrival_s[ok], log.finish_s[ok], total[ok], res.config["vcpu"])
+    assert _work_in_windows_fits(log.arrival_s[ok], log.finish_s[ok], total[ok], res.config.option["vcpu"])
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from sim.metrics import request_counts, summary
 from sim.model import ModelSpec
 from sim.options import load_all
 from sim.options.multi_model import MultiModelConfig, run
-from sim.results import THROTTLED
+from sim.results import THROTTLED, Cache
 from sim.scenario import build_scenario, stream
 from sim.traffic import assign_models
 
@@ -141,8 +141,8 @@ def test_request_during_a_load_waits_for_it():
     sc = scenario_of([model], [0.0, 0.001], [0, 0])
     load_s = model.download_s(CATALOG.network.model_download_mb_per_s.value) + model.load_s
     res, pool = run(sc, MultiModelConfig(instance_type="ml.c5.large", instance_count=1))
-    assert res.cache == {"hits": 1, "misses": 1, "evictions": 0, "hit_ratio": 0.5}
-    assert res.extra["delayed_hits"] == 1 and res.extra["downloads"] == 1
+    assert res.cache == Cache(hits=1, misses=1, evictions=0, hit_ratio=0.5)
+    assert res.figures.details["delayed_hits"] == 1 and res.figures.details["downloads"] == 1
     assert res.log.cold.tolist() == [True, True]
     assert res.log.start_s.tolist() == pytest.approx([load_s, load_s])
 
@@ -187,7 +187,7 @@ def test_routes_to_the_instance_holding_the_model():
     model = ModelSpec(name="m", size_mb=10, memory_mb=100, load_s=1.0, service_time=Constant(value_ms=10))
     sc = scenario_of([model], [float(t) for t in range(0, 100, 5)], [0] * 20)
     res, pool = run(sc, MultiModelConfig(instance_type="ml.c5.large", instance_count=2))
-    assert res.cache["misses"] == 1 and res.cache["hits"] == 19
+    assert res.cache.misses == 1 and res.cache.hits == 19
     assert sorted(c.hits + c.misses for c in pool.caches) == [0, 20]
 
 
@@ -196,7 +196,7 @@ def test_busy_holder_gets_a_second_copy():
     model = ModelSpec(name="m", memory_mb=100, load_s=0.5, service_time=Constant(value_ms=10_000))
     sc = scenario_of([model], [0.0, 1.0], [0, 0])
     res, pool = run(sc, MultiModelConfig(instance_type="ml.c5.large", instance_count=2, workers_per_instance=1))
-    assert res.cache["misses"] == 2 and [c.misses for c in pool.caches] == [1, 1]
+    assert res.cache.misses == 2 and [c.misses for c in pool.caches] == [1, 1]
     assert res.log.start_s.tolist() == pytest.approx([0.5, 1.5])
 
 
@@ -208,9 +208,9 @@ def test_infeasible_and_right_sized():
     assert not res.feasible and any("can never be loaded" in r for r in res.reasons)
     res = load_all()["multi-model"].simulate(sc, MultiModelConfig(instance_count=1))
     usable = CATALOG.instances["ml.m5.large"].memory_mb - CATALOG.realtime.memory_overhead_mb.value
-    assert res.feasible and res.config["instance_type"] == "ml.m5.large"
-    assert res.config["model_memory_budget_mb"] == usable and res.config["workers_per_instance"] == 2
-    assert res.config["disk_budget_mb"] == CATALOG.multi_model.disk_gb.value * 1024
+    assert res.feasible and res.config.option["instance_type"] == "ml.m5.large"
+    assert res.config.option["model_memory_budget_mb"] == usable and res.config.option["workers_per_instance"] == 2
+    assert res.config.option["disk_budget_mb"] == CATALOG.multi_model.disk_gb.value * 1024
     over = MultiModelConfig(instance_type="ml.c5.large", model_memory_budget_mb=10_000)
     assert any("exceeds" in r for r in load_all()["multi-model"].simulate(sc, over).reasons)
     huge = ModelSpec(name="huge", size_mb=40_000, memory_mb=100, service_time=Constant(value_ms=10))
@@ -225,9 +225,9 @@ def test_gpu_models_use_triton_gpu_memory():
     sc = scenario_of([gpu, cpu], [0.0, 1.0], [0, 1])
     res = load_all()["multi-model"].simulate(sc, MultiModelConfig(instance_count=1))
     it = CATALOG.cheapest(lambda t: t.has_gpu)[0]
-    assert res.feasible and res.config["instance_type"] == it.name and res.config["gpu_triton"]
+    assert res.feasible and res.config.option["instance_type"] == it.name and res.config.option["gpu_triton"]
     triton_mb = CATALOG.triton.gpu_memory_overhead_mb.value
-    assert res.config["model_memory_budget_mb"] == it.gpu_memory_gib * 1024 - triton_mb
+    assert res.config.option["model_memory_budget_mb"] == it.gpu_memory_gib * 1024 - triton_mb
     res = load_all()["multi-model"].simulate(sc, MultiModelConfig(instance_type="ml.c5.large"))
     assert not res.feasible and any("GPU" in r for r in res.reasons)
 
@@ -268,7 +268,7 @@ def test_multi_tenant_saas_example():
     mme, rt = run_option(wl, sc, "multi-model").summary, run_option(wl, sc, "realtime").summary
     assert 10 * mme.cost_usd.monthly <= rt.cost_usd.monthly
     assert mme.latency_ms.p99 <= wl.slo.p99_ms and mme.requests.failed == 0
-    assert mme.config["models_in_memory"] == 20
+    assert mme.config.option["models_in_memory"] == 20
     assert mme.cache.hit_ratio == pytest.approx(che_hit_ratio(1000, 20, 0.9), abs=4 * 0.0013 + CHE_ERROR)
 
 sizes = st.lists(st.tuples(st.floats(1, 3000), st.floats(0, 500), st.floats(0, 5), st.floats(1, 500)),
@@ -311,7 +311,7 @@ def test_invariants(case):
     for cache in pool.caches:
         assert cache.peak_mb <= cfg.model_memory_budget_mb and cache.disk_used_mb <= cfg.disk_budget_mb
         assert all(used <= cfg.model_memory_budget_mb for _, used in cache.memory_trace)
-    assert res.cache["hits"] + res.cache["misses"] == sc.n
+    assert res.cache.hits + res.cache.misses == sc.n
     assert set(np.flatnonzero(log.cold).tolist()) == set(pool.waited)
     for j, (ready, load) in pool.waited.items():
         assert log.start_s[j] >= ready > log.arrival_s[j]

@@ -38,7 +38,7 @@ def test_serial_latency_is_the_sum_of_steps_plus_hops():
     res = simulate(_scenario(models, Application("serial", steps=(0, 1, 2)), 1.0, 2000), PINNED)
     lat = latency_s(res.log)
     assert lat == pytest.approx(np.full(lat.size, 0.028 + 3 * HOP_S), abs=1e-9)
-    assert res.config["hosting"].startswith("3 separate real-time endpoints")
+    assert res.config.option["hosting"].startswith("3 separate real-time endpoints")
     assert res.cost_usd["instances"] == pytest.approx(3 * 0.204 * res.horizon_s / 3600)
 
 

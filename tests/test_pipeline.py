@@ -48,7 +48,7 @@ def test_serial_latency_is_the_sum_of_steps_plus_hops():
     res = simulate(_scenario(np.arange(1000.0)), PINNED)
     assert res.feasible, res.reasons
     assert latency_s(res.log) == pytest.approx(np.full(1000, 0.115 + 2 * HOP_S), abs=1e-9)
-    assert res.config["hop_ms"] == CAT.co_hosting.pipeline_hop_ms.value
+    assert res.config.option["hop_ms"] == CAT.co_hosting.pipeline_hop_ms.value
     assert res.cost_usd["instances"] == pytest.approx(1000.0 * 0.204 / 3600, abs=1e-12)  # horizon: last arrival + 1 s
 
 
@@ -64,7 +64,7 @@ def test_throughput_is_bound_by_the_slowest_step(workers):
     fin = np.sort(res.log.finish_s)
     assert np.diff(fin[workers * 10:][::workers]) == pytest.approx(0.1, abs=1e-9)  # 10 / s per worker
     assert (n - 1) / (fin[-1] - fin[0]) == pytest.approx(10.0 * workers, rel=0.01)
-    steps = {s["step"]: s for s in res.extra["steps"]}
+    steps = {s["step"]: s for s in res.figures.details["steps"]}
     assert steps["pre"]["max_wait_ms"] == 0 and steps["post"]["max_wait_ms"] == 0
     slowest_wait = (n - workers) / workers * 0.1 - (n - workers) / rate
     assert steps["m"]["max_wait_ms"] == pytest.approx(1000 * slowest_wait, rel=1e-6)
@@ -92,7 +92,7 @@ def test_limits_are_named():
     assert not res.feasible and "16 steps exceed the 15-container limit of inference pipelines" in res.reasons
     fifteen = simulate(_scenario(np.arange(5.0), models=many[:15], app=Application("serial", steps=tuple(range(15)))),
                        PipelineConfig(instance_count=1))
-    assert fifteen.feasible and fifteen.config["instance_type"] == "ml.c5.4xlarge"  # 15 workers need 15 vCPUs
+    assert fifteen.feasible and fifteen.config.option["instance_type"] == "ml.c5.4xlarge"  # 15 workers need 15 vCPUs
     plain = build_scenario(STEPS, np.arange(5.0), np.zeros(5, np.int32), 5.0, CAT, 0)
     assert simulate(plain, PipelineConfig()).reasons == ("an inference pipeline needs a serial application of 2 to "
                                                          "15 steps",)
@@ -106,11 +106,11 @@ def test_autoscaled_pipeline_scales_on_the_slowest_step():
     """Default sizing: instances for the 100 ms step at 60% utilisation (6 req/s each): 29 req/s needs 5."""
     arr = np.arange(0, 1800, 1 / 29)
     res = simulate(_scenario(arr, horizon=1800.0), PipelineConfig(instance_type="ml.c5.xlarge"))
-    assert res.config["initial_count"] == 5  # ceil(29 / (0.6 x 1 / 0.1))
-    assert res.config["autoscaling"].startswith("1..10 ")  # twice the peak minute
+    assert res.config.option["initial_count"] == 5  # ceil(29 / (0.6 x 1 / 0.1))
+    assert res.config.option["autoscaling"].startswith("1..10 ")  # twice the peak minute
     counts = request_counts(res.log)
     assert counts.served == counts.offered
-    assert res.cost_usd["instances"] == pytest.approx(res.extra["instance_seconds"] * 0.204 / 3600, rel=1e-12)
+    assert res.cost_usd["instances"] == pytest.approx(res.figures.instance_seconds * 0.204 / 3600, rel=1e-12)
 
 
 @st.composite

@@ -60,7 +60,7 @@ def test_cold_start_is_container_start_plus_download_plus_load_then_the_service(
     assert res.log.cold.tolist() == [True, False]
     assert res.log.start_s.tolist() == [13.0, 20.0]
     assert res.log.finish_s.tolist() == [14.0, 21.0]
-    assert res.extra["containers_created"] == 1 and res.extra["busy_seconds"] == 2.0
+    assert res.figures.details["containers_created"] == 1 and res.figures.details["busy_seconds"] == 2.0
     assert res.cost_usd["compute"] == pytest.approx(2 * 1.0 * GB * CAT.serverless.price_per_gb_second.value,
                                                     rel=1e-12)
 
@@ -77,7 +77,7 @@ def test_keep_alive_counts_from_the_end_of_the_last_request():
     assert res.log.cold.tolist() == [True, False, False, True]
     np.testing.assert_allclose(res.log.start_s, [13.0, 113.99, 214.98, 329.0], rtol=0, atol=1e-9)
     np.testing.assert_allclose(res.log.finish_s, [14.0, 114.99, 215.98, 330.0], rtol=0, atol=1e-9)
-    assert res.extra["containers_created"] == 2
+    assert res.figures.details["containers_created"] == 2
     assert _capacity(res) == [(0.0, 1.0), (315.98, 0.0), (316.0, 1.0), (430.0, 0.0)]
 
 
@@ -92,7 +92,7 @@ def test_the_newest_idle_container_is_reused_so_older_ones_expire():
     res = _run([0.0, 1.0, 60.0, 114.5, 114.6])
     assert res.log.cold.tolist() == [True, True, False, False, True]
     np.testing.assert_allclose(res.log.start_s, [13.0, 14.0, 60.0, 114.5, 127.6], rtol=0, atol=1e-9)
-    assert res.extra["containers_created"] == 3
+    assert res.figures.details["containers_created"] == 3
     assert _capacity(res) == [(0.0, 1.0), (1.0, 2.0), (114.0, 1.0), (114.6, 2.0), (215.5, 1.0), (228.6, 0.0)]
 
 
@@ -125,11 +125,11 @@ def test_provisioned_concurrency_is_taken_first_always_warm_and_billed_all_the_t
     res = _run([0.0, 0.5, 20.0, 500.0], provisioned_concurrency=1)
     assert res.log.cold.tolist() == [False, True, False, False]
     assert res.log.start_s.tolist() == [0.0, 13.5, 20.0, 500.0]
-    assert res.extra["containers_created"] == 1
+    assert res.figures.details["containers_created"] == 1
     assert _capacity(res) == [(0.0, 1.0), (0.5, 2.0), (114.5, 1.0)]
     s = CAT.serverless
     assert res.cost_usd["compute"] == pytest.approx(4 * 1.0 * GB * s.price_per_gb_second.value, rel=1e-12)
     assert res.cost_usd["provisioned_concurrency"] == pytest.approx(
         HORIZON_S * 1 * GB * s.provisioned_price_per_gb_second.value, rel=1e-12)
-    assert res.extra["paid_seconds"] == 4.0 + HORIZON_S
-    assert res.extra["alive_seconds"] == pytest.approx((114.5 - 0.5) + HORIZON_S, abs=1e-9)
+    assert res.figures.details["paid_seconds"] == 4.0 + HORIZON_S
+    assert res.figures.details["alive_seconds"] == pytest.approx((114.5 - 0.5) + HORIZON_S, abs=1e-9)

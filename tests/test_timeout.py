@@ -109,4 +109,4 @@ def test_serverless_stops_the_work_at_the_limit_and_frees_the_container():
     assert res.log.status.tolist() == [FAILED, SERVED]
     assert res.log.finish_s.tolist() == [limit, limit + 2.0]
     assert res.log.start_s.tolist() == arrivals.tolist() and not res.log.cold.any()  # no throttle, no cold start
-    assert res.extra["busy_seconds"] == pytest.approx(limit + 1.0)
+    assert res.figures.details["busy_seconds"] == pytest.approx(limit + 1.0)

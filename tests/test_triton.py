@@ -66,7 +66,7 @@ def light_load(seed, delay_ms=5.0):
     first 5% of the hour, result)."""
     res = simulate(_poisson(1.0, 3600.0, seed), TritonConfig(instance_type=GPU, instance_count=1,
                                                              max_queue_delay_ms=delay_ms))
-    return res.extra["mean_batch_size"], latency_s(res.log, since_s=180.0), res
+    return res.figures.details["mean_batch_size"], latency_s(res.log, since_s=180.0), res
 
 
 # --- dynamic batching ------------------------------------------------------------------------------
@@ -81,9 +81,9 @@ def test_saturated_gpu_serves_max_batch_over_batch_time(instances_per_model):
     rate, res = served_rate(300.0, 30.0, 11, instance_count=1, instances_per_model=instances_per_model)
     sd = {1: 0.10, 2: 0.22}[instances_per_model]  # measured over seeds 0..9 (module docstring)
     assert rate == pytest.approx(8 / 0.060, abs=4 * sd)
-    sizes = res.extra["batch_sizes"]["m"]
+    sizes = res.figures.details["batch_sizes"]["m"]
     assert max(sizes) == 8 and sizes[8] >= 0.99 * sum(sizes.values())
-    assert res.extra["utilization"] == pytest.approx(1.0, abs=0.01)
+    assert res.figures.utilization == pytest.approx(1.0, abs=0.01)
 
 
 @pytest.mark.statistical
@@ -93,7 +93,7 @@ def test_max_batch_size_one_matches_the_c_server_bound():
     per instance: 3 / 25 req/s."""
     rate, res = served_rate(300.0, 30.0, 11, instance_count=3, max_batch_size=1)
     assert rate == pytest.approx(3 / 0.025, abs=3 / 25)
-    assert res.extra["batch_sizes"]["m"].keys() == {1}
+    assert res.figures.details["batch_sizes"]["m"].keys() == {1}
 
 
 def test_max_batch_size_one_is_the_realtime_fifo_queue_exactly():
@@ -134,7 +134,7 @@ def test_requests_within_the_delay_share_a_batch_and_a_full_batch_goes_at_once()
     res = simulate(_scenario(arr, 2.0), TritonConfig(instance_type=GPU, instance_count=1, max_queue_delay_ms=5))
     np.testing.assert_allclose(res.log.start_s, [0.005, 0.005] + [1.0] * 8, atol=1e-12)
     np.testing.assert_allclose(res.log.finish_s, [0.035, 0.035] + [1.06] * 8, atol=1e-12)
-    assert res.extra["batch_sizes"] == {"m": {2: 1, 8: 1}}
+    assert res.figures.details["batch_sizes"] == {"m": {2: 1, 8: 1}}
     res = simulate(_scenario([0.0, 0.003], 1.0), TritonConfig(instance_type=GPU, instance_count=1,
                                                              max_queue_delay_ms=0))
     np.testing.assert_allclose(res.log.start_s, [0.0, 0.025], atol=1e-12)  # the second waits for the slot
@@ -143,7 +143,7 @@ def test_requests_within_the_delay_share_a_batch_and_a_full_batch_goes_at_once()
 def test_preferred_batch_size_goes_without_waiting_for_the_delay():
     res = simulate(_scenario([0.0] * 5, 1.0), TritonConfig(instance_type=GPU, instance_count=1, max_queue_delay_ms=50,
                                                           preferred_batch_sizes=(4,)))
-    assert res.extra["batch_sizes"] == {"m": {1: 1, 4: 1}}
+    assert res.figures.details["batch_sizes"] == {"m": {1: 1, 4: 1}}
     np.testing.assert_allclose(np.sort(res.log.start_s), [0.0] * 4 + [0.050], atol=1e-12)
 
 
@@ -160,7 +160,7 @@ def test_the_autoscaler_drives_the_triton_pool_and_billing_follows():
     res = simulate(_scenario(arr, 7200.0), TritonConfig(instance_type=GPU, initial_count=1, autoscaling={
         "min": 1, "max": 10, "target_invocations_per_instance": 3600}))
     assert res.capacity.times_s.tolist() == [0, 2280, 5460] and res.capacity.values.tolist() == [1, 4, 1]
-    assert res.extra["instance_seconds"] == pytest.approx(7200 + 3 * (5460 - 1980))
+    assert res.figures.instance_seconds == pytest.approx(7200 + 3 * (5460 - 1980))
     assert res.cost_usd["instances"] == pytest.approx(17640 * CAT.instance(GPU).price_per_hour.value / 3600)
     failed = res.log.status == FAILED
     assert failed.any() and not failed[(res.log.arrival_s < 1800) | (res.log.arrival_s > 2400)].any()
@@ -175,7 +175,7 @@ def test_models_over_the_gpu_memory_are_infeasible_with_the_figures():
     res = simulate(sc, TritonConfig(instance_type=GPU))
     assert not res.feasible
     assert "18,000 MB of GPU memory" in res.reasons[0] and "15,360 MB" in res.reasons[0]
-    assert simulate(sc, TritonConfig()).config["instance_type"] == "ml.g5.xlarge"  # 24 GiB - 1 GiB holds 18,000
+    assert simulate(sc, TritonConfig()).config.option["instance_type"] == "ml.g5.xlarge"  # 24 GiB - 1 GiB holds 18,000
     huge = simulate(_scenario([0.0], 1.0, [_model("a", memory_mb=30000)]), TritonConfig())
     assert not huge.feasible and "GPU memory" in huge.reasons[0]
     cpu = simulate(sc, TritonConfig(instance_type="ml.c5.xlarge"))
@@ -192,8 +192,8 @@ def test_gpu_memory_is_never_over_budget(mems, ipm, itype):
         assert "GPU memory" in res.reasons[0]
         assert not fitting if itype is None else GPU not in {it.name for it in fitting}
         return
-    it = CAT.instance(res.config["instance_type"])
-    assert gpu_demand_mb(models, ipm, it.gpu_count) == res.config["gpu_memory_used_mb"] <= gpu_budget_mb(it, CAT)
+    it = CAT.instance(res.config.option["instance_type"])
+    assert gpu_demand_mb(models, ipm, it.gpu_count) == res.config.option["gpu_memory_used_mb"] <= gpu_budget_mb(it, CAT)
     assert itype is not None or it == fitting[0]  # the default is the cheapest type that holds them
 
 
@@ -213,7 +213,7 @@ def test_serial_ensemble_at_light_load_sums_the_steps_and_the_delays():
                    TritonConfig(instance_type=GPU, instance_count=1, max_queue_delay_ms=5))
     np.testing.assert_allclose(res.log.finish_s - res.log.arrival_s, 0.032, atol=1e-12)
     np.testing.assert_allclose(res.log.start_s, res.log.arrival_s, atol=1e-12)  # the logic step starts at once
-    assert res.config["models"] == 3 and res.config["gpu_memory_used_mb"] == 2000
+    assert res.config.option["models"] == 3 and res.config.option["gpu_memory_used_mb"] == 2000
 
 
 def test_scatter_gather_branches_share_the_gpu_and_the_aggregator_waits_for_the_slowest():
@@ -277,10 +277,10 @@ def test_triton_invariants(sc, raw):
     log = res.log
     ok = log.status == SERVED  # a timed-out request ends at arrival + timeout, maybe before its late start
     assert np.all(log.finish_s[ok] >= log.start_s[ok])
-    assert all(size <= cfg.max_batch_size for hist in res.extra["batch_sizes"].values() for size in hist)
-    it = CAT.instance(res.config["instance_type"])
-    assert res.config["gpu_memory_used_mb"] <= gpu_budget_mb(it, CAT)
-    assert 0 <= res.extra["utilization"] <= 1
+    assert all(size <= cfg.max_batch_size for hist in res.figures.details["batch_sizes"].values() for size in hist)
+    it = CAT.instance(res.config.option["instance_type"])
+    assert res.config.option["gpu_memory_used_mb"] <= gpu_budget_mb(it, CAT)
+    assert 0 <= res.figures.utilization <= 1
 
 
 one_model = st.builds(lambda svc, c, mem: ModelSpec(name="m", service_time=svc, memory_mb=mem, batch_latency=c,
@@ -319,8 +319,8 @@ def test_single_model_fast_path_matches_the_general_host(model, rate, horizon, s
     assert np.array_equal(fast.log.status, general.log.status)
     for f in ("start_s", "finish_s"):
         assert np.allclose(getattr(fast.log, f), getattr(general.log, f), rtol=1e-12, atol=1e-9, equal_nan=True)
-    assert fast.extra["batch_sizes"] == general.extra["batch_sizes"]
-    assert fast.extra["utilization"] == pytest.approx(general.extra["utilization"], rel=1e-9)
+    assert fast.figures.details["batch_sizes"] == general.figures.details["batch_sizes"]
+    assert fast.figures.utilization == pytest.approx(general.figures.utilization, rel=1e-9)
     assert fast.cost_usd == pytest.approx(general.cost_usd, rel=1e-12)
 
 

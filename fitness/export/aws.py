@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from fitness.workload.spec import Workload
 from sim.catalog import Catalog
 from sim.model import ModelSpec
+from sim.results import SimConfig
 
 VARIANT = "AllTraffic"
 """The production variant's name: the conventional one for a single-variant endpoint."""
@@ -179,7 +180,7 @@ class ExportPlan:
 
     wl: Workload
     option: str
-    config: dict
+    config: SimConfig
     cfg: BaseModel
     catalog: Catalog
     placeholders: dict[str, Placeholder] = field(default_factory=dict)
@@ -254,18 +255,19 @@ class ExportPlan:
             self.notes.routing()
         return v
 
-    def fleet_scaling(self, prefix: str = "") -> Scaling | None:
-        """Target tracking on invocations per instance: the knobs' policy, else the one the simulator sized
-        (recorded as text in the config), else None (pinned count)."""
-        return self._scaling("invocations", prefix, FLEET_TEXT, "target_invocations_per_instance",
+    def fleet_scaling(self, model: str | None = None) -> Scaling | None:
+        """Target tracking on invocations per instance of the option's fleet (or `model`'s endpoint): the knobs'
+        policy, else the one the simulator sized (recorded as text in the config), else None (pinned count)."""
+        return self._scaling("invocations", model, FLEET_TEXT, "target_invocations_per_instance",
                              "The autoscaling target was sized by the simulator and recorded rounded to a whole "
                              "invocation per instance per minute.")
 
-    def backlog_scaling(self, prefix: str) -> Scaling | None:
-        """Target tracking on ApproximateBacklogSizePerInstance (async): the knobs' policy or the simulator's."""
-        return self._scaling("backlog", prefix, BACKLOG_TEXT, "target_backlog_per_instance")
+    def backlog_scaling(self, model: str) -> Scaling | None:
+        """Target tracking on ApproximateBacklogSizePerInstance of `model`'s asynchronous endpoint: the knobs'
+        policy or the simulator's."""
+        return self._scaling("backlog", model, BACKLOG_TEXT, "target_backlog_per_instance")
 
-    def _scaling(self, metric: Literal["invocations", "backlog"], prefix: str, recorded: re.Pattern, knob: str,
+    def _scaling(self, metric: Literal["invocations", "backlog"], model: str | None, recorded: re.Pattern, knob: str,
                  sized_note: str | None = None) -> Scaling | None:
         """The policy of `metric`: the knobs' (`knob` their target), else the simulator's recorded text, else
         None (pinned or unscaled). Invocation targets are converted to AWS's per-minute count."""
@@ -274,7 +276,7 @@ class ExportPlan:
             return None
         if a is not None:
             lo, hi, target = a.min, a.max, getattr(a, knob)
-        elif (text := self.config.get(f"{prefix}autoscaling")) is not None:
+        elif (text := (self.config.model(model) if model else self.config.option).get("autoscaling")) is not None:
             lo, hi, target = _parse(recorded, text)
             if sized_note:
                 self.notes.add(sized_note)

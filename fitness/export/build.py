@@ -26,6 +26,7 @@ from fitness.workload.scenario import build
 from fitness.workload.spec import Workload
 from sim.catalog import load_catalog
 from sim.errors import InputError
+from sim.results import SimConfig
 
 RUN_ID_MAX_CHARS = 14
 """Our limit on the transform job run suffix (`{{RunId}}`, e.g. '20261124-0200'): the job name keeps the
@@ -115,7 +116,8 @@ def export(wl: Workload, result: dict, option: str | None = None, source: str = 
     if isinstance(u.export, NoExport):
         can = [o for o in option_ids() if not isinstance(unit(o).export, NoExport)]
         raise UserError(f"--option {oid}: {oid} cannot be exported ({u.export.why}); exportable: {', '.join(can)}.")
-    plan = ExportPlan(wl, oid, dict(obj.get("config") or {}), u.config_model(**knobs), load_catalog(wl.catalog))
+    simulated = SimConfig.from_json(obj.get("config") or {}, [m.name for m in wl.expanded_models])
+    plan = ExportPlan(wl, oid, simulated, u.config_model(**knobs), load_catalog(wl.catalog))
     _role(plan)
     sets = u.export(plan)
     if any(isinstance(s, EndpointSet) and s.scaling is None and "InstanceType" in s.variant for s in sets):

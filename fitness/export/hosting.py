@@ -8,8 +8,8 @@ from sim.model import ModelSpec
 
 
 def hosted(plan: ExportPlan, knob: str) -> list[ModelSpec]:
-    """The models the simulation gave an endpoint or job stream (those with `<name>.<knob>` in its config)."""
-    return [m for m in plan.models if f"{m.name}.{knob}" in plan.config]
+    """The models the simulation gave an endpoint or job stream (those with a `knob` of their own)."""
+    return [m for m in plan.models if knob in plan.config.model(m.name)]
 
 
 def separate(plan: ExportPlan, n: int, kind: str) -> None:

@@ -66,23 +66,22 @@ def build_async(plan: ExportPlan) -> list[EndpointSet]:
     out = plan.token("AsyncOutputS3Uri", "S3 prefix (no trailing slash) where asynchronous results are written",
                      "s3://my-bucket/async-results", r"^s3://.+[^/]$")
     for m in hosted(plan, "initial_count"):
-        p = f"{m.name}."
-        workers = int(plan.config[f"{p}workers_per_instance"])
-        initial = int(plan.config[f"{p}initial_count"])
+        knobs = plan.config.model(m.name)
+        workers, initial = int(knobs["workers_per_instance"]), int(knobs["initial_count"])
         if initial < 1:
             plan.notes.add("The simulation started the asynchronous endpoint with 0 instances; the API creates it with "
                            "at least 1 (InitialInstanceCount), and the scaling policy scales it in to 0 once idle.")
         acfg = {"OutputConfig": {"S3OutputPath": f"{out}/{m.name}"},
                 "ClientConfig": {"MaxConcurrentInvocationsPerInstance": workers}}
         sets.append(EndpointSet(m.name, {"PrimaryContainer": plan.container(m, workers)},
-                                plan.variant(plan.config[f"{p}instance_type"], max(1, initial), routing=False),
-                                acfg, plan.backlog_scaling(p)))
+                                plan.variant(knobs["instance_type"], max(1, initial), routing=False),
+                                acfg, plan.backlog_scaling(m.name)))
     if any(s.scaling is not None and s.scaling.from_zero for s in sets):
         period = plan.catalog.autoscaling.metric_period_s.value
         plan.notes.add(f"Scale out from zero: target tracking on the backlog cannot act with no instance, so a "
                        f"step policy adds one when the HasBacklogWithoutCapacity alarm sees work waiting in one "
                        f"{period:g}-s period, as the simulation did.")
-    timeout = plan.config.get("timeout_s")
+    timeout = plan.config.option.get("timeout_s")
     if timeout is not None:
         plan.notes.add(f"Requests were allowed {timeout:g} s of processing (timeout_s): pass "
                        f"InvocationTimeoutSeconds={round(timeout)} on each InvokeEndpointAsync call (a per-request "

@@ -99,15 +99,15 @@ def build_batch(plan: ExportPlan) -> list[TransformSet]:
     dst = plan.token("TransformOutputS3Uri", "S3 prefix (no trailing slash) for the batch results",
                      "s3://my-bucket/batch-output", r"^s3://.+[^/]$")
     for m in hosted(plan, "instance_type"):
-        p = f"{m.name}."
-        job = {"MaxConcurrentTransforms": int(plan.config[f"{p}max_concurrent_transforms"]),
-               "MaxPayloadInMB": int(plan.config[f"{p}max_payload_mb"]), "BatchStrategy": cfg.batch_strategy,
-               "ModelClientConfig": {"InvocationsTimeoutInSeconds": round(plan.config[f"{p}invocations_timeout_s"]),
+        knobs = plan.config.model(m.name)
+        job = {"MaxConcurrentTransforms": int(knobs["max_concurrent_transforms"]),
+               "MaxPayloadInMB": int(knobs["max_payload_mb"]), "BatchStrategy": cfg.batch_strategy,
+               "ModelClientConfig": {"InvocationsTimeoutInSeconds": round(knobs["invocations_timeout_s"]),
                                      "InvocationsMaxRetries": retries},
                "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
                                                                   "S3Uri": f"{src}/{m.name}"}}, "SplitType": "Line"},
                "TransformOutput": {"S3OutputPath": f"{dst}/{m.name}", "AssembleWith": "Line"},
-               "TransformResources": {"InstanceType": plan.config[f"{p}instance_type"],
+               "TransformResources": {"InstanceType": knobs["instance_type"],
                                       "InstanceCount": int(cfg.instance_count)}}
         sets.append(TransformSet(m.name, {"PrimaryContainer": plan.container(m)}, job))
     when = (f"every {cfg.schedule_s / 3600:g} h" if cfg.schedule_s is not None

@@ -67,7 +67,7 @@ def search_pipeline(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> None:
 
 def build_inference_pipeline(plan: ExportPlan) -> list[EndpointSet]:
     """inference-pipeline: the serial steps as ordered containers on every instance."""
-    c, by_name = plan.config, {m.name: m for m in plan.models}
+    c, by_name = plan.config.option, {m.name: m for m in plan.models}
     steps = [by_name[n] for n in plan.wl.application.steps]
     model = {"Containers": containers(plan, steps, int(c["workers_per_container"])),
              "InferenceExecutionConfig": {"Mode": "Serial"}}

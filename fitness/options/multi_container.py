@@ -61,7 +61,7 @@ def search_multi_container(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> 
 
 def build_multi_container(plan: ExportPlan) -> list[EndpointSet]:
     """multi-container: one endpoint, every container always loaded, Direct or Serial invocation."""
-    c = plan.config
+    c = plan.config.option
     mode = str(c["mode"]).capitalize()
     model = {"Containers": containers(plan, used(plan)), "InferenceExecutionConfig": {"Mode": mode}}
     if mode == "Direct":

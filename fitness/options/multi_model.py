@@ -75,7 +75,7 @@ def search_multi_model(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> None
 
 def build_multi_model(plan: ExportPlan) -> list[EndpointSet]:
     """multi-model: one endpoint, every artifact under one S3 prefix, loaded on first use."""
-    c = plan.config
+    c = plan.config.option
     gpu = bool(c.get("gpu_triton"))
     container = {"Image": plan.image(plan.models[0], "Triton" if gpu else "multi-model"), "Mode": "MultiModel",
                  "ModelDataUrl": plan.model_data("")}

@@ -51,10 +51,10 @@ def build_realtime(plan: ExportPlan) -> list[EndpointSet]:
     """realtime: one endpoint per model on its instance type, pinned or target-tracked."""
     sets = []
     for m in hosted(plan, "initial_count"):
-        p = f"{m.name}."
-        model = {"PrimaryContainer": plan.container(m, plan.config[f"{p}workers_per_instance"])}
-        variant = plan.variant(plan.config[f"{p}instance_type"], plan.config[f"{p}initial_count"])
-        sets.append(EndpointSet(m.name, model, variant, scaling=plan.fleet_scaling(p)))
+        knobs = plan.config.model(m.name)
+        model = {"PrimaryContainer": plan.container(m, knobs["workers_per_instance"])}
+        variant = plan.variant(knobs["instance_type"], knobs["initial_count"])
+        sets.append(EndpointSet(m.name, model, variant, scaling=plan.fleet_scaling(m.name)))
     separate(plan, len(sets), "real-time")
     return sets
 

@@ -158,12 +158,12 @@ def build_serverless(plan: ExportPlan) -> list[EndpointSet]:
     """serverless: one endpoint per model with the simulated memory, max and provisioned concurrency."""
     cfg, sets = plan.cfg, []
     for m in hosted(plan, "memory_mb"):
-        sc = {"MemorySizeInMB": int(plan.config[f"{m.name}.memory_mb"]), "MaxConcurrency": int(cfg.max_concurrency)}
+        sc = {"MemorySizeInMB": int(plan.config.model(m.name)["memory_mb"]), "MaxConcurrency": int(cfg.max_concurrency)}
         if cfg.provisioned_concurrency:
             sc["ProvisionedConcurrency"] = int(cfg.provisioned_concurrency)
         variant = {"VariantName": VARIANT, "InitialVariantWeight": 1.0, "ServerlessConfig": sc}
         sets.append(EndpointSet(m.name, {"PrimaryContainer": plan.container(m)}, variant))
-    keep = plan.config.get("keep_alive_s")
+    keep = plan.config.option.get("keep_alive_s")
     if keep is not None:
         plan.notes.add(f"The simulation kept an idle serverless container warm for {keep:g} s (keep_alive_s): "
                        "SageMaker decides this itself, nothing to configure.")

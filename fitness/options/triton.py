@@ -150,7 +150,7 @@ def triton_config(model: ModelSpec, cfg) -> str:
 
 def build_triton(plan: ExportPlan) -> list[EndpointSet]:
     """triton: one GPU endpoint; dynamic batching lives in each model's config.pbtxt (written as files)."""
-    c, cfg, app = plan.config, plan.cfg, plan.wl.application
+    c, cfg, app = plan.config.option, plan.cfg, plan.wl.application
     hosted = used(plan)
     env: dict[str, str] = {}
     if app is not None and app.pattern != "dynamic-selection":

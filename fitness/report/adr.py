@@ -84,7 +84,7 @@ HEADERS = ["rank", "option", "p50", "p99", "USD/month", "USD/1M", "errors", "col
 
 
 def _cfg(o: RankedOption) -> str:
-    return ", ".join(f"{k}={_val(v)}" for k, v in o.config.items()) or "defaults"
+    return ", ".join(f"{k}={_val(v)}" for k, v in o.config.to_json().items()) or "defaults"
 
 
 def _context(rec: Recommendation) -> list[Block]:

@@ -19,13 +19,15 @@ from sim.results import SERVED, RequestLog, Timeline
 
 @dataclass(frozen=True, eq=False)
 class Served:
-    """What one endpoint did with the requests it was given (in the order given)."""
+    """What one endpoint did with the requests it was given (in the order given): `config` holds the knobs of
+    its model (`model`), as simulated; `extra` the figures its option sums over endpoints."""
 
     log: RequestLog
     cost_usd: dict[str, float]
     capacity: Timeline
     config: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    model: str | None = None
 
 
 ServeFn = Callable[[int, np.ndarray, np.ndarray], Served]

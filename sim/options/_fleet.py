@@ -20,7 +20,7 @@ from sim.components.sizing import peak_rate_rps
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
-from sim.results import RequestLog, SimResult
+from sim.results import ConfigRecord, Figures, RequestLog, SimResult
 from sim.scenario import Scenario
 
 EARLY_WINDOW_S = 600.0
@@ -128,20 +128,20 @@ def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arriv
 
 
 def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: float, launch_s: float,
-              arrivals: np.ndarray, horizon_s: float, catalog: Catalog, config: dict, prefix: str = "") -> int:
+              arrivals: np.ndarray, horizon_s: float, catalog: Catalog, config: dict) -> int:
     """Join the initial instances of `pool` and, unless the count is pinned, start its autoscaler.
 
-    Records the policy and initial count in `config` (keys prefixed with `prefix`); returns the count.
+    Records the policy and initial count in `config` (the knobs of the fleet: the option's, or one model's
+    endpoint's); returns the count.
     """
     count = cfg.instance_count
     if count is None:
         pol, count = scaling_policy(cfg, capacity_rps, launch_s, arrivals, horizon_s, catalog)
         env.process(target_tracking(env, pool, invocations_counter(arrivals), pol))
-        config[f"{prefix}autoscaling"] = (f"{pol.min_instances}..{pol.max_instances} "
-                                          f"target {pol.target:.0f}/instance/min")
+        config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} target {pol.target:.0f}/instance/min"
     for _ in range(count):
         pool.join(0.0)
-    config[f"{prefix}initial_count"] = count
+    config["initial_count"] = count
     return count
 
 
@@ -156,10 +156,13 @@ def run_fleet(scenario: Scenario, fleet: Fleet, cfg: FleetConfig, capacity_rps: 
 
 
 def fleet_result(option: str, scenario: Scenario, log: RequestLog, fleet: Fleet, it: InstanceType, config: dict,
-                 busy_s: float, slots: int) -> SimResult:
-    """Capacity timeline, instance cost and utilisation (busy_s over `slots` per instance-second)."""
+                 busy_s: float, slots: int, details: dict | None = None) -> SimResult:
+    """Capacity timeline, instance cost and utilisation (busy_s over `slots` per instance-second); `details`:
+    the option's own diagnostics (`Figures.details`)."""
     h = scenario.horizon_s
     seconds, cap = fleet.instance_seconds(h), fleet.capacity(h)
     cost = instance_cost_usd(seconds, it.price_per_hour.value)
-    extra = {"instance_seconds": seconds, "utilization": busy_s / (seconds * slots) if seconds else 0.0}
-    return SimResult(option, True, (), h, config, log, cap, {"instances": cost}, extra=extra)
+    figures = Figures(utilization=busy_s / (seconds * slots) if seconds else 0.0, instance_seconds=seconds,
+                      details=details or {})
+    return SimResult(option, True, (), h, ConfigRecord(**config).freeze(), log, cap, {"instances": cost},
+                     figures=figures)

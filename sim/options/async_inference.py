@@ -22,7 +22,7 @@ from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
 from sim.options._fleet import FleetConfig, ScalingBounds, early_rate_rps, launch_delay_s, tracking
-from sim.results import RequestLog, SimResult, Timeline
+from sim.results import ConfigRecord, Figures, RequestLog, SimConfig, SimResult, Timeline
 from sim.scenario import Scenario
 
 
@@ -119,11 +119,13 @@ def simulate(scenario: Scenario, cfg: AsyncConfig) -> SimResult:
     cat = scenario.catalog
     plans, reasons = _reasons(scenario, cfg)
     timeout = cfg.timeout_s or cat.async_inference.timeout_default_s.value
-    config = {"endpoints": len(scenario.models), "timeout_s": timeout,
-              **{f"{m.name}.instance_type": it.name for m, it, _ in plans},
-              **{f"{m.name}.workers_per_instance": w for m, _, w in plans}}
+    config = ConfigRecord(endpoints=len(scenario.models), timeout_s=timeout)
+    for m, it, _ in plans:
+        config.set(m.name, instance_type=it.name)
+    for m, _, w in plans:
+        config.set(m.name, workers_per_instance=w)
     if reasons:
-        return SimResult.infeasible("async", reasons, scenario.horizon_s, config)
+        return SimResult.infeasible("async", reasons, scenario.horizon_s, config.freeze())
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
     env, queues = Engine(), []
     for i, (m, it, workers) in enumerate(plans):
@@ -133,19 +135,18 @@ def simulate(scenario: Scenario, cfg: AsyncConfig) -> SimResult:
         if count is None:
             pol, count = _policy(cfg, m, workers, log.arrival_s[idx], scenario.horizon_s, cat)
             env.process(target_tracking(env, q, lambda t0, t1, q=q: q.backlog(t1), pol))
-            config[f"{m.name}.autoscaling"] = (f"{pol.min_instances}..{pol.max_instances} target backlog "
-                                               f"{pol.target:g}/instance")
+            config.set(m.name, autoscaling=f"{pol.min_instances}..{pol.max_instances} target backlog "
+                                           f"{pol.target:g}/instance")
         for _ in range(count):
             q.join(0.0)
-        config[f"{m.name}.initial_count"] = count
-        config[f"{m.name}.io_s"] = io_s(m, cfg, cat)
+        config.set(m.name, initial_count=count, io_s=io_s(m, cfg, cat))
         queues.append((q, it))
         env.attach(q)
     env.run_until(scenario.horizon_s)
-    return _result(scenario, log, queues, config)
+    return _result(scenario, log, queues, config.freeze())
 
 
-def _result(scenario: Scenario, log: RequestLog, queues: list, config: dict) -> SimResult:
+def _result(scenario: Scenario, log: RequestLog, queues: list, config: SimConfig) -> SimResult:
     """Instances and backlog over time, instance cost, utilisation."""
     h = scenario.horizon_s
     per_queue = [(q.instance_seconds(h), q, it) for q, it in queues]
@@ -157,6 +158,5 @@ def _result(scenario: Scenario, log: RequestLog, queues: list, config: dict) -> 
     backlog = Timeline.from_deltas(np.r_[log.arrival_s, log.finish_s[done]],
                                    np.r_[np.ones(log.n), -np.ones(int(done.sum()))])
     busy = float(np.nansum(log.finish_s - log.start_s))
-    return SimResult("async", True, (), h, config, log, cap, {"instances": cost},
-                     extra={"instance_seconds": seconds, "backlog": backlog,
-                            "utilization": busy / worker_s if worker_s else 0.0})
+    figures = Figures(utilization=busy / worker_s if worker_s else 0.0, instance_seconds=seconds, backlog=backlog)
+    return SimResult("async", True, (), h, config, log, cap, {"instances": cost}, figures=figures)

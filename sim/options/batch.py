@@ -29,8 +29,9 @@ from sim.components.sizing import hardware_reasons, max_workers
 from sim.cost import instance_cost_usd
 from sim.model import ModelSpec
 from sim.options import register
-from sim.results import FAILED, RequestLog, SimResult, Timeline
+from sim.results import FAILED, ConfigRecord, Figures, RequestLog, SimConfig, SimResult, Timeline
 from sim.scenario import Scenario
+from sim.summary import Job
 from sim.traffic import Duration
 
 DEFAULT_SCHEDULE_S = 86400.0
@@ -270,8 +271,10 @@ def run_job(service_s: np.ndarray, ready_s: float, p: _Plan, instances: int) -> 
                    float(finishes.max()), int(first.size), float(held.sum()))
 
 
-def _run_model(scenario: Scenario, i: int, p: _Plan, cfg: BatchConfig, log: RequestLog) -> list[dict]:
-    """Every job of model `i`: writes its records into `log`, returns one dict per job."""
+def _run_model(scenario: Scenario, i: int, p: _Plan, cfg: BatchConfig,
+               log: RequestLog) -> list[tuple[Job, float, float]]:
+    """Every job of model `i`: writes its records into `log`, returns per job (the job, busy worker-seconds,
+    billed worker-seconds)."""
     idx = scenario.for_model(i)
     svc, jobs = scenario.service_s[idx], []
     price = p.it.price_per_hour.value
@@ -283,26 +286,24 @@ def _run_model(scenario: Scenario, i: int, p: _Plan, cfg: BatchConfig, log: Requ
         log.status[rows[run.failed]] = FAILED
         log.cold[rows] = True  # every record waits for its job's instances to start and load the model
         duration = run.end_s - trigger
-        jobs.append({"model": p.model.name, "trigger_s": trigger, "ready_s": trigger + p.startup_s,
-                     "end_s": run.end_s, "records": b - a, "mini_batches": run.mini_batches,
-                     "duration_s": duration, "cost_usd": instance_cost_usd(cfg.instance_count * duration, price),
-                     "busy_worker_s": run.busy_s, "billed_worker_s": cfg.instance_count * p.workers * duration})
+        job = Job(p.model.name, trigger, trigger + p.startup_s, run.end_s, b - a, run.mini_batches, duration,
+                  instance_cost_usd(cfg.instance_count * duration, price))
+        jobs.append((job, run.busy_s, cfg.instance_count * p.workers * duration))
     return jobs
 
 
-def _config(cfg: BatchConfig, plans: list[tuple[ModelSpec, _Plan | None]]) -> dict:
-    """The configuration simulated, flat and JSON-safe."""
-    out = {"job_streams": len(plans), "instance_count": cfg.instance_count, "batch_strategy": cfg.batch_strategy}
+def _config(cfg: BatchConfig, plans: list[tuple[ModelSpec, _Plan | None]]) -> SimConfig:
+    """The configuration simulated: the jobs' shared knobs, then each model's job stream."""
+    out = ConfigRecord(job_streams=len(plans), instance_count=cfg.instance_count, batch_strategy=cfg.batch_strategy)
     if cfg.trigger_records is not None:
-        out["trigger_records"] = cfg.trigger_records
+        out.set(trigger_records=cfg.trigger_records)
     else:
-        out["schedule_s"] = cfg.schedule_s
+        out.set(schedule_s=cfg.schedule_s)
     for m, p in plans:
         if p is not None:
-            out.update({f"{m.name}.instance_type": p.it.name, f"{m.name}.max_concurrent_transforms": p.workers,
-                        f"{m.name}.max_payload_mb": p.payload_mb, f"{m.name}.records_per_mini_batch": p.per_batch,
-                        f"{m.name}.startup_s": p.startup_s, f"{m.name}.invocations_timeout_s": p.timeout_s})
-    return out
+            out.set(m.name, instance_type=p.it.name, max_concurrent_transforms=p.workers, max_payload_mb=p.payload_mb,
+                    records_per_mini_batch=p.per_batch, startup_s=p.startup_s, invocations_timeout_s=p.timeout_s)
+    return out.freeze()
 
 
 @register("batch", BatchConfig, delivers=frozenset({"offline"}))
@@ -323,14 +324,16 @@ def simulate(scenario: Scenario, cfg: BatchConfig) -> SimResult:
     return _result(scenario, log, jobs, cfg, config)
 
 
-def _result(scenario: Scenario, log: RequestLog, jobs: list[dict], cfg: BatchConfig, config: dict) -> SimResult:
+def _result(scenario: Scenario, log: RequestLog, runs: list[tuple[Job, float, float]], cfg: BatchConfig,
+            config: SimConfig) -> SimResult:
     """Capacity (instance_count while each job runs), instance cost, per-job figures and utilization."""
-    times = np.array([t for j in jobs for t in (j["trigger_s"], j["end_s"])], float)
+    jobs = tuple(j for j, _, _ in runs)
+    times = np.array([t for j in jobs for t in (j.trigger_s, j.end_s)], float)
     deltas = np.tile([cfg.instance_count, -cfg.instance_count], len(jobs)).astype(float)
     cap = Timeline.from_deltas(times, deltas)
-    busy = sum(j.pop("busy_worker_s") for j in jobs)
-    billed = sum(j.pop("billed_worker_s") for j in jobs)
-    cost = float(sum(j["cost_usd"] for j in jobs))
-    extra = {"jobs": jobs, "utilization": busy / billed if billed > 0 else 0.0,
-             "instance_seconds": float(sum(cfg.instance_count * j["duration_s"] for j in jobs))}
-    return SimResult("batch", True, (), scenario.horizon_s, config, log, cap, {"instances": cost}, extra=extra)
+    busy = sum(b for _, b, _ in runs)
+    billed = sum(b for _, _, b in runs)
+    cost = float(sum(j.cost_usd for j in jobs))
+    figures = Figures(utilization=busy / billed if billed > 0 else 0.0, jobs=jobs,
+                      instance_seconds=float(sum(cfg.instance_count * j.duration_s for j in jobs)))
+    return SimResult("batch", True, (), scenario.horizon_s, config, log, cap, {"instances": cost}, figures=figures)

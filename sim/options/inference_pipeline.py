@@ -20,7 +20,7 @@ from sim.components.timeout import time_out
 from sim.model import ModelSpec
 from sim.options import register
 from sim.options._fleet import FleetConfig, fleet_result, run_fleet
-from sim.results import RequestLog, SimResult
+from sim.results import ConfigRecord, RequestLog, SimResult
 from sim.scenario import Scenario
 
 WHAT = "inference pipelines"
@@ -109,16 +109,15 @@ def simulate(scenario: Scenario, cfg: PipelineConfig) -> SimResult:
     config = {"steps": len(steps), "instance_type": it.name if it else None,
               "workers_per_container": cfg.workers_per_container, "hop_ms": hop_s * 1000.0}
     if reasons:
-        return SimResult.infeasible("inference-pipeline", reasons, scenario.horizon_s, config)
+        return SimResult.infeasible("inference-pipeline", reasons, scenario.horizon_s, ConfigRecord(**config).freeze())
     service = np.column_stack([scenario.step_service_s(i) for i in steps])
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
     pool = TandemPool(log, None, service, cfg.workers_per_container, hop_s)
     slowest_s = float(service.mean(axis=0).max()) if scenario.n else 0.0
     run_fleet(scenario, pool, cfg, cfg.workers_per_container / max(slowest_s, 1e-9), models, config)
     time_out(log, cat.realtime.timeout_s.value)
-    res = fleet_result("inference-pipeline", scenario, log, pool, it, config, float(service.sum()),
-                       len(steps) * cfg.workers_per_container)
     n = max(scenario.n, 1)
-    res.extra["steps"] = [{"step": m.name, "mean_wait_ms": 1000.0 * w / n, "max_wait_ms": 1000.0 * top}
-                          for m, w, top in zip(models, pool.wait_s, pool.max_wait_s, strict=True)]
-    return res
+    steps_waited = [{"step": m.name, "mean_wait_ms": 1000.0 * w / n, "max_wait_ms": 1000.0 * top}
+                    for m, w, top in zip(models, pool.wait_s, pool.max_wait_s, strict=True)]
+    return fleet_result("inference-pipeline", scenario, log, pool, it, config, float(service.sum()),
+                        len(steps) * cfg.workers_per_container, {"steps": steps_waited})

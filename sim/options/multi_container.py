@@ -25,7 +25,7 @@ from sim.components.timeout import time_out
 from sim.model import ModelSpec
 from sim.options import register
 from sim.options._fleet import FleetConfig, fleet_result, run_fleet
-from sim.results import RequestLog, SimResult
+from sim.results import ConfigRecord, RequestLog, SimResult
 from sim.scenario import Scenario
 
 WHAT = "multi-container endpoints"
@@ -144,7 +144,7 @@ def simulate(scenario: Scenario, cfg: MultiContainerConfig) -> SimResult:
     config = {"mode": lay.mode, "containers": len(used), "instance_type": it.name if it else None,
               "vcpu": it.vcpu if it else None, "hops_ms": [h * 1000.0 for h in lay.hops_s]}
     if reasons:
-        return SimResult.infeasible("multi-container", reasons, scenario.horizon_s, config)
+        return SimResult.infeasible("multi-container", reasons, scenario.horizon_s, ConfigRecord(**config).freeze())
     work = lay.work_s(scenario)
     per_request_s = float(sum(work[:, c].mean() for stage in lay.stages for c in stage)) if scenario.n else 0.0
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)

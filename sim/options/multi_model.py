@@ -25,8 +25,9 @@ from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.options import register
 from sim.options._fleet import FleetConfig, provision
-from sim.results import RequestLog, SimResult
+from sim.results import ConfigRecord, Figures, RequestLog, SimConfig, SimResult
 from sim.scenario import Scenario
+from sim.summary import Cache
 
 OPTION = "multi-model"
 
@@ -109,7 +110,7 @@ def run(scenario: Scenario, cfg: MultiModelConfig, track: bool = False) -> tuple
     cat, h = scenario.catalog, scenario.horizon_s
     config, reasons = _plan(scenario, cfg)
     if reasons:
-        return SimResult.infeasible(OPTION, reasons, h, config), None
+        return SimResult.infeasible(OPTION, reasons, h, ConfigRecord(**config).freeze()), None
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
     pool = ModelAwarePool(log, None, scenario.service_s, config["workers_per_instance"],
                           Footprints.of(scenario.models, cat), config["model_memory_budget_mb"],
@@ -121,7 +122,7 @@ def run(scenario: Scenario, cfg: MultiModelConfig, track: bool = False) -> tuple
     env.attach(pool)
     env.run_until(h)
     time_out(log, cat.realtime.timeout_s.value)
-    return _result(scenario, log, pool, cat.instance(config["instance_type"]), config), pool
+    return _result(scenario, log, pool, cat.instance(config["instance_type"]), ConfigRecord(**config).freeze()), pool
 
 
 @register(OPTION, MultiModelConfig)
@@ -130,18 +131,18 @@ def simulate(scenario: Scenario, cfg: MultiModelConfig) -> SimResult:
     return run(scenario, cfg)[0]
 
 
-def _result(scenario: Scenario, log: RequestLog, pool: ModelAwarePool, it: InstanceType, config: dict) -> SimResult:
+def _result(scenario: Scenario, log: RequestLog, pool: ModelAwarePool, it: InstanceType,
+            config: SimConfig) -> SimResult:
     """Capacity timeline, instance cost, cache counters (summed over instances) and utilisation."""
     h = scenario.horizon_s
     seconds, cap = pool.instance_seconds(h), pool.capacity(h)
     c = pool.counters()
     lookups = c["hits"] + c["misses"]
-    cache = {"hits": c["hits"], "misses": c["misses"], "evictions": c["evictions"],
-             "hit_ratio": c["hits"] / lookups if lookups else 0.0}
+    cache = Cache(c["hits"], c["misses"], c["evictions"], c["hits"] / lookups if lookups else 0.0)
     busy = float(np.sum(scenario.service_s[log.start_s < h]))
     worker_s = seconds * pool.workers
-    extra = {"instance_seconds": seconds, "utilization": busy / worker_s if worker_s else 0.0,
-             **{k: c[k] for k in ("delayed_hits", "disk_hits", "downloads", "disk_evictions")},
-             "peak_memory_mb": max((x.peak_mb for x in pool.caches), default=0.0)}
+    details = {**{k: c[k] for k in ("delayed_hits", "disk_hits", "downloads", "disk_evictions")},
+               "peak_memory_mb": max((x.peak_mb for x in pool.caches), default=0.0)}
+    figures = Figures(utilization=busy / worker_s if worker_s else 0.0, instance_seconds=seconds, details=details)
     cost = {"instances": instance_cost_usd(seconds, it.price_per_hour.value)}
-    return SimResult(OPTION, True, (), h, config, log, cap, cost, cache=cache, extra=extra)
+    return SimResult(OPTION, True, (), h, config, log, cap, cost, cache=cache, figures=figures)

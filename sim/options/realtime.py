@@ -25,7 +25,7 @@ from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
 from sim.options._fleet import FleetConfig, launch_delay_s, provision
-from sim.results import RequestLog, SimResult
+from sim.results import ConfigRecord, Figures, RequestLog, SimConfig, SimResult
 from sim.scenario import Scenario
 
 
@@ -55,10 +55,14 @@ def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
     reasons += processing_reasons(models, cat.realtime.timeout_s.value, "real-time endpoints")
     plans = [(m, *_hardware(m, cfg, cat)) for m in models]
     reasons += [r for plan in plans for r in plan[3]]
-    config = {"endpoints": len(models), **{f"{m.name}.instance_type": it.name for m, it, *_ in plans if it},
-              **{f"{m.name}.workers_per_instance": w for m, _, w, _ in plans}}
+    config = ConfigRecord(endpoints=len(models))
+    for m, it, _, _ in plans:
+        if it:
+            config.set(m.name, instance_type=it.name)
+    for m, _, w, _ in plans:
+        config.set(m.name, workers_per_instance=w)
     if reasons:
-        return SimResult.infeasible("realtime", reasons, scenario.horizon_s, config)
+        return SimResult.infeasible("realtime", reasons, scenario.horizon_s, config.freeze())
 
     def serve(i: int, arrivals: np.ndarray, service: np.ndarray) -> Served:
         model, it, workers, _ = plans[i]
@@ -66,10 +70,10 @@ def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
 
     log, parts = run_endpoints(scenario, serve, cat.co_hosting.endpoint_hop_ms.value / 1000.0)
     for part in parts:
-        config.update(part.config)
+        config.set(part.model, **part.config)
     if scenario.application is not None and not scenario.application.routed:
-        config["hosting"] = f"{len(parts)} separate real-time endpoints, a network hop per call"
-    return endpoints_result("realtime", scenario, log, parts, config)
+        config.set(hosting=f"{len(parts)} separate real-time endpoints, a network hop per call")
+    return endpoints_result("realtime", scenario, log, parts, config.freeze())
 
 
 def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: np.ndarray, service: np.ndarray,
@@ -80,27 +84,29 @@ def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: n
     pool = env.attach(InstancePool(log, None, service, workers, elastic=cfg.instance_count is None))
     config: dict = {}
     capacity = workers / max(model.service_time.expected_ms / 1000.0, 1e-9)
-    provision(env, pool, cfg, capacity, launch_delay_s([model], cat), arrivals, horizon_s, cat, config,
-              f"{model.name}.")
+    provision(env, pool, cfg, capacity, launch_delay_s([model], cat), arrivals, horizon_s, cat, config)
     env.run_until(horizon_s)
     time_out(log, cat.realtime.timeout_s.value)
-    return pool_served(log, pool, it, service, horizon_s, config)
+    return pool_served(log, pool, it, service, horizon_s, config, model.name)
 
 
 def pool_served(log: RequestLog, pool, it: InstanceType, service: np.ndarray, horizon_s: float,
-                config: dict) -> Served:
-    """Cost, capacity and busy time of a simulated pool (any pool with billed_intervals, joined_s, left_s)."""
+                config: dict, model: str) -> Served:
+    """Cost, capacity and busy time of `model`'s simulated pool (any pool with billed_intervals, joined_s,
+    left_s)."""
     seconds = pool.instance_seconds(horizon_s)
     busy = float(np.sum(service[log.start_s < horizon_s]))
     return Served(log, {"instances": instance_cost_usd(seconds, it.price_per_hour.value)}, pool.capacity(horizon_s),
-                  config, {"instance_seconds": seconds, "worker_seconds": seconds * pool.workers, "busy_seconds": busy})
+                  config, {"instance_seconds": seconds, "worker_seconds": seconds * pool.workers, "busy_seconds": busy},
+                  model)
 
 
 def endpoints_result(option: str, scenario: Scenario, log: RequestLog, parts: list[Served],
-                     config: dict) -> SimResult:
+                     config: SimConfig) -> SimResult:
     """One result from several endpoints: costs and capacity summed, utilisation over all of them."""
-    extra = {k: sum(p.extra.get(k, 0.0) for p in parts) for k in ("instance_seconds", "worker_seconds",
-                                                                  "busy_seconds")}
-    extra["utilization"] = extra["busy_seconds"] / extra["worker_seconds"] if extra["worker_seconds"] else 0.0
+    used = {k: sum(p.extra.get(k, 0.0) for p in parts) for k in ("instance_seconds", "worker_seconds",
+                                                                 "busy_seconds")}
+    utilization = used["busy_seconds"] / used["worker_seconds"] if used["worker_seconds"] else 0.0
+    figures = Figures(utilization=utilization, instance_seconds=used["instance_seconds"], details=used)
     return SimResult(option, True, (), scenario.horizon_s, config, log, merge_capacity(parts),
-                     merge_costs(parts), extra=extra)
+                     merge_costs(parts), figures=figures)

@@ -21,7 +21,7 @@ from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
 from sim.options._fleet import EARLY_WINDOW_S
-from sim.results import SERVED, RequestLog, SimResult, Timeline
+from sim.results import SERVED, ConfigRecord, Figures, RequestLog, SimResult, Timeline
 from sim.scenario import Scenario
 
 
@@ -111,27 +111,27 @@ def simulate(scenario: Scenario, cfg: ServerlessConfig) -> SimResult:
     cat, s = scenario.catalog, scenario.catalog.serverless
     reasons = _reasons(scenario.models, cfg, cat)
     ka = cfg.keep_alive_s if cfg.keep_alive_s is not None else s.keep_alive_s.value
-    config = {"max_concurrency": cfg.max_concurrency, "provisioned_concurrency": cfg.provisioned_concurrency,
-              "keep_alive_s": ka, "endpoints": len(scenario.models)}
+    config = ConfigRecord(max_concurrency=cfg.max_concurrency, provisioned_concurrency=cfg.provisioned_concurrency,
+                          keep_alive_s=ka, endpoints=len(scenario.models))
     if reasons:
-        return SimResult.infeasible("serverless", reasons, scenario.horizon_s, config)
+        return SimResult.infeasible("serverless", reasons, scenario.horizon_s, config.freeze())
 
     def serve(i: int, arrivals: np.ndarray, service: np.ndarray) -> Served:
         return serve_endpoint(scenario.models[i], arrivals, service, cfg, ka, cat, scenario.horizon_s)
 
     log, parts = run_endpoints(scenario, serve, cat.co_hosting.endpoint_hop_ms.value / 1000.0)
     for part in parts:
-        config.update(part.config)
+        config.set(part.model, **part.config)
     if scenario.application is not None and not scenario.application.routed:
-        config["hosting"] = f"{len(parts)} separate serverless endpoints, a network hop per call"
-    extra = {k: sum(p.extra[k] for p in parts) for k in ("busy_seconds", "alive_seconds", "containers_created",
-                                                         "paid_seconds")}
-    extra["utilization"] = min(1.0, extra["busy_seconds"] / extra["alive_seconds"]) if extra["alive_seconds"] else 0.0
+        config.set(hosting=f"{len(parts)} separate serverless endpoints, a network hop per call")
+    used = {k: sum(p.extra[k] for p in parts) for k in ("busy_seconds", "alive_seconds", "containers_created",
+                                                        "paid_seconds")}
+    busy, alive, paid = used["busy_seconds"], used["alive_seconds"], used["paid_seconds"]
     # only provisioned concurrency is paid while idle; on-demand containers bill their work alone
-    extra["paid_utilization"] = min(1.0, extra["busy_seconds"] / extra["paid_seconds"]) if extra["paid_seconds"] \
-        else 1.0
-    return SimResult("serverless", True, (), scenario.horizon_s, config, log, merge_capacity(parts),
-                     merge_costs(parts), extra=extra)
+    figures = Figures(utilization=min(1.0, busy / alive) if alive else 0.0,
+                      paid_utilization=min(1.0, busy / paid) if paid else 1.0, details=used)
+    return SimResult("serverless", True, (), scenario.horizon_s, config.freeze(), log, merge_capacity(parts),
+                     merge_costs(parts), figures=figures)
 
 
 def serve_endpoint(m: ModelSpec, arrivals: np.ndarray, service: np.ndarray, cfg: ServerlessConfig, ka: float,
@@ -161,7 +161,7 @@ def serve_endpoint(m: ModelSpec, arrivals: np.ndarray, service: np.ndarray, cfg:
     cap = Timeline.from_deltas(np.r_[born, ended], np.r_[np.ones(born.size), -np.ones(ended.size)],
                                start=float(cfg.provisioned_concurrency))
     alive = float(np.sum(dead - born)) + horizon_s * cfg.provisioned_concurrency
-    return Served(log, cost, cap, {f"{m.name}.memory_mb": mem, f"{m.name}.initial_warm": warm},
+    return Served(log, cost, cap, {"memory_mb": mem, "initial_warm": warm},
                   {"busy_seconds": float(np.sum(fleet.billed_s)), "alive_seconds": alive,
                    "paid_seconds": float(np.sum(fleet.billed_s)) + horizon_s * cfg.provisioned_concurrency,
-                   "containers_created": len(fleet.created_s)})
+                   "containers_created": len(fleet.created_s)}, m.name)

@@ -27,7 +27,7 @@ from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
 from sim.options._fleet import FleetConfig, provision
-from sim.results import RequestLog, SimResult
+from sim.results import ConfigRecord, Figures, RequestLog, SimConfig, SimResult
 from sim.scenario import Scenario
 
 
@@ -147,7 +147,7 @@ def simulate(scenario: Scenario, cfg: TritonConfig) -> SimResult:
         config.update(gpu_memory_mb=gpu_budget_mb(it, cat),
                       gpu_memory_used_mb=gpu_demand_mb(hosted, cfg.instances_per_model, it.gpu_count))
     if reasons:
-        return SimResult.infeasible("triton", reasons, scenario.horizon_s, config)
+        return SimResult.infeasible("triton", reasons, scenario.horizon_s, ConfigRecord(**config).freeze())
     plans = _plans(scenario, cfg, used, it.gpu_count)
     if cfg.preferred_batch_sizes:
         config["preferred_batch_sizes"] = list(plans[used[0]].preferred)
@@ -167,10 +167,10 @@ def simulate(scenario: Scenario, cfg: TritonConfig) -> SimResult:
     env.attach(pool)
     env.run_until(scenario.horizon_s)
     time_out(log, cat.realtime.timeout_s.value)
-    return _result(scenario, log, pool, it, config)
+    return _result(scenario, log, pool, it, ConfigRecord(**config).freeze())
 
 
-def _result(scenario: Scenario, log: RequestLog, pool: TritonPool, it: InstanceType, config: dict) -> SimResult:
+def _result(scenario: Scenario, log: RequestLog, pool: TritonPool, it: InstanceType, config: SimConfig) -> SimResult:
     """Capacity timeline, instance cost, GPU utilisation and the batch sizes that ran."""
     h = scenario.horizon_s
     seconds, cap = pool.instance_seconds(h), pool.capacity(h)
@@ -179,8 +179,7 @@ def _result(scenario: Scenario, log: RequestLog, pool: TritonPool, it: InstanceT
     batches = sum(c for hist in sizes.values() for c in hist.values())
     items = sum(s * c for hist in sizes.values() for s, c in hist.items())
     gpu_s = seconds * it.gpu_count
+    figures = Figures(utilization=min(1.0, pool.gpu_busy_s() / gpu_s) if gpu_s else 0.0, instance_seconds=seconds,
+                      details={"batch_sizes": sizes, "mean_batch_size": items / batches if batches else 0.0})
     return SimResult("triton", True, (), h, config, log, cap,
-                     {"instances": instance_cost_usd(seconds, it.price_per_hour.value)},
-                     extra={"instance_seconds": seconds, "batch_sizes": sizes,
-                            "mean_batch_size": items / batches if batches else 0.0,
-                            "utilization": min(1.0, pool.gpu_busy_s() / gpu_s) if gpu_s else 0.0})
+                     {"instances": instance_cost_usd(seconds, it.price_per_hour.value)}, figures=figures)

@@ -20,7 +20,8 @@ HIGHER_IS_BETTER = True
 def exposures(s: Summary, ctx) -> dict[str, float]:
     """The three exposures of one option (0..1 each)."""
     run = ctx.runs.get(s.option)
-    util = run.extra.get("paid_utilization", run.extra.get("utilization")) if run is not None else \
+    f = run.figures if run is not None else None
+    util = (f.paid_utilization if f.paid_utilization is not None else f.utilization) if f is not None else \
         s.utilization
     out = {"idle_capacity": 1.0 - min(1.0, util) if util is not None else 0.0,
            "cold_start_exposure": s.cold_starts.fraction, "burst_loss": 0.0}
