@@ -49,7 +49,10 @@ class SharedQueue(Fleet):
 
     def advance(self, until: float) -> None:
         """Start every queued request that a worker can start before `until`, in arrival order."""
-        arr, work, idx, k0, n = self._arr, self._work, self._idx, self._next, len(self._arr)
+        arr, k0 = self._arr, self._next
+        if k0 >= len(arr) or arr[k0] >= until:
+            return  # most calls have nothing to start: every plane is advanced before each control event
+        work, idx, n = self._work, self._idx, len(arr)
         free, left, busy, inflight = self._free, self.left_s, self.busy_until, self._inflight
         start_s, finish_s, k = self.log.start_s, self.log.finish_s, k0
         pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
@@ -72,6 +75,8 @@ class SharedQueue(Fleet):
             start_s[j], finish_s[j] = s, f
             k += 1
         self._next = k
+        if k == k0:  # no worker free before `until`
+            return
         late = self._late[k0:k]
         if late.any():  # the requests started now whose work ran past the limit
             self.log.status[block(idx, k0, k)[late]] = FAILED
