@@ -6,11 +6,13 @@ where it matters, says why the others lose.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 
-from fitness.engine.recommend import recommend
+from fitness.engine.recommend import _replicated, recommend, sized
 from fitness.workload.spec import load_workload, parse_workload
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,3 +97,19 @@ def test_sensitivity_states_what_would_change_the_decision():
     for s in changed:  # a change comes with the multiple where it happens and the reason
         assert "crossover_multiple" in s and "x today's traffic" in s["statement"]
     assert all(s["statement"] for s in rec.sensitivity)
+
+
+def test_replications_and_headroom_make_a_new_recommendation_and_leave_the_ranked_one_as_it_was():
+    """The ranked recommendation is frozen: replicating it and measuring headroom build new objects, and the
+    one they started from still says what the first seed said (no interval, no headroom)."""
+    model = {**MODEL, "service_time": {"dist": "exponential", "mean_ms": 20}}
+    wl = parse_workload({"name": "case", "seed": 1, "replications": 2, "sensitivity": False, "models": [model],
+                         "horizon": "20m", "traffic": {"pattern": "poisson", "rate_rps": 5}})
+    ranked, chosen, first = sized(wl)
+    before = json.dumps(ranked.to_dict(), sort_keys=True, default=str)
+    replicated = _replicated(chosen, ranked, first, None)
+    assert json.dumps(ranked.to_dict(), sort_keys=True, default=str) == before
+    assert all(o.ci is None and o.headroom is None for o in ranked.options)
+    assert any(o.ci is not None for o in replicated.options)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ranked.options[0].rank = 99

@@ -38,7 +38,7 @@ from fitness.report.plots import (
 )
 from fitness.text import duration_text
 from fitness.workload.spec import Budget, load_workload
-from sim.results import Timeline
+from sim.results import SimConfig, Timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = '</script><script>console.log("INJECTED")</script><img src=x onerror="console.log(\'INJECTED\')">'
@@ -84,7 +84,8 @@ def _injected(rec: Recommendation) -> Recommendation:
     old = rec.recommended
     new = "realtime" + PAYLOAD
     opts = [dataclasses.replace(o, option=new if o.option == old else o.option, reasons=(*o.reasons, PAYLOAD),
-                                config={**o.config, "x": PAYLOAD}) for o in rec.options]
+                                config=SimConfig.from_json({**o.config.to_json(), "x": PAYLOAD}, []))
+            for o in rec.options]
     runs = {new if k == old else k: v for k, v in rec.runs.items()}
     facts = [dict(a, source=PAYLOAD, note=PAYLOAD) for a in rec.assumptions]
     base = {f.name: getattr(rec, f.name) for f in dataclasses.fields(Recommendation)}
