@@ -29,8 +29,8 @@ class SharedQueue(Fleet):
         super().__init__()
         self.log, self.workers = log, workers
         self._idx, self._arr_np = ints(idx), log.arrival_s[idx]
-        held_s, self._late = stop_at(work_s, timeout_s)
-        self._arr, self._work = floats(self._arr_np), floats(held_s)
+        self._work, self._late = stop_at(work_s, timeout_s)
+        self._arr = floats(self._arr_np)
         self._next = 0
         self._free: list[tuple[float, int]] = []   # (free at, instance) for every worker in service
         self._inflight: list[float] = []           # finishes of committed requests, for the backlog

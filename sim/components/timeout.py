@@ -17,9 +17,11 @@ workers with the limit on processing time, counted from the start (`stop_at`).
 from __future__ import annotations
 
 import math
+from array import array
 
 import numpy as np
 
+from sim.components.seq import floats
 from sim.results import FAILED, RequestLog
 
 _CHUNK = 1 << 20
@@ -40,8 +42,12 @@ def time_out(log: RequestLog, timeout_s: float) -> None:
             f[late] = a[late] + timeout_s
 
 
-def stop_at(work_s: np.ndarray, limit_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Work stopped at a processing-time limit: (seconds a worker is held, min(work, limit); True where the
-    work ran past the limit and the request fails)."""
-    work_s = np.asarray(work_s, float)
-    return np.minimum(work_s, limit_s), work_s > limit_s
+def stop_at(work_s: np.ndarray, limit_s: float) -> tuple[array, np.ndarray]:
+    """Work stopped at a processing-time limit: (seconds a worker is held, min(work, limit), as the compact
+    sequence a data plane reads; True where the work ran past the limit and the request fails). The few
+    requests past the limit are capped in place, so a week of work is not copied twice."""
+    held = floats(work_s)
+    late = np.asarray(work_s) > limit_s
+    for k in np.flatnonzero(late).tolist():
+        held[k] = limit_s
+    return held, late
