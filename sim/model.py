@@ -53,6 +53,9 @@ class ModelSpec(BaseModel):
     """Response size, KB: payload limits, serverless data charges, async S3 writes."""
     batch_latency: BatchLatency | None = None
     """Batch time curve for Triton's dynamic batching; unset: the catalog's default curve scales `service_time`."""
+    container: str | None = None
+    """Serving container or framework (e.g. xgboost, pytorch); a multi-model endpoint serves every model from
+    one. Unset: the same container as the other models that leave it unset."""
 
     def download_s(self, bandwidth_mb_per_s: float) -> float:
         """Time to fetch the artifact: size_mb / bandwidth_mb_per_s, in seconds."""

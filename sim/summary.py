@@ -90,7 +90,8 @@ class Summary:
     The measured parts (`requests` .. `utilization`) are None for an option that could not run. `config` is
     the configuration actually simulated, as the flat JSON object of the contract; `utilization` (an
     addition to the contract) is busy worker-seconds / paid worker-seconds; `cache`, `backlog` and `jobs`
-    exist only for the options that have them.
+    exist only for the options that have them; `latency_by_model_ms` only for the models a caller asked
+    about (those with an SLO of their own).
     """
 
     option: str
@@ -107,6 +108,7 @@ class Summary:
     cache: Cache | None = None
     backlog: Backlog | None = None
     jobs: tuple[Job, ...] | None = None
+    latency_by_model_ms: Mapping[str, Latency] | None = None
 
     @property
     def measured(self) -> bool:
@@ -128,4 +130,6 @@ class Summary:
                 out[key] = asdict(getattr(self, key))
         if self.jobs is not None:
             out["jobs"] = [asdict(j) for j in self.jobs]
+        if self.latency_by_model_ms:
+            out["latency_by_model_ms"] = {name: asdict(lat) for name, lat in self.latency_by_model_ms.items()}
         return out

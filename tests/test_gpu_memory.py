@@ -1,8 +1,8 @@
 """GPU memory is read one way everywhere: `gpu_memory_gib` is per GPU, `gpu_memory_total_mb` the instance's.
 
 Every shipped GPU type has one GPU, where both readings agree; a test catalog adds a 4-GPU type (the shape
-of ml.g4dn.12xlarge: 4 x T4 of 16 GiB) so that multi-model memory, Triton's budget (4 x 16 GiB, less the
-server's overhead) and the inference pipeline's per-GPU check (16 GiB) are told apart.
+of ml.g4dn.12xlarge: 4 x T4 of 16 GiB) so that multi-model memory, Triton's budget (4 x (16 GiB less the
+runtime's overhead held on each GPU)) and the inference pipeline's per-GPU check are told apart.
 """
 
 from __future__ import annotations
@@ -51,22 +51,22 @@ def test_the_instance_has_gpu_count_times_the_per_gpu_memory(cat):
 def test_triton_budgets_every_gpu(cat):
     overhead_mb = cat.triton.gpu_memory_overhead_mb.value
     it = cat.instance(FOUR)
-    assert gpu_budget_mb(it, cat) == 4 * PER_GPU_MB - overhead_mb
+    assert gpu_budget_mb(it, cat) == 4 * (PER_GPU_MB - overhead_mb)
     sc = build_scenario([_gpu_model("g", 1000)], np.array([0.0]), np.zeros(1, np.int32), 10.0, cat, 0)
     opt = load_all()["triton"]
     res = opt.simulate(sc, opt.config_model(instance_type=FOUR, instance_count=1))
-    assert res.feasible and res.config.option["gpu_memory_mb"] == 4 * PER_GPU_MB - overhead_mb
+    assert res.feasible and res.config.option["gpu_memory_mb"] == 4 * (PER_GPU_MB - overhead_mb)
     assert res.config.option["gpu_memory_used_mb"] == 4 * 1000  # a copy of the model on each GPU
 
 
 def test_multi_model_on_gpus_budgets_every_gpu(cat):
     overhead_mb = cat.triton.gpu_memory_overhead_mb.value
-    assert memory_for_models_mb(cat.instance(FOUR), True, cat) == 4 * PER_GPU_MB - overhead_mb
+    assert memory_for_models_mb(cat.instance(FOUR), True, cat) == 4 * (PER_GPU_MB - overhead_mb)
     sc = build_scenario([_gpu_model("a", 1000), _gpu_model("b", 1000)], np.array([0.0, 1.0]),
                         np.array([0, 1], np.int32), 10.0, cat, 0)
     opt = load_all()["multi-model"]
     res = opt.simulate(sc, opt.config_model(instance_type=FOUR, instance_count=1))
-    assert res.feasible and res.config.option["model_memory_budget_mb"] == 4 * PER_GPU_MB - overhead_mb
+    assert res.feasible and res.config.option["model_memory_budget_mb"] == 4 * (PER_GPU_MB - overhead_mb)
     assert res.config.option["workers_per_instance"] == 4  # one request at a time per GPU
 
 

@@ -136,12 +136,18 @@ def test_nothing_meets_the_slo_chosen_is_none_and_reasons_say_why():
     assert sz.tried[0].reasons[0].startswith("p99 latency") and "exceeds the SLO of 50 ms" in sz.tried[0].reasons[0]
 
 
-def test_budget_broken_by_the_cheapest_candidate_ends_the_search():
-    """Every later candidate costs more, so the first over budget is the last tried."""
+def test_budget_broken_by_the_cheapest_candidate_ends_the_pinned_search_but_tries_autoscaling():
+    """Every later pinned count costs more, so the first over budget is the last pinned one tried; it meets
+    the SLO, so autoscaling up to it (which can pay for fewer instances) is tried next, then the option's own
+    defaults: all are over a 1 USD budget, and nothing is chosen."""
     wl = workload(budget={"monthly_usd": 1.0})
     sz = right_size(wl, build(wl), "realtime")
-    assert sz.chosen is None and len(sz.tried) == 1
-    assert "exceeds the budget of 1.00 USD/month" in sz.tried[0].reasons[-1]
+    pinned = [t for t in sz.tried if "instance_count" in t.config]
+    assert sz.chosen is None and len(pinned) == 1 and pinned[0] == sz.tried[0]
+    assert "exceeds the budget of 1.00 USD/month" in sz.tried[0].reasons[-1] and sz.tried[0].meets_slo
+    assert [t.config.get("autoscaling", {}).get("max") for t in sz.tried[1:3]] == [
+        pinned[0].config["instance_count"], pinned[0].config["instance_count"] + 1]
+    assert all("exceeds the budget" in t.reasons[-1] for t in sz.tried)
 
 
 def test_option_that_cannot_serve_stops_at_the_first_trial():
@@ -195,7 +201,7 @@ def test_headroom_is_none_when_the_config_fails_today():
 def test_trial_and_sizing_to_dict_are_flat_rows():
     """Nested knobs become dotted keys, as the report's table expects."""
     wl = workload(rate=20.0, options={"realtime": {"instance_type": "ml.c5.large", "autoscaling": {
-        "max": 3, "target_invocations_per_instance": 300}}})
+        "min": 2, "max": 3, "target_invocations_per_instance": 300}}})
     d = right_size(wl, build(wl), "realtime").to_dict()
     assert d["pinned"] and d["chosen"]["autoscaling.max"] == 3
     assert {"autoscaling.max", "feasible", "monthly_usd", "p99_ms", "reasons"} <= set(d["tried"][0])

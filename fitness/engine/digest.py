@@ -34,13 +34,16 @@ class Digest:
 
     `slo_attainment`: share of served requests within the p99 latency SLO (None without one);
     `burst_loss`: share of requests arriving in the peak minutes that were refused, failed or later than
-    the SLO; `cdf_ms`, `cdf_p`: points of the served-latency CDF (ms, fraction at or below).
+    the SLO; `cdf_ms`, `cdf_p`: points of the served-latency CDF (ms, fraction at or below);
+    `p99_halves_ms`: the p99 of the requests arriving in the first and in the second half of the horizon
+    (None for a half with none served), which tells a run still drifting from one in steady state.
     """
 
     slo_attainment: float | None
     burst_loss: float
     cdf_ms: np.ndarray
     cdf_p: np.ndarray
+    p99_halves_ms: tuple[float | None, float | None] = (None, None)
 
     @property
     def served(self) -> bool:
@@ -95,7 +98,10 @@ def compute(result: SimResult, basis: Basis) -> Digest:
             bad |= lat_ms > limit
         burst = float(np.mean(bad[in_peak])) if in_peak.any() else 0.0
     x, p = cdf_points(lat_ms[served])
-    return Digest(slo, burst, x, p)
+    first = log.arrival_s < result.horizon_s / 2
+    halves = tuple(float(np.percentile(lat_ms[served & h], 99)) if (served & h).any() else None
+                   for h in (first, ~first))
+    return Digest(slo, burst, x, p, halves)
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from fitness.engine.constraints import constrained
+from fitness.engine.constraints import binding, constrained
 from fitness.engine.functions import FUNCTIONS, Context, evaluate
 from fitness.engine.result import RankedOption, Recommendation
 from fitness.engine.run import OptionRun
 from fitness.version import __version__
+from fitness.workload.scenario import assumed
 from fitness.workload.spec import Workload
 from sim.catalog import Catalog
 from sim.scenario import Scenario
@@ -33,7 +34,7 @@ def rank(wl: Workload, scenario: Scenario, runs: list[OptionRun]) -> Recommendat
     traffic = characterise(scenario.arrivals_s, scenario.horizon_s)
     ctx = Context(wl, {r.result.option: r.result for r in runs})
     weights = wl.weights.model_dump()
-    scored = [RankedOption.of(s, fitness=fit, explanations=why, score=weighted(weights, fit))
+    scored = [RankedOption.of(s, fitness=fit, explanations=why, score=weighted(weights, fit), binding=binding(wl, s))
               for s, (fit, why) in zip(ok, evaluate(ok, ctx), strict=True)]
     scored.sort(key=lambda s: (-s.score, s.cost_usd.monthly))
     ranked = [replace(s, rank=i) for i, s in enumerate(scored, 1)]
@@ -41,7 +42,8 @@ def rank(wl: Workload, scenario: Scenario, runs: list[OptionRun]) -> Recommendat
     return Recommendation(wl.name, ranked[0].option if ranked else None, tuple(ranked + bad), scenario.n,
                           scenario.horizon_s, wl.seed, runs={r.result.option: r.result for r in runs},
                           traffic=traffic, assumptions=assumptions(scenario.catalog, objs),
-                          reproduce=reproduce(wl, scenario.catalog), context=wl.model_dump(mode="json"))
+                          reproduce=reproduce(wl, scenario.catalog), context=wl.model_dump(mode="json"),
+                          assumed=assumed(wl))
 
 
 def assumptions(catalog: Catalog, objs: list[Summary]) -> list[dict]:

@@ -51,7 +51,8 @@ class Headroom:
 class RankedOption(Summary):
     """An option's summary as ranked: rank (None when infeasible), weighted score, per-function fitness
     (0..1) and one sentence per function; with replications its intervals and the options it ties with;
-    for the recommended option its headroom.
+    for the recommended option its headroom; with SLOs per model, the p99 objective that binds (`binding`:
+    the model, None for the pooled SLO; its p99 ms; its limit ms).
 
     An option the fitness functions scored has its explanations; one rejected before scoring has none.
     """
@@ -63,6 +64,7 @@ class RankedOption(Summary):
     ci: Intervals | None = None
     tie_with: tuple[str, ...] | None = None
     headroom: Headroom | None = None
+    binding: tuple[str | None, float, float] | None = None
 
     @staticmethod
     def of(s: Summary, **ranking) -> RankedOption:
@@ -84,6 +86,9 @@ class RankedOption(Summary):
             out["tie_with"] = list(self.tie_with)
         if self.headroom is not None:
             out["headroom"] = self.headroom.multiple
+        if self.binding is not None:
+            model, p99, limit = self.binding
+            out["binding_slo"] = {"model": model, "p99_ms": p99, "limit_ms": limit}
         return out
 
 
@@ -101,6 +106,8 @@ class Recommendation:
     - `context`: the workload as validated (models, traffic, SLO, budget, weights, options).
     - `window`: where the busiest day lies when a long scenario was right-sized and replicated on it
       (`fitness.engine.windows`), else None.
+    - `assumed`: what the engine assumed where the workload is silent (production, the horizon...).
+    - `warnings`: what the reader should not take on trust (a run too short for its load to settle).
     """
 
     workload: str
@@ -117,6 +124,8 @@ class Recommendation:
     reproduce: dict = field(default_factory=dict)
     context: dict = field(default_factory=dict)
     window: dict | None = None
+    assumed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def option(self, option_id: str | None) -> RankedOption | None:
         """The ranked option `option_id` (None when absent)."""
@@ -133,7 +142,8 @@ class Recommendation:
         return {"workload": self.workload, "recommended": self.recommended,
                 "options": [o.to_json() for o in self.options], "traffic": self.traffic,
                 "sensitivity": self.sensitivity, "sizing": self.sizing, "window": self.window,
-                "assumptions": self.assumptions, "reproduce": self.reproduce}
+                "assumed": self.assumed, "warnings": self.warnings, "assumptions": self.assumptions,
+                "reproduce": self.reproduce}
 
     def to_frame(self) -> pd.DataFrame:
         """One row per option with the headline numbers."""

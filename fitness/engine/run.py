@@ -6,7 +6,7 @@ through `run_option`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -14,11 +14,11 @@ from fitness.errors import UserError, from_input_error
 from fitness.workload.scenario import build
 from fitness.workload.spec import Workload
 from sim.errors import InputError
-from sim.metrics import summary
+from sim.metrics import distribution_ms, summary
 from sim.options import option_def
-from sim.results import SimResult
+from sim.results import SERVED, SimResult
 from sim.scenario import Scenario
-from sim.summary import Summary
+from sim.summary import Latency, Summary
 
 DELIVERY_WORDS = {"sync": "a synchronous answer to a waiting caller",
                   "async": "per-request results that the caller polls for or is notified of",
@@ -68,7 +68,24 @@ def run_option(wl: Workload, scenario: Scenario, option_id: str, since_s: float 
             res = opt.simulate(scenario, cfg)
         except InputError as e:
             raise from_input_error(e, wl.source) from e
-    return OptionRun(res, summary(res, since_s))
+    s = summary(res, since_s)
+    by_model = model_latencies(wl, scenario, res, since_s)
+    return OptionRun(res, replace(s, latency_by_model_ms=by_model) if by_model else s)
+
+
+def model_latencies(wl: Workload, scenario: Scenario, result: SimResult, since_s: float = 0.0) -> dict[str, Latency]:
+    """End-to-end latency of each model with an SLO of its own, over its served requests arriving from
+    `since_s` on (the workload's patterns with such SLOs send each request to one model)."""
+    slos, log = wl.model_slos, result.log
+    if not slos or log is None or not result.feasible:
+        return {}
+    out = {}
+    for i, m in enumerate(scenario.models):
+        if m.name in slos:
+            idx = scenario.for_model(i)
+            ok = idx[(log.status[idx] == SERVED) & (log.arrival_s[idx] >= since_s)]
+            out[m.name] = distribution_ms(log.finish_s[ok] - log.arrival_s[ok])
+    return out
 
 
 def simulate(wl: Workload, option_id: str) -> OptionRun:

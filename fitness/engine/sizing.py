@@ -21,27 +21,33 @@ from __future__ import annotations
 
 import heapq
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from pydantic import BaseModel
 
 from fitness.engine.constraints import constrained
 from fitness.engine.queueing import Plan, can_save, endpoints, invocations_target, plan
 from fitness.engine.run import OptionRun, run_option
-from fitness.workload.spec import Workload
+from fitness.workload.spec import Budget, Workload
 from sim.catalog import InstanceType
 from sim.components.sizing import cheapest_fitting, hardware_reasons, max_workers
 from sim.scenario import Scenario
+from sim.summary import Summary
 
 
 @dataclass(frozen=True)
 class Trial:
-    """One configuration simulated: its knobs, whether it met every constraint, its cost, p99 and why not."""
+    """One configuration simulated: its knobs, whether it met every constraint, its cost, p99 and why not;
+    `meets_slo`: whether it met every constraint but the budget (a cheaper way to scale may still pass)."""
 
     config: dict
     feasible: bool
     monthly_usd: float | None
     p99_ms: float | None
     reasons: list[str]
+    meets_slo: bool = False
 
     def to_dict(self) -> dict:
         """Flat row for reports: the knobs (nested ones as `a.b`) then feasible, monthly_usd, p99_ms, reasons."""
@@ -70,6 +76,16 @@ class Sizing:
                 "tried": [t.to_dict() for t in self.tried]}
 
 
+def capacity_floor(cfg: BaseModel) -> int | None:
+    """Fewest instances a fleet configuration runs: its pinned count, its autoscaling minimum, or the minimum
+    of the policy the simulator sizes (None for an option not on instances)."""
+    if getattr(cfg, "instance_count", None) is not None:
+        return cfg.instance_count
+    if getattr(cfg, "autoscaling", None) is not None:
+        return cfg.autoscaling.min
+    return getattr(cfg, "min_instances", None)
+
+
 def flat(config: dict, prefix: str = "") -> dict:
     """Nested knobs flattened to dotted keys: {"autoscaling": {"max": 3}} -> {"autoscaling.max": 3}."""
     out: dict = {}
@@ -82,44 +98,76 @@ def flat(config: dict, prefix: str = "") -> dict:
 
 
 class Runner:
-    """Simulates configurations of one option on one scenario; keeps the trials, the best run and the last."""
+    """Simulates configurations of one option on one scenario; keeps the trials, the best run and the last.
 
-    def __init__(self, wl: Workload, scenario: Scenario, option: str, max_trials: int, since_s: float = 0.0) -> None:
+    `floor`: the fewest instances a configuration may run (production: 2 for an endpoint on instances, 0
+    for none), read from configurations of `config_model`; a configuration below it is judged infeasible.
+    After a trial that breaks the budget, pinned candidates only cost more (`left` is False), but one that
+    scales with the traffic may still pass (`run` with `cheaper=True`).
+    """
+
+    def __init__(self, wl: Workload, scenario: Scenario, option: str, max_trials: int, since_s: float = 0.0,
+                 floor: int = 0, config_model: type[BaseModel] | None = None) -> None:
         self.wl, self.scenario, self.option, self.max_trials = wl, scenario, option, max_trials
-        self.since_s = since_s
+        self.since_s, self.floor, self.config_model = since_s, floor, config_model
         self.trials: list[Trial] = []
         self.best: tuple[Trial, OptionRun] | None = None
         self.last: OptionRun | None = None
-        self.stopped = False
+        self.stopped = False      # the option cannot serve the workload: no knob searched changes that
+        self.over_budget = False  # a trial broke the budget
+        self.hopeless = False     # the work alone breaks the latency targets: no configuration can meet them
+        self._unbudgeted = wl.model_copy(update={"budget": Budget()})
         self._seen: dict[str, Trial] = {}
 
     @property
     def left(self) -> bool:
-        """True while another simulation is allowed."""
-        return not self.stopped and len(self.trials) < self.max_trials
+        """True while another candidate that costs more than the last is worth simulating."""
+        return not self.stopped and not self.over_budget and len(self.trials) < self.max_trials
 
-    def run(self, config: dict) -> tuple[Trial, OptionRun | None] | None:
-        """Simulate `config` (None when no trial is left; a config already tried returns its trial, no run)."""
+    def run(self, config: dict, cheaper: bool = False,
+            force: bool = False) -> tuple[Trial, OptionRun | None] | None:
+        """Simulate `config` (None when no trial is left; a config already tried returns its trial, no run).
+        `cheaper`: the candidate may cost less than one that broke the budget; `force`: simulate it even past
+        the trial limit (the option's own defaults, the last resort)."""
         key = json.dumps(config, sort_keys=True, default=str)
         if key in self._seen:
             return self._seen[key], None
-        if not self.left:
+        allowed = force or (not self.stopped and len(self.trials) < self.max_trials
+                            and (cheaper or not self.over_budget))
+        if not allowed:
             return None
         wl2 = self.wl.model_copy(update={"options": {**self.wl.options, self.option: config}})
         run = run_option(wl2, self.scenario, self.option, self.since_s)  # since: a window judged after its lead
-        s = run.summary
-        judged = constrained(self.wl, s)
-        cost = s.cost_usd.monthly if s.feasible else None
-        trial = Trial(config, judged.feasible, cost, s.latency_ms.p99 if s.feasible else None, list(judged.reasons))
+        trial = self._judge(config, run.summary)
         self.trials.append(trial)
         self._seen[key] = trial
         self.last = run
-        if trial.feasible and (self.best is None or cost < self.best[0].monthly_usd):
+        if trial.feasible and (self.best is None or trial.monthly_usd < self.best[0].monthly_usd):
             self.best = (trial, run)
         budget = self.wl.budget.monthly_usd
-        # no knob searched fixes what the option cannot do, and every later candidate costs more
-        self.stopped = not s.feasible or (budget is not None and cost > budget)
+        # no knob searched fixes what the option cannot do; a candidate over budget ends the pinned ones
+        self.stopped = self.stopped or not run.summary.feasible
+        self.over_budget = self.over_budget or (budget is not None and trial.monthly_usd is not None
+                                                and trial.monthly_usd > budget)
         return trial, run
+
+    def _judge(self, config: dict, s: Summary) -> Trial:
+        """The trial of `config`: the workload's constraints, the production floor, and the budget apart."""
+        judged = constrained(self.wl, s)
+        floor = self.floor_reasons(config) if s.feasible else []  # an option that cannot serve says only why
+        meets = s.feasible and not floor and constrained(self._unbudgeted, s).feasible
+        return Trial(config, judged.feasible and not floor, s.cost_usd.monthly if s.feasible else None,
+                     s.latency_ms.p99 if s.feasible else None, list(judged.reasons) + floor, meets)
+
+    def floor_reasons(self, config: dict) -> list[str]:
+        """Why `config` runs fewer instances than production allows (empty when it does not)."""
+        if not self.floor or self.config_model is None:
+            return []
+        least = capacity_floor(self.config_model(**config))
+        if least is None or least >= self.floor:
+            return []
+        return [f"runs {least} instance{'s' if least != 1 else ''} at times and production needs at least "
+                f"{self.floor} across Availability Zones (set `environment: dev` for a test deployment)"]
 
     def sizing(self, pinned: bool) -> Sizing:
         """The outcome: the cheapest feasible trial, or none."""
@@ -134,35 +182,71 @@ class Runner:
 
 def fleet_search(r: Runner, plans: list[Plan], pinned: Callable[[Plan, int], dict],
                  scaled: Callable[[Plan, int], dict] | None, min_count: int = 1) -> None:
-    """Pinned counts cheapest first (price x count over every plan); at the first that meets the
-    constraints, try autoscaling up to that count if the traffic leaves room to save. When the work alone
-    breaks the latency targets on every plan, the cheapest is simulated once to show it."""
+    """Pinned counts cheapest first (price x count over every plan, never below the runner's floor); at the
+    first that meets the constraints, try autoscaling up to that count if the traffic leaves room to save,
+    then one size up in the same family (`size_up`). A pinned count that meets the SLO but not the budget
+    still tries autoscaling up to it, which pays for fewer instances when the traffic varies. When the work
+    alone breaks the latency targets on every plan, the cheapest is simulated once to show it."""
     if plans and all(p.hopeless for p in plans):
-        plans = [min(plans, key=lambda p: p.price * p.start)]
-    heap = [(p.price * p.start, i, p.start) for i, p in enumerate(plans)]
+        r.hopeless = True
+        plans = [min(plans, key=lambda p: p.price * max(p.start, r.floor))]
+    starts = [max(p.start, r.floor) for p in plans]
+    heap = [(p.price * c, i, c) for i, (p, c) in enumerate(zip(plans, starts, strict=True))]
     heapq.heapify(heap)
+    least = max(min_count, r.floor)
     while heap and r.left:
         _, i, c = heapq.heappop(heap)
         out = r.run(pinned(plans[i], c))
         if out is None:
             return
         if out[0].feasible:
-            autoscale(r, plans[i], c, scaled, min_count)
+            autoscale(r, plans[i], c, scaled, least)
+            size_up(r, plans, i, c, pinned)
+            return
+        if out[0].meets_slo and r.over_budget:
+            autoscale(r, plans[i], c, scaled, least, cheaper=True)
             return
         if not plans[i].hopeless:
             heapq.heappush(heap, (plans[i].price * (c + 1), i, c + 1))
 
 
-def autoscale(r: Runner, p: Plan, count: int, scaled: Callable[[Plan, int], dict] | None, min_count: int) -> None:
-    """After `count` pinned instances met the constraints: autoscaling up to `count`, then `count` + 1 (an
-    instance of headroom for the scaling lag), if the traffic leaves room to pay for fewer on average."""
+def autoscale(r: Runner, p: Plan, count: int, scaled: Callable[[Plan, int], dict] | None, min_count: int,
+              cheaper: bool = False) -> None:
+    """After `count` pinned instances met the SLO: autoscaling up to `count`, then `count` + 1 (an instance
+    of headroom for the scaling lag), if the traffic leaves room to pay for fewer on average; `cheaper`: the
+    pinned count broke the budget, so autoscaling is tried whatever the traffic (it is the only way left)."""
     cat = r.scenario.catalog
-    if scaled is None or not can_save(p, count, min_count, cat.autoscaling, cat.realtime.instance_launch_s.value):
+    if scaled is None:
+        return
+    if not cheaper and not can_save(p, count, min_count, cat.autoscaling, cat.realtime.instance_launch_s.value):
         return
     for top in (count, count + 1):
-        out = r.run(scaled(p, top))
+        out = r.run(scaled(p, top), cheaper=cheaper)
         if out is None or out[0].feasible:
             return
+
+
+def size_up(r: Runner, plans: list[Plan], i: int, count: int, pinned: Callable[[Plan, int], dict]) -> None:
+    """After `count` instances of plan `i` met the constraints: the next size up in the same family with the
+    fewer instances its workers allow (never below the floor), so the trials show it; the cheaper feasible
+    trial is chosen."""
+    bigger = next_size(r.scenario.catalog, plans[i].knobs.get("instance_type"))
+    q = next((p for p in plans if bigger is not None and p.knobs.get("instance_type") == bigger), None)
+    if q is None:
+        return
+    here, there = (max(w for _, w, _ in p.loads) for p in (plans[i], q))  # workers per instance of each
+    r.run(pinned(q, max(1, r.floor, math.ceil(count * here / there))))
+
+
+def next_size(cat, name: str | None) -> str | None:
+    """The smallest type of the same family (`ml.c5` of `ml.c5.xlarge`) with more vCPUs and GPUs at least as
+    many, or None."""
+    if not name or name not in cat.instances:
+        return None
+    it, family = cat.instances[name], name.rsplit(".", 1)[0]
+    up = [t for t in cat.instances.values() if t.name.rsplit(".", 1)[0] == family and t.vcpu > it.vcpu
+          and t.gpu_count >= it.gpu_count]
+    return min(up, key=lambda t: (t.vcpu, t.price_per_hour.value)).name if up else None
 
 
 def without(raw: dict, *keys: str) -> dict:
@@ -176,10 +260,12 @@ def pinned_config(raw: dict) -> Callable[[Plan, int], dict]:
 
 
 def tracked_config(r: Runner, raw: dict) -> Callable[[Plan, int], dict]:
-    """Config builder: target tracking on invocations per instance, min 1, max `top`."""
+    """Config builder: target tracking on invocations per instance, min 1 (the runner's floor when higher),
+    max `top`."""
     period = r.scenario.catalog.autoscaling.metric_period_s.value
+    least = {"min": r.floor} if r.floor > 1 else {}
     return lambda p, top: {**without(raw, "instance_count"), **p.knobs, "autoscaling": {
-        "max": int(top), "target_invocations_per_instance": invocations_target(p, top, period)}}
+        **least, "max": max(int(top), r.floor), "target_invocations_per_instance": invocations_target(p, top, period)}}
 
 
 def distinct(types: list[InstanceType]) -> list[InstanceType]:

@@ -41,17 +41,30 @@ def right_size(wl: Workload, scenario: Scenario, option_id: str, max_trials: int
                since_s: float = 0.0) -> Sizing:
     """The cheapest configuration of `option_id` meeting the workload's constraints, at most `max_trials`
     simulations on `scenario`, by the option's own search (`OptionUnit.search`); a pinned option is
-    simulated once as given. `since_s`: judge each trial on the requests arriving from then on (a window
-    cut with a lead)."""
+    simulated once as given. In production no configuration runs fewer instances than the option's
+    `production_instances`. When the search finds nothing, the option's own defaults (with the user's
+    knobs) are simulated too: an option whose defaults meet the constraints is never infeasible.
+    `since_s`: judge each trial on the requests arriving from then on (a window cut with a lead)."""
     u = unit(option_id)
     raw = {k: v for k, v in (wl.options.get(option_id) or {}).items() if v is not None}
-    r = Runner(wl, scenario, option_id, max_trials, since_s)
+    floor = u.production_instances if wl.production else 0
+    r = Runner(wl, scenario, option_id, max_trials, since_s, floor, u.config_model)
     pinned = u.is_pinned(raw)
     if not pinned:
         u.search(r, wl, scenario, raw)
     if not r.trials:  # pinned, or nothing to search (the simulation says why)
         r.run(raw)
+    if r.best is None and not pinned and not r.stopped and not r.hopeless:
+        r.run(defaults(raw, floor, u.config_model), force=True)
     return r.sizing(pinned)
+
+
+def defaults(raw: dict, floor: int, config_model) -> dict:
+    """The option's own defaults with the user's knobs, its sized autoscaling kept at `floor` instances or
+    more when the option has such a knob."""
+    if floor and "min_instances" in config_model.model_fields:
+        return {**raw, "min_instances": max(floor, raw.get("min_instances") or 0)}
+    return raw
 
 
 @dataclass(frozen=True)

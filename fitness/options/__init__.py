@@ -48,7 +48,9 @@ class OptionUnit:
     """What the product knows about one hosting option (see the module docstring for each field).
 
     `title` heads its docs section; `pins_all` says whether every knob of `pins` (True) or any (False)
-    must be set for the option to count as pinned.
+    must be set for the option to count as pinned; `production_instances` is the fewest instances a
+    production deployment runs (2 for an endpoint on instances, spread over Availability Zones; 0 where
+    there is no instance to keep, or where requests wait in a queue for one, as async).
     """
 
     id: str
@@ -59,6 +61,7 @@ class OptionUnit:
     rubric: str
     docs: str
     pins_all: bool = False
+    production_instances: int = 0
 
     @property
     def sim(self) -> sim_options.OptionDef:

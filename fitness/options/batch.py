@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from fitness.engine.sizing import Runner
 from fitness.export.aws import ExportPlan, TransformSet
 from fitness.export.hosting import hosted
@@ -70,21 +72,64 @@ def _batch_count(wl: Workload, sc: Scenario, raw: dict) -> int:
     return need
 
 
+SCHEDULES_S = (86400.0, 43200.0, 21600.0, 14400.0, 10800.0, 7200.0, 3600.0, 1800.0, 900.0, 300.0)
+"""Job intervals a search tries when the workload sets no trigger: a day down to five minutes, longest
+first (fewer jobs, fewer start-ups; a trigger with no record waiting costs nothing)."""
+
+
+def _startup_s(sc: Scenario, raw: dict) -> float:
+    """The longest start-up of a job: the workload's, or the catalog's job start-up plus the cold start."""
+    cat = sc.catalog
+    if raw.get("startup_s") is not None:
+        return float(raw["startup_s"])
+    bw = cat.network.model_download_mb_per_s.value
+    return cat.batch.job_startup_s.value + max((m.cold_start_s(bw) for m in sc.models), default=0.0)
+
+
+def _triggers(wl: Workload, sc: Scenario, raw: dict) -> list[dict]:
+    """The job triggers to try, in order: the workload's own (a schedule or a record count), else the
+    default nightly schedule when no deadline says otherwise; with a deadline, every interval of
+    `SCHEDULES_S` that leaves the deadline room for a job's start-up, then a record count: the most records
+    arriving within half that room (a job then starts at most about half the room after its first record)."""
+    if raw.get("schedule") is not None or raw.get("trigger_records") is not None or wl.slo.deadline_h is None:
+        return [{}]
+    room = wl.slo.deadline_h * 3600.0 - _startup_s(sc, raw)
+    out: list[dict] = [{"schedule": s} for s in SCHEDULES_S if s < room]
+    if sc.n and room > 0:
+        span = room / 2
+        most = int(np.max(np.searchsorted(sc.arrivals_s, sc.arrivals_s + span) - np.arange(sc.n)))
+        out.append({"trigger_records": max(1, most)})
+    return out or [{}]
+
+
 def search_batch(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> None:
-    """batch: instance_count (type, schedule and the rest as set or defaulted) from one below the count
-    whose largest job ends within the deadline after start-up, up while the slowest result misses the
-    deadline and more instances still bring it closer (a deadline inside the schedule interval is beyond
-    any count), up to the catalog's instance limit."""
+    """batch: the job trigger and the instance count. Triggers as `_triggers` lists them (the workload's,
+    else schedules from nightly down, then a record count, against the deadline); for each, the count from
+    one below the one whose largest job ends within the deadline after start-up, up while the slowest
+    result misses the deadline and more instances still bring it closer, up to the catalog's instance
+    limit. The first trigger with a count that meets the deadline ends the search."""
+    for trigger in _triggers(wl, sc, raw):
+        if _count_search(r, wl, sc, {**raw, **trigger}) or not r.left:
+            return
+
+
+def _count_search(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> bool:
+    """The count search of one trigger (see `search_batch`); True when a count met the constraints."""
     most = int(sc.catalog.batch.instance_count_max.value)
     c, before = max(1, min(most, _batch_count(wl, sc, raw) - 1)), math.inf
     while c <= most:
         out = r.run({**raw, "instance_count": c})
-        if out is None or out[0].feasible or not r.left or out[1] is None:
-            return
+        if out is None:
+            return False
+        if out[0].feasible:
+            return True
+        if not r.left or out[1] is None:
+            return False
         slowest = out[1].summary.latency_ms.max
         if not slowest < before:
-            return
+            return False
         c, before = c + 1, slowest
+    return False
 
 
 # --- export -----------------------------------------------------------------------------------------

@@ -78,5 +78,5 @@ def build_inference_pipeline(plan: ExportPlan) -> list[EndpointSet]:
 UNIT = register(OptionUnit(
     "inference-pipeline", "serial inference pipeline",
     pins=FLEET_PINS, search=search_pipeline, export=build_inference_pipeline, rubric="inference-pipeline",
-    docs=DOCS))
+    docs=DOCS, production_instances=2))
 """The `inference-pipeline` unit, registered once."""

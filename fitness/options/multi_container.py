@@ -77,5 +77,5 @@ def build_multi_container(plan: ExportPlan) -> list[EndpointSet]:
 UNIT = register(OptionUnit(
     "multi-container", "multi-container endpoint (MCE)",
     pins=FLEET_PINS, search=search_multi_container, export=build_multi_container, rubric="multi-container",
-    docs=DOCS))
+    docs=DOCS, production_instances=2))
 """The `multi-container` unit, registered once."""

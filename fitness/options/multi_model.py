@@ -92,5 +92,6 @@ def build_multi_model(plan: ExportPlan) -> list[EndpointSet]:
 
 UNIT = register(OptionUnit(
     "multi-model", "multi-model endpoint (MME)",
-    pins=FLEET_PINS, search=search_multi_model, export=build_multi_model, rubric="multi-model", docs=DOCS))
+    pins=FLEET_PINS, search=search_multi_model, export=build_multi_model, rubric="multi-model",
+    docs=DOCS, production_instances=2))
 """The `multi-model` unit, registered once."""

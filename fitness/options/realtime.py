@@ -61,5 +61,6 @@ def build_realtime(plan: ExportPlan) -> list[EndpointSet]:
 
 UNIT = register(OptionUnit(
     "realtime", "real-time endpoints",
-    pins=FLEET_PINS, search=search_realtime, export=build_realtime, rubric="realtime", docs=DOCS))
+    pins=FLEET_PINS, search=search_realtime, export=build_realtime, rubric="realtime",
+    docs=DOCS, production_instances=2))
 """The `realtime` unit, registered once."""

@@ -114,7 +114,7 @@ def search_triton(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> None:
     if not grid:
         return
     pinned, at = pinned_config(raw), (0, 0)
-    c = grid[at].start
+    c = max(grid[at].start, r.floor)
     while r.left:
         out = r.run(pinned(grid[at], c))
         moved = out is not None and not out[0].feasible
@@ -129,7 +129,7 @@ def search_triton(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> None:
         if out is None or not r.left and not out[0].feasible:
             return
         if out[0].feasible:
-            autoscale(r, grid[at], c, tracked_config(r, raw), 1)
+            autoscale(r, grid[at], c, tracked_config(r, raw), max(1, r.floor))
             return
         c += 1
 
@@ -180,5 +180,5 @@ def build_triton(plan: ExportPlan) -> list[EndpointSet]:
 
 UNIT = register(OptionUnit(
     "triton", "NVIDIA Triton on GPU instances",
-    pins=FLEET_PINS, search=search_triton, export=build_triton, rubric="triton", docs=DOCS))
+    pins=FLEET_PINS, search=search_triton, export=build_triton, rubric="triton", docs=DOCS, production_instances=2))
 """The `triton` unit, registered once."""

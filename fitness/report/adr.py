@@ -97,13 +97,19 @@ def _context(rec: Recommendation) -> list[Block]:
     if not ctx:
         return out + [Text("note", "The workload's models, SLO, budget and delivery mode are not included in this "
                                    "recommendation.")]
-    keys = ("name", "kind", "accelerator", "memory_mb", "size_mb", "service_time", "container_start_s", "load_s")
+    keys = ("name", "kind", "accelerator", "memory_mb", "size_mb", "service_time", "container_start_s", "load_s",
+            "container")
     if ctx.get("models"):
+        rows = [[*(_val(m.get(k) if m.get(k) is not None else "") for k in keys), _val((m.get("slo") or {}).get(
+            "p99_ms") or "")] for m in ctx["models"]]
         out.append(Table(["model", "kind", "accelerator", "memory MB", "artifact MB", "service time", "start s",
-                          "load s"], [[_val(m.get(k, "")) for k in keys] for m in ctx["models"]]))
+                          "load s", "container", "own p99 SLO ms"], rows))
     if ctx.get("application"):
         out.append(Text("p", f"Application pattern: {_val(ctx['application'])}."))
-    return out + [Bullets(_constraints(ctx))]
+    out.append(Bullets(_constraints(ctx)))
+    if rec.assumed:
+        out += [Text("p", "Assumed where the workload is silent:"), Bullets(rec.assumed)]
+    return out
 
 
 def _traffic_text(t: dict) -> str:
@@ -128,6 +134,10 @@ def _constraints(ctx: dict) -> list[str]:
     if slo.get("delivery"):
         out.append(f"Delivery: {slo['delivery']} ({DELIVERY_WORDS.get(slo['delivery'], '')})"
                    + (f", deadline {_num(slo['deadline_h'], 'g')} h." if slo.get("deadline_h") else "."))
+    if ctx.get("environment"):
+        out.append(f"Environment: {ctx['environment']}" + (" (at least 2 instances per endpoint, the SLO kept through "
+                                                            "one instance failure)." if ctx["environment"] ==
+                                                           "production" else " (no production guardrails)."))
     budget = (ctx.get("budget") or {}).get("monthly_usd")
     out.append(f"Budget: {_num(budget)} USD/month." if budget is not None else "Budget: none set.")
     if ctx.get("weights"):
@@ -211,6 +221,7 @@ def _decision(rec: Recommendation) -> list[Block]:
                                   f"{duration_text(best.latency_ms.p99)}, {r.served:,} of "
                                   f"{r.offered:,} requests served."),
                         Text("p", f"Configuration: `{_cfg(best)}`.")]
+    out += [Text("p", "**Warning:** " + w) for w in rec.warnings] + _binding(best)
     if best.tie_with:
         out.append(Text("p", "Tied with " + ", ".join(f"`{t}`" for t in best.tie_with)
                         + " (the ranking cannot separate them within its confidence intervals)."))
@@ -220,6 +231,16 @@ def _decision(rec: Recommendation) -> list[Block]:
                              f"{_num(second.cost_usd.monthly)} USD/month, p99 "
                              f"{duration_text(second.latency_ms.p99)})."))
     return out
+
+
+def _binding(best: RankedOption) -> list[Block]:
+    """Which p99 objective binds the recommended option when models have SLOs of their own."""
+    if best.binding is None:
+        return []
+    model, p99, limit = best.binding
+    what = f"model `{model}`" if model is not None else "the pooled p99"
+    return [Text("p", f"Binding SLO: {what}, p99 {duration_text(p99)} of its {_num(limit, 'g')} ms "
+                      f"({p99 / limit:.0%} of the limit).")]
 
 
 def _rationale(rec: Recommendation) -> list[Block]:

@@ -16,9 +16,21 @@ from sim.errors import InputError
 from sim.scenario import Scenario, build_scenario, stream
 from sim.traces import replay_trace, trace_model_indices
 from sim.traffic import TraceTraffic, assign_models, generate_arrivals, load_trace
+from sim.traffic_spec import DiurnalTraffic, OnOffTraffic, TrafficSpec
 
 DEFAULT_HORIZON_S = 3600.0
-"""Simulated time when the workload gives neither a horizon nor a trace (one hour)."""
+"""Simulated time when the workload gives neither a horizon nor a trace, and its traffic has no period
+longer than that (one hour)."""
+
+
+def default_horizon_s(traffic: TrafficSpec) -> float:
+    """The horizon of a workload that sets none: at least one full period of periodic traffic (a diurnal
+    day, an on/off cycle), so the whole pattern is simulated and billed, else `DEFAULT_HORIZON_S`."""
+    if isinstance(traffic, DiurnalTraffic):
+        return max(DEFAULT_HORIZON_S, traffic.period_s)
+    if isinstance(traffic, OnOffTraffic):
+        return max(DEFAULT_HORIZON_S, traffic.on_s + traffic.off_s)
+    return DEFAULT_HORIZON_S
 
 
 def _model_index(wl: Workload, names: list[str], n: int) -> np.ndarray:
@@ -48,7 +60,7 @@ def _arrivals(wl: Workload, names: list[str]) -> tuple[np.ndarray, np.ndarray, f
     """Arrival times, model indices and horizon: from the pattern, or replayed from the trace file."""
     rng = stream(wl.seed, "arrivals")
     if not isinstance(wl.traffic, TraceTraffic):
-        horizon = wl.horizon or DEFAULT_HORIZON_S
+        horizon = wl.horizon or default_horizon_s(wl.traffic)
         arrivals = generate_arrivals(wl.traffic, horizon, rng)
         return arrivals, _model_index(wl, names, arrivals.size), horizon
     trace = load_trace(wl.base_dir / Path(wl.traffic.trace), wl.traffic)
@@ -72,3 +84,20 @@ def build(wl: Workload) -> Scenario:
         raise from_input_error(e, wl.source) from e
 
 
+
+
+def assumed(wl: Workload) -> list[str]:
+    """What the engine assumed where the workload is silent, in words for the report."""
+    out = []
+    if "environment" not in wl.model_fields_set:
+        out.append("environment: production (the workload does not say): endpoints on instances run at least "
+                   "2 instances across Availability Zones and must keep the SLO when one fails at the busiest "
+                   "minute; set `environment: dev` to lift both.")
+    if wl.horizon is None and not isinstance(wl.traffic, TraceTraffic):
+        h = default_horizon_s(wl.traffic)
+        why = "one full period of the traffic pattern" if h > DEFAULT_HORIZON_S else "the default"
+        out.append(f"horizon: {h / 3600:g} h, {why} (the workload sets none).")
+    if len(wl.models) > 1 and all(m.container is None for m in wl.models):
+        out.append("container: the models name no serving container, so they are taken to share one (as a "
+                   "multi-model endpoint requires); name each model's `container` if they differ.")
+    return out

@@ -28,15 +28,29 @@ from sim.traffic import Duration, TrafficSpec
 _FROZEN = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
+class ModelSLO(BaseModel):
+    """A model's own latency objectives, checked on the requests that name it (besides the workload's `slo`)."""
+
+    model_config = _FROZEN
+
+    p99_ms: float | None = Field(default=None, gt=0)
+    """Highest 99th-percentile latency of this model's requests, ms; unset: no limit of its own."""
+    p95_ms: float | None = Field(default=None, gt=0)
+    """Highest 95th-percentile latency of this model's requests, ms; unset: no limit of its own."""
+
+
 class ModelEntry(ModelSpec):
-    """A model as written: a `ModelSpec` plus `count` (>1 expands to name-0 .. name-(count-1))."""
+    """A model as written: a `ModelSpec` plus `count` (>1 expands to name-0 .. name-(count-1)) and its own
+    SLO (`slo`)."""
 
     count: int = Field(default=1, ge=1)
     """Copies of the model: above 1 expands to `name-0` .. `name-(count-1)`, otherwise identical."""
+    slo: ModelSLO | None = None
+    """This model's own latency SLO, checked on its requests as well as the workload's; unset: the workload's."""
 
     def expand(self) -> list[ModelSpec]:
         """The models this entry stands for."""
-        fields = self.model_dump(exclude={"count"})
+        fields = self.model_dump(exclude={"count", "slo"})
         if self.count == 1:
             return [ModelSpec(**fields)]
         return [ModelSpec(**{**fields, "name": f"{self.name}-{i}"}) for i in range(self.count)]
@@ -134,6 +148,9 @@ class Workload(BaseModel):
 
     name: str = "workload"
     """Name of the workload, shown in reports."""
+    environment: Literal["production", "dev"] = "production"
+    """`production` (the default): endpoints on instances run at least 2 (across Availability Zones) and must
+    keep the SLO when one fails at the busiest minute; `dev`: one instance allowed, no failure check."""
     horizon: Duration | None = None
     """Simulated time, seconds or a string like '6h'; unset: the trace's span, else one hour."""
     seed: int = 0
@@ -167,12 +184,27 @@ class Workload(BaseModel):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"model names must be unique after count expansion; repeated: {', '.join(dup)}")
+        app = self.application
+        if app is not None and app.pattern != "dynamic-selection" and any(e.slo for e in self.models):
+            raise ValueError(f"a model's own slo applies to the requests that name it, and in a {app.pattern} "
+                             "application every request runs every step: set the workload's slo instead "
+                             "(an SLO per step is not supported)")
         return self
 
     @property
     def expanded_models(self) -> tuple[ModelSpec, ...]:
         """Every model after `count` expansion, in file order."""
         return tuple(m for entry in self.models for m in entry.expand())
+
+    @property
+    def model_slos(self) -> dict[str, ModelSLO]:
+        """The models with an SLO of their own (after count expansion: copies share their entry's)."""
+        return {m.name: e.slo for e in self.models if e.slo is not None for m in e.expand()}
+
+    @property
+    def production(self) -> bool:
+        """Whether production guardrails apply (`environment: production`, the default)."""
+        return self.environment == "production"
 
     @property
     def base_dir(self) -> Path:

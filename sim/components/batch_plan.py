@@ -12,7 +12,9 @@ class BatchPlan:
     """How one model is served on an instance: slots, batcher knobs and batch curve (seconds).
 
     `fixed_s`/`per_item_s` set an explicit curve; when `fixed_s` is None the default curve applies to
-    the batch's own service times with `fixed_fraction` of their mean as the per-batch part. `logic`
+    the batch's own service times with `fixed_fraction` of their mean as the per-batch part. An explicit
+    curve is the mean batch; with `mean_s` (the model's mean service time, 0 for a model without variation)
+    a batch takes the curve x its requests' mean sample / `mean_s`, so per-request variation stays. `logic`
     marks a business-logic step (a CPU delay; the other fields are unused).
     """
 
@@ -24,12 +26,14 @@ class BatchPlan:
     per_item_s: float = 0.0
     fixed_fraction: float = 0.0
     logic: bool = False
+    mean_s: float = 0.0
 
     def work_s(self, samples: list[float]) -> float:
         """GPU-seconds of a batch whose requests have these service samples (s)."""
         n = len(samples)
         if self.fixed_s is not None:
-            return self.fixed_s + self.per_item_s * n
+            curve = self.fixed_s + self.per_item_s * n
+            return curve * (sum(samples) / n) / self.mean_s if self.mean_s > 0 else curve
         total = sum(samples)
         # = fraction x mean + (1 - fraction) x total, written so that a batch of one is exactly its sample
         return total - self.fixed_fraction * total * (n - 1) / n

@@ -128,8 +128,8 @@ class SingleBatchHost:
         work = self.work
         if work is None:
             w = self.plan.work_s(js)
-        elif size == 1:
-            w = work[js[0]]  # what work_s gives a batch of one: its own sample
+        elif size == 1 and self.plan.fixed_s is None:
+            w = work[js[0]]  # what the default curve gives a batch of one: its own sample
         else:
             w = self.plan.work_s([work[j] for j in js])
         self.gpu_busy_s += w

@@ -24,9 +24,15 @@ from sim.catalog import Catalog, InstanceType
 from sim.model import ModelSpec
 
 
+def gpu_usable_mb(it: InstanceType, catalog: Catalog) -> float:
+    """GPU memory one GPU leaves for models: its memory less the CUDA context and serving runtime held on
+    every GPU (catalog `triton.gpu_memory_overhead_mb`), MB; 0 without a GPU."""
+    return it.gpu_memory_gib * 1024 - catalog.triton.gpu_memory_overhead_mb.value if it.gpu_count else 0.0
+
+
 def gpu_budget_mb(it: InstanceType, catalog: Catalog) -> float:
-    """GPU memory left for models: the instance's (every GPU's) less the server's overhead (catalog), MB."""
-    return it.gpu_memory_total_mb - catalog.triton.gpu_memory_overhead_mb.value
+    """GPU memory the instance leaves for models: `gpu_usable_mb` on each of its GPUs, MB."""
+    return gpu_usable_mb(it, catalog) * it.gpu_count
 
 
 def gpu_demand_mb(models: Sequence[ModelSpec], instances_per_model: int, gpu_count: int) -> float:
@@ -47,8 +53,8 @@ def gpu_memory_reasons(it: InstanceType, models: Sequence[ModelSpec], instances_
         return []
     copies = f" x {instances_per_model} instances per model" if instances_per_model > 1 else ""
     return [f"the models need {need:,.0f} MB of GPU memory{copies} and {it.name} leaves {budget:,.0f} MB "
-            f"({it.gpu_count} x {it.gpu_memory_gib:g} GiB GPU memory minus "
-            f"{catalog.triton.gpu_memory_overhead_mb.value:,.0f} MB for the CUDA context and Triton)"]
+            f"({it.gpu_count} x ({it.gpu_memory_gib:g} GiB GPU memory minus "
+            f"{catalog.triton.gpu_memory_overhead_mb.value:,.0f} MB for the CUDA context and Triton))"]
 
 
 def cheapest_gpu_fitting(models: Sequence[ModelSpec], instances_per_model: int, catalog: Catalog

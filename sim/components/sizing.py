@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.catalog import Catalog, InstanceType
+from sim.components.gpu import gpu_usable_mb
 from sim.model import ModelSpec
 from sim.traffic_stats import per_window_counts
 
@@ -15,17 +16,19 @@ def usable_memory_mb(it: InstanceType, catalog: Catalog) -> float:
 
 
 def max_workers(it: InstanceType, model: ModelSpec, catalog: Catalog) -> int:
-    """Workers that fit: one per vCPU (one per GPU for GPU models), each holding its own model copy."""
-    per_hw = it.gpu_count if model.accelerator == "gpu" else it.vcpu
+    """Workers that fit, each holding its own model copy: one per vCPU that host memory allows, or, for a GPU
+    model (whose `memory_mb` is GPU memory), one per GPU whose memory holds it."""
+    if model.accelerator == "gpu":
+        return it.gpu_count if model.memory_mb <= gpu_usable_mb(it, catalog) else 0
     if model.memory_mb <= 0:
-        return per_hw
-    return max(0, int(min(per_hw, usable_memory_mb(it, catalog) // model.memory_mb)))
+        return it.vcpu
+    return max(0, int(min(it.vcpu, usable_memory_mb(it, catalog) // model.memory_mb)))
 
 
 def hardware_reasons(it: InstanceType, model: ModelSpec, workers: int | None, catalog: Catalog) -> list[str]:
     """Why `model` cannot run on `it` with `workers` workers (empty if it can)."""
-    if model.accelerator == "gpu" and it.gpu_count == 0:
-        return [f"model {model.name} needs a GPU and {it.name} has none"]
+    if model.accelerator == "gpu":
+        return _gpu_reasons(it, model, workers, catalog)
     fit = max_workers(it, model, catalog)
     if fit == 0:
         return [f"model {model.name} needs {model.memory_mb:.0f} MB and {it.name} leaves "
@@ -33,6 +36,21 @@ def hardware_reasons(it: InstanceType, model: ModelSpec, workers: int | None, ca
     if workers is not None and workers > fit and model.memory_mb > 0:
         return [f"{workers} workers of model {model.name} need {workers * model.memory_mb:.0f} MB and "
                 f"{it.name} leaves {usable_memory_mb(it, catalog):.0f} MB for models"]
+    return []
+
+
+def _gpu_reasons(it: InstanceType, model: ModelSpec, workers: int | None, catalog: Catalog) -> list[str]:
+    """Why GPU `model` cannot run on `it`: no GPU, a model larger than one GPU's memory, more workers than
+    GPUs (each worker holds its copy on a GPU of its own)."""
+    if it.gpu_count == 0:
+        return [f"model {model.name} needs a GPU and {it.name} has none"]
+    usable = gpu_usable_mb(it, catalog)
+    if model.memory_mb > usable:
+        return [f"model {model.name} needs {model.memory_mb:,.0f} MB of GPU memory and a GPU of {it.name} leaves "
+                f"{usable:,.0f} MB ({it.gpu_memory_gib:g} GiB less "
+                f"{catalog.triton.gpu_memory_overhead_mb.value:,.0f} MB for the CUDA context and runtime)"]
+    if workers is not None and workers > it.gpu_count:
+        return [f"{workers} workers of GPU model {model.name} need a GPU each and {it.name} has {it.gpu_count}"]
     return []
 
 

@@ -69,6 +69,9 @@ class FleetConfig(BaseModel):
     """Target tracking on invocations per instance; unset: min 1, max for twice the peak minute's need."""
     initial_count: int | None = Field(default=None, ge=1)
     """Instances at t = 0 when autoscaling; unset: what the first 10 minutes of traffic need."""
+    min_instances: int = Field(default=1, ge=1)
+    """Fewest instances of the sized autoscaling policy (unused when `instance_count` or `autoscaling` is
+    given); production deployments run at least 2, spread over Availability Zones."""
     launch_s: float | None = Field(default=None, ge=0)
     """Seconds from a scale-out decision to serving; unset: the catalog's provisioning time plus start-up."""
     target_utilization: float = Field(default=0.6, gt=0, le=1)
@@ -120,7 +123,7 @@ def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arriv
     per_instance_rps = cfg.target_utilization * capacity_rps
     if a is None:
         need = peak_rate_rps(arrivals, horizon_s) / per_instance_rps
-        a = Autoscaling(min=1, max=max(2, math.ceil(2 * need)),
+        a = Autoscaling(min=cfg.min_instances, max=max(2, cfg.min_instances, math.ceil(2 * need)),
                         target_invocations_per_instance=per_instance_rps * period_s)
     target_rps = a.target_invocations_per_instance / period_s
     initial = cfg.initial_count or min(a.max, max(a.min, math.ceil(early_rate_rps(arrivals, horizon_s) / target_rps)))

@@ -50,6 +50,9 @@ class AsyncConfig(FleetConfig):
     """Target tracking on the backlog per instance; unset: min 0, max for twice the peak minute's need."""
     initial_count: int | None = Field(default=None, ge=0)
     """Instances at t = 0 when autoscaling; unset: what the first 10 minutes need at `target_utilization`."""
+    min_instances: int = Field(default=0, ge=0)
+    """Fewest instances of the sized backlog policy (unused when `instance_count` or `autoscaling` is given);
+    0 scales to zero between bursts (the queue keeps the requests)."""
     launch_s: float | None = Field(default=None, ge=0)
     """Seconds from a scale-out decision to serving; unset: the catalog's provisioning time plus the cold start."""
     target_utilization: float = Field(default=0.7, gt=0, le=1)
@@ -86,7 +89,8 @@ def _policy(cfg: AsyncConfig, model: ModelSpec, workers: int, arrivals: np.ndarr
     per_inst_rps = cfg.target_utilization * workers / max(work_s, 1e-9)
     a = cfg.autoscaling
     if a is None:
-        a = BacklogScaling(max=max(1, math.ceil(2 * peak_rate_rps(arrivals, horizon_s) / per_inst_rps)))
+        need = math.ceil(2 * peak_rate_rps(arrivals, horizon_s) / per_inst_rps)
+        a = BacklogScaling(min=cfg.min_instances, max=max(1, cfg.min_instances, need))
     initial = cfg.initial_count if cfg.initial_count is not None else \
         math.ceil(early_rate_rps(arrivals, horizon_s) / per_inst_rps)
     pol = tracking(cfg, a, a.target_backlog_per_instance, launch_delay_s([model], catalog), catalog)

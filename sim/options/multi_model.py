@@ -18,11 +18,13 @@ from pydantic import Field
 
 from sim.catalog import Catalog, InstanceType
 from sim.components.cache import Footprints
+from sim.components.gpu import gpu_budget_mb
 from sim.components.mme_pool import ModelAwarePool
 from sim.components.sizing import payload_reasons, processing_reasons
 from sim.components.timeout import time_out
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
+from sim.model import ModelSpec
 from sim.options import register
 from sim.options._fleet import FleetConfig, provision
 from sim.results import ConfigRecord, Figures, RequestLog, SimConfig, SimResult
@@ -52,9 +54,9 @@ class MultiModelConfig(FleetConfig):
 
 def memory_for_models_mb(it: InstanceType, gpu: bool, catalog: Catalog) -> float:
     """Memory an instance leaves for loaded models: RAM less the serving overhead, or (GPU, through
-    Triton) the instance's GPU memory (every GPU's) less Triton's overhead; MB."""
+    Triton) every GPU's memory less the runtime's overhead on it (`gpu_budget_mb`); MB."""
     if gpu:
-        return it.gpu_memory_total_mb - catalog.triton.gpu_memory_overhead_mb.value
+        return gpu_budget_mb(it, catalog)
     return it.memory_mb - catalog.realtime.memory_overhead_mb.value
 
 
@@ -67,11 +69,25 @@ def _instance_type(cfg: MultiModelConfig, largest_mb: float, gpu: bool, catalog:
     return fits[0] if fits else None
 
 
+def container_reasons(models: tuple[ModelSpec, ...]) -> list[str]:
+    """Why the models cannot share one multi-model endpoint: it runs one container for all of them, and
+    they name different serving containers (models that name none share one)."""
+    groups: dict[str, list[str]] = {}
+    for m in models:
+        groups.setdefault(m.container or "unnamed", []).append(m.name)
+    if len(groups) < 2:
+        return []
+    listed = "; ".join(f"{c}: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}" for c, names in groups.items())
+    return [f"a multi-model endpoint serves all its models from one container, and these models need "
+            f"{len(groups)} ({listed})"]
+
+
 def _plan(scenario: Scenario, cfg: MultiModelConfig) -> tuple[dict, list[str]]:
     """Hardware, budgets and workers, as the flat config dict, and the reasons the option cannot serve."""
     cat, models = scenario.catalog, scenario.models
     reasons = payload_reasons(models, cat.realtime.payload_limit_mb.value, "multi-model endpoints")
     reasons += processing_reasons(models, cat.realtime.timeout_s.value, "multi-model endpoints")
+    reasons += container_reasons(models)
     fp = Footprints.of(models, cat)
     gpu = any(m.accelerator == "gpu" for m in models)
     it = _instance_type(cfg, max(fp.memory_mb), gpu, cat)

@@ -23,6 +23,7 @@ from sim.components.seq import floats, ints
 from sim.components.sizing import payload_reasons, processing_reasons
 from sim.components.timeout import time_out
 from sim.cost import instance_cost_usd
+from sim.distributions import Constant
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
@@ -73,17 +74,19 @@ def _plans(scenario: Scenario, cfg: TritonConfig, used: list[int], gpus: int) ->
             delay_s=cfg.max_queue_delay_ms / 1000.0, preferred=tuple(sorted(set(cfg.preferred_batch_sizes))),
             fixed_s=curve.fixed_ms / 1000.0 if curve else None,
             per_item_s=curve.per_item_ms / 1000.0 if curve else 0.0,
-            fixed_fraction=frac, logic=m.kind == "logic")
+            fixed_fraction=frac, logic=m.kind == "logic",
+            mean_s=0.0 if isinstance(m.service_time, Constant) else m.service_time.expected_ms / 1000.0)
     return out
 
 
 def _work(scenario: Scenario, plans: list[BatchPlan | None]) -> list:
-    """Per model: every request's service sample there, where the model's curve or logic step uses it."""
+    """Per model: every request's service sample there (None for a model with an explicit curve and no
+    variation to keep, `BatchPlan.mean_s` 0)."""
     app = scenario.application
     shared = floats(scenario.service_s) if app is None or app.routed else None
     out = []
     for i, p in enumerate(plans):
-        needed = p is not None and (p.logic or p.fixed_s is None)
+        needed = p is not None and (p.logic or p.fixed_s is None or p.mean_s > 0)
         out.append((shared if shared is not None else floats(scenario.step_service_s(i))) if needed else None)
     return out
 

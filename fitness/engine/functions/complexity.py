@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import catalogs
 from fitness.options import rubric_decisions
 from sim.summary import Summary
 
@@ -16,12 +17,29 @@ def decisions(option: str, ctx) -> list[dict]:
 
 
 def raw(s: Summary, ctx) -> float:
-    """Sum of the weights of the option's decisions (1 set once .. 3 needs load tests or tuning)."""
-    return float(sum(d["weight"] for d in decisions(s.option, ctx)))
+    """Sum of the weights of the option's decisions (1 set once .. 3 needs load tests or tuning), plus the
+    rubric's weight for each endpoint beyond the first and each network hop a request makes beyond its
+    first call (`scale`)."""
+    return float(sum(d["weight"] for d in decisions(s.option, ctx))) + scale(s, ctx)[2]
+
+
+def scale(s: Summary, ctx) -> tuple[int, int, float]:
+    """(endpoints, hops, their weight): the option's endpoints (or job streams), and for an application run
+    as separate endpoints the calls a request makes beyond its first, weighted by the rubric."""
+    rubric = catalogs.rubric("complexity")
+    knobs = s.config.option
+    endpoints = int(knobs.get("endpoints", knobs.get("job_streams", 1)) or 1)
+    app = getattr(ctx.workload, "application", None) if ctx is not None else None
+    hops = 0
+    if app is not None and app.pattern != "dynamic-selection" and "hosting" in knobs:
+        hops = max(0, len(app.steps) + len(app.branches) + (1 if app.aggregator else 0) - 1)
+    return endpoints, hops, (endpoints - 1) * rubric["per_extra_endpoint"] + hops * rubric["per_hop"]
 
 
 def explain(s: Summary, value: float, ctx, best: Summary | None) -> str:
-    """One sentence: how many decisions, which, and their weight."""
+    """One sentence: how many decisions, which, their weight, and what the endpoints and hops add."""
     ds = decisions(s.option, ctx)
     names = ", ".join(d["decision"] for d in ds)
-    return f"{s.option} asks {len(ds)} decisions of the team (weight {value:g}): {names}."
+    endpoints, hops, extra = scale(s, ctx)
+    grown = (f"; {endpoints} endpoints and {hops} hops per request add {extra:g}" if extra else "")
+    return f"{s.option} asks {len(ds)} decisions of the team (weight {value:g}{grown}): {names}."
