@@ -355,7 +355,7 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def tiny(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(workload({"realtime": {"instance_type": "ml.c5.xlarge", "autoscaling": {
-        "min": 1, "max": 3, "target_invocations_per_instance": 600}}})))
+        "min": 2, "max": 3, "target_invocations_per_instance": 600}}})))
     return path
 
 

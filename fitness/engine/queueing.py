@@ -194,11 +194,16 @@ def targets(wl: Workload) -> list[tuple[float, float]]:
     return [(1 - q / 100, ms / 1000.0) for q, ms in ((99, wl.slo.p99_ms), (95, wl.slo.p95_ms)) if ms is not None]
 
 
-def sizing_window_s(wl: Workload, sc: Scenario) -> float:
-    """Window through which traffic is sized: the autoscaling metric period, or the offline deadline."""
+def sizing_window_s(wl: Workload, sc: Scenario, wait_limit_s: float | None = None) -> float:
+    """Window through which traffic is sized: the autoscaling metric period, or for offline results the
+    deadline, but no longer than a request may wait on the option (`wait_limit_s`; unset: the real-time
+    invocation timeout, which every endpoint but async holds its callers to): work queued past that fails
+    whatever the deadline."""
+    period = sc.catalog.autoscaling.metric_period_s.value
     if wl.slo.delivery == "offline" and wl.slo.deadline_h is not None:
-        return min(wl.slo.deadline_h * 3600.0, sc.horizon_s)
-    return sc.catalog.autoscaling.metric_period_s.value
+        limit = wait_limit_s if wait_limit_s is not None else sc.catalog.realtime.timeout_s.value
+        return max(period, min(wl.slo.deadline_h * 3600.0, sc.horizon_s, limit))
+    return period
 
 
 def allowance(wl: Workload) -> float:
@@ -209,15 +214,16 @@ def allowance(wl: Workload) -> float:
     return min([s for s, _ in targets(wl)], default=wl.slo.max_error_rate)
 
 
-def endpoints(wl: Workload, sc: Scenario, hop_s: float, extra_s: Callable = lambda m: 0.0
-              ) -> list[tuple[int, Demand, float]]:
+def endpoints(wl: Workload, sc: Scenario, hop_s: float, extra_s: Callable = lambda m: 0.0,
+              wait_limit_s: float | None = None) -> list[tuple[int, Demand, float]]:
     """Per model endpoint with requests: (model index, demand, seconds the rest of the path takes).
 
     One model per request: each model's own requests. A pattern: every model sees every request; the rest
     of the path is the other stages' mean work plus a hop per stage. Count-expanded models of one spec
     are represented by their busiest member (they share one config, so it decides the count).
+    `wait_limit_s`: as `sizing_window_s`.
     """
-    app, h, win = sc.application, sc.horizon_s, sizing_window_s(wl, sc)
+    app, h, win = sc.application, sc.horizon_s, sizing_window_s(wl, sc, wait_limit_s)
     if app is not None and not app.routed:
         means = {i: float(sc.step_service_s(i).mean()) if sc.n else 0.0 for i in app.models_used}
         path = sum(max(means[i] for i in stage) for stage in app.stages) + hop_s * len(app.stages)

@@ -23,7 +23,7 @@ import heapq
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import BaseModel
 
@@ -173,7 +173,11 @@ class Runner:
         """The outcome: the cheapest feasible trial, or none."""
         if self.best is not None:
             return Sizing(self.option, pinned, self.best[0].config, self.best[1], list(self.trials))
-        return Sizing(self.option, pinned, None, self.last, list(self.trials))
+        last, trial = self.last, self.trials[-1] if self.trials else None
+        if last is not None and trial is not None and last.summary.feasible:
+            # the run met the simulator's limits but not a rule of the product (production floor, failure drill)
+            last = replace(last, summary=replace(last.summary, feasible=False, reasons=tuple(trial.reasons)))
+        return Sizing(self.option, pinned, None, last, list(self.trials))
 
 
 
@@ -240,13 +244,17 @@ def size_up(r: Runner, plans: list[Plan], i: int, count: int, pinned: Callable[[
 
 def next_size(cat, name: str | None) -> str | None:
     """The smallest type of the same family (`ml.c5` of `ml.c5.xlarge`) with more vCPUs and GPUs at least as
-    many, or None."""
+    many; in a family of one size (`ml.t2.medium` here), the cheapest type of any family with more vCPUs and
+    as many GPUs of the same accelerator kind; or None."""
     if not name or name not in cat.instances:
         return None
     it, family = cat.instances[name], name.rsplit(".", 1)[0]
-    up = [t for t in cat.instances.values() if t.name.rsplit(".", 1)[0] == family and t.vcpu > it.vcpu
-          and t.gpu_count >= it.gpu_count]
-    return min(up, key=lambda t: (t.vcpu, t.price_per_hour.value)).name if up else None
+    bigger = [t for t in cat.instances.values() if t.vcpu > it.vcpu and t.gpu_count >= it.gpu_count
+              and t.accelerator == it.accelerator]
+    same = [t for t in bigger if t.name.rsplit(".", 1)[0] == family]
+    if same:
+        return min(same, key=lambda t: (t.vcpu, t.price_per_hour.value)).name
+    return min(bigger, key=lambda t: (t.price_per_hour.value, t.vcpu)).name if bigger else None
 
 
 def without(raw: dict, *keys: str) -> dict:
@@ -296,12 +304,14 @@ FLEET_PINS = ("instance_count", "autoscaling")
 """A fleet's capacity is pinned by a count or by an autoscaling policy."""
 
 
-def per_model_plans(r: Runner, raw: dict, extra_s: Callable = lambda m: 0.0) -> list[Plan]:
+def per_model_plans(r: Runner, raw: dict, extra_s: Callable = lambda m: 0.0,
+                    wait_limit_s: float | None = None) -> list[Plan]:
     """Plans for options with one endpoint per model (realtime, async): each type that fits every model,
-    workers per instance as the option sizes them (one per vCPU or GPU that memory allows)."""
+    workers per instance as the option sizes them (one per vCPU or GPU that memory allows); `wait_limit_s`:
+    the longest a request may wait (`fitness.engine.queueing.sizing_window_s`)."""
     wl, sc = r.wl, r.scenario
     cat, workers = sc.catalog, raw.get("workers_per_instance")
-    eps = endpoints(wl, sc, cat.co_hosting.endpoint_hop_ms.value / 1000.0, extra_s)
+    eps = endpoints(wl, sc, cat.co_hosting.endpoint_hop_ms.value / 1000.0, extra_s, wait_limit_s)
     models = [sc.models[i] for i, _, _ in eps]
     out = []
     for it in types_for(models, cat, lambda t: all(not hardware_reasons(t, m, workers, cat) for m in models),

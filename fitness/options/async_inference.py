@@ -5,6 +5,8 @@ The simulation is `sim/options/async_inference.py`; this unit adds what the deci
 
 from __future__ import annotations
 
+import math
+
 from fitness.engine.queueing import Plan
 from fitness.engine.sizing import FLEET_PINS, Runner, fleet_search, per_model_plans, pinned_config, without
 from fitness.export.aws import EndpointSet, ExportPlan
@@ -48,7 +50,8 @@ def search_async(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> None:
     """async: as realtime, each request's work including its S3 read and write; then backlog scaling
     from zero (min 0, max the count, the option's default backlog target) if idle stretches could save."""
     cfg, cat = AsyncConfig(**raw), sc.catalog
-    plans = per_model_plans(r, raw, lambda m: io_s(m, cfg, cat))
+    # queued async requests wait in the endpoint's queue, not on a caller's timeout: only the deadline bounds them
+    plans = per_model_plans(r, raw, lambda m: io_s(m, cfg, cat), wait_limit_s=math.inf)
 
     def scaled(p: Plan, top: int) -> dict:
         """Backlog scaling from zero up to `top` instances, the option's default target."""

@@ -29,8 +29,13 @@ async and offline; hosts the serial pattern only (and needs one).
 - **Approximation.** Requests are taken in arrival order at every step. That is exact with one worker
   per step or constant service; with several workers and variable service a request can overtake
   another at one step and still wait for it at the next, which errs on the slow side.
-- **Defaults.** Instance type: the cheapest type on which every step's workers fit (a vCPU per CPU worker,
-  a GPU per GPU worker, each worker with its own model copy). Autoscaling on requests per instance,
+- **Shared vCPUs.** The containers of a pipeline run side by side on one instance and share its vCPUs.
+  While the CPU steps' workers are no more than the vCPUs nothing is shared (exact); beyond that a CPU
+  step starting while b other CPU workers of its instance are busy runs at speed min(1, vCPUs / (b + 1))
+  for its whole service, which at saturation gives the processor-sharing throughput vCPUs / (sum of the
+  CPU steps' service). Sizing then treats the vCPUs as the servers of all the CPU steps' work.
+- **Defaults.** Instance type: the cheapest type on which every step's workers fit (memory for each CPU
+  worker's model copy, a GPU per GPU worker). Autoscaling on requests per instance,
   sized on the slowest step.
 - **Limits.** `co_hosting.pipeline_min_containers`..`pipeline_max_containers` steps (2..15); 6 MB
   payload; the steps' mean processing summed within 60 s.
@@ -46,19 +51,27 @@ async and offline; hosts the serial pattern only (and needs one).
 
 def search_pipeline(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> None:
     """inference-pipeline: instance type holding every container's workers x count, sized on the slowest
-    step (throughput is bound there), the other steps and hops taken off the latency budget; then tracking."""
+    step (throughput is bound there), the other steps and hops taken off the latency budget; on a type whose
+    vCPUs the CPU steps' workers outnumber, sized on those vCPUs serving all the CPU steps' work; then
+    tracking."""
     app, cat = sc.application, sc.catalog
     if app is None or app.pattern != "serial" or not sc.n:
         return
     steps, w = [sc.models[i] for i in app.steps], PipelineConfig(**raw).workers_per_container
     work = [sc.step_service_s(i) for i in app.steps]
+    hops_s = cat.co_hosting.pipeline_hop_ms.value / 1000 * (len(steps) - 1)
+    total_s = sum(x.mean() for x in work) + hops_s
     slow = int(np.argmax([x.mean() for x in work]))
-    rest = sum(x.mean() for x in work) - work[slow].mean() + cat.co_hosting.pipeline_hop_ms.value / 1000 * (
-        len(steps) - 1)
-    d = Demand.of(sc.arrivals_s, work[slow], sc.horizon_s, sizing_window_s(wl, sc))
+    window = sizing_window_s(wl, sc)
+    by_step = (Demand.of(sc.arrivals_s, work[slow], sc.horizon_s, window), w, float(total_s - work[slow].mean()))
+    cpu = [x for m, x in zip(steps, work, strict=True) if m.accelerator == "cpu"]
+    cpu_work = np.sum(cpu, axis=0) if cpu else np.zeros(sc.n)
+    shared = Demand.of(sc.arrivals_s, cpu_work, sc.horizon_s, window)
     names = [raw["instance_type"]] if raw.get("instance_type") else [t.name for t in distinct(cat.cheapest())]
     fits = [cat.instance(n) for n in names if not pipeline_reasons(cat.instance(n), steps, w, cat)]
-    plans = [plan(wl, {"instance_type": t.name}, [(d, w, float(rest))], t.price_per_hour.value) for t in fits]
+    plans = [plan(wl, {"instance_type": t.name},
+                  [(shared, t.vcpu, float(total_s - shared.mean_s)) if w * len(cpu) > t.vcpu else by_step],
+                  t.price_per_hour.value) for t in fits]
     fleet_search(r, plans, pinned_config(raw), tracked_config(r, raw))
 
 

@@ -5,6 +5,14 @@ The data plane of inference pipelines: every instance holds one container per st
 max(its finish at step k - 1 + hop, the earliest free worker of step k), so throughput is bound by the
 slowest step and requests queue in front of it.
 
+CPU steps share the instance's vCPUs (SageMaker runs a pipeline's containers on one instance, side by
+side). While the CPU workers of an instance are no more than its vCPUs nothing is shared and the recursion
+is exact; beyond that a CPU job runs at speed min(1, vcpus / (b + 1)) for its whole service, b being the
+CPU jobs already assigned on its instance that overlap its interval at full speed (an assigned job is not
+slowed again by a later one: each overlap is charged once, to the later job). A lone request runs at full
+speed, and at saturation with equal steps this is the processor-sharing throughput vcpus / (sum of the CPU
+steps' service); in between it is an approximation.
+
 The recursion takes requests in arrival order at every step. That is exact when a step hands requests
 on in arrival order (one worker per step, or constant service times); with several workers and variable
 service a request can overtake another at one step and still wait for it at the next, which errs on the
@@ -13,6 +21,7 @@ slow side.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 
 import numpy as np
@@ -29,11 +38,12 @@ class TandemPool(Fleet):
     `hop_s` is the delay between consecutive steps (none before the first). The log gets when each
     request's last step finished (the caller's timeout is applied after the run, `sim.components.timeout`).
     Per-step queue waits are summed in `wait_s` (and their maxima in `max_wait_s`) to show where requests
-    queue.
+    queue. `vcpus` and `cpu_steps` (which steps run on CPU) make the CPU steps share the instance's vCPUs;
+    unset, every worker has a CPU of its own.
     """
 
     def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, workers: int,
-                 hop_s: float = 0.0) -> None:
+                 hop_s: float = 0.0, vcpus: int | None = None, cpu_steps: tuple[bool, ...] = ()) -> None:
         super().__init__()
         service_s = np.asarray(service_s, float)
         service_s = service_s[:, None] if service_s.ndim == 1 else service_s
@@ -46,6 +56,10 @@ class TandemPool(Fleet):
         self._done: list[tuple[float, int]] = []   # (finish, instance) of requests in flight
         self.wait_s = [0.0] * self.steps
         self.max_wait_s = [0.0] * self.steps
+        cpu = [j for j, c in enumerate(cpu_steps) if c]
+        # contention only once the CPU workers outnumber the vCPUs: below that the plain recursion is exact
+        self._shared = (vcpus, cpu) if vcpus is not None and workers * len(cpu) > vcpus else None
+        self._jobs: list[tuple[list[float], list[float]]] = []  # per instance: sorted starts, finishes of CPU jobs
 
     def _on_join(self, iid: int, t: float) -> None:
         self._free.append([[t] * self.workers for _ in range(self.steps)])
@@ -54,6 +68,8 @@ class TandemPool(Fleet):
         """Serve every arrival before `until` through all the steps of its instance."""
         if not self.routable:
             return
+        if self._shared is not None:
+            return self._advance_shared(until)
         arr, idx, cols, k, n = self._arr, self._idx, self._cols, self._next, len(self._arr)
         start_s, finish_s = self.log.start_s, self.log.finish_s
         done, out, free, busy = self._done, self.out, self._free, self.busy_until
@@ -82,6 +98,56 @@ class TandemPool(Fleet):
             push(done, (f, iid))
             if f > busy[iid]:
                 busy[iid] = f
+            finish_s[idx[k]] = f
+            k += 1
+        self._next = k
+
+    def _advance_shared(self, until: float) -> None:
+        """`advance` when CPU steps contend for the vCPUs: each CPU step's service is stretched by the share
+        of vCPUs it gets at its start (see the module docstring).
+
+        The CPU jobs assigned on an instance that overlap [t0, t1) are those with start < t1 and finish > t0:
+        with sorted lists of starts and finishes, #starts < t1 - #finishes <= t0. Jobs done by the current
+        arrival count +1 - 1 for every later instant, so that many of the smallest starts and finishes are
+        dropped as the clock passes them, keeping the lists to the work still in the system."""
+        vcpus, cpu = self._shared
+        is_cpu = [j in cpu for j in range(self.steps)]
+        arr, idx, cols, k, n = self._arr, self._idx, self._cols, self._next, len(self._arr)
+        start_s, finish_s = self.log.start_s, self.log.finish_s
+        done, out, free, busy, jobs = self._done, self.out, self._free, self.busy_until, self._jobs
+        pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
+        while k < n and arr[k] < until:
+            a = arr[k]
+            while done and done[0][0] <= a:
+                out[pop(done)[1]] -= 1
+            iid = self.least_outstanding()
+            while len(jobs) <= iid:
+                jobs.append(([], []))
+            starts, ends = jobs[iid]
+            gone = bisect.bisect_right(ends, a)
+            del starts[:gone], ends[:gone]
+            heaps, ready, f = free[iid], a, a
+            for s in range(self.steps):
+                heap = heaps[s]
+                begin = heap[0] if heap[0] > ready else ready
+                if s == 0:
+                    start_s[idx[k]] = begin
+                waited = begin - ready
+                self.wait_s[s] += waited
+                self.max_wait_s[s] = max(self.max_wait_s[s], waited)
+                work = cols[s][k]
+                if is_cpu[s]:
+                    overlap = bisect.bisect_left(starts, begin + work) - bisect.bisect_right(ends, begin)
+                    work /= min(1.0, vcpus / (overlap + 1))
+                f = begin + work
+                replace(heap, f)
+                if is_cpu[s]:
+                    bisect.insort(starts, begin)
+                    bisect.insort(ends, f)
+                ready = f + self.hop_s
+            out[iid] += 1
+            push(done, (f, iid))
+            busy[iid] = max(busy[iid], f)
             finish_s[idx[k]] = f
             k += 1
         self._next = k

@@ -1,7 +1,7 @@
 """`inference-pipeline`: a serial application of 2..15 containers run in sequence on every instance.
 
 Each step (a model, or a business-logic step: a container too) is its own container with
-`workers_per_container` FIFO workers; a request goes through the steps of one instance in order with an
+`workers_per_container` FIFO workers, the CPU steps sharing the instance's vCPUs; a request goes through the steps of one instance in order with an
 in-host hop (`co_hosting.pipeline_hop_ms`) between consecutive steps (`TandemPool`), so its latency is
 the sum over steps of queue + service, plus the hops, and throughput is bound by the slowest step.
 Routing across instances is least outstanding requests; the count is pinned or target-tracked on
@@ -50,16 +50,14 @@ def _steps(scenario: Scenario) -> tuple[tuple[int, ...], list[str]]:
 
 
 def hardware_reasons(it: InstanceType, steps: list[ModelSpec], workers: int, catalog: Catalog) -> list[str]:
-    """Why every step's `workers` workers cannot run on `it`: a vCPU per CPU worker and a GPU per GPU
-    worker, each worker holding its own model copy (host memory for CPU steps, a GPU's for GPU steps)."""
+    """Why every step's `workers` workers cannot run on `it`: a GPU per GPU worker, each worker holding its
+    own model copy (host memory for CPU steps, a GPU's for GPU steps). CPU steps share the instance's vCPUs
+    (`TandemPool`), so they need at least one, not one each."""
     cpu = [m for m in steps if m.accelerator == "cpu"]
     gpu = [m for m in steps if m.accelerator == "gpu"]
     out = []
     if it.accelerator == "inferentia":
         return [f"{it.name} is an Inferentia type; the pipeline's containers need CPUs or GPUs"]
-    if workers * len(cpu) > it.vcpu:
-        out.append(f"{len(cpu)} CPU containers x {workers} workers need {workers * len(cpu)} vCPUs and "
-                   f"{it.name} has {it.vcpu}")
     host_mb = workers * sum(m.memory_mb for m in cpu)
     if host_mb > usable_memory_mb(it, catalog):
         out.append(f"the CPU containers' workers need {host_mb:,.0f} MB and {it.name} leaves "
@@ -112,8 +110,12 @@ def simulate(scenario: Scenario, cfg: PipelineConfig) -> SimResult:
         return SimResult.infeasible("inference-pipeline", reasons, scenario.horizon_s, ConfigRecord(**config).freeze())
     service = np.column_stack([scenario.step_service_s(i) for i in steps])
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
-    pool = TandemPool(log, None, service, cfg.workers_per_container, hop_s)
-    slowest_s = float(service.mean(axis=0).max()) if scenario.n else 0.0
+    cpu_steps = tuple(m.accelerator == "cpu" for m in models)
+    pool = TandemPool(log, None, service, cfg.workers_per_container, hop_s, it.vcpu, cpu_steps)
+    means = service.mean(axis=0) if scenario.n else np.zeros(len(models))
+    # the bottleneck: the slowest step, or the vCPUs shared by all CPU steps when they outnumber them
+    shared_s = float(means[list(cpu_steps)].sum()) * cfg.workers_per_container / it.vcpu
+    slowest_s = max(float(means.max()), shared_s) if scenario.n else 0.0
     run_fleet(scenario, pool, cfg, cfg.workers_per_container / max(slowest_s, 1e-9), models, config)
     time_out(log, cat.realtime.timeout_s.value)
     n = max(scenario.n, 1)

@@ -1,0 +1,126 @@
+"""Production guardrails and the fit rules an architecture review applies, each on a small workload.
+
+Every test here fails without its rule: a single instance in production, a type whose next size up was
+never tried, a GPU model fitted against host memory, five frameworks on one multi-model container, a model
+whose own p99 hides in the pooled one, a diurnal day cut to its first hour.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fitness.engine.constraints import binding, constraint_reasons
+from fitness.engine.functions.base import Context
+from fitness.engine.functions.complexity import raw as complexity
+from fitness.engine.run import simulate
+from fitness.engine.windows import right_size
+from fitness.workload.scenario import assumed, build
+from fitness.workload.spec import parse_workload
+from sim.catalog import load_catalog
+
+CAT = load_catalog()
+FLEETS = ["realtime", "multi-model", "multi-container", "triton"]
+
+
+def workload(models=None, **kw):
+    """Ten minutes of Poisson traffic at 5 req/s on one 100 ms CPU model, p99 within 2 s."""
+    data = {"name": "t", "horizon": "10m", "seed": 1, "replications": 1, "sensitivity": False,
+            "models": models or [{"name": "m", "memory_mb": 100,
+                                  "service_time": {"dist": "exponential", "mean_ms": 100}}],
+            "traffic": {"pattern": "poisson", "rate_rps": 5}, "slo": {"p99_ms": 2000, "max_error_rate": 0.001}}
+    return parse_workload({**data, **kw})
+
+
+def least_instances(config: dict) -> int:
+    """The fewest instances a chosen configuration runs."""
+    return config.get("instance_count") or config["autoscaling"]["min"]
+
+
+@pytest.mark.parametrize("option", FLEETS)
+def test_production_runs_at_least_two_instances(option):
+    """0.5 vCPU of work fits one instance of anything, so only the guardrail asks for a second; `dev` lifts it."""
+    prod, dev = workload(), workload(environment="dev")
+    chosen = right_size(prod, build(prod), option).chosen
+    assert least_instances(chosen) == 2
+    assert least_instances(right_size(dev, build(dev), option).chosen) == 1
+
+
+def test_a_single_instance_pinned_in_production_is_refused_with_the_reason():
+    wl = workload(options={"realtime": {"instance_type": "ml.c5.large", "instance_count": 1}})
+    sz = right_size(wl, build(wl), "realtime")
+    assert sz.chosen is None and not sz.run.summary.feasible
+    assert "production needs at least 2 across Availability Zones" in sz.run.summary.reasons[0]
+    dev = workload(environment="dev", options={"realtime": {"instance_type": "ml.c5.large", "instance_count": 1}})
+    assert right_size(dev, build(dev), "realtime").chosen is not None
+
+
+def test_silence_on_the_environment_is_stated_as_an_assumption():
+    assert any(a.startswith("environment: production") for a in assumed(workload()))
+    assert not any(a.startswith("environment") for a in assumed(workload(environment="production")))
+
+
+def test_the_next_size_up_is_tried():
+    """ml.t2.medium has no bigger size in its family: the next size up is the cheapest type with more
+    vCPUs, ml.c5.xlarge (0.204 USD/h, 4 vCPUs), and it appears among the trials."""
+    wl = workload()
+    tried = [t.config["instance_type"] for t in right_size(wl, build(wl), "realtime").tried]
+    assert tried[:2] == ["ml.t2.medium", "ml.c5.xlarge"]
+
+
+def test_a_gpu_model_fits_against_the_memory_of_one_gpu():
+    """16,000 MB of weights: a 16 GiB V100 or T4 keeps part of its memory for the CUDA context, so only the
+    24 GiB A10G (ml.g5.xlarge) holds it, although every GPU type has far more host RAM than that."""
+    models = [{"name": "llm", "memory_mb": 16000, "accelerator": "gpu",
+               "service_time": {"dist": "constant", "value_ms": 50}}]
+    wl = workload(models=models, environment="dev")
+    for option in ("realtime", "triton"):
+        assert right_size(wl, build(wl), option).chosen["instance_type"] == "ml.g5.xlarge"
+    v100 = workload(models=models, options={"realtime": {"instance_type": "ml.p3.2xlarge", "instance_count": 2}})
+    reasons = simulate(v100, "realtime").summary.reasons
+    assert any("needs 16,000 MB of GPU memory and a GPU of ml.p3.2xlarge leaves" in r for r in reasons)
+
+
+def test_a_multi_model_endpoint_needs_one_container_for_all_its_models():
+    frameworks = ["xgboost", "pytorch", "tensorflow", "sklearn", "onnx"]
+    models = [{"name": f"m{i}", "memory_mb": 100, "container": c,
+               "service_time": {"dist": "exponential", "mean_ms": 50}} for i, c in enumerate(frameworks)]
+    wl = workload(models=models)
+    mme = simulate(wl, "multi-model").summary
+    assert not mme.feasible and any("one container" in r for r in mme.reasons), mme.reasons
+    assert simulate(wl, "multi-container").summary.feasible  # one container per model is what it is for
+    same = workload(models=[{**m, "container": "xgboost"} for m in models])
+    assert simulate(same, "multi-model").summary.feasible
+
+
+def test_a_model_with_its_own_slo_is_checked_on_its_own_requests():
+    """A slow model (300 ms) takes 1 request in 20: the pooled p99 (about 2.3 x 300 ms hidden in the top
+    5%) can pass a 1 s SLO while the slow model's own p99 breaks its 500 ms SLO."""
+    models = [{"name": "fast", "memory_mb": 100, "service_time": {"dist": "constant", "value_ms": 10}},
+              {"name": "slow", "memory_mb": 100, "service_time": {"dist": "constant", "value_ms": 600},
+               "slo": {"p99_ms": 500}}]
+    wl = workload(models=models, environment="dev", slo={"p99_ms": 1000, "max_error_rate": 0.001},
+                  traffic={"pattern": "poisson", "rate_rps": 5, "popularity": {"weights": {"fast": 19, "slow": 1}}},
+                  options={"realtime": {"instance_type": "ml.c5.xlarge", "instance_count": 1}})
+    s = simulate(wl, "realtime").summary
+    assert s.latency_ms.p99 < 1000
+    assert constraint_reasons(wl, s) == [f"model slow's p99 latency {s.latency_by_model_ms['slow'].p99:.0f} ms "
+                                         "exceeds its SLO of 500 ms"]
+    assert binding(wl, s)[0] == "slow"
+
+
+def test_a_diurnal_day_without_a_horizon_is_simulated_whole():
+    wl = workload(horizon=None, traffic={"pattern": "diurnal", "trough_rps": 0.01, "peak_rps": 0.05})
+    assert build(wl).horizon_s == 86400
+    assert any(a.startswith("horizon: 24 h, one full period") for a in assumed(wl))
+
+
+def test_a_chain_of_serverless_endpoints_is_labelled_and_pays_for_its_hops():
+    """A serial application on serverless is three endpoints the caller chains: it says so, and it rates
+    as more complex than one endpoint (2 endpoints and 2 hops beyond the first call, weighted by the rubric)."""
+    models = [{"name": n, "memory_mb": 100, "service_time": {"dist": "constant", "value_ms": 20}}
+              for n in ("a", "b", "c")]
+    chain = workload(models=models, application={"pattern": "serial", "steps": ["a", "b", "c"]})
+    one = workload()
+    run, single = simulate(chain, "serverless"), simulate(one, "serverless")
+    assert "3 separate serverless endpoints" in run.summary.config.option["hosting"]
+    assert complexity(run.summary, Context(chain)) > complexity(single.summary, Context(one))
