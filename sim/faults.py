@@ -5,6 +5,7 @@ honours through the shared fleet code (`sim.options._fleet`)."""
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,7 +39,7 @@ class InstanceFailure:
     model: str | None = None
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.at_s, int | float) and math.isfinite(self.at_s) and self.at_s >= 0):
+        if not (isinstance(self.at_s, numbers.Real) and math.isfinite(self.at_s) and self.at_s >= 0):
             raise InputError("faults.at_s", "a finite number of seconds >= 0", self.at_s)
 
 
