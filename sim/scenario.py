@@ -6,6 +6,7 @@ every option sees the same requests (common random numbers make option differenc
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ import numpy as np
 
 from sim.application import Application
 from sim.catalog import Catalog
+from sim.faults import InstanceFailure, check_models
 from sim.model import ModelSpec
 
 
@@ -31,6 +33,7 @@ class Scenario:
     """Requests to serve: arrival times (s, sorted), model index and base service time (s) of each.
 
     `service_s` is the time on one reference worker; options scale it where their hardware differs.
+    `faults` are instance failures to inject (`sim.faults.InstanceFailure`; `with_faults` sets them).
     """
 
     models: tuple[ModelSpec, ...]
@@ -42,6 +45,7 @@ class Scenario:
     seed: int = 0
     meta: dict = field(default_factory=dict)
     application: Application | None = None
+    faults: tuple[InstanceFailure, ...] = ()
     _step_cache: dict = field(default_factory=dict, repr=False)
     _groups: list = field(default_factory=list, repr=False)  # [request order by model, model start offsets]
 
@@ -61,14 +65,21 @@ class Scenario:
             return np.empty(0, np.int64)
         return order[start[i]:start[i + 1]]
 
+    def with_faults(self, *faults: InstanceFailure) -> Scenario:
+        """A copy of this scenario whose faults are `faults` (none: a copy without faults). The requests and
+        their per-step service times are shared, so a faulted run sees the same work as the plain one."""
+        check_models(faults, [m.name for m in self.models])
+        return dataclasses.replace(self, faults=tuple(faults))
+
     def cut(self, t0: float, length_s: float) -> Scenario:
         """The requests arriving in [t0, t0 + length_s), shifted to start at 0: a scenario of its own (its
         per-step service times are drawn anew when a pattern asks for them). Its arrays are copies, so a day
-        cut from a week does not keep the week in memory."""
+        cut from a week does not keep the week in memory. Faults in the window come along, shifted with it."""
         lo, hi = np.searchsorted(self.arrivals_s, [t0, t0 + length_s])
+        faults = tuple(dataclasses.replace(f, at_s=f.at_s - t0) for f in self.faults if t0 <= f.at_s < t0 + length_s)
         return Scenario(self.models, self.arrivals_s[lo:hi] - t0, self.model_idx[lo:hi].copy(),
                         self.service_s[lo:hi].copy(), length_s, self.catalog, self.seed, dict(self.meta),
-                        self.application)
+                        self.application, faults)
 
     def step_service_s(self, i: int) -> np.ndarray:
         """Service time (s) of every request at model `i`, for patterns where a request visits several

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.metrics import request_counts, summary
-from sim.results import THROTTLED
+from sim.results import FAILED, THROTTLED
 
 
 def explained(res) -> bool:
@@ -22,7 +22,8 @@ def check_common(res, sc) -> None:
     counts = request_counts(log)
     assert counts.offered == sc.n == counts.served + counts.throttled + counts.failed
     done = log.status != THROTTLED
-    assert np.all(log.start_s[done] >= log.arrival_s[done])
+    started = done & ~((log.status == FAILED) & np.isnan(log.start_s))  # lost with a failed instance before it began
+    assert np.all(log.start_s[started] >= log.arrival_s[started])
     assert np.all(log.finish_s[done] >= log.arrival_s[done])
     assert np.all(np.isnan(log.finish_s[~done]))
     assert all(v >= 0 for v in res.cost_usd.values())

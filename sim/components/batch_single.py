@@ -58,6 +58,10 @@ class SingleBatchHost:
         out[self.model] = self.hist
         return out
 
+    def in_flight(self) -> list[int]:
+        """The requests taken and not yet answered (queued or in a running batch)."""
+        return self._q[self._h:] + [j for _, _, js in self._running for j in js]
+
     def run_until(self, t_lim: float) -> None:
         """Process every batch end and delay expiry at or before `t_lim`, in time order (batch ends first)."""
         running = self._running

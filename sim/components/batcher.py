@@ -31,7 +31,7 @@ from collections import deque
 
 from sim.components.batch_plan import Ensemble
 from sim.components.batch_single import SingleBatchHost, single_model
-from sim.components.fleet import Fleet
+from sim.components.fleet import Fleet, mark_lost
 from sim.components.gpu import SharedGpu
 from sim.components.seq import floats
 from sim.results import RequestLog
@@ -64,6 +64,10 @@ class TritonHost:
     def gpu_busy_s(self) -> float:
         """GPU-seconds with a batch running on this instance."""
         return self.gpu.busy_s
+
+    def in_flight(self) -> list[int]:
+        """The requests taken and not yet answered (queued, in a batch or between stages)."""
+        return list(self._stage)
 
     def _timer(self, t: float, kind: int, x: int) -> None:
         heapq.heappush(self._timers, (t, self._seq, kind, x))
@@ -191,6 +195,15 @@ class TritonPool(Fleet):
         else:
             self.hosts.append(TritonHost(self.ens, self.log, t))
 
+    def _outstanding(self, t: float) -> list[int]:
+        for iid in self.routable:
+            self.hosts[iid].run_until(t)  # batches ending by t answer their requests first
+        return [self.hosts[iid].outstanding for iid in self.routable]
+
+    def _lose(self, iid: int, pos: int, t: float) -> int:
+        """Drop what the failed host held; it is never run again (`advance` drains the others only)."""
+        return mark_lost(self.log, self.hosts[iid].in_flight(), t)
+
     def advance(self, until: float) -> None:
         """Route and serve every arrival before `until`; with `until` = inf, drain every instance."""
         arr, hosts, routable, out, k, n = self._arr, self.hosts, self._routable, self.out, self._next, len(self._arr)
@@ -212,8 +225,9 @@ class TritonPool(Fleet):
             k += 1
         self._next = k
         if until == math.inf:
-            for host in hosts:
-                host.run_until(math.inf)
+            for iid, host in enumerate(hosts):
+                if iid not in self.failed_s:
+                    host.run_until(math.inf)
 
     def billed_intervals(self, horizon_s: float) -> list[tuple[float, float]]:
         """Per instance (launched, end), as every fleet bills; each host knows when its last batch ended."""

@@ -30,7 +30,7 @@ import math
 import numpy as np
 
 from sim.components.cache import Footprints, ModelCache
-from sim.components.fleet import Fleet
+from sim.components.fleet import Fleet, mark_lost
 from sim.components.seq import floats, floats_at, ints, positions
 from sim.results import RequestLog
 
@@ -58,7 +58,7 @@ class ModelAwarePool(Fleet):
         self._routable = self.routable          # instances taking new requests, in join order
         self._holders: list[list[int]] = [[] for _ in footprints.memory_mb]  # per model: routable instances holding it
         self._ready: list[dict[int, float]] = []  # per instance: model -> when its latest load ends
-        self._done: list[tuple[float, int]] = []  # (finish, instance) of requests in flight
+        self._done: list[tuple[float, int, int]] = []  # (finish, instance, log position) of requests in flight
         self._loading: list[tuple[float, int, int]] = []  # (load end, position, instance) of waiting requests
         self.caches: list[ModelCache] = []
         self.delayed_hits = 0
@@ -70,7 +70,9 @@ class ModelAwarePool(Fleet):
         return self._next >= len(self._arr) and not self._loading
 
     def _on_join(self, iid: int, t: float) -> None:
-        """Empty memory and disk, idle workers."""
+        """Empty memory and disk, idle workers; requests held with no instance in service reach it now."""
+        if len(self.routable) == 1:
+            self._hold_backlog(t)  # their loads start when the instance is there, not at their arrival
         holders = self._holders
         self.caches.append(ModelCache(self.fp, self.memory_budget_mb, self.disk_budget_mb,
                                       on_evict=lambda m: holders[m].remove(iid), track_memory=self.track))
@@ -83,9 +85,32 @@ class ModelAwarePool(Fleet):
             return
         iid = self.routable[-1]
         super().retire(t)
+        self._forget(iid)
+
+    def _forget(self, iid: int) -> None:
+        """Instance iid left routing: its copies route nothing any more."""
         for m in self.caches[iid].mem:
             self._holders[m].remove(iid)
         self.caches[iid].on_evict = None
+
+    def _outstanding(self, t: float) -> list[int]:
+        done, out = self._done, self._out
+        while done and done[0][0] <= t:
+            out[heapq.heappop(done)[1]] -= 1
+        return [out[i] for i in self.routable]
+
+    def _lose(self, iid: int, pos: int, t: float) -> int:
+        """Drop iid's requests queued or in service (finish after t) and those waiting for one of its loads."""
+        self._forget(iid)
+        done, loading = self._done, self._loading
+        lost = [j for f, i, j in done if i == iid and f > t]
+        lost += [self._idx[k] for _, k, i in loading if i == iid]
+        done[:] = [e for e in done if e[1] != iid]
+        loading[:] = [e for e in loading if e[2] != iid]
+        heapq.heapify(done)
+        heapq.heapify(loading)
+        self._out[iid] = 0
+        return mark_lost(self.log, lost, t)
 
     def _used_mb(self, iid: int) -> float:
         """Memory in use on instance iid: breaks least-outstanding ties towards the emptiest instance."""
@@ -142,10 +167,10 @@ class ModelAwarePool(Fleet):
             s = heap[0] if heap[0] > a else a
             f = s + svc[k]
             replace(heap, f)
-            push(done, (f, iid))
+            j = idx[k]
+            push(done, (f, iid, j))  # the position tells a failed instance its requests (`_lose`)
             if f > busy[iid]:
                 busy[iid] = f
-            j = idx[k]
             start_s[j] = s
             finish_s[j] = f
             k += 1
@@ -168,7 +193,7 @@ class ModelAwarePool(Fleet):
         s = heap[0] if heap[0] > r else r
         f = s + self._svc[k]
         heapq.heapreplace(heap, f)
-        heapq.heappush(self._done, (f, iid))
+        heapq.heappush(self._done, (f, iid, j))
         if f > self.busy_until[iid]:
             self.busy_until[iid] = f
         self.log.start_s[j], self.log.finish_s[j] = s, f

@@ -40,6 +40,11 @@ class SharedQueue(Fleet):
         for _ in range(self.workers):
             heapq.heappush(self._free, (t, iid))
 
+    def fail(self, t: float) -> int:
+        """Not modelled: asynchronous inference keeps its requests in a queue outside the instances (a failure
+        would re-queue work, not lose it), and has no production floor of instances to fail over."""
+        raise NotImplementedError("instance failures are not modelled on a shared queue (asynchronous inference)")
+
     def backlog(self, t: float) -> int:
         """Requests arrived before t and not finished by t (queued or in process)."""
         while self._inflight and self._inflight[0] <= t:

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from sim.components.fleet import Fleet
+from sim.components.fleet import Fleet, mark_lost
 from sim.components.seq import block, floats, floats_at, positions
 from sim.results import RequestLog
 
@@ -56,6 +56,8 @@ class SharingPool(Fleet):
         self._single = stages == ((0,),) and self.hops_s == (0.0,)  # one job per request: the fast path
 
     def _on_join(self, iid: int, t: float) -> None:
+        if len(self.routable) == 1:
+            self._hold_backlog(t)  # requests held with no instance in service start when this one joins
         self._v.append(0.0)
         self._t.append(t)
         self._jobs.append([])
@@ -85,6 +87,22 @@ class SharingPool(Fleet):
         for iid in range(len(self._jobs)):
             if self._due[iid] <= until:
                 self._run(iid, until)
+
+    def _lose(self, iid: int, pos: int, t: float) -> int:
+        """Drop iid's requests in flight at t: every job in its heap and every request between stages on it.
+        `advance(t)` ran each instance with an event by t up to t, so none of them has finished."""
+        if self._single:
+            lost = [self._idx[k] for _, k in self._jobs[iid]]
+        else:
+            ks = [k for k, state in self._flight.items() if state[0] == iid]
+            for k in ks:
+                del self._flight[k]
+            lost = [self._idx[k] for k in ks]
+        self._jobs[iid].clear()
+        self._hops[iid].clear()
+        self._due[iid] = math.inf
+        self.out[iid] = 0
+        return mark_lost(self.log, lost, t)
 
     def _enter(self, iid: int, k: int, stage: int, t: float) -> None:
         """Request k reaches `stage` at t: after its hop, or now (the instance's clock is at t)."""

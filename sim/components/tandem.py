@@ -26,7 +26,7 @@ import heapq
 
 import numpy as np
 
-from sim.components.fleet import Fleet
+from sim.components.fleet import Fleet, mark_lost
 from sim.components.seq import floats, floats_at, positions
 from sim.results import RequestLog
 
@@ -53,7 +53,7 @@ class TandemPool(Fleet):
         self._cols = [floats(service_s[:, j]) for j in range(self.steps)]
         self._next = 0
         self._free: list[list[list[float]]] = []   # per instance, per step: heap of worker free times
-        self._done: list[tuple[float, int]] = []   # (finish, instance) of requests in flight
+        self._done: list[tuple[float, int, int]] = []   # (finish, instance, log position) of requests in flight
         self.wait_s = [0.0] * self.steps
         self.max_wait_s = [0.0] * self.steps
         cpu = [j for j, c in enumerate(cpu_steps) if c]
@@ -63,6 +63,21 @@ class TandemPool(Fleet):
 
     def _on_join(self, iid: int, t: float) -> None:
         self._free.append([[t] * self.workers for _ in range(self.steps)])
+
+    def _outstanding(self, t: float) -> list[int]:
+        done, out = self._done, self.out
+        while done and done[0][0] <= t:
+            out[heapq.heappop(done)[1]] -= 1
+        return [out[i] for i in self.routable]
+
+    def _lose(self, iid: int, pos: int, t: float) -> int:
+        """Drop iid's requests whose last step ends after t, at whichever step they are."""
+        done = self._done
+        lost = [j for f, i, j in done if i == iid and f > t]
+        done[:] = [e for e in done if e[1] != iid]
+        heapq.heapify(done)
+        self.out[iid] = 0
+        return mark_lost(self.log, lost, t)
 
     def advance(self, until: float) -> None:
         """Serve every arrival before `until` through all the steps of its instance."""
@@ -95,10 +110,11 @@ class TandemPool(Fleet):
                 replace(heap, f)
                 ready = f + hop
             out[iid] += 1
-            push(done, (f, iid))
+            j = idx[k]
+            push(done, (f, iid, j))  # the position tells a failed instance its requests (`_lose`)
             if f > busy[iid]:
                 busy[iid] = f
-            finish_s[idx[k]] = f
+            finish_s[j] = f
             k += 1
         self._next = k
 

@@ -2,23 +2,27 @@
 and the result of a one-fleet run.
 
 A pinned `instance_count` means no autoscaling; otherwise target tracking on invocations per instance,
-the user's `autoscaling` or one sized so instances run at `target_utilization` of their capacity.
+the user's `autoscaling` or one sized so instances run at `target_utilization` of their capacity. The
+scenario's faults (`sim.faults`) are control-plane processes here too: an instance fails, a replacement
+serves after the launch delay scale-out uses (`schedule_faults`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Generator, Sequence
 
 import numpy as np
 import simpy
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.catalog import Catalog, InstanceType
-from sim.components.autoscaler import TargetTracking, invocations_counter, target_tracking
+from sim.components.autoscaler import TargetTracking, invocations_counter, launch, target_tracking
 from sim.components.fleet import Fleet
 from sim.components.sizing import peak_rate_rps
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
+from sim.faults import InstanceFailure
 from sim.model import ModelSpec
 from sim.results import ConfigRecord, Figures, RequestLog, SimResult
 from sim.scenario import Scenario
@@ -131,8 +135,10 @@ def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arriv
 
 
 def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: float, launch_s: float,
-              arrivals: np.ndarray, horizon_s: float, catalog: Catalog, config: dict) -> int:
-    """Join the initial instances of `pool` and, unless the count is pinned, start its autoscaler.
+              arrivals: np.ndarray, horizon_s: float, catalog: Catalog, config: dict,
+              faults: Sequence[InstanceFailure] = (), model: str | None = None) -> int:
+    """Join the initial instances of `pool`, start its autoscaler unless the count is pinned, and schedule
+    `faults` on it (`schedule_faults`, labelled with `model` when the fleet is one model's endpoint).
 
     Records the policy and initial count in `config` (the knobs of the fleet: the option's, or one model's
     endpoint's); returns the count.
@@ -145,15 +151,47 @@ def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: floa
     for _ in range(count):
         pool.join(0.0)
     config["initial_count"] = count
+    schedule_faults(env, pool, faults, cfg.launch_s if cfg.launch_s is not None else launch_s, horizon_s, model)
     return count
+
+
+def schedule_faults(env: simpy.Environment, fleet: Fleet, faults: Sequence[InstanceFailure], launch_s: float,
+                    horizon_s: float, model: str | None = None) -> None:
+    """Start one control-plane process per fault (`fail_and_replace`), each filling its record in
+    `fleet.fault_records` as the run goes (`model`: the endpoint's model, else the fault's own)."""
+    for fault in faults:
+        record = {"at_s": fault.at_s, "model": model if model is not None else fault.model, "instance": None,
+                  "lost_requests": 0, "replacement_serving_s": None}
+        fleet.fault_records.append(record)
+        env.process(fail_and_replace(env, fleet, fault.at_s, launch_s, horizon_s, record))
+
+
+def fail_and_replace(env: simpy.Environment, fleet: Fleet, at_s: float, launch_s: float, horizon_s: float,
+                     record: dict) -> Generator:
+    """Process: at `at_s` an instance fails (`Fleet.fail`); its replacement is asked for then and serves
+    `launch_s` later, as an instance launched by the autoscaler does (`launch`)."""
+    yield env.timeout(at_s)
+    iid = fleet.fail(env.now)
+    if iid < 0:  # no instance in service to fail
+        return
+    record.update(instance=iid, lost_requests=fleet.lost[iid])
+    yield from launch(env, fleet, launch_s)
+    if env.now <= horizon_s:
+        record["replacement_serving_s"] = env.now
+
+
+def fault_details(fleet: Fleet) -> dict:
+    """`{"faults": [...]}`, one record per fault scheduled on `fleet` (`Figures.details`), or {} without any."""
+    return {"faults": [dict(r) for r in fleet.fault_records]} if fleet.fault_records else {}
 
 
 def run_fleet(scenario: Scenario, fleet: Fleet, cfg: FleetConfig, capacity_rps: float, models: list[ModelSpec],
               config: dict) -> None:
-    """Serve the scenario on `fleet`: a pinned count, or target tracking on invocations per instance."""
+    """Serve the scenario on `fleet`: a pinned count, or target tracking on invocations per instance, with the
+    scenario's faults."""
     env = Engine()
     provision(env, fleet, cfg, capacity_rps, launch_delay_s(models, scenario.catalog), scenario.arrivals_s,
-              scenario.horizon_s, scenario.catalog, config)
+              scenario.horizon_s, scenario.catalog, config, scenario.faults)
     env.attach(fleet)
     env.run_until(scenario.horizon_s)
 
@@ -166,6 +204,6 @@ def fleet_result(option: str, scenario: Scenario, log: RequestLog, fleet: Fleet,
     seconds, cap = fleet.instance_seconds(h), fleet.capacity(h)
     cost = instance_cost_usd(seconds, it.price_per_hour.value)
     figures = Figures(utilization=busy_s / (seconds * slots) if seconds else 0.0, instance_seconds=seconds,
-                      details=details or {})
+                      details={**(details or {}), **fault_details(fleet)})
     return SimResult(option, True, (), h, ConfigRecord(**config).freeze(), log, cap, {"instances": cost},
                      figures=figures)

@@ -19,6 +19,7 @@ from sim.components.queue import SharedQueue
 from sim.components.sizing import cheapest_fitting, hardware_reasons, max_workers, payload_reasons, peak_rate_rps
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
+from sim.faults import unsupported
 from sim.model import ModelSpec
 from sim.options import register
 from sim.options._fleet import FleetConfig, ScalingBounds, early_rate_rps, launch_delay_s, tracking
@@ -120,6 +121,7 @@ def _reasons(scenario: Scenario, cfg: AsyncConfig) -> tuple[list, list[str]]:
 @register("async", AsyncConfig, delivers=frozenset({"async", "offline"}))
 def simulate(scenario: Scenario, cfg: AsyncConfig) -> SimResult:
     """Asynchronous inference: queued requests, S3 payloads, backlog autoscaling and scale to zero."""
+    unsupported(scenario.faults, "async", "its queue lives outside the instances; see SharedQueue.fail")
     cat = scenario.catalog
     plans, reasons = _reasons(scenario, cfg)
     timeout = cfg.timeout_s or cat.async_inference.timeout_default_s.value

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sim.catalog import Catalog, InstanceType
 from sim.components.sizing import hardware_reasons, max_workers
 from sim.cost import instance_cost_usd
+from sim.faults import unsupported
 from sim.model import ModelSpec
 from sim.options import register
 from sim.results import FAILED, ConfigRecord, Figures, RequestLog, SimConfig, SimResult, Timeline
@@ -309,6 +310,7 @@ def _config(cfg: BatchConfig, plans: list[tuple[ModelSpec, _Plan | None]]) -> Si
 @register("batch", BatchConfig, delivers=frozenset({"offline"}))
 def simulate(scenario: Scenario, cfg: BatchConfig) -> SimResult:
     """Batch transform: scheduled or triggered jobs, start-up overhead, mini-batches, billed per job."""
+    unsupported(scenario.faults, "batch", "a failed job is retried by its caller, not modelled")
     cat = scenario.catalog
     reasons = _limit_reasons(cfg, cat)
     plans = []

@@ -26,7 +26,7 @@ from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig, provision
+from sim.options._fleet import FleetConfig, fault_details, provision
 from sim.results import ConfigRecord, Figures, RequestLog, SimConfig, SimResult
 from sim.scenario import Scenario
 from sim.summary import Cache
@@ -134,7 +134,7 @@ def run(scenario: Scenario, cfg: MultiModelConfig, track: bool = False) -> tuple
     env = Engine()
     mean_s = float(np.mean(scenario.service_s)) if scenario.n else 1.0  # the traffic mix's mean work
     provision(env, pool, cfg, config["workers_per_instance"] / max(mean_s, 1e-9), _launch_s(scenario),
-              scenario.arrivals_s, scenario.horizon_s, cat, config)
+              scenario.arrivals_s, scenario.horizon_s, cat, config, scenario.faults)
     env.attach(pool)
     env.run_until(h)
     time_out(log, cat.realtime.timeout_s.value)
@@ -158,7 +158,7 @@ def _result(scenario: Scenario, log: RequestLog, pool: ModelAwarePool, it: Insta
     busy = float(np.sum(scenario.service_s[log.start_s < h]))
     worker_s = seconds * pool.workers
     details = {**{k: c[k] for k in ("delayed_hits", "disk_hits", "downloads", "disk_evictions")},
-               "peak_memory_mb": max((x.peak_mb for x in pool.caches), default=0.0)}
+               "peak_memory_mb": max((x.peak_mb for x in pool.caches), default=0.0), **fault_details(pool)}
     figures = Figures(utilization=busy / worker_s if worker_s else 0.0, instance_seconds=seconds, details=details)
     cost = {"instances": instance_cost_usd(seconds, it.price_per_hour.value)}
     return SimResult(OPTION, True, (), h, config, log, cap, cost, cache=cache, figures=figures)

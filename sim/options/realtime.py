@@ -22,9 +22,10 @@ from sim.components.sizing import (
 from sim.components.timeout import time_out
 from sim.cost import instance_cost_usd
 from sim.engine import Engine
+from sim.faults import InstanceFailure, for_endpoint
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig, launch_delay_s, provision
+from sim.options._fleet import FleetConfig, fault_details, launch_delay_s, provision
 from sim.results import ConfigRecord, Figures, RequestLog, SimConfig, SimResult
 from sim.scenario import Scenario
 
@@ -66,7 +67,8 @@ def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
 
     def serve(i: int, arrivals: np.ndarray, service: np.ndarray) -> Served:
         model, it, workers, _ = plans[i]
-        return serve_endpoint(model, it, workers, arrivals, service, cfg, cat, scenario.horizon_s)
+        return serve_endpoint(model, it, workers, arrivals, service, cfg, cat, scenario.horizon_s,
+                              for_endpoint(scenario.faults, model.name, i == 0))
 
     log, parts = run_endpoints(scenario, serve, cat.co_hosting.endpoint_hop_ms.value / 1000.0)
     for part in parts:
@@ -77,14 +79,17 @@ def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
 
 
 def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: np.ndarray, service: np.ndarray,
-                   cfg: RealtimeConfig, cat: Catalog, horizon_s: float) -> Served:
-    """One model's endpoint: an instance pool, pinned or autoscaled, serving these arrivals."""
+                   cfg: RealtimeConfig, cat: Catalog, horizon_s: float,
+                   faults: tuple[InstanceFailure, ...] = ()) -> Served:
+    """One model's endpoint: an instance pool, pinned or autoscaled, serving these arrivals, failing as
+    `faults` say."""
     log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
     env = Engine()
     pool = env.attach(InstancePool(log, None, service, workers, elastic=cfg.instance_count is None))
     config: dict = {}
     capacity = workers / max(model.service_time.expected_ms / 1000.0, 1e-9)
-    provision(env, pool, cfg, capacity, launch_delay_s([model], cat), arrivals, horizon_s, cat, config)
+    provision(env, pool, cfg, capacity, launch_delay_s([model], cat), arrivals, horizon_s, cat, config, faults,
+              model.name)
     env.run_until(horizon_s)
     time_out(log, cat.realtime.timeout_s.value)
     return pool_served(log, pool, it, service, horizon_s, config, model.name)
@@ -93,20 +98,25 @@ def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: n
 def pool_served(log: RequestLog, pool, it: InstanceType, service: np.ndarray, horizon_s: float,
                 config: dict, model: str) -> Served:
     """Cost, capacity and busy time of `model`'s simulated pool (any pool with billed_intervals, joined_s,
-    left_s)."""
+    left_s), and what its faults did."""
     seconds = pool.instance_seconds(horizon_s)
     busy = float(np.sum(service[log.start_s < horizon_s]))
+    extra = {"instance_seconds": seconds, "worker_seconds": seconds * pool.workers, "busy_seconds": busy,
+             **fault_details(pool)}
     return Served(log, {"instances": instance_cost_usd(seconds, it.price_per_hour.value)}, pool.capacity(horizon_s),
-                  config, {"instance_seconds": seconds, "worker_seconds": seconds * pool.workers, "busy_seconds": busy},
-                  model)
+                  config, extra, model)
 
 
 def endpoints_result(option: str, scenario: Scenario, log: RequestLog, parts: list[Served],
                      config: SimConfig) -> SimResult:
-    """One result from several endpoints: costs and capacity summed, utilisation over all of them."""
+    """One result from several endpoints: costs and capacity summed, utilisation over all of them, the faults
+    of every endpoint."""
     used = {k: sum(p.extra.get(k, 0.0) for p in parts) for k in ("instance_seconds", "worker_seconds",
                                                                  "busy_seconds")}
     utilization = used["busy_seconds"] / used["worker_seconds"] if used["worker_seconds"] else 0.0
+    faults = sorted((r for p in parts for r in p.extra.get("faults", ())), key=lambda r: r["at_s"])
+    if faults:
+        used["faults"] = faults
     figures = Figures(utilization=utilization, instance_seconds=used["instance_seconds"], details=used)
     return SimResult(option, True, (), scenario.horizon_s, config, log, merge_capacity(parts),
                      merge_costs(parts), figures=figures)

@@ -18,6 +18,7 @@ from sim.components.flow import Served, merge_capacity, merge_costs, run_endpoin
 from sim.components.sizing import payload_reasons, processing_reasons
 from sim.cost import billed_seconds, data_cost_usd, gb_second_cost_usd
 from sim.engine import Engine
+from sim.faults import unsupported
 from sim.model import ModelSpec
 from sim.options import register
 from sim.options._fleet import EARLY_WINDOW_S
@@ -108,6 +109,7 @@ def _reasons(models: tuple[ModelSpec, ...], cfg: ServerlessConfig, catalog: Cata
 @register("serverless", ServerlessConfig, patterns=frozenset({"serial", "scatter-gather", "aggregate"}))
 def simulate(scenario: Scenario, cfg: ServerlessConfig) -> SimResult:
     """Serverless inference: on-demand containers, cold starts, keep-alive and throttling."""
+    unsupported(scenario.faults, "serverless", "the platform's containers, not instances the endpoint holds")
     cat, s = scenario.catalog, scenario.catalog.serverless
     reasons = _reasons(scenario.models, cfg, cat)
     ka = cfg.keep_alive_s if cfg.keep_alive_s is not None else s.keep_alive_s.value

@@ -27,7 +27,7 @@ from sim.distributions import Constant
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig, provision
+from sim.options._fleet import FleetConfig, fault_details, provision, schedule_faults
 from sim.results import ConfigRecord, Figures, RequestLog, SimConfig, SimResult
 from sim.scenario import Scenario
 
@@ -160,12 +160,15 @@ def simulate(scenario: Scenario, cfg: TritonConfig) -> SimResult:
     count, cap = cfg.instance_count, capacity_rps(scenario, plans, paths, path_of, it.gpu_count)
     if count is None and math.isinf(cap):  # only logic steps: no GPU work to scale on
         count = cfg.initial_count or (cfg.autoscaling.min if cfg.autoscaling else 1)
+    launch_s = launch_delay_s(hosted, cat)
     if count is None:
-        count = provision(env, pool, cfg, cap, launch_delay_s(hosted, cat), log.arrival_s, scenario.horizon_s, cat,
-                          config)
+        count = provision(env, pool, cfg, cap, launch_s, log.arrival_s, scenario.horizon_s, cat, config,
+                          scenario.faults)
     else:
         for _ in range(count):
             pool.join(0.0)
+        schedule_faults(env, pool, scenario.faults, cfg.launch_s if cfg.launch_s is not None else launch_s,
+                        scenario.horizon_s)
     config["initial_count"] = count
     env.attach(pool)
     env.run_until(scenario.horizon_s)
@@ -183,6 +186,7 @@ def _result(scenario: Scenario, log: RequestLog, pool: TritonPool, it: InstanceT
     items = sum(s * c for hist in sizes.values() for s, c in hist.items())
     gpu_s = seconds * it.gpu_count
     figures = Figures(utilization=min(1.0, pool.gpu_busy_s() / gpu_s) if gpu_s else 0.0, instance_seconds=seconds,
-                      details={"batch_sizes": sizes, "mean_batch_size": items / batches if batches else 0.0})
+                      details={"batch_sizes": sizes, "mean_batch_size": items / batches if batches else 0.0,
+                               **fault_details(pool)})
     return SimResult("triton", True, (), h, config, log, cap,
                      {"instances": instance_cost_usd(seconds, it.price_per_hour.value)}, figures=figures)
