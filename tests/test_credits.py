@@ -14,13 +14,17 @@ from fitness.engine.constraints import constraint_reasons
 from fitness.engine.run import run_option
 from fitness.workload.scenario import build
 from fitness.workload.spec import parse_workload
+from sim.application import Application
 from sim.catalog import load_catalog
 from sim.components.credits import CreditBook, credit_ticks
 from sim.components.pool import BurstablePool
 from sim.engine import Engine
 from sim.model import ModelSpec
+from sim.options.inference_pipeline import PipelineConfig
+from sim.options.inference_pipeline import simulate as pipeline
 from sim.options.realtime import RealtimeConfig, serve_endpoint
 from sim.results import RequestLog
+from sim.scenario import build_scenario
 from tests.conftest import ROOT
 
 CAT = load_catalog()
@@ -61,6 +65,26 @@ def test_t2_medium_runs_out_of_credits_at_the_hand_worked_time_then_serves_at_ba
     assert after.sum() > 0 and log.start_s[after].min() == 2280.0
     assert book.balance_min == 0.0
     assert book.throttled_s == pytest.approx(horizon_s - 2280.0)
+
+
+def test_a_pipeline_on_t2_medium_shares_one_credit_balance_between_its_containers():
+    """Inference pipeline, 2 steps of exactly 1 s, one worker each, one request a second: both vCPUs busy
+    (the second from 1 s + one hop on), so the balance runs out at 2250 s as above, plus the second step's
+    late start: its first 1.001 s idle save 1.001 / 60 credits, 0.6 s at 0.0267 credits/s. From the tick at
+    2280 s each step takes 1 / (0.4 / 2) = 5 s: the request arriving at 2279 s takes 2 s + a hop, the one at
+    2280 s 5 + 5 s + a hop."""
+    steps = [ModelSpec(name=n, memory_mb=200, service_time={"dist": "constant", "value_ms": 1000}) for n in "ab"]
+    arrivals = np.arange(0.0, 3000.0)
+    sc = build_scenario(steps, arrivals, np.zeros(arrivals.size, np.int32), 3000.0, CAT, 0,
+                        application=Application("serial", steps=(0, 1)))
+    res = pipeline(sc, PipelineConfig(instance_type="ml.t2.medium", instance_count=1))
+    hop_s = CAT.co_hosting.pipeline_hop_ms.value / 1000.0
+    d = res.figures.details
+    assert d["credits_exhausted_s"] == pytest.approx(2250.0 + (1.0 + hop_s) / 60 / (2 / 60 - 24 / 3600), abs=1e-6)
+    latency = res.log.finish_s - res.log.arrival_s
+    assert latency[2279] == pytest.approx(2.0 + hop_s, abs=1e-9)
+    assert latency[2280] == pytest.approx(10.0 + hop_s, abs=1e-9)
+    assert d["throttled_s"] == pytest.approx(3000.0 - 2280.0)
 
 
 def _endpoint(instance_type: str, arrivals: np.ndarray, service: np.ndarray, horizon_s: float):

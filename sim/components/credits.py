@@ -23,8 +23,10 @@ Accounting is by overlap with the tick, exactly: at a tick t the data plane has 
 before t, so a worker whose free time is past t is busy without a gap from t to that free time (a
 request starting after t waited for it). Worker-seconds busy up to t are therefore routed_s minus the
 work past t (`remaining(iid, t)`), and their difference between ticks is the busy time inside the tick.
-CPU-seconds are busy worker-seconds / slow, slow being the factor in force during the tick; work queued
-before a change of factor is counted at the new one, an error bounded by the backlog at that change.
+CPU-seconds are busy worker-seconds / slow: the work left at the previous tick was scheduled with the
+factor then in force and is counted with it, the rest with the factor of this tick. That is exact while the
+work left at a tick is done within the next one (a backlog under a minute); a longer backlog at a change of
+factor is counted with the newer factor.
 The moment the balance ran out is interpolated inside the tick (`exhausted_s`); throttling itself starts
 and ends on ticks, so at minute resolution it lags the balance by less than one tick.
 """
@@ -66,6 +68,8 @@ class CreditBook:
         self.slow: list[float] = []
         self.routed_s: list[float] = []
         self._done_s: list[float] = []     # per instance: busy worker-seconds up to its last tick
+        self._left_s: list[float] = []     # per instance: worker-seconds scheduled past its last tick...
+        self._left_slow: list[float] = []  # ... and the factor they were scheduled with
         self._earned: list[float] = []
         self._launch_left: list[float] = []
         self._t: list[float] = []          # per instance: time of its last tick (or its join)
@@ -75,8 +79,8 @@ class CreditBook:
 
     def join(self, t: float) -> None:
         """An instance joins at t with its launch credits and no earned ones, at full speed."""
-        for values, v in ((self.slow, 1.0), (self.routed_s, 0.0), (self._done_s, 0.0), (self._earned, 0.0),
-                          (self._launch_left, self.launch), (self._t, t)):
+        for values, v in ((self.slow, 1.0), (self.routed_s, 0.0), (self._done_s, 0.0), (self._left_s, 0.0),
+                          (self._left_slow, 1.0), (self._earned, 0.0), (self._launch_left, self.launch), (self._t, t)):
             values.append(v)
 
     def tick(self, t: float, remaining: Callable[[int, float], float], fleet: Fleet) -> None:
@@ -97,8 +101,11 @@ class CreditBook:
     def _settle(self, iid: int, t0: float, t1: float, done_s: float) -> None:
         """Instance iid over (t0, t1]: busy worker-seconds up to t1 are `done_s`."""
         dt, slow = t1 - t0, self.slow[iid]
-        cpu_s = min((done_s - self._done_s[iid]) / slow, self.vcpus_busy_max * dt)
+        busy_s = done_s - self._done_s[iid]
+        carried_s = min(busy_s, self._left_s[iid])  # done first: FIFO
+        cpu_s = min(carried_s / self._left_slow[iid] + (busy_s - carried_s) / slow, self.vcpus_busy_max * dt)
         self._done_s[iid] = done_s
+        self._left_s[iid], self._left_slow[iid] = self.routed_s[iid] - done_s, slow
         before = self._launch_left[iid] + self._earned[iid]
         spend = cpu_s / 60.0
         from_launch = min(self._launch_left[iid], spend)  # launch credits go first

@@ -14,8 +14,9 @@ import numpy as np
 from pydantic import Field
 
 from sim.catalog import Catalog, InstanceType
+from sim.components.credits import CreditBook
 from sim.components.sizing import payload_reasons, usable_memory_mb
-from sim.components.tandem import TandemPool
+from sim.components.tandem import BurstableTandemPool, TandemPool
 from sim.components.timeout import time_out
 from sim.model import ModelSpec
 from sim.options import register
@@ -112,7 +113,11 @@ def simulate(scenario: Scenario, cfg: PipelineConfig) -> SimResult:
         return SimResult.infeasible("inference-pipeline", reasons, scenario.horizon_s, ConfigRecord(**config).freeze())
     service = np.column_stack([scenario.step_service_s(i) for i in steps])
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
-    pool = TandemPool(log, None, service, cfg.workers_per_container, hop_s)
+    if it.burstable is None:
+        pool = TandemPool(log, None, service, cfg.workers_per_container, hop_s)
+    else:  # a T type: every container's workers share the instance's CPU credits
+        book = CreditBook(it, len(steps) * cfg.workers_per_container, scenario.horizon_s)
+        pool = BurstableTandemPool(log, None, service, cfg.workers_per_container, book, hop_s)
     slowest_s = float(service.mean(axis=0).max()) if scenario.n else 0.0
     run_fleet(scenario, pool, cfg, cfg.workers_per_container / max(slowest_s, 1e-9), models, config)
     time_out(log, cat.realtime.timeout_s.value)
