@@ -23,12 +23,14 @@ from sim.catalog_facts import (
     AsyncFacts,
     AutoscalingFacts,
     BatchFacts,
+    BurstableFacts,
     CoHostingFacts,
     Confidence,
     ExportFacts,
     Fact,
     InstanceType,
     MultiModelFacts,
+    NameList,
     NetworkFacts,
     ObjectStoreFacts,
     RealtimeFacts,
@@ -41,6 +43,7 @@ __all__ = [
     "DEFAULT_CATALOG",
     "AutoscalingFacts",
     "BatchFacts",
+    "BurstableFacts",
     "Catalog",
     "Confidence",
     "Fact",
@@ -131,11 +134,21 @@ class Catalog(BaseModel):
             else:
                 groups = [(section, value)] if isinstance(value, BaseModel) else []
             for prefix, group in groups:
-                for fname in type(group).model_fields:
-                    fact = getattr(group, fname)
-                    if isinstance(fact, Fact):  # name lists carry their own source but are not numbers
-                        out[f"{prefix}.{fname}"] = fact
+                out.update(_group_facts(prefix, group))
         return out
+
+
+def _group_facts(prefix: str, group: BaseModel) -> dict[str, Fact]:
+    """The facts of one group by dotted path, and those of the groups it nests (an instance type's
+    `burstable` block), in declaration order."""
+    out: dict[str, Fact] = {}
+    for fname in type(group).model_fields:
+        value = getattr(group, fname)
+        if isinstance(value, Fact):
+            out[f"{prefix}.{fname}"] = value
+        elif isinstance(value, BaseModel) and not isinstance(value, NameList):  # name lists are not numbers
+            out.update(_group_facts(f"{prefix}.{fname}", value))
+    return out
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

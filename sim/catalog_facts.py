@@ -50,8 +50,34 @@ class Fact(BaseModel):
         return int(self.value)
 
 
+class BurstableFacts(BaseModel):
+    """CPU credits of a burstable (T) instance type in standard credit mode, per instance.
+
+    One credit is one vCPU at 100% for one minute. The instance earns `credits_per_hour`, keeps at most
+    `max_credits` earned credits, starts with `launch_credits` (spent first, outside the cap) and, with no
+    credits left, runs at `baseline_share_per_vcpu` x vCPUs of CPU (`sim.components.credits`).
+    """
+
+    model_config = _FROZEN
+
+    baseline_share_per_vcpu: Fact
+    credits_per_hour: Fact
+    max_credits: Fact
+    launch_credits: Fact
+
+    @model_validator(mode="after")
+    def _ranges(self) -> BurstableFacts:
+        # A zero baseline would make a throttled request take forever, far from the cause.
+        if not 0 < self.baseline_share_per_vcpu.value <= 1:
+            raise ValueError("baseline_share_per_vcpu must be in (0, 1]")
+        if self.credits_per_hour.value <= 0 or self.max_credits.value < 0 or self.launch_credits.value < 0:
+            raise ValueError("credits_per_hour must be positive, max_credits and launch_credits >= 0")
+        return self
+
+
 class InstanceType(BaseModel):
-    """An instance type: shape (vCPU, memory, GPUs) and on-demand price. `name` is the catalog key.
+    """An instance type: shape (vCPU, memory, GPUs), on-demand price and, for T types, CPU credits
+    (`burstable`). `name` is the catalog key.
 
     `gpu_memory_gib` is the memory of one GPU; the instance has `gpu_count` of them, so its GPU memory is
     `gpu_memory_total_mb`.
@@ -67,11 +93,18 @@ class InstanceType(BaseModel):
     gpu_model: str | None
     accelerator: Literal["cpu", "gpu", "inferentia"]
     price_per_hour: Fact
+    burstable: BurstableFacts | None = None  # None: fixed performance (every non-T type)
 
     @model_validator(mode="after")
     def _consistent(self) -> InstanceType:
         if self.price_per_hour.value <= 0:
             raise ValueError("price_per_hour must be positive")
+        b = self.burstable
+        # The baseline is defined as the share at which credits earned = credits spent (one per vCPU-minute);
+        # a table row copied with a typo in either number would break that identity.
+        if b is not None and not math.isclose(b.credits_per_hour.value,
+                                              b.baseline_share_per_vcpu.value * self.vcpu * 60, rel_tol=1e-6):
+            raise ValueError("burstable credits_per_hour must equal baseline_share_per_vcpu x vcpu x 60")
         # Feasibility checks ("needs a GPU") trust `accelerator`; a mismatch with gpu_count would make
         # them disagree with the memory arithmetic that uses gpu_count.
         if (self.accelerator == "gpu") != (self.gpu_count > 0):
@@ -87,6 +120,12 @@ class InstanceType(BaseModel):
     def gpu_memory_total_mb(self) -> float:
         """GPU memory of the whole instance in MB: gpu_memory_gib (per GPU) x 1024 x gpu_count."""
         return self.gpu_memory_gib * 1024 * self.gpu_count
+
+    @property
+    def baseline_vcpus(self) -> float:
+        """CPU a burstable instance runs at with no credits (baseline_share_per_vcpu x vcpu); vcpu otherwise."""
+        b = self.burstable
+        return self.vcpu * b.baseline_share_per_vcpu.value if b is not None else float(self.vcpu)
 
     @property
     def has_gpu(self) -> bool:

@@ -43,6 +43,7 @@ NAMED_DERIVED = {
 
 CATALOG_DATE = datetime.date(2026, 11, 24)
 EXPORT_DATE = datetime.date(2026, 11, 25)  # the export limits were gathered a day later
+CREDITS_DATE = datetime.date(2026, 12, 2)  # the CPU credits of burstable types, later still
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +79,16 @@ def test_read_catalog_text_rejects_unknown_and_escaping_names() -> None:
 
 def test_every_fact_has_source_and_date(cat: Catalog) -> None:
     facts = cat.facts()
-    # instance prices + 4 realtime + 6 autoscaling + 15 serverless + 1 network + 4 async + 3 object store
-    # + 7 batch + 5 co-hosting + 2 multi-model + 2 triton + 2 export
-    assert len(facts) == len(cat.instances) + 4 + 6 + 15 + 1 + 4 + 3 + 7 + 5 + 2 + 2 + 2
+    # instance prices + 4 credit facts per burstable type + 4 realtime + 6 autoscaling + 15 serverless
+    # + 1 network + 4 async + 3 object store + 7 batch + 5 co-hosting + 2 multi-model + 2 triton + 2 export
+    burstable = sum(it.burstable is not None for it in cat.instances.values())
+    assert burstable == 1
+    assert len(facts) == len(cat.instances) + 4 * burstable + 4 + 6 + 15 + 1 + 4 + 3 + 7 + 5 + 2 + 2 + 2
     for path, fact in facts.items():
         assert isinstance(fact, Fact), path
         assert fact.source.strip(), path
-        assert fact.retrieved == (EXPORT_DATE if path.startswith("export.") else CATALOG_DATE), path
+        dated = EXPORT_DATE if path.startswith("export.") else CREDITS_DATE if ".burstable." in path else CATALOG_DATE
+        assert fact.retrieved == dated, path
         if fact.confidence == "assumption":
             assert fact.source == "assumption", path
             assert fact.note.strip(), path
@@ -104,7 +108,9 @@ def test_facts_walk_every_section_in_file_order(raw: dict) -> None:
     sections = list(dict.fromkeys(p.split(".")[0] for p in facts))
     assert sections == ["instances", "realtime", "autoscaling", "serverless", "network", "async_inference",
                         "object_store", "batch", "co_hosting", "multi_model", "triton", "export", "extra"]
-    assert list(facts)[:2] == ["instances.ml.t2.medium.price_per_hour", "instances.ml.c5.large.price_per_hour"]
+    assert list(facts)[:2] == ["instances.ml.t2.medium.price_per_hour",
+                               "instances.ml.t2.medium.burstable.baseline_share_per_vcpu"]
+    assert list(facts)[5] == "instances.ml.c5.large.price_per_hour"  # a type's nested facts follow its own
 
 
 def test_every_numeric_entry_in_yaml_is_a_fact(raw: dict) -> None:

@@ -51,7 +51,17 @@ def _instances(cat: Catalog, facts: dict[str, Fact]) -> str:
                      price.source, price.note])
     head = ["instance type", "vCPU", "memory GiB", "GPUs", "GiB per GPU", "GPU", "accelerator",
             f"price {cat.currency}/hour", "confidence", "retrieved", "source", "note"]
-    return "### Instance types (`instances`)\n\n" + table(head, rows)
+    return "### Instance types (`instances`)\n\n" + table(head, rows) + _burstable(cat, facts)
+
+
+def _burstable(cat: Catalog, facts: dict[str, Fact]) -> str:
+    """The CPU credit facts of the burstable (T) types, one row per fact; empty when the catalog has none."""
+    rows = [_fact_row(path.removeprefix("instances."), f, cat.currency) for path, f in facts.items()
+            if path.startswith("instances.") and ".burstable." in path]
+    if not rows:
+        return ""
+    return ("\n\nBurstable types (`burstable`: CPU credits in standard mode, see "
+            "[mechanics.md](mechanics.md#burstable-instances)):\n\n" + table(_FACT_HEAD, rows))
 
 
 def _group(cat: Catalog, section: str, facts: dict[str, Fact]) -> str:

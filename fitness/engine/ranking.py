@@ -47,11 +47,13 @@ def rank(wl: Workload, scenario: Scenario, runs: list[OptionRun]) -> Recommendat
 
 
 def assumptions(catalog: Catalog, objs: list[Summary]) -> list[dict]:
-    """Catalog facts behind the figures: the prices of the instance types simulated and every option fact."""
+    """Catalog facts behind the figures: the facts of the instance types simulated (price, CPU credits) and
+    every option fact."""
     types = {v for o in objs for v in o.config.values() if isinstance(v, str) and v in catalog.instances}
     out = []
     for path, fact in catalog.facts().items():
-        if path.startswith("instances.") and path.removeprefix("instances.").rsplit(".", 1)[0] not in types:
+        # instances.<type>.<fact> or instances.<type>.<group>.<fact>: type names hold dots, so match prefixes
+        if path.startswith("instances.") and not any(path.startswith(f"instances.{t}.") for t in types):
             continue
         out.append({"path": path, "value": fact.value, "source": fact.source, "retrieved": str(fact.retrieved),
                     "confidence": fact.confidence, "note": fact.note})

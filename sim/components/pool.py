@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from sim.components.credits import CreditBook
 from sim.components.fleet import Fleet, mark_lost
 from sim.components.seq import floats, floats_at, positions
 from sim.results import RequestLog
@@ -133,3 +134,82 @@ class InstancePool(Fleet):
             k += 1
         self._next = k
         self.busy_until[0] = busy
+
+
+class BurstablePool(InstancePool):
+    """`InstancePool` on a burstable (T) type: each instance's service times are multiplied by the factor its
+    `CreditBook` sets every tick (`sim.components.credits`). A subclass, so that the pools of fixed-performance
+    types keep the loops above untouched: here each request costs one multiply and one add more."""
+
+    def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, workers: int,
+                 credits: CreditBook, elastic: bool = True) -> None:
+        self.credits = credits  # before the base class: joins in its constructor would need it
+        super().__init__(log, idx, service_s, workers, elastic)
+
+    def _on_join(self, iid: int, t: float) -> None:
+        self.credits.join(t)
+        super()._on_join(iid, t)
+
+    def credit_tick(self, t: float) -> None:
+        """Settle the credits up to t (every arrival before t is routed): see `credit_ticks`."""
+        free = self._free
+        self.credits.tick(t, lambda iid, t1: sum(f - t1 for f in free[iid] if f > t1), self)
+
+    def advance(self, until: float) -> None:
+        """`InstancePool.advance`, service times scaled by their instance's factor."""
+        if not self._routable:
+            return
+        if not self.elastic and len(self._free) == 1:
+            return self._advance_single(until)
+        arr, svc, idx, k = self._arr, self._svc, self._idx, self._next
+        start_s, finish_s = self.log.start_s, self.log.finish_s
+        done, routable, out, free, busy = self._done, self._routable, self._out, self._free, self.busy_until
+        slow, routed = self.credits.slow, self.credits.routed_s
+        left, n, inf = self.left_s, len(arr), math.inf
+        push, replace, pop = heapq.heappush, heapq.heapreplace, heapq.heappop
+        while k < n and arr[k] < until:
+            a = arr[k]
+            while done and done[0][0] <= a:
+                iid = pop(done)[1]
+                if left[iid] == inf:
+                    out[routable.index(iid)] -= 1
+            pos = 0 if len(out) == 1 else out.index(min(out))
+            iid = routable[pos]
+            heap = free[iid]
+            s = heap[0] if heap[0] > a else a
+            d = svc[k] * slow[iid]
+            f = s + d
+            routed[iid] += d
+            replace(heap, f)
+            out[pos] += 1
+            push(done, (f, iid))
+            if f > busy[iid]:
+                busy[iid] = f
+            j = idx[k]
+            start_s[j] = s
+            finish_s[j] = f
+            k += 1
+        self._next = k
+
+    def _advance_single(self, until: float) -> None:
+        """One pinned instance: the factor is constant between two control events, so it is read once and
+        the work scheduled is summed once per call."""
+        arr, svc, idx, k0, n = self._arr, self._svc, self._idx, self._next, len(self._arr)
+        start_s, finish_s = self.log.start_s, self.log.finish_s
+        heap, replace, slow, k = self._free[0], heapq.heapreplace, self.credits.slow[0], k0
+        busy = self.busy_until[0]
+        while k < n and arr[k] < until:
+            a = arr[k]
+            s = heap[0] if heap[0] > a else a
+            f = s + svc[k] * slow
+            replace(heap, f)
+            if f > busy:
+                busy = f
+            j = idx[k]
+            start_s[j] = s
+            finish_s[j] = f
+            k += 1
+        self._next = k
+        self.busy_until[0] = busy
+        if k > k0:
+            self.credits.routed_s[0] += slow * float(np.frombuffer(svc, np.float64)[k0:k].sum())

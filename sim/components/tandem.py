@@ -26,6 +26,7 @@ import heapq
 
 import numpy as np
 
+from sim.components.credits import CreditBook
 from sim.components.fleet import Fleet, mark_lost
 from sim.components.seq import floats, floats_at, positions
 from sim.results import RequestLog
@@ -118,9 +119,11 @@ class TandemPool(Fleet):
             k += 1
         self._next = k
 
-    def _advance_shared(self, until: float) -> None:
+    def _advance_shared(self, until: float, slow: list[float] | None = None,
+                        routed: list[float] | None = None) -> None:
         """`advance` when CPU steps contend for the vCPUs: each CPU step's service is stretched by the share
-        of vCPUs it gets at its start (see the module docstring).
+        of vCPUs it gets at its start (see the module docstring); on a burstable type also by the factor of
+        its instance's credits (`slow`), the work scheduled being added to `routed`.
 
         The CPU jobs assigned on an instance that overlap [t0, t1) are those with start < t1 and finish > t0:
         with sorted lists of starts and finishes, #starts < t1 - #finishes <= t0. Jobs done by the current
@@ -143,6 +146,7 @@ class TandemPool(Fleet):
             gone = bisect.bisect_right(ends, a)
             del starts[:gone], ends[:gone]
             heaps, ready, f = free[iid], a, a
+            sl = slow[iid] if slow is not None else 1.0
             for s in range(self.steps):
                 heap = heaps[s]
                 begin = heap[0] if heap[0] > ready else ready
@@ -151,7 +155,9 @@ class TandemPool(Fleet):
                 waited = begin - ready
                 self.wait_s[s] += waited
                 self.max_wait_s[s] = max(self.max_wait_s[s], waited)
-                work = cols[s][k]
+                work = cols[s][k] * sl
+                if routed is not None:
+                    routed[iid] += work
                 if is_cpu[s]:
                     overlap = bisect.bisect_left(starts, begin + work) - bisect.bisect_right(ends, begin)
                     work /= min(1.0, vcpus / (overlap + 1))
@@ -162,8 +168,73 @@ class TandemPool(Fleet):
                     bisect.insort(ends, f)
                 ready = f + self.hop_s
             out[iid] += 1
-            push(done, (f, iid))
+            push(done, (f, iid, idx[k]))
             busy[iid] = max(busy[iid], f)
+            finish_s[idx[k]] = f
+            k += 1
+        self._next = k
+
+
+class BurstableTandemPool(TandemPool):
+    """`TandemPool` on a burstable (T) type: every step's service time is multiplied by the factor the instance's
+    `CreditBook` sets each tick (`sim.components.credits`); fixed-performance types keep the loop above.
+
+    A worker free after a tick is busy until then without a gap at the first step only; at a later step a
+    request may still be on its way (previous step, hop) at the tick, so the busy time of a tick can slip
+    into the next one by up to a request's earlier steps: well under the tick's minute.
+    """
+
+    def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, workers: int,
+                 credits: CreditBook, hop_s: float = 0.0, vcpus: int | None = None,
+                 cpu_steps: tuple[bool, ...] = ()) -> None:
+        super().__init__(log, idx, service_s, workers, hop_s, vcpus, cpu_steps)
+        self.credits = credits
+
+    def _on_join(self, iid: int, t: float) -> None:
+        self.credits.join(t)
+        super()._on_join(iid, t)
+
+    def credit_tick(self, t: float) -> None:
+        """Settle the credits up to t (every arrival before t is routed): see `credit_ticks`."""
+        free = self._free
+        self.credits.tick(t, lambda iid, t1: sum(f - t1 for heap in free[iid] for f in heap if f > t1), self)
+
+    def advance(self, until: float) -> None:
+        """`TandemPool.advance`, each step's service time scaled by its instance's factor."""
+        if not self.routable:
+            return
+        if self._shared is not None:
+            return self._advance_shared(until, self.credits.slow, self.credits.routed_s)
+        arr, idx, cols, k, n = self._arr, self._idx, self._cols, self._next, len(self._arr)
+        start_s, finish_s = self.log.start_s, self.log.finish_s
+        done, out, free, busy = self._done, self.out, self._free, self.busy_until
+        wait, top, slow, routed = self.wait_s, self.max_wait_s, self.credits.slow, self.credits.routed_s
+        hop, steps = self.hop_s, range(self.steps)
+        pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
+        while k < n and arr[k] < until:
+            a = arr[k]
+            while done and done[0][0] <= a:
+                out[pop(done)[1]] -= 1
+            iid = self.least_outstanding()
+            heaps, ready, f, sl = free[iid], a, a, slow[iid]
+            for s in steps:
+                heap = heaps[s]
+                begin = heap[0] if heap[0] > ready else ready
+                if s == 0:
+                    start_s[idx[k]] = begin
+                waited = begin - ready
+                wait[s] += waited
+                if waited > top[s]:
+                    top[s] = waited
+                d = cols[s][k] * sl
+                routed[iid] += d
+                f = begin + d
+                replace(heap, f)
+                ready = f + hop
+            out[iid] += 1
+            push(done, (f, iid, idx[k]))  # the position tells a failed instance its requests (`_lose`)
+            if f > busy[iid]:
+                busy[iid] = f
             finish_s[idx[k]] = f
             k += 1
         self._next = k

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.catalog import Catalog, InstanceType
 from sim.components.autoscaler import TargetTracking, invocations_counter, launch, target_tracking
+from sim.components.credits import CreditBook, credit_ticks
 from sim.components.fleet import Fleet
 from sim.components.sizing import peak_rate_rps
 from sim.cost import instance_cost_usd
@@ -188,22 +189,30 @@ def fault_details(fleet: Fleet) -> dict:
 def run_fleet(scenario: Scenario, fleet: Fleet, cfg: FleetConfig, capacity_rps: float, models: list[ModelSpec],
               config: dict) -> None:
     """Serve the scenario on `fleet`: a pinned count, or target tracking on invocations per instance, with the
-    scenario's faults."""
+    scenario's faults. A fleet on a burstable type (one with a `CreditBook` as `credits`) has its credits
+    settled every metric period."""
     env = Engine()
     provision(env, fleet, cfg, capacity_rps, launch_delay_s(models, scenario.catalog), scenario.arrivals_s,
               scenario.horizon_s, scenario.catalog, config, scenario.faults)
     env.attach(fleet)
+    burstable = isinstance(getattr(fleet, "credits", None), CreditBook)
+    if burstable:
+        env.process(credit_ticks(env, fleet, scenario.catalog.autoscaling.metric_period_s.value))
     env.run_until(scenario.horizon_s)
+    if burstable:  # the run stops before a tick at the horizon: settle the last one
+        fleet.credit_tick(scenario.horizon_s)
 
 
 def fleet_result(option: str, scenario: Scenario, log: RequestLog, fleet: Fleet, it: InstanceType, config: dict,
                  busy_s: float, slots: int, details: dict | None = None) -> SimResult:
     """Capacity timeline, instance cost and utilisation (busy_s over `slots` per instance-second); `details`:
-    the option's own diagnostics (`Figures.details`)."""
+    the option's own diagnostics (`Figures.details`), plus the credit figures of a burstable fleet."""
     h = scenario.horizon_s
     seconds, cap = fleet.instance_seconds(h), fleet.capacity(h)
     cost = instance_cost_usd(seconds, it.price_per_hour.value)
+    credits = getattr(fleet, "credits", None)
+    details = {**(details or {}), **(credits.figures() if isinstance(credits, CreditBook) else {})}
     figures = Figures(utilization=busy_s / (seconds * slots) if seconds else 0.0, instance_seconds=seconds,
-                      details={**(details or {}), **fault_details(fleet)})
+                      details={**details, **fault_details(fleet)})
     return SimResult(option, True, (), h, ConfigRecord(**config).freeze(), log, cap, {"instances": cost},
                      figures=figures)

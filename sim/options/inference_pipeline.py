@@ -1,9 +1,10 @@
 """`inference-pipeline`: a serial application of 2..15 containers run in sequence on every instance.
 
 Each step (a model, or a business-logic step: a container too) is its own container with
-`workers_per_container` FIFO workers, the CPU steps sharing the instance's vCPUs; a request goes through the steps of one instance in order with an
-in-host hop (`co_hosting.pipeline_hop_ms`) between consecutive steps (`TandemPool`), so its latency is
-the sum over steps of queue + service, plus the hops, and throughput is bound by the slowest step.
+`workers_per_container` FIFO workers, the CPU steps sharing the instance's vCPUs; a request goes through
+the steps of one instance in order with an in-host hop (`co_hosting.pipeline_hop_ms`) between consecutive
+steps (`TandemPool`), so its latency is the sum over steps of queue + service, plus the hops, and
+throughput is bound by the slowest step (or by the shared vCPUs).
 Routing across instances is least outstanding requests; the count is pinned or target-tracked on
 invocations per instance. Billed per instance-second.
 """
@@ -14,8 +15,9 @@ import numpy as np
 from pydantic import Field
 
 from sim.catalog import Catalog, InstanceType
+from sim.components.credits import CreditBook
 from sim.components.sizing import payload_reasons, usable_memory_mb
-from sim.components.tandem import TandemPool
+from sim.components.tandem import BurstableTandemPool, TandemPool
 from sim.components.timeout import time_out
 from sim.model import ModelSpec
 from sim.options import register
@@ -111,7 +113,11 @@ def simulate(scenario: Scenario, cfg: PipelineConfig) -> SimResult:
     service = np.column_stack([scenario.step_service_s(i) for i in steps])
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
     cpu_steps = tuple(m.accelerator == "cpu" for m in models)
-    pool = TandemPool(log, None, service, cfg.workers_per_container, hop_s, it.vcpu, cpu_steps)
+    if it.burstable is None:
+        pool = TandemPool(log, None, service, cfg.workers_per_container, hop_s, it.vcpu, cpu_steps)
+    else:  # a T type: every container's workers share the instance's CPU credits
+        book = CreditBook(it, len(steps) * cfg.workers_per_container, scenario.horizon_s)
+        pool = BurstableTandemPool(log, None, service, cfg.workers_per_container, book, hop_s, it.vcpu, cpu_steps)
     means = service.mean(axis=0) if scenario.n else np.zeros(len(models))
     # the bottleneck: the slowest step, or the vCPUs shared by all CPU steps when they outnumber them
     shared_s = float(means[list(cpu_steps)].sum()) * cfg.workers_per_container / it.vcpu

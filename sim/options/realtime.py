@@ -10,8 +10,9 @@ import numpy as np
 from pydantic import Field
 
 from sim.catalog import Catalog, InstanceType
+from sim.components.credits import CreditBook, credit_ticks
 from sim.components.flow import Served, merge_capacity, merge_costs, run_endpoints
-from sim.components.pool import InstancePool
+from sim.components.pool import BurstablePool, InstancePool
 from sim.components.sizing import (
     cheapest_fitting,
     hardware_reasons,
@@ -85,12 +86,19 @@ def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: n
     `faults` say."""
     log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
     env = Engine()
-    pool = env.attach(InstancePool(log, None, service, workers, elastic=cfg.instance_count is None))
+    elastic = cfg.instance_count is None
+    if it.burstable is None:
+        pool = env.attach(InstancePool(log, None, service, workers, elastic=elastic))
+    else:  # a T type: CPU credits, settled every metric period
+        pool = env.attach(BurstablePool(log, None, service, workers, CreditBook(it, workers, horizon_s), elastic))
+        env.process(credit_ticks(env, pool, cat.autoscaling.metric_period_s.value))
     config: dict = {}
     capacity = workers / max(model.service_time.expected_ms / 1000.0, 1e-9)
     provision(env, pool, cfg, capacity, launch_delay_s([model], cat), arrivals, horizon_s, cat, config, faults,
               model.name)
     env.run_until(horizon_s)
+    if isinstance(pool, BurstablePool):  # the run stops before a tick at the horizon: settle the last one
+        pool.credit_tick(horizon_s)
     time_out(log, cat.realtime.timeout_s.value)
     return pool_served(log, pool, it, service, horizon_s, config, model.name)
 
@@ -103,6 +111,8 @@ def pool_served(log: RequestLog, pool, it: InstanceType, service: np.ndarray, ho
     busy = float(np.sum(service[log.start_s < horizon_s]))
     extra = {"instance_seconds": seconds, "worker_seconds": seconds * pool.workers, "busy_seconds": busy,
              **fault_details(pool)}
+    if isinstance(getattr(pool, "credits", None), CreditBook):  # a burstable type: what its credits did
+        extra.update(pool.credits.figures())
     return Served(log, {"instances": instance_cost_usd(seconds, it.price_per_hour.value)}, pool.capacity(horizon_s),
                   config, extra, model)
 
@@ -117,6 +127,26 @@ def endpoints_result(option: str, scenario: Scenario, log: RequestLog, parts: li
     faults = sorted((r for p in parts for r in p.extra.get("faults", ())), key=lambda r: r["at_s"])
     if faults:
         used["faults"] = faults
-    figures = Figures(utilization=utilization, instance_seconds=used["instance_seconds"], details=used)
+    figures = Figures(utilization=utilization, instance_seconds=used["instance_seconds"],
+                      details={**used, **credit_details(parts)})
     return SimResult(option, True, (), scenario.horizon_s, config, log, merge_capacity(parts),
                      merge_costs(parts), figures=figures)
+
+
+CREDIT_FIGURES = ("cpu_credit_balance_min", "throttled_s", "credits_exhausted_s")
+"""What a burstable endpoint reports of its CPU credits (`CreditBook.figures`)."""
+
+
+def credit_details(parts: list[Served]) -> dict:
+    """Per endpoint on a burstable type, `<model>.<figure>` for each of `CREDIT_FIGURES`, and over all of them
+    the lowest balance, the throttled instance-seconds summed and the first time credits ran out; {} when no
+    endpoint runs on a burstable type."""
+    burst = [p for p in parts if "throttled_s" in p.extra]
+    if not burst:
+        return {}
+    out: dict = {f"{p.model}.{k}": p.extra[k] for p in burst for k in CREDIT_FIGURES}
+    ran_out = [p.extra["credits_exhausted_s"] for p in burst if p.extra["credits_exhausted_s"] is not None]
+    out.update(cpu_credit_balance_min=min(p.extra["cpu_credit_balance_min"] for p in burst),
+               throttled_s=sum(p.extra["throttled_s"] for p in burst),
+               credits_exhausted_s=min(ran_out) if ran_out else None)
+    return out
