@@ -124,3 +124,26 @@ def test_a_chain_of_serverless_endpoints_is_labelled_and_pays_for_its_hops():
     run, single = simulate(chain, "serverless"), simulate(one, "serverless")
     assert "3 separate serverless endpoints" in run.summary.config.option["hosting"]
     assert complexity(run.summary, Context(chain)) > complexity(single.summary, Context(one))
+
+
+def test_production_keeps_the_slo_when_one_instance_fails_at_the_busiest_minute():
+    """One worker per instance, exponential 100 ms, 12 req/s: two instances run at 60% and meet a 2 s p99
+    (M/M/1 each: ln(100) / (10 - 6) = 1.15 s). When one fails, the survivor gets 12 req/s against 10 it can
+    serve for the launch delay (minutes): its queue grows by 2 requests a second, the waits reach tens of
+    seconds and the drill fails. Three instances leave two survivors at 60%: the drill passes. `dev`, with
+    neither floor nor drill, keeps two."""
+    kw = {"traffic": {"pattern": "poisson", "rate_rps": 12}, "horizon": "30m",
+          "options": {"realtime": {"instance_type": "ml.c5.large", "workers_per_instance": 1}}}
+    prod = workload(**kw)
+    sz = right_size(prod, build(prod), "realtime")
+    assert sz.chosen["instance_count"] == 3
+    two = next(t for t in sz.tried if t.config.get("instance_count") == 2)
+    assert not two.feasible and two.drill is not None and not two.drill.keeps_slo
+    assert any("while one instance is replaced" in r for r in two.reasons)
+    assert two.drill.p99_ms > 2000 and two.drill.lost_requests >= 1
+    record = sz.to_dict()["failure_drill"]
+    assert record["keeps_slo"] and record["p99_ms"] <= 2000
+    launch_s = CAT.realtime.instance_launch_s.value
+    assert record["replacement_serving_s"] == pytest.approx(record["at_s"] + launch_s, abs=1e-9)
+    dev = workload(environment="dev", **kw)
+    assert right_size(dev, build(dev), "realtime").chosen["instance_count"] == 2

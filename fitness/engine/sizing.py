@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pydantic import BaseModel
 
 from fitness.engine.constraints import constrained
+from fitness.engine.drill import Drill, drill
 from fitness.engine.queueing import Plan, can_save, endpoints, invocations_target, plan
 from fitness.engine.run import OptionRun, run_option
 from fitness.workload.spec import Budget, Workload
@@ -48,11 +49,14 @@ class Trial:
     p99_ms: float | None
     reasons: list[str]
     meets_slo: bool = False
+    drill: Drill | None = None
 
     def to_dict(self) -> dict:
-        """Flat row for reports: the knobs (nested ones as `a.b`) then feasible, monthly_usd, p99_ms, reasons."""
-        return {**flat(self.config), "feasible": self.feasible, "monthly_usd": self.monthly_usd,
-                "p99_ms": self.p99_ms, "reasons": list(self.reasons)}
+        """Flat row for reports: the knobs (nested ones as `a.b`) then feasible, monthly_usd, p99_ms, reasons
+        (and `failure_drill` when the trial was drilled)."""
+        row = {**flat(self.config), "feasible": self.feasible, "monthly_usd": self.monthly_usd,
+               "p99_ms": self.p99_ms, "reasons": list(self.reasons)}
+        return {**row, "failure_drill": self.drill.to_dict()} if self.drill is not None else row
 
 
 @dataclass(frozen=True)
@@ -71,9 +75,12 @@ class Sizing:
     tried: list[Trial] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        """`{"pinned", "chosen", "tried"}` with flat knobs, for the report and the JSON output."""
-        return {"pinned": self.pinned, "chosen": flat(self.chosen) if self.chosen is not None else None,
-                "tried": [t.to_dict() for t in self.tried]}
+        """`{"pinned", "chosen", "tried"}` with flat knobs, and the chosen trial's `failure_drill` when it was
+        drilled, for the report and the JSON output."""
+        out = {"pinned": self.pinned, "chosen": flat(self.chosen) if self.chosen is not None else None,
+               "tried": [t.to_dict() for t in self.tried]}
+        drilled = next((t.drill for t in self.tried if t.config == self.chosen and t.drill is not None), None)
+        return {**out, "failure_drill": drilled.to_dict()} if drilled is not None else out
 
 
 def capacity_floor(cfg: BaseModel) -> int | None:
@@ -111,6 +118,7 @@ class Runner:
         self.wl, self.scenario, self.option, self.max_trials = wl, scenario, option, max_trials
         self.since_s, self.floor, self.config_model = since_s, floor, config_model
         self.trials: list[Trial] = []
+        self.simulated = 0        # trials simulated (screened ones are listed but cost no run)
         self.best: tuple[Trial, OptionRun] | None = None
         self.last: OptionRun | None = None
         self.stopped = False      # the option cannot serve the workload: no knob searched changes that
@@ -122,7 +130,7 @@ class Runner:
     @property
     def left(self) -> bool:
         """True while another candidate that costs more than the last is worth simulating."""
-        return not self.stopped and not self.over_budget and len(self.trials) < self.max_trials
+        return not self.stopped and not self.over_budget and self.simulated < self.max_trials
 
     def run(self, config: dict, cheaper: bool = False,
             force: bool = False) -> tuple[Trial, OptionRun | None] | None:
@@ -132,12 +140,13 @@ class Runner:
         key = json.dumps(config, sort_keys=True, default=str)
         if key in self._seen:
             return self._seen[key], None
-        allowed = force or (not self.stopped and len(self.trials) < self.max_trials
+        allowed = force or (not self.stopped and self.simulated < self.max_trials
                             and (cheaper or not self.over_budget))
         if not allowed:
             return None
         wl2 = self.wl.model_copy(update={"options": {**self.wl.options, self.option: config}})
         run = run_option(wl2, self.scenario, self.option, self.since_s)  # since: a window judged after its lead
+        self.simulated += 1
         trial = self._judge(config, run.summary)
         self.trials.append(trial)
         self._seen[key] = trial
@@ -151,13 +160,27 @@ class Runner:
                                                 and trial.monthly_usd > budget)
         return trial, run
 
+    def screen(self, config: dict, reason: str) -> None:
+        """List `config` as tried and refused without simulating it (a closed form rules it out)."""
+        key = json.dumps(config, sort_keys=True, default=str)
+        if key not in self._seen:
+            trial = Trial(config, False, None, None, [f"{reason} (screened, not simulated)"])
+            self._seen[key] = trial
+            self.trials.append(trial)
+
     def _judge(self, config: dict, s: Summary) -> Trial:
-        """The trial of `config`: the workload's constraints, the production floor, and the budget apart."""
+        """The trial of `config`: the workload's constraints, the production rules (floor, burstable types
+        under sustained load, the failure drill), and the budget apart."""
         judged = constrained(self.wl, s)
-        floor = self.floor_reasons(config) if s.feasible else []  # an option that cannot serve says only why
-        meets = s.feasible and not floor and constrained(self._unbudgeted, s).feasible
-        return Trial(config, judged.feasible and not floor, s.cost_usd.monthly if s.feasible else None,
-                     s.latency_ms.p99 if s.feasible else None, list(judged.reasons) + floor, meets)
+        # an option that cannot serve says only why
+        rules = self.floor_reasons(config) + burstable_reasons(s, self.scenario.catalog) if s.feasible else []
+        ran = None
+        if self.floor and s.feasible and not rules and constrained(self._unbudgeted, s).feasible:
+            ran = drill(self.wl, self.scenario, self.option, config, self.since_s)
+            rules += list(ran.reasons)
+        meets = s.feasible and not rules and constrained(self._unbudgeted, s).feasible
+        return Trial(config, judged.feasible and not rules, s.cost_usd.monthly if s.feasible else None,
+                     s.latency_ms.p99 if s.feasible else None, list(judged.reasons) + rules, meets, ran)
 
     def floor_reasons(self, config: dict) -> list[str]:
         """Why `config` runs fewer instances than production allows (empty when it does not)."""
@@ -181,6 +204,21 @@ class Runner:
 
 
 
+def burstable_reasons(s: Summary, cat) -> list[str]:
+    """Why a burstable (T) type in `s`'s configuration cannot carry its load for good: busy worker-seconds
+    over paid ones (`utilization`, one vCPU per worker) above the type's baseline share means the instance
+    spends credits faster than it earns them, so sustained load drains them whatever the horizon shows."""
+    names = {v for v in s.config.values() if isinstance(v, str) and v in cat.instances}
+    out = []
+    for it in (cat.instances[n] for n in sorted(names)):
+        b = it.burstable
+        if b is not None and s.utilization is not None and s.utilization > b.baseline_share_per_vcpu.value:
+            out.append(f"{it.name} is burstable and runs at {s.utilization:.0%} CPU on average, above its "
+                       f"{b.baseline_share_per_vcpu.value:.0%} baseline: sustained load would drain its CPU "
+                       "credits and throttle it to the baseline")
+    return out
+
+
 # --- fleets: instance type x count, then autoscaling -----------------------------------------------
 
 
@@ -200,6 +238,11 @@ def fleet_search(r: Runner, plans: list[Plan], pinned: Callable[[Plan, int], dic
     least = max(min_count, r.floor)
     while heap and r.left:
         _, i, c = heapq.heappop(heap)
+        if (why := drains_credits(plans[i], c, r.scenario.catalog)) is not None:
+            if c == starts[i]:  # listed once per type: the counts above it are screened alike
+                r.screen(pinned(plans[i], c), why)
+            heapq.heappush(heap, (plans[i].price * (c + 1), i, c + 1))
+            continue
         out = r.run(pinned(plans[i], c))
         if out is None:
             return
@@ -212,6 +255,23 @@ def fleet_search(r: Runner, plans: list[Plan], pinned: Callable[[Plan, int], dic
             return
         if not plans[i].hopeless:
             heapq.heappush(heap, (plans[i].price * (c + 1), i, c + 1))
+
+
+def drains_credits(p: Plan, count: int, cat) -> str | None:
+    """Why `count` instances of the plan's burstable type would run above its baseline CPU share on average
+    (offered work / (count x workers), the busiest endpoint), so that `burstable_reasons` would refuse them
+    and the search moves on without simulating; None when they would not (or the type is not burstable)."""
+    name = p.knobs.get("instance_type")
+    it = cat.instances.get(name) if name else None
+    if it is None or it.burstable is None:
+        return None
+    util = max((d.arrivals_s.size * d.mean_s / d.horizon_s / (count * w) for d, w, _ in p.loads if d.horizon_s > 0),
+               default=0.0)
+    base = it.burstable.baseline_share_per_vcpu.value
+    if util <= base:
+        return None
+    return (f"{it.name} is burstable and this load keeps it at {util:.0%} CPU on average, above its {base:.0%} "
+            "baseline: sustained load would drain its CPU credits")
 
 
 def autoscale(r: Runner, p: Plan, count: int, scaled: Callable[[Plan, int], dict] | None, min_count: int,

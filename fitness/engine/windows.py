@@ -52,7 +52,7 @@ def right_size(wl: Workload, scenario: Scenario, option_id: str, max_trials: int
     pinned = u.is_pinned(raw)
     if not pinned:
         u.search(r, wl, scenario, raw)
-    if not r.trials:  # pinned, or nothing to search (the simulation says why)
+    if not r.simulated:  # pinned, or nothing to search (the simulation says why)
         r.run(raw)
     if r.best is None and not pinned and not r.stopped and not r.hopeless:
         r.run(defaults(raw, floor, u.config_model), force=True)

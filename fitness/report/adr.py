@@ -221,7 +221,7 @@ def _decision(rec: Recommendation) -> list[Block]:
                                   f"{duration_text(best.latency_ms.p99)}, {r.served:,} of "
                                   f"{r.offered:,} requests served."),
                         Text("p", f"Configuration: `{_cfg(best)}`.")]
-    out += [Text("p", "**Warning:** " + w) for w in rec.warnings] + _binding(best)
+    out += [Text("p", "**Warning:** " + w) for w in rec.warnings] + _binding(best) + _drill(rec)
     if best.tie_with:
         out.append(Text("p", "Tied with " + ", ".join(f"`{t}`" for t in best.tie_with)
                         + " (the ranking cannot separate them within its confidence intervals)."))
@@ -241,6 +241,29 @@ def _binding(best: RankedOption) -> list[Block]:
     what = f"model `{model}`" if model is not None else "the pooled p99"
     return [Text("p", f"Binding SLO: {what}, p99 {duration_text(p99)} of its {_num(limit, 'g')} ms "
                       f"({p99 / limit:.0%} of the limit).")]
+
+
+def _drill(rec: Recommendation) -> list[Block]:
+    """The recommended configuration's failure drill (production endpoints on instances), in one paragraph."""
+    d = (rec.sizing.get(rec.recommended) or {}).get("failure_drill") if rec.recommended else None
+    if not d:
+        return []
+    where = f"of the `{d['model']}` endpoint " if d.get("model") else ""
+    back = d.get("replacement_serving_s")
+    until = (f"its replacement served at {_clock(back)}, after the launch delay" if back is not None else
+             "its replacement did not serve before the end of the run")
+    during = (f"p99 {duration_text(d['p99_ms'])} over the requests arriving while one instance short"
+              if d.get("p99_ms") is not None else "no request arrived while one instance short")
+    verdict = "The SLO held." if d.get("keeps_slo") else "The SLO broke: " + "; ".join(d.get("reasons") or []) + "."
+    return [Text("p", f"Failure drill: one instance {where}failed at {_clock(d['at_s'])}, the busiest minute, "
+                      f"losing the {d['lost_requests']:,} requests it held; {until}; {during}, "
+                      f"error rate {d['error_rate']:.3%} over the run. {verdict}")]
+
+
+def _clock(t_s: float) -> str:
+    """Seconds from the start of the run as h:mm:ss."""
+    t = int(round(t_s))
+    return f"{t // 3600}:{t % 3600 // 60:02d}:{t % 60:02d}"
 
 
 def _rationale(rec: Recommendation) -> list[Block]:
@@ -282,7 +305,7 @@ def _sizing(rec: Recommendation) -> list[Block]:
     for option, s in rec.sizing.items():
         tried, chosen = s.get("tried") or [], s.get("chosen") or {}
         keys = list(dict.fromkeys(k for t in tried for k in t if k not in ("feasible", "monthly_usd", "p99_ms",
-                                                                             "reasons")))
+                                                                             "reasons", "failure_drill")))
         rows = [[*(_val(t.get(k, "")) for k in keys), "yes" if t.get("feasible") else "no",
                  _num(t.get("monthly_usd")), duration_text(t.get("p99_ms")), "; ".join(t.get("reasons") or [])]
                 for t in tried]

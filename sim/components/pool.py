@@ -182,10 +182,10 @@ class BurstablePool(InstancePool):
             routed[iid] += d
             replace(heap, f)
             out[pos] += 1
-            push(done, (f, iid))
+            j = idx[k]
+            push(done, (f, iid, j))  # the position tells a failed instance its requests (`_lose`)
             if f > busy[iid]:
                 busy[iid] = f
-            j = idx[k]
             start_s[j] = s
             finish_s[j] = f
             k += 1
