@@ -12,6 +12,8 @@ import pytest
 from fitness.engine.constraints import binding, constraint_reasons
 from fitness.engine.functions.base import Context
 from fitness.engine.functions.complexity import raw as complexity
+from fitness.engine.horizon import horizon_warnings, needed_horizon_s
+from fitness.engine.ranking import rank
 from fitness.engine.run import simulate
 from fitness.engine.windows import right_size
 from fitness.workload.scenario import assumed, build
@@ -147,3 +149,31 @@ def test_production_keeps_the_slo_when_one_instance_fails_at_the_busiest_minute(
     assert record["replacement_serving_s"] == pytest.approx(record["at_s"] + launch_s, abs=1e-9)
     dev = workload(environment="dev", **kw)
     assert right_size(dev, build(dev), "realtime").chosen["instance_count"] == 2
+
+
+def test_an_option_whose_defaults_meet_the_constraints_is_never_infeasible():
+    """With no search left (no trial allowed), the option's own defaults are still simulated, at the
+    production floor, and chosen when they pass."""
+    wl = workload()
+    sz = right_size(wl, build(wl), "realtime", max_trials=0)
+    assert sz.chosen == {"min_instances": 2} and sz.run.summary.feasible
+
+
+def test_a_busy_run_that_has_not_settled_is_warned_about_with_the_horizon_it_needs():
+    """One exponential 100 ms worker at 95% load for 10 minutes: the queue is still building, so the p99 of
+    the second half is far above the first's. The warning asks for 50 relaxation times at the measured
+    utilisation: at exactly 95%, 0.1 / (1 - sqrt(0.95))^2 = 156 s, and 50 of them are 7,800 s, 3 h in whole
+    hours; this run measured 94% (108 s, 5,390 s: 2 h)."""
+    wl = workload(environment="dev", traffic={"pattern": "poisson", "rate_rps": 9.5}, slo={"p99_ms": 60000},
+                  options={"realtime": {"instance_type": "ml.c5.large", "instance_count": 1,
+                                        "workers_per_instance": 1}})
+    sc = build(wl)
+    rec = rank(wl, sc, [simulate(wl, "realtime")])
+    warned = horizon_warnings(wl, sc, rec)
+    util = rec.options[0].utilization
+    need_h = needed_horizon_s(600.0, float(sc.service_s.mean()), util) / 3600
+    assert len(warned) == 1 and warned[0].startswith(f"realtime: at {util:.0%} utilisation")
+    assert need_h == 2 and "10 min run" in warned[0] and f"Simulate at least {need_h:g} h" in warned[0]
+    assert needed_horizon_s(600.0, 0.1, 0.95) == 3 * 3600
+    calm = workload(environment="dev", options=wl.options)  # 5 req/s: 50%, under the rule's utilisation
+    assert horizon_warnings(calm, build(calm), rank(calm, build(calm), [simulate(calm, "realtime")])) == []

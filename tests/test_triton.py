@@ -338,3 +338,18 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def test_an_explicit_curve_keeps_each_requests_variation():
+    """A lone request runs a batch of one: T(1) = 25 ms from the curve scaled by its own service sample over
+    the model's mean, so with exponential service (mean 25 ms) the lone latencies spread like the samples
+    (and average T(1)); with constant service every one is exactly T(1) + the 5 ms delay."""
+    arr = np.arange(0.0, 2000.0, 2.0)  # alone every time: 2 s apart
+    varied = _model().model_copy(update={"service_time": Exponential(mean_ms=25.0)})
+    sc = _scenario(arr, 2002.0, models=[varied], seed=3)
+    res = simulate(sc, TritonConfig(instance_type=GPU, instance_count=1, max_queue_delay_ms=5))
+    run_s = res.log.finish_s - res.log.start_s
+    np.testing.assert_allclose(run_s, 0.025 * sc.service_s / 0.025, atol=1e-9)  # times of order 1e3 s
+    assert run_s.std() > 0.01 and run_s.mean() == pytest.approx(0.025, rel=0.1)
+    flat = simulate(_scenario(arr, 2002.0), TritonConfig(instance_type=GPU, instance_count=1, max_queue_delay_ms=5))
+    np.testing.assert_allclose(flat.log.finish_s - flat.log.start_s, 0.025, atol=1e-12)

@@ -45,7 +45,12 @@ def horizon_warnings(wl: Workload, scenario: Scenario, rec: Recommendation) -> l
         if first > 0 and abs(second - first) / first > rule["drift"]:
             need = needed_horizon_s(rec.horizon_s, mean_s, util)
             out.append(f"{o.option}: at {util:.0%} utilisation its p99 moved from {first:,.0f} ms in the first "
-                       f"half of the {rec.horizon_s / 3600:g} h run to {second:,.0f} ms in the second: the load "
+                       f"half of the {_span(rec.horizon_s)} run to {second:,.0f} ms in the second: the load "
                        f"has not settled. Simulate at least {need / 3600:g} h (`horizon:`) before trusting this "
                        "p99.")
     return out
+
+
+def _span(s: float) -> str:
+    """A run's length in words: minutes under two hours, hours beyond."""
+    return f"{s / 60:,.0f} min" if s < 7200 else f"{s / 3600:,.1f} h"

@@ -41,7 +41,9 @@ request.
   workers: the vCPUs (the GPUs). Autoscaling on the endpoint's total invocations per instance. Launch
   delay: `instance_launch_s` + the container start only (models load lazily afterwards).
 - **Limits.** As real-time endpoints (6 MB, 60 s); a model larger than the memory budget or the disk
-  makes the option infeasible.
+  makes the option infeasible. One multi-model endpoint serves every model from one container: models
+  naming different `container`s (frameworks) make it infeasible (multi-container endpoints and pipelines
+  take a container per model).
 - **Billing.** Instance-seconds x price: one endpoint for all models.
 - **Reported.** `cache`: hits, misses, evictions, hit ratio (summed over instances); disk hits,
   downloads, peak memory.

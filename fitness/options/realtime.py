@@ -20,7 +20,10 @@ and offline; hosts serial, scatter-gather and aggregate patterns as separate end
   with its own instances, idle or not). Each endpoint is a fleet as above: FIFO queue per instance,
   least-outstanding routing, pinned or target-tracking autoscaling.
 - **Sizing defaults.** Instance type: the cheapest CPU (GPU, for a GPU model) type on which one worker
-  fits; Inferentia types are never chosen. Workers: as many as vCPUs (GPUs) and memory allow.
+  fits (a GPU model against one GPU's memory less `triton.gpu_memory_overhead_mb`); Inferentia types are
+  never chosen. Workers: as many as vCPUs (GPUs) and memory allow.
+- **Burstable types.** On `ml.t2.*` each instance keeps a CPU-credit balance (`BurstablePool`,
+  [mechanics.md](mechanics.md#burstable-instances)); with none left its requests run at the baseline.
 - **Limits.** Payload and response `realtime.payload_limit_mb` (6 MB); answer within
   `realtime.timeout_s` (60 s), later answers fail.
 - **Billing.** Instance-seconds x the type's price per hour / 3600, summed over endpoints.

@@ -20,7 +20,9 @@ from sim.scenario import Scenario
 
 DOCS = """\
 `sim/options/serverless.py`, data plane `OnDemandContainers` (`sim/components/containers.py`). Delivers
-sync, async and offline; hosts serial, scatter-gather and aggregate as separate endpoints.
+sync, async and offline; hosts serial, scatter-gather and aggregate as separate endpoints the caller chains
+(never as one pipeline: a serverless endpoint holds one container). The result says so (`hosting`), each
+call pays `co_hosting.endpoint_hop_ms`, and the complexity score grows with the endpoints and hops.
 
 - **Mechanics.** One endpoint per model. A request takes an idle provisioned container if there is one,
   else the most recently used idle on-demand container (as SimFaaS does: older idle containers are left
