@@ -231,7 +231,9 @@ def fleet_search(r: Runner, plans: list[Plan], pinned: Callable[[Plan, int], dic
     alone breaks the latency targets on every plan, the cheapest is simulated once to show it."""
     if plans and all(p.hopeless for p in plans):
         r.hopeless = True
-        plans = [min(plans, key=lambda p: p.price * max(p.start, r.floor))]
+        cat = r.scenario.catalog
+        fair = [p for p in plans if drains_credits(p, max(p.start, r.floor), cat) is None] or plans
+        plans = [min(fair, key=lambda p: p.price * max(p.start, r.floor))]
     starts = [max(p.start, r.floor) for p in plans]
     heap = [(p.price * c, i, c) for i, (p, c) in enumerate(zip(plans, starts, strict=True))]
     heapq.heapify(heap)
