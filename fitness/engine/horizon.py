@@ -32,7 +32,10 @@ def needed_horizon_s(horizon_s: float, mean_service_s: float, utilization: float
 
 
 def horizon_warnings(wl: Workload, scenario: Scenario, rec: Recommendation) -> list[str]:
-    """One warning per feasible option whose run has not reached steady state (see the module docstring)."""
+    """One warning per feasible option whose run has not reached steady state (see the module docstring);
+    none for offline delivery, whose latency is set by when jobs run."""
+    if wl.slo.delivery == "offline":  # results judged by a deadline: job schedules, not queues, set latency
+        return []
     rule = catalogs.rubric("fitness")["steady_state"]
     basis, mean_s = digest.basis_for(wl.slo), float(scenario.service_s.mean()) if scenario.n else 0.0
     out = []

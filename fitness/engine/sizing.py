@@ -176,7 +176,8 @@ class Runner:
         rules = self.floor_reasons(config) + burstable_reasons(s, self.scenario.catalog) if s.feasible else []
         ran = None
         if self.floor and s.feasible and not rules and constrained(self._unbudgeted, s).feasible:
-            ran = drill(self.wl, self.scenario, self.option, config, self.since_s)
+            # the budget is judged on the trial itself: the drill asks only whether the SLO survives a failure
+            ran = drill(self._unbudgeted, self.scenario, self.option, config, self.since_s)
             rules += list(ran.reasons)
         meets = s.feasible and not rules and constrained(self._unbudgeted, s).feasible
         return Trial(config, judged.feasible and not rules, s.cost_usd.monthly if s.feasible else None,
