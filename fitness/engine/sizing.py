@@ -147,7 +147,7 @@ class Runner:
         wl2 = self.wl.model_copy(update={"options": {**self.wl.options, self.option: config}})
         run = run_option(wl2, self.scenario, self.option, self.since_s)  # since: a window judged after its lead
         self.simulated += 1
-        trial = self._judge(config, run.summary)
+        trial = self._judge(config, run)
         self.trials.append(trial)
         self._seen[key] = trial
         self.last = run
@@ -168,16 +168,17 @@ class Runner:
             self._seen[key] = trial
             self.trials.append(trial)
 
-    def _judge(self, config: dict, s: Summary) -> Trial:
+    def _judge(self, config: dict, run: OptionRun) -> Trial:
         """The trial of `config`: the workload's constraints, the production rules (floor, burstable types
         under sustained load, the failure drill), and the budget apart."""
+        s = run.summary
         judged = constrained(self.wl, s)
         # an option that cannot serve says only why
         rules = self.floor_reasons(config) + burstable_reasons(s, self.scenario.catalog) if s.feasible else []
         ran = None
         if self.floor and s.feasible and not rules and constrained(self._unbudgeted, s).feasible:
             # the budget is judged on the trial itself: the drill asks only whether the SLO survives a failure
-            ran = drill(self._unbudgeted, self.scenario, self.option, config, self.since_s)
+            ran = drill(self._unbudgeted, self.scenario, self.option, config, self.since_s, run.result.log)
             rules += list(ran.reasons)
         meets = s.feasible and not rules and constrained(self._unbudgeted, s).feasible
         return Trial(config, judged.feasible and not rules, s.cost_usd.monthly if s.feasible else None,
