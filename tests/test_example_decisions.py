@@ -27,18 +27,19 @@ def test_steady_400_rps_is_sized_on_fixed_performance_instances_with_one_to_spar
     12 e^(sigma^2/2) = 13.7 ms, so 400 req/s is 5.49 vCPUs of work.
     - ml.t2.medium would run at 5.49 / (3 x 2) = 92% CPU against a 20% baseline: refused unsimulated.
     - 3 x ml.c5.large (6 vCPUs) carry it at 92%, but when one fails the 4 vCPUs left are short of 5.49 for the
-      launch delay: the queue grows and the drill fails. So do 2 x ml.c5.xlarge (the next size up: one
-      4-vCPU survivor).
+      launch delay: the queue grows and the drill fails.
     - 4 x ml.c5.large (8 vCPUs, 6 left after a failure, 92% busy) keep the p99: 4 x 0.102 x 730 = 297.84 USD a
-      month."""
+      month. The next size up, 2 x ml.c5.xlarge, costs the same (listed, not simulated: it cannot be cheaper,
+      and one 4-vCPU survivor would be short anyway)."""
     wl = example("fraud-scoring-400", horizon=1200.0)
     sz = right_size(wl, build(wl), "realtime")
     assert sz.chosen == {"instance_type": "ml.c5.large", "instance_count": 4}
     assert sz.run.summary.cost_usd.monthly == pytest.approx(4 * 0.102 * HOURS_PER_MONTH, rel=1e-9)
     by_config = {(t.config["instance_type"], t.config["instance_count"]): t for t in sz.tried}
     assert "screened, not simulated" in by_config["ml.t2.medium", 3].reasons[0]
-    for small in [("ml.c5.large", 3), ("ml.c5.xlarge", 2)]:
-        assert not by_config[small].feasible and not by_config[small].drill.keeps_slo
+    three = by_config["ml.c5.large", 3]
+    assert not three.feasible and not three.drill.keeps_slo and three.drill.p99_ms > wl.slo.p99_ms
+    assert "cost no less than the 4 x ml.c5.large" in by_config["ml.c5.xlarge", 2].reasons[0]
     assert by_config["ml.c5.large", 4].drill.keeps_slo
 
 

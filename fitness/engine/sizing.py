@@ -297,13 +297,18 @@ def autoscale(r: Runner, p: Plan, count: int, scaled: Callable[[Plan, int], dict
 def size_up(r: Runner, plans: list[Plan], i: int, count: int, pinned: Callable[[Plan, int], dict]) -> None:
     """After `count` instances of plan `i` met the constraints: the next size up in the same family with the
     fewer instances its workers allow (never below the floor), so the trials show it; the cheaper feasible
-    trial is chosen."""
+    trial is chosen, so one that costs no less is listed as screened, not simulated."""
     bigger = next_size(r.scenario.catalog, plans[i].knobs.get("instance_type"))
     q = next((p for p in plans if bigger is not None and p.knobs.get("instance_type") == bigger), None)
     if q is None:
         return
     here, there = (max(w for _, w, _ in p.loads) for p in (plans[i], q))  # workers per instance of each
-    r.run(pinned(q, max(1, r.floor, math.ceil(count * here / there))))
+    n = max(1, r.floor, math.ceil(count * here / there))
+    if q.price * n >= plans[i].price * count:  # the cheaper feasible trial is chosen: this one cannot be
+        r.screen(pinned(q, n), f"{n} x {bigger} cost no less than the {count} x {plans[i].knobs['instance_type']} "
+                               "that met the constraints")
+        return
+    r.run(pinned(q, n))
 
 
 def next_size(cat, name: str | None) -> str | None:
