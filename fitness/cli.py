@@ -21,7 +21,7 @@ from fitness.errors import UserError
 from fitness.export import build as ex
 from fitness.report.adr import HEADERS, option_rows, render_html, render_markdown, to_json
 from fitness.sweep import load_grid, run_sweep, summary_markdown, summary_rows, to_frame
-from fitness.workload.scenario import build
+from fitness.workload.scenario import build, quota_notes
 from fitness.workload.spec import load_workload, workload_schema
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -53,6 +53,8 @@ def validate(workload: WorkloadArg) -> None:
     sc = build(wl)  # reads traces and CSVs too, so every file the workload names is checked
     typer.echo(f"{workload}: valid ({len(wl.expanded_models)} model(s), traffic {wl.traffic.pattern}, "
                f"{sc.n:,} requests over {sc.horizon_s / 3600:.2f} h).")
+    for note in quota_notes(wl, sc):
+        typer.echo(f"quota: {note}; that option will be ruled out.")
 
 
 @app.command()

@@ -171,6 +171,8 @@ class ServerlessFacts(BaseModel):
     max_concurrency_min: Fact
     max_concurrency_max: Fact
     account_concurrency: Fact
+    endpoints_per_region: Fact
+    startup_limit_s: Fact
     payload_limit_mb: Fact
     timeout_s: Fact
     keep_alive_s: Fact

@@ -13,6 +13,7 @@ from fitness.workload.spec import Workload
 from sim.application import Application
 from sim.catalog import load_catalog
 from sim.errors import InputError
+from sim.options.serverless import quota_reasons
 from sim.scenario import Scenario, build_scenario, stream
 from sim.traces import replay_trace, trace_model_indices
 from sim.traffic import TraceTraffic, assign_models, generate_arrivals, load_trace
@@ -101,3 +102,9 @@ def assumed(wl: Workload) -> list[str]:
         out.append("container: the models name no serving container, so they are taken to share one (as a "
                    "multi-model endpoint requires); name each model's `container` if they differ.")
     return out
+
+
+def quota_notes(wl: Workload, sc: Scenario) -> list[str]:
+    """The AWS quotas the workload breaks for an option that would host it, in words (`fitness validate`
+    names them; the options themselves report them as reasons when they are simulated)."""
+    return [f"serverless: {why}" for why in quota_reasons(sc.models, sc.catalog)]

@@ -81,6 +81,20 @@ def speed(memory_mb: float, catalog: Catalog) -> float:
     return min(1.0, memory_mb / catalog.serverless.memory_mb_per_vcpu.value)
 
 
+def quota_reasons(models: tuple[ModelSpec, ...] | list[ModelSpec], catalog: Catalog) -> list[str]:
+    """The serverless quotas these models break, one endpoint each: endpoints per Region, and the time a new
+    container has to download its model and answer /ping (its cold start)."""
+    s, bw = catalog.serverless, catalog.network.model_download_mb_per_s.value
+    out = []
+    if len(models) > s.endpoints_per_region.value:
+        out.append(f"{len(models)} serverless endpoints exceed the quota of {s.endpoints_per_region.value:.0f} "
+                   "serverless endpoints per Region")
+    out += [f"model {m.name}'s container takes {m.cold_start_s(bw):,.0f} s to start, download and load, and a "
+            f"serverless container must answer /ping within {s.startup_limit_s.value:.0f} s"
+            for m in models if m.cold_start_s(bw) > s.startup_limit_s.value]
+    return out
+
+
 def _reasons(models: tuple[ModelSpec, ...], cfg: ServerlessConfig, catalog: Catalog) -> list[str]:
     """Why serverless cannot serve these models with this config (empty when it can)."""
     s = catalog.serverless
@@ -99,6 +113,7 @@ def _reasons(models: tuple[ModelSpec, ...], cfg: ServerlessConfig, catalog: Cata
                    f"{s.memory_mb_max.value:.0f} in steps of {s.memory_mb_step.value:.0f}")
     if cfg.max_concurrency > s.max_concurrency_max.value:
         out.append(f"max_concurrency {cfg.max_concurrency} exceeds the limit of {s.max_concurrency_max.value:.0f}")
+    out += quota_reasons(models, catalog)
     total = cfg.max_concurrency * len(models)
     if total > s.account_concurrency.value:
         out.append(f"{len(models)} endpoints x max_concurrency {cfg.max_concurrency} = {total} exceeds the "
