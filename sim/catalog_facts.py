@@ -140,6 +140,7 @@ class RealtimeFacts(BaseModel):
 
     payload_limit_mb: Fact
     timeout_s: Fact
+    data_price_per_gb: Fact
     instance_launch_s: Fact
     memory_overhead_mb: Fact
 

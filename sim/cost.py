@@ -26,6 +26,12 @@ def data_cost_usd(kilobytes: float, price_per_gb: float) -> float:
     return kilobytes / KB_PER_GB * price_per_gb
 
 
+def served_data_usd(status: np.ndarray, kb: np.ndarray, price_per_gb: float, served_code: int = 0) -> float:
+    """Data processed in and out of an endpoint: the kilobytes `kb` (payload + response) of every request with
+    status `served_code` (SERVED), / 1024^2 * price_per_gb, in USD."""
+    return data_cost_usd(float(np.sum(kb[status == served_code])), price_per_gb)
+
+
 def billed_seconds(durations_s: np.ndarray, granularity_ms: float) -> float:
     """Sum of durations each rounded up to the billing granularity, in seconds."""
     if durations_s.size == 0:

@@ -81,6 +81,19 @@ class Scenario:
                         self.service_s[lo:hi].copy(), length_s, self.catalog, self.seed, dict(self.meta),
                         self.application, faults)
 
+    def endpoint_kb(self) -> np.ndarray:
+        """Kilobytes in and out of one endpoint serving each request (its payload and response): the request's
+        model's for one model per request; for a pattern hosted on one endpoint, the largest payload of the
+        first stage in and the largest response of the last stage out (the steps in between stay on the
+        instance)."""
+        app = self.application
+        if app is None or app.routed:
+            per_model = np.array([m.payload_kb + m.response_kb for m in self.models], float)
+            return per_model[self.model_idx] if self.n else np.zeros(0)
+        first, last = app.stages[0], app.stages[-1]
+        kb = max(self.models[i].payload_kb for i in first) + max(self.models[i].response_kb for i in last)
+        return np.full(self.n, kb)
+
     def step_service_s(self, i: int) -> np.ndarray:
         """Service time (s) of every request at model `i`, for patterns where a request visits several
         models; drawn once from the model's own stream, so every option sees the same work."""

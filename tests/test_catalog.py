@@ -45,7 +45,7 @@ CATALOG_DATE = datetime.date(2026, 11, 24)
 EXPORT_DATE = datetime.date(2026, 11, 25)  # the export limits were gathered a day later
 CREDITS_DATE = datetime.date(2026, 12, 2)  # the CPU credits of burstable types, later still
 QUOTAS_DATE = datetime.date(2026, 12, 2)  # serverless quotas, the same day
-QUOTA_FACTS = ("serverless.endpoints_per_region", "serverless.startup_limit_s")
+QUOTA_FACTS = ("serverless.endpoints_per_region", "serverless.startup_limit_s", "realtime.data_price_per_gb")
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +81,11 @@ def test_read_catalog_text_rejects_unknown_and_escaping_names() -> None:
 
 def test_every_fact_has_source_and_date(cat: Catalog) -> None:
     facts = cat.facts()
-    # instance prices + 4 credit facts per burstable type + 4 realtime + 6 autoscaling + 17 serverless
+    # instance prices + 4 credit facts per burstable type + 5 realtime + 6 autoscaling + 17 serverless
     # + 1 network + 4 async + 3 object store + 7 batch + 5 co-hosting + 2 multi-model + 2 triton + 2 export
     burstable = sum(it.burstable is not None for it in cat.instances.values())
     assert burstable == 1
-    assert len(facts) == len(cat.instances) + 4 * burstable + 4 + 6 + 17 + 1 + 4 + 3 + 7 + 5 + 2 + 2 + 2
+    assert len(facts) == len(cat.instances) + 4 * burstable + 5 + 6 + 17 + 1 + 4 + 3 + 7 + 5 + 2 + 2 + 2
     for path, fact in facts.items():
         assert isinstance(fact, Fact), path
         assert fact.source.strip(), path

@@ -20,12 +20,15 @@ def _workload(**over) -> dict:
 
 
 def test_pinned_realtime_cost_to_the_cent():
-    """2 x ml.c5.xlarge (0.204 USD/h) for 6 h = 2.448 USD; a 730 h month = 297.84 USD."""
+    """2 x ml.c5.xlarge (0.204 USD/h) for 6 h = 2.448 USD of instances, and the data processed in and out:
+    10,800 requests x (2 + 1) KB / 1024^2 x 0.016 USD/GB = 0.000494 USD; a 730 h month = 297.84 + 0.06 =
+    297.90 USD."""
     wl = parse_workload(_workload(options={"realtime": {"instance_type": "ml.c5.xlarge", "instance_count": 2}}))
     cost = simulate(wl, "realtime").summary.cost_usd
+    assert cost.breakdown["instances"] == pytest.approx(2 * 0.204 * 6, abs=1e-9)
+    assert cost.breakdown["data"] == pytest.approx(10800 * 3 / 1024**2 * 0.016, abs=1e-12)
     assert round(cost.total, 2) == 2.45
-    assert cost.total == pytest.approx(2 * 0.204 * 6, abs=1e-9)
-    assert round(cost.monthly, 2) == 297.84
+    assert round(cost.monthly, 2) == 297.90
     assert cost.per_million == pytest.approx(cost.total * 1e6 / (0.5 * 6 * 3600))
     # 10,800 requests x 1 s of work on 2 instances x 4 workers x 21,600 s
     assert simulate(wl, "realtime").summary.utilization == pytest.approx(10800 / (8 * 21600))
@@ -45,6 +48,21 @@ def test_serverless_cost_to_the_cent():
     cost = simulate(wl, "serverless").summary.cost_usd
     assert cost.breakdown["provisioned_concurrency"] == pytest.approx(86400 * 2 * 0.0000041667, abs=1e-9)
     assert round(cost.total, 2) == round(1.728 + 0.00198 + 0.72001, 2) == 2.45
+
+
+@pytest.mark.parametrize("option, cfg", [
+    ("multi-model", {"instance_type": "ml.c5.xlarge", "instance_count": 2}),
+    ("multi-container", {"instance_type": "ml.c5.xlarge", "instance_count": 2}),
+    ("async", {"instance_type": "ml.c5.xlarge", "instance_count": 2}),
+])
+def test_every_endpoint_on_instances_bills_the_data_it_processes(option, cfg):
+    """The same 10,800 requests of 3 KB in and out: 0.000494 USD of data on every endpoint on instances, as on
+    serverless (`realtime.data_price_per_gb`, 0.016 USD/GB)."""
+    slo = {"delivery": "async"} if option == "async" else {}
+    wl = parse_workload(_workload(options={option: cfg}, slo=slo))
+    cost = simulate(wl, option).summary.cost_usd
+    assert cost.breakdown["data"] == pytest.approx(10800 * 3 / 1024**2 * 0.016, abs=1e-12)
+    assert cost.breakdown["instances"] == pytest.approx(2 * 0.204 * 6, abs=1e-9)
 
 
 def test_billing_rounds_each_duration_up_to_the_granularity():

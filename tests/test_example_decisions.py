@@ -29,12 +29,18 @@ def test_steady_400_rps_is_sized_on_fixed_performance_instances_with_one_to_spar
     - 3 x ml.c5.large (6 vCPUs) carry it at 92%, but when one fails the 4 vCPUs left are short of 5.49 for the
       launch delay: the queue grows and the drill fails.
     - 4 x ml.c5.large (8 vCPUs, 6 left after a failure, 92% busy) keep the p99: 4 x 0.102 x 730 = 297.84 USD a
-      month. The next size up, 2 x ml.c5.xlarge, costs the same (listed, not simulated: it cannot be cheaper,
-      and one 4-vCPU survivor would be short anyway)."""
+      month of instances, plus the data processed: 400 req/s x 3 KB x 730 h = 3,007.6 GB x 0.016 = 48.12 USD.
+      The next size up, 2 x ml.c5.xlarge, costs the same (listed, not simulated: it cannot be cheaper, and
+      one 4-vCPU survivor would be short anyway)."""
     wl = example("fraud-scoring-400", horizon=1200.0)
     sz = right_size(wl, build(wl), "realtime")
     assert sz.chosen == {"instance_type": "ml.c5.large", "instance_count": 4}
-    assert sz.run.summary.cost_usd.monthly == pytest.approx(4 * 0.102 * HOURS_PER_MONTH, rel=1e-9)
+    s = sz.run.summary
+    month = HOURS_PER_MONTH * 3600 / wl.horizon
+    assert s.cost_usd.breakdown["instances"] * month == pytest.approx(4 * 0.102 * HOURS_PER_MONTH, rel=1e-9)
+    assert s.cost_usd.breakdown["data"] == pytest.approx(s.requests.served * 3 / 1024**2 * 0.016, rel=1e-12)
+    assert s.cost_usd.breakdown["data"] * month == pytest.approx(400 * 3 * HOURS_PER_MONTH * 3600 / 1024**2 * 0.016,
+                                                                 rel=0.01)  # Poisson count over 20 min: sd 0.2%
     by_config = {(t.config["instance_type"], t.config["instance_count"]): t for t in sz.tried}
     assert "screened, not simulated" in by_config["ml.t2.medium", 3].reasons[0]
     three = by_config["ml.c5.large", 3]
@@ -45,29 +51,35 @@ def test_steady_400_rps_is_sized_on_fixed_performance_instances_with_one_to_spar
 
 def test_the_readme_example_keeps_two_small_burstable_instances_under_their_baseline():
     """fraud-detection: 40 req/s x 13.7 ms = 0.55 vCPU on 2 x ml.t2.medium (4 vCPUs) is 14% CPU, under the
-    20% baseline, so the burstable type is allowed and its credits never drain: 2 x 0.056 x 730 = 81.76."""
+    20% baseline, so the burstable type is allowed and its credits never drain: 2 x 0.056 x 730 = 81.76 USD
+    of instances a month (and 40 req/s x 3 KB x 730 h = 300.8 GB x 0.016 = 4.81 USD of data processed)."""
     wl = example("fraud-detection", horizon=1200.0)
     sz = right_size(wl, build(wl), "realtime")
     assert sz.chosen == {"instance_type": "ml.t2.medium", "instance_count": 2}
-    assert sz.run.summary.cost_usd.monthly == pytest.approx(2 * 0.056 * HOURS_PER_MONTH, rel=1e-9)
+    month = HOURS_PER_MONTH * 3600 / wl.horizon
+    assert sz.run.summary.cost_usd.breakdown["instances"] * month == pytest.approx(2 * 0.056 * HOURS_PER_MONTH,
+                                                                                   rel=1e-9)
     assert sz.run.summary.utilization < 0.2
 
 
 def test_the_radiology_backlog_scales_from_zero_within_the_budget():
     """radiology-async: a pinned fleet sized for the bursts (8 x ml.g4dn.xlarge, 8 x 0.736 x 730 = 4,298.24
-    USD) breaks the 1,000 USD budget; backlog scaling from zero is then tried and kept. The 53 studies of the
-    day need about 53 x (130 s of GPU + 6 s of S3 transfer) = 2 h of work; the fleet is paid 18,786
+    USD of instances) breaks the 1,000 USD budget; backlog scaling from zero is then tried and kept. The 53
+    studies of the day need about 53 x (130 s of GPU + 6 s of S3 transfer) = 2 h of work; the fleet is paid 18,786
     instance-seconds (5.2 h: launches and the scale-in wait around each burst), so the month costs
-    18,786 / 3600 x 0.736 x 730 / 24 = 116.8 USD, and the endpoint holds no instance most of the day."""
+    18,786 / 3600 x 0.736 x 730 / 24 = 116.8 USD of instances, plus the data processed: 53 x (600 + 10) MB
+    a day = 31.6 GB x 0.016 x 730 / 24 = 15.4 USD; and the endpoint holds no instance most of the day."""
     wl = example("radiology-async")
     sz = right_size(wl, build(wl), "async")
     first = sz.tried[0]
-    assert first.config["instance_count"] == 8 and first.monthly_usd == pytest.approx(8 * 0.736 * HOURS_PER_MONTH)
+    assert first.config["instance_count"] == 8 and first.monthly_usd > 8 * 0.736 * HOURS_PER_MONTH
     assert not first.feasible and "exceeds the budget" in first.reasons[0]
     assert sz.chosen == {"instance_type": "ml.g4dn.xlarge", "autoscaling": {"min": 0, "max": 8}}
     res = sz.run.result
-    hand = res.figures.instance_seconds / 3600 * 0.736 * HOURS_PER_MONTH / 24
-    assert sz.run.summary.cost_usd.monthly == pytest.approx(hand, rel=1e-9)
+    month = HOURS_PER_MONTH / 24
+    hand = res.figures.instance_seconds / 3600 * 0.736 * month
+    assert sz.run.summary.cost_usd.breakdown["instances"] * month == pytest.approx(hand, rel=1e-9)
+    assert sz.run.summary.cost_usd.breakdown["data"] == pytest.approx(53 * (614400 + 10240) / 1024**2 * 0.016)
     assert sz.run.summary.cost_usd.monthly < wl.budget.monthly_usd
     assert sz.run.summary.instances.mean < 0.5 and res.config.to_json()["study-triage.initial_count"] == 0
 

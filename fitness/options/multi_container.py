@@ -31,7 +31,8 @@ async and offline; hosts serial, scatter-gather and aggregate.
   memory holds every container. Autoscaling on requests per instance, as real-time.
 - **Limits.** At most `co_hosting.multi_container_max` (15) containers; CPU only (no GPU or Inferentia
   type, no GPU model); 6 MB payload; mean processing per request within 60 s.
-- **Billing.** Instance-seconds x price.
+- **Billing.** Instance-seconds x price, plus the data processed in and out of the endpoint
+  (`realtime.data_price_per_gb`).
 - **Checked by** `tests/test_multi_container.py` (M/M/1-PS, M/D/1-PS, M/M/2 sojourn, expected maximum of
   K branches, processor sharing and hops worked by hand, the autoscaling step).
 """

@@ -44,7 +44,8 @@ request.
   makes the option infeasible. One multi-model endpoint serves every model from one container: models
   naming different `container`s (frameworks) make it infeasible (multi-container endpoints and pipelines
   take a container per model).
-- **Billing.** Instance-seconds x price: one endpoint for all models.
+- **Billing.** Instance-seconds x price: one endpoint for all models; plus the data processed in and out
+  (`realtime.data_price_per_gb`).
 - **Reported.** `cache`: hits, misses, evictions, hit ratio (summed over instances); disk hits,
   downloads, peak memory.
 - **Checked by** `tests/test_multi_model.py` (Che's approximation, the source article's 10-model cost

@@ -26,7 +26,8 @@ and offline; hosts serial, scatter-gather and aggregate patterns as separate end
   [mechanics.md](mechanics.md#burstable-instances)); with none left its requests run at the baseline.
 - **Limits.** Payload and response `realtime.payload_limit_mb` (6 MB); answer within
   `realtime.timeout_s` (60 s), later answers fail.
-- **Billing.** Instance-seconds x the type's price per hour / 3600, summed over endpoints.
+- **Billing.** Instance-seconds x the type's price per hour / 3600, summed over endpoints, plus the data
+  each endpoint processes in and out (`realtime.data_price_per_gb`, per GB of payload and response).
 - **Catalog facts.** `instances.*.price_per_hour`; `realtime.payload_limit_mb`, `timeout_s`,
   `instance_launch_s`, `memory_overhead_mb`; `autoscaling.*`; `network.model_download_mb_per_s`;
   `co_hosting.endpoint_hop_ms` (patterns).

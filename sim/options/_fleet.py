@@ -21,11 +21,11 @@ from sim.components.autoscaler import TargetTracking, invocations_counter, launc
 from sim.components.credits import CreditBook, credit_ticks
 from sim.components.fleet import Fleet
 from sim.components.sizing import peak_rate_rps
-from sim.cost import instance_cost_usd
+from sim.cost import instance_cost_usd, served_data_usd
 from sim.engine import Engine
 from sim.faults import InstanceFailure
 from sim.model import ModelSpec
-from sim.results import ConfigRecord, Figures, RequestLog, SimResult
+from sim.results import SERVED, ConfigRecord, Figures, RequestLog, SimResult
 from sim.scenario import Scenario
 
 EARLY_WINDOW_S = 600.0
@@ -214,5 +214,12 @@ def fleet_result(option: str, scenario: Scenario, log: RequestLog, fleet: Fleet,
     details = {**(details or {}), **(credits.figures() if isinstance(credits, CreditBook) else {})}
     figures = Figures(utilization=busy_s / (seconds * slots) if seconds else 0.0, instance_seconds=seconds,
                       details={**details, **fault_details(fleet)})
-    return SimResult(option, True, (), h, ConfigRecord(**config).freeze(), log, cap, {"instances": cost},
-                     figures=figures)
+    return SimResult(option, True, (), h, ConfigRecord(**config).freeze(), log, cap,
+                     {"instances": cost, "data": data_usd(scenario, log)}, figures=figures)
+
+
+def data_usd(scenario: Scenario, log: RequestLog) -> float:
+    """Data processed in and out of the endpoint for the requests served (`Scenario.endpoint_kb`) at the
+    catalog's `realtime.data_price_per_gb`, in USD."""
+    return served_data_usd(log.status, scenario.endpoint_kb(), scenario.catalog.realtime.data_price_per_gb.value,
+                           SERVED)

@@ -22,7 +22,7 @@ from sim.engine import Engine
 from sim.faults import unsupported
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig, ScalingBounds, early_rate_rps, launch_delay_s, tracking
+from sim.options._fleet import FleetConfig, ScalingBounds, data_usd, early_rate_rps, launch_delay_s, tracking
 from sim.results import ConfigRecord, Figures, RequestLog, SimConfig, SimResult, Timeline
 from sim.scenario import Scenario
 
@@ -165,4 +165,5 @@ def _result(scenario: Scenario, log: RequestLog, queues: list, config: SimConfig
                                    np.r_[np.ones(log.n), -np.ones(int(done.sum()))])
     busy = float(np.nansum(log.finish_s - log.start_s))
     figures = Figures(utilization=busy / worker_s if worker_s else 0.0, instance_seconds=seconds, backlog=backlog)
-    return SimResult("async", True, (), h, config, log, cap, {"instances": cost}, figures=figures)
+    return SimResult("async", True, (), h, config, log, cap, {"instances": cost, "data": data_usd(scenario, log)},
+                     figures=figures)
