@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fitness.engine.run import run_option
+from fitness.text import clock_text
 from fitness.workload.spec import Workload
 from sim.faults import InstanceFailure
 from sim.metrics import distribution_ms
@@ -58,13 +59,14 @@ class Drill:
                 "keeps_slo": self.keeps_slo, "reasons": list(self.reasons)}
 
 
-def busiest_minute(sc: Scenario, since_s: float = 0.0) -> tuple[float, str | None]:
+def busiest_minute(sc: Scenario, since_s: float = 0.0, launch_s: float | None = None) -> tuple[float, str | None]:
     """(start of the minute with the most arrivals from `since_s` on, s; the model with the most arrivals in
     it, None for a single model). Ties go to the earliest minute and the first model. Minutes too late for a
     replacement to serve before the horizon are left out when the horizon allows, so the drill sees the
     whole time the fleet is one instance short."""
     arr = sc.arrivals_s
-    latest = sc.horizon_s - launch_delay_s(list(sc.models), sc.catalog) - MINUTE_S
+    launch_s = launch_delay_s(list(sc.models), sc.catalog) if launch_s is None else launch_s
+    latest = sc.horizon_s - launch_s - MINUTE_S
     lo, hi = np.searchsorted(arr, [since_s, latest if latest > since_s else sc.horizon_s])
     if lo >= hi:
         return since_s, None
@@ -87,8 +89,8 @@ def drill(wl: Workload, sc: Scenario, option: str, config: dict, since_s: float 
     (the backlog clears). A failure cannot change what happened before it, and the stretch ends once the
     fleet is whole again, so the error rate over the judged requests is the trial's own (`base`, its request
     log) with that stretch replaced by the drill's: the cost of a drill does not grow with the horizon."""
-    at_s, model = busiest_minute(sc, since_s)
     launch_s = launch_delay_s(list(sc.models), sc.catalog)
+    at_s, model = busiest_minute(sc, since_s, launch_s)
     t0 = max(0.0, at_s - EARLY_WINDOW_S)
     t1 = min(sc.horizon_s, at_s + launch_s + EARLY_WINDOW_S)
     wl2 = wl.model_copy(update={"options": {**wl.options, option: config}})
@@ -106,14 +108,14 @@ def drill(wl: Workload, sc: Scenario, option: str, config: dict, since_s: float 
     rate = _error_rate(base, log, since_s, at_s, t0, t1) if base is not None else run.summary.requests.error_rate
     reasons = _window_reasons(wl, lat, at_s, end)
     if rate > wl.slo.max_error_rate:
-        reasons.append(f"when one instance fails at {_clock(at_s)} (the busiest minute) the error rate is "
+        reasons.append(f"when one instance fails at {clock_text(at_s)} (the busiest minute) the error rate is "
                        f"{rate:.2%} ({int(fault.get('lost_requests', 0))} requests lost with it), above the SLO's "
                        f"{wl.slo.max_error_rate:.2%}")
     span = (log.arrival_s >= at_s - t0) & served
     if wl.slo.delivery == "offline" and wl.slo.deadline_h is not None and span.any():
         slowest_h = float(np.max(log.finish_s[span] - log.arrival_s[span])) / 3600.0
         if slowest_h > wl.slo.deadline_h:
-            reasons.append(f"when one instance fails at {_clock(at_s)} the slowest result takes {slowest_h:.1f} h "
+            reasons.append(f"when one instance fails at {clock_text(at_s)} the slowest result takes {slowest_h:.1f} h "
                            f"and misses the {wl.slo.deadline_h:g} h deadline")
     return Drill(at_s, model, int(fault.get("lost_requests", 0)), end if back is not None else None, (at_s, end),
                  lat.p99, lat.p95, rate, tuple(reasons))
@@ -136,12 +138,6 @@ def _window_reasons(wl: Workload, lat, at_s: float, end_s: float) -> list[str]:
     for key in ("p99", "p95"):
         limit, value = getattr(wl.slo, f"{key}_ms"), getattr(lat, key)
         if wl.slo.delivery != "offline" and limit is not None and value is not None and value > limit:
-            out.append(f"while one instance is replaced ({_clock(at_s)} to {_clock(end_s)}) the {key} latency is "
-                       f"{value:,.0f} ms, above the SLO of {limit:g} ms")
+            out.append(f"while one instance is replaced ({clock_text(at_s)} to {clock_text(end_s)}) the {key} "
+                       f"latency is {value:,.0f} ms, above the SLO of {limit:g} ms")
     return out
-
-
-def _clock(t_s: float) -> str:
-    """Seconds from the start as h:mm:ss."""
-    t = int(round(t_s))
-    return f"{t // 3600}:{t % 3600 // 60:02d}:{t % 60:02d}"

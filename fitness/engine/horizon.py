@@ -14,6 +14,7 @@ import math
 import catalogs
 from fitness.engine import digest
 from fitness.engine.result import Recommendation
+from fitness.text import span_text
 from fitness.workload.spec import Workload
 from sim.scenario import Scenario
 
@@ -48,12 +49,7 @@ def horizon_warnings(wl: Workload, scenario: Scenario, rec: Recommendation) -> l
         if first > 0 and abs(second - first) / first > rule["drift"]:
             need = needed_horizon_s(rec.horizon_s, mean_s, util)
             out.append(f"{o.option}: at {util:.0%} utilisation its p99 moved from {first:,.0f} ms in the first "
-                       f"half of the {_span(rec.horizon_s)} run to {second:,.0f} ms in the second: the load "
+                       f"half of the {span_text(rec.horizon_s)} run to {second:,.0f} ms in the second: the load "
                        f"has not settled. Simulate at least {need / 3600:g} h (`horizon:`) before trusting this "
                        "p99.")
     return out
-
-
-def _span(s: float) -> str:
-    """A run's length in words: minutes under two hours, hours beyond."""
-    return f"{s / 60:,.0f} min" if s < 7200 else f"{s / 3600:,.1f} h"

@@ -175,12 +175,12 @@ class Runner:
         judged = constrained(self.wl, s)
         # an option that cannot serve says only why
         rules = self.floor_reasons(config) + burstable_reasons(s, self.scenario.catalog) if s.feasible else []
-        ran = None
-        if self.floor and s.feasible and not rules and constrained(self._unbudgeted, s).feasible:
+        ran, slo_kept = None, s.feasible and constrained(self._unbudgeted, s).feasible
+        if self.floor and slo_kept and not rules:
             # the budget is judged on the trial itself: the drill asks only whether the SLO survives a failure
             ran = drill(self._unbudgeted, self.scenario, self.option, config, self.since_s, run.result.log)
             rules += list(ran.reasons)
-        meets = s.feasible and not rules and constrained(self._unbudgeted, s).feasible
+        meets = slo_kept and not rules
         return Trial(config, judged.feasible and not rules, s.cost_usd.monthly if s.feasible else None,
                      s.latency_ms.p99 if s.feasible else None, list(judged.reasons) + rules, meets, ran)
 

@@ -19,7 +19,7 @@ from fitness.engine.ranking import FITNESS_KEYS
 from fitness.engine.result import Interval, RankedOption, Recommendation
 from fitness.engine.run import DELIVERY_WORDS
 from fitness.report.blocks import Block, Bullets, Charts, Section, Table, Text, markdown, page
-from fitness.text import duration_text
+from fitness.text import clock_text, duration_text, span_text
 from sim.cost import HOURS_PER_MONTH
 
 
@@ -56,11 +56,6 @@ def _val(v: Any) -> str:
     return str(v)
 
 
-def _span(s: float) -> str:
-    """A simulated horizon in hours (or minutes under two hours, days from two days)."""
-    return f"{s / 60:,.0f} min" if s < 7200 else f"{s / 3600:,.1f} h" if s < 172800 else f"{s / 86400:,.1f} days"
-
-
 def _errors(o: RankedOption) -> float:
     return o.requests.error_rate
 
@@ -90,7 +85,7 @@ def _cfg(o: RankedOption) -> str:
 def _context(rec: Recommendation) -> list[Block]:
     """Workload, traffic characterisation, and (when the ranking provides `context`) models, SLO, budget."""
     out: list[Block] = [Text("p", f"Workload **{rec.workload}**: {rec.scenario_requests:,} requests simulated "
-                                  f"over {_span(rec.horizon_s)}, seed {rec.seed}.")]
+                                  f"over {span_text(rec.horizon_s)}, seed {rec.seed}.")]
     if rec.traffic:
         out.append(Text("p", _traffic_text(rec.traffic)))
     ctx = getattr(rec, "context", None) or {}
@@ -250,20 +245,14 @@ def _drill(rec: Recommendation) -> list[Block]:
         return []
     where = f"of the `{d['model']}` endpoint " if d.get("model") else ""
     back = d.get("replacement_serving_s")
-    until = (f"its replacement served at {_clock(back)}, after the launch delay" if back is not None else
+    until = (f"its replacement served at {clock_text(back)}, after the launch delay" if back is not None else
              "its replacement did not serve before the end of the run")
     during = (f"p99 {duration_text(d['p99_ms'])} over the requests arriving while one instance short"
               if d.get("p99_ms") is not None else "no request arrived while one instance short")
     verdict = "The SLO held." if d.get("keeps_slo") else "The SLO broke: " + "; ".join(d.get("reasons") or []) + "."
-    return [Text("p", f"Failure drill: one instance {where}failed at {_clock(d['at_s'])}, the busiest minute, "
+    return [Text("p", f"Failure drill: one instance {where}failed at {clock_text(d['at_s'])}, the busiest minute, "
                       f"losing the {d['lost_requests']:,} requests it held; {until}; {during}, "
                       f"error rate {d['error_rate']:.3%} over the run. {verdict}")]
-
-
-def _clock(t_s: float) -> str:
-    """Seconds from the start of the run as h:mm:ss."""
-    t = int(round(t_s))
-    return f"{t // 3600}:{t % 3600 // 60:02d}:{t % 60:02d}"
 
 
 def _rationale(rec: Recommendation) -> list[Block]:

@@ -8,6 +8,7 @@ retired instance drained, or until an instance failed.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 
@@ -97,6 +98,13 @@ class Fleet:
         """Outstanding requests of each routable instance (in `routable` order) at t, completions up to t
         counted out."""
         return [self.out[i] for i in self.routable]
+
+    def _counted_out(self, done: list, out: list[int], t: float) -> list[int]:
+        """`_outstanding` for pools that keep a heap `done` of (finish, instance, ...) and counts `out` by
+        instance id: the completions up to t are counted out first."""
+        while done and done[0][0] <= t:
+            out[heapq.heappop(done)[1]] -= 1
+        return [out[i] for i in self.routable]
 
     def _lose(self, iid: int, pos: int, t: float) -> int:
         """Drop the requests instance iid (at position `pos` of routing, already out of it) held at its

@@ -94,10 +94,7 @@ class ModelAwarePool(Fleet):
         self.caches[iid].on_evict = None
 
     def _outstanding(self, t: float) -> list[int]:
-        done, out = self._done, self._out
-        while done and done[0][0] <= t:
-            out[heapq.heappop(done)[1]] -= 1
-        return [out[i] for i in self.routable]
+        return self._counted_out(self._done, self._out, t)
 
     def _lose(self, iid: int, pos: int, t: float) -> int:
         """Drop iid's requests queued or in service (finish after t) and those waiting for one of its loads."""

@@ -66,10 +66,7 @@ class TandemPool(Fleet):
         self._free.append([[t] * self.workers for _ in range(self.steps)])
 
     def _outstanding(self, t: float) -> list[int]:
-        done, out = self._done, self.out
-        while done and done[0][0] <= t:
-            out[heapq.heappop(done)[1]] -= 1
-        return [out[i] for i in self.routable]
+        return self._counted_out(self._done, self.out, t)
 
     def _lose(self, iid: int, pos: int, t: float) -> int:
         """Drop iid's requests whose last step ends after t, at whichever step they are."""
@@ -123,13 +120,14 @@ class TandemPool(Fleet):
                         routed: list[float] | None = None) -> None:
         """`advance` when CPU steps contend for the vCPUs: each CPU step's service is stretched by the share
         of vCPUs it gets at its start (see the module docstring); on a burstable type also by the factor of
-        its instance's credits (`slow`), the work scheduled being added to `routed`.
+        its instance's credits (`slow`), the work scheduled being added to `routed` (with no vCPUs shared,
+        `BurstableTandemPool` runs this loop for the factor alone).
 
         The CPU jobs assigned on an instance that overlap [t0, t1) are those with start < t1 and finish > t0:
         with sorted lists of starts and finishes, #starts < t1 - #finishes <= t0. Jobs done by the current
         arrival count +1 - 1 for every later instant, so that many of the smallest starts and finishes are
         dropped as the clock passes them, keeping the lists to the work still in the system."""
-        vcpus, cpu = self._shared
+        vcpus, cpu = self._shared if self._shared is not None else (0, [])  # none: only the credit factor
         is_cpu = [j in cpu for j in range(self.steps)]
         arr, idx, cols, k, n = self._arr, self._idx, self._cols, self._next, len(self._arr)
         start_s, finish_s = self.log.start_s, self.log.finish_s
@@ -200,41 +198,7 @@ class BurstableTandemPool(TandemPool):
         self.credits.tick(t, lambda iid, t1: sum(f - t1 for heap in free[iid] for f in heap if f > t1), self)
 
     def advance(self, until: float) -> None:
-        """`TandemPool.advance`, each step's service time scaled by its instance's factor."""
-        if not self.routable:
-            return
-        if self._shared is not None:
-            return self._advance_shared(until, self.credits.slow, self.credits.routed_s)
-        arr, idx, cols, k, n = self._arr, self._idx, self._cols, self._next, len(self._arr)
-        start_s, finish_s = self.log.start_s, self.log.finish_s
-        done, out, free, busy = self._done, self.out, self._free, self.busy_until
-        wait, top, slow, routed = self.wait_s, self.max_wait_s, self.credits.slow, self.credits.routed_s
-        hop, steps = self.hop_s, range(self.steps)
-        pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
-        while k < n and arr[k] < until:
-            a = arr[k]
-            while done and done[0][0] <= a:
-                out[pop(done)[1]] -= 1
-            iid = self.least_outstanding()
-            heaps, ready, f, sl = free[iid], a, a, slow[iid]
-            for s in steps:
-                heap = heaps[s]
-                begin = heap[0] if heap[0] > ready else ready
-                if s == 0:
-                    start_s[idx[k]] = begin
-                waited = begin - ready
-                wait[s] += waited
-                if waited > top[s]:
-                    top[s] = waited
-                d = cols[s][k] * sl
-                routed[iid] += d
-                f = begin + d
-                replace(heap, f)
-                ready = f + hop
-            out[iid] += 1
-            push(done, (f, iid, idx[k]))  # the position tells a failed instance its requests (`_lose`)
-            if f > busy[iid]:
-                busy[iid] = f
-            finish_s[idx[k]] = f
-            k += 1
-        self._next = k
+        """`TandemPool.advance`, each step's service time scaled by its instance's factor (the loop that also
+        shares vCPUs, which it skips when the CPU steps do not outnumber them)."""
+        if self.routable:
+            self._advance_shared(until, self.credits.slow, self.credits.routed_s)
