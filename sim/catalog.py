@@ -25,6 +25,7 @@ from sim.catalog_facts import (
     BatchFacts,
     BurstableFacts,
     CoHostingFacts,
+    CommitmentFacts,
     Confidence,
     ExportFacts,
     Fact,
@@ -74,6 +75,7 @@ class Catalog(BaseModel):
     co_hosting: CoHostingFacts
     multi_model: MultiModelFacts
     triton: TritonFacts
+    commitments: CommitmentFacts
     export: ExportFacts
 
     @model_validator(mode="after")

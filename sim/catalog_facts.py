@@ -94,6 +94,11 @@ class InstanceType(BaseModel):
     accelerator: Literal["cpu", "gpu", "inferentia"]
     price_per_hour: Fact
     burstable: BurstableFacts | None = None  # None: fixed performance (every non-T type)
+    storage_gb: Fact | None = None
+    """The ML storage volume (GB) SageMaker attaches to each hosting instance of this type, billed per
+    GB-month; None: the catalog's `realtime.default_volume_gb`."""
+    instance_store: bool = False
+    """True for types with NVMe instance storage, where SageMaker attaches no EBS volume (none is billed)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> InstanceType:
@@ -127,6 +132,13 @@ class InstanceType(BaseModel):
         b = self.burstable
         return self.vcpu * b.baseline_share_per_vcpu.value if b is not None else float(self.vcpu)
 
+    def volume_gb(self, default_gb: float) -> float:
+        """GB of billed ML storage per instance: 0 for an instance-store (NVMe) type, else `storage_gb` or, when
+        the catalog gives none for this type, `default_gb`."""
+        if self.instance_store:
+            return 0.0
+        return self.storage_gb.value if self.storage_gb is not None else default_gb
+
     @property
     def has_gpu(self) -> bool:
         """True for GPU instance types."""
@@ -141,6 +153,8 @@ class RealtimeFacts(BaseModel):
     payload_limit_mb: Fact
     timeout_s: Fact
     data_price_per_gb: Fact
+    storage_price_per_gb_month: Fact
+    default_volume_gb: Fact
     instance_launch_s: Fact
     memory_overhead_mb: Fact
 
@@ -166,6 +180,7 @@ class ServerlessFacts(BaseModel):
     price_per_gb_second: Fact
     data_price_per_gb: Fact
     provisioned_price_per_gb_second: Fact
+    provisioned_inference_price_per_gb_second: Fact
     memory_mb_min: Fact
     memory_mb_max: Fact
     memory_mb_step: Fact
@@ -231,6 +246,32 @@ class ObjectStoreFacts(BaseModel):
     read_mb_per_s: Fact
     write_mb_per_s: Fact
     request_latency_ms: Fact
+    storage_price_per_gb_month: Fact
+    put_price_per_1000: Fact
+    get_price_per_1000: Fact
+    retention_days: Fact
+
+
+class CommitmentFacts(BaseModel):
+    """SageMaker Savings Plans: the discount off on-demand instance usage for a 1- and a 3-year commitment
+    (no upfront payment), as fractions; what the plans cover is in each fact's note."""
+
+    model_config = _FROZEN
+
+    savings_plan_1y_discount: Fact
+    savings_plan_3y_discount: Fact
+
+    @model_validator(mode="after")
+    def _fractions(self) -> CommitmentFacts:
+        # A discount of 1 or more would make committed usage free, or pay the user.
+        for f in (self.savings_plan_1y_discount, self.savings_plan_3y_discount):
+            if not 0 <= f.value < 1:
+                raise ValueError("a Savings Plan discount is a fraction in [0, 1)")
+        return self
+
+    def discount(self, term: str) -> Fact:
+        """The discount fact of `term` ("1y" or "3y")."""
+        return {"1y": self.savings_plan_1y_discount, "3y": self.savings_plan_3y_discount}[term]
 
 
 class NameList(BaseModel):

@@ -7,13 +7,43 @@ import numpy as np
 HOURS_PER_MONTH = 730.0
 """The month used for projections, in hours (AWS pricing pages use 730)."""
 
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600.0
+"""The month of GB-month prices (storage), in seconds: 730 h."""
+
 MB_PER_GB = 1024.0
 KB_PER_GB = 1024.0 * 1024.0
+SECONDS_PER_DAY = 86400.0
 
 
 def instance_cost_usd(instance_seconds: float, price_per_hour: float) -> float:
     """Instance time cost: instance_seconds * price_per_hour / 3600, in USD (per-second billing)."""
     return instance_seconds * price_per_hour / 3600.0
+
+
+def storage_cost_usd(instance_seconds: float, volume_gb: float, price_per_gb_month: float) -> float:
+    """ML storage attached to instances: instance_seconds * volume_gb * price_per_gb_month / (730 * 3600),
+    in USD (a GB-month is one GB kept for a 730-hour month)."""
+    return instance_seconds * volume_gb * price_per_gb_month / SECONDS_PER_MONTH
+
+
+def instance_meters(instance_seconds: float, price_per_hour: float, volume_gb: float,
+                    storage_price_per_gb_month: float) -> dict[str, float]:
+    """The bill of instance time: {"instances": instance_cost_usd, "storage": storage_cost_usd of the volume
+    each instance carries}, USD; "storage" only when the type carries a billed volume."""
+    out = {"instances": instance_cost_usd(instance_seconds, price_per_hour)}
+    if volume_gb > 0:
+        out["storage"] = storage_cost_usd(instance_seconds, volume_gb, storage_price_per_gb_month)
+    return out
+
+
+def object_store_usd(kilobytes_written: float, retention_days: float, puts: int, gets: int,
+                     price_per_gb_month: float, put_per_1000: float, get_per_1000: float) -> dict[str, float]:
+    """S3 for payloads and results over a run: {"s3_storage": GB written * price_per_gb_month * retention_days
+    * 86400 / (730 * 3600) (each object kept `retention_days`), "s3_requests": puts / 1000 * put_per_1000 +
+    gets / 1000 * get_per_1000}, USD."""
+    gb = kilobytes_written / KB_PER_GB
+    return {"s3_storage": gb * price_per_gb_month * retention_days * SECONDS_PER_DAY / SECONDS_PER_MONTH,
+            "s3_requests": puts / 1000.0 * put_per_1000 + gets / 1000.0 * get_per_1000}
 
 
 def gb_second_cost_usd(seconds: float, memory_mb: float, price_per_gb_second: float) -> float:

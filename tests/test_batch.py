@@ -69,7 +69,12 @@ def test_scheduled_jobs_match_the_hand_figures():
     assert res.capacity.at(np.array([100.0, 3700.0, 3811.5, 7000.0])).tolist() == [0, 2, 0, 0]
     out = summary(res)
     assert out.requests == Requests(offered=720, served=720, throttled=0, failed=0)
-    assert out.cost_usd.breakdown == {"instances": pytest.approx(2 * 421 * 0.23 / 3600, rel=1e-12)}
+    # S3: 720 records x 1,024 KB in (no response) kept 30 days at 0.023 USD/GB-month; per job one input object
+    # and one output object, each PUT and GOT once: 2 jobs x 2 PUTs x 0.005 / 1000 + 4 GETs x 0.0004 / 1000
+    assert out.cost_usd.breakdown == {
+        "instances": pytest.approx(2 * 421 * 0.23 / 3600, rel=1e-12),
+        "s3_storage": pytest.approx(720 * 1024 / 1024**2 * 0.023 * 30 * 86400 / 2628000, rel=1e-12),
+        "s3_requests": pytest.approx(4 * 0.005 / 1000 + 4 * 0.0004 / 1000, rel=1e-12)}
 
 
 def test_trigger_records_start_jobs_at_the_nth_arrival():

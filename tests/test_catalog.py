@@ -46,6 +46,14 @@ EXPORT_DATE = datetime.date(2026, 11, 25)  # the export limits were gathered a d
 CREDITS_DATE = datetime.date(2026, 12, 2)  # the CPU credits of burstable types, later still
 QUOTAS_DATE = datetime.date(2026, 12, 2)  # serverless quotas, the same day
 QUOTA_FACTS = ("serverless.endpoints_per_region", "serverless.startup_limit_s", "realtime.data_price_per_gb")
+BILL_DATE = datetime.date(2026, 12, 2)  # the whole bill (storage, S3, commitments, new types), the same day
+BILL_FACTS = ("realtime.storage_price_per_gb_month", "realtime.default_volume_gb",
+              "serverless.provisioned_price_per_gb_second", "serverless.provisioned_inference_price_per_gb_second",
+              "object_store.storage_price_per_gb_month", "object_store.put_price_per_1000",
+              "object_store.get_price_per_1000", "object_store.retention_days", "commitments.savings_plan_1y_discount",
+              "commitments.savings_plan_3y_discount", "multi_model.disk_gb")
+NEW_TYPES = ("ml.t3.medium", "ml.r5.large", "ml.r5.xlarge", "ml.r5.2xlarge", "ml.g4dn.2xlarge", "ml.g5.2xlarge",
+             "ml.g6.2xlarge", "ml.inf2.xlarge")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +77,7 @@ def test_package_data_found_through_importlib_resources() -> None:
     resource = files("catalogs").joinpath("aws").joinpath("us-east-1.yaml")
     assert resource.is_file()
     assert catalogs.available() == ["aws/us-east-1"]  # the rubrics folder is not a provider
-    assert catalogs.rubrics() == ["complexity", "fitness"]
+    assert catalogs.rubrics() == ["complexity", "fitness", "operations"]
     assert catalogs.read_catalog_text("aws/us-east-1") == resource.read_text(encoding="utf-8")
 
 
@@ -81,16 +89,18 @@ def test_read_catalog_text_rejects_unknown_and_escaping_names() -> None:
 
 def test_every_fact_has_source_and_date(cat: Catalog) -> None:
     facts = cat.facts()
-    # instance prices + 4 credit facts per burstable type + 5 realtime + 6 autoscaling + 17 serverless
-    # + 1 network + 4 async + 3 object store + 7 batch + 5 co-hosting + 2 multi-model + 2 triton + 2 export
+    # instance prices + 4 credit facts per burstable type + 7 realtime + 6 autoscaling + 18 serverless
+    # + 1 network + 4 async + 7 object store + 7 batch + 5 co-hosting + 2 multi-model + 2 triton
+    # + 2 commitments + 2 export
     burstable = sum(it.burstable is not None for it in cat.instances.values())
-    assert burstable == 1
-    assert len(facts) == len(cat.instances) + 4 * burstable + 5 + 6 + 17 + 1 + 4 + 3 + 7 + 5 + 2 + 2 + 2
+    assert burstable == 2
+    assert len(facts) == len(cat.instances) + 4 * burstable + 7 + 6 + 18 + 1 + 4 + 7 + 7 + 5 + 2 + 2 + 2 + 2
     for path, fact in facts.items():
         assert isinstance(fact, Fact), path
         assert fact.source.strip(), path
+        new_type = any(path.startswith(f"instances.{t}.") for t in NEW_TYPES)
         dated = EXPORT_DATE if path.startswith("export.") else CREDITS_DATE if ".burstable." in path else \
-            QUOTAS_DATE if path in QUOTA_FACTS else CATALOG_DATE
+            QUOTAS_DATE if path in QUOTA_FACTS else BILL_DATE if path in BILL_FACTS or new_type else CATALOG_DATE
         assert fact.retrieved == dated, path
         if fact.confidence == "assumption":
             assert fact.source == "assumption", path
@@ -110,7 +120,8 @@ def test_facts_walk_every_section_in_file_order(raw: dict) -> None:
                                                            "extra.cloudformation_description_max_chars"]
     sections = list(dict.fromkeys(p.split(".")[0] for p in facts))
     assert sections == ["instances", "realtime", "autoscaling", "serverless", "network", "async_inference",
-                        "object_store", "batch", "co_hosting", "multi_model", "triton", "export", "extra"]
+                        "object_store", "batch", "co_hosting", "multi_model", "triton", "commitments", "export",
+                        "extra"]
     assert list(facts)[:2] == ["instances.ml.t2.medium.price_per_hour",
                                "instances.ml.t2.medium.burstable.baseline_share_per_vcpu"]
     assert list(facts)[5] == "instances.ml.c5.large.price_per_hour"  # a type's nested facts follow its own
@@ -235,10 +246,11 @@ def test_instance_price_per_second_and_memory(cat: Catalog) -> None:
 
 def test_cheapest_sorts_by_price(cat: Catalog) -> None:
     gpus = cat.cheapest(lambda t: t.accelerator == "gpu")
-    assert [t.name for t in gpus] == ["ml.g4dn.xlarge", "ml.g5.xlarge", "ml.p3.2xlarge"]
+    assert [t.name for t in gpus] == ["ml.g4dn.xlarge", "ml.g4dn.2xlarge", "ml.g6.2xlarge", "ml.g5.xlarge",
+                                      "ml.g5.2xlarge", "ml.p3.2xlarge"]
     prices = [t.price_per_hour.value for t in cat.cheapest()]
     assert prices == sorted(prices)
-    assert cat.cheapest()[0].name == "ml.t2.medium"
+    assert cat.cheapest()[0].name == "ml.t3.medium"
 
 
 def test_parse_errors_name_field_and_source(raw: dict) -> None:

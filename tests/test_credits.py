@@ -159,12 +159,16 @@ def test_burstable_facts_have_a_source_and_a_date_and_only_t_types_have_them():
     for name, it in CAT.instances.items():
         assert (it.burstable is not None) == name.startswith("ml.t"), name
     facts = {p: f for p, f in CAT.facts().items() if ".burstable." in p}
-    assert sorted(facts) == sorted(f"instances.ml.t2.medium.burstable.{k}" for k in
+    assert sorted(facts) == sorted(f"instances.{t}.burstable.{k}" for t in ("ml.t2.medium", "ml.t3.medium") for k in
                                    ("baseline_share_per_vcpu", "credits_per_hour", "max_credits", "launch_credits"))
     for path, fact in facts.items():
         assert fact.source.strip() and fact.retrieved == CREDITS_DATE, path
-        assert "ml.t2" in fact.note or "ml.t2" in fact.source, path  # says what it is applied to
+        family = path.split(".")[2]  # ml.t2 / ml.t3: says what it is applied to, or that it is EC2's
+        assert f"ml.{family}" in fact.note or f"ml.{family}" in fact.source, path
     b = T2.burstable
     assert (b.baseline_share_per_vcpu.value, b.credits_per_hour.value, b.max_credits.value,
             b.launch_credits.value) == (0.2, 24, 576, 60)
     assert T2.baseline_vcpus == pytest.approx(0.4)
+    b = CAT.instances["ml.t3.medium"].burstable  # EC2's T3: the same earning rate, no launch credits
+    assert (b.baseline_share_per_vcpu.value, b.credits_per_hour.value, b.max_credits.value,
+            b.launch_credits.value) == (0.2, 24, 576, 0)

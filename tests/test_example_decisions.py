@@ -50,15 +50,17 @@ def test_steady_400_rps_is_sized_on_fixed_performance_instances_with_one_to_spar
 
 
 def test_the_readme_example_keeps_two_small_burstable_instances_under_their_baseline():
-    """fraud-detection: 40 req/s x 13.7 ms = 0.55 vCPU on 2 x ml.t2.medium (4 vCPUs) is 14% CPU, under the
-    20% baseline, so the burstable type is allowed and its credits never drain: 2 x 0.056 x 730 = 81.76 USD
-    of instances a month (and 40 req/s x 3 KB x 730 h = 300.8 GB x 0.016 = 4.81 USD of data processed)."""
+    """fraud-detection: 40 req/s x 13.7 ms = 0.55 vCPU on 2 x ml.t3.medium (4 vCPUs) is 14% CPU, under the
+    20% baseline, so the burstable type is allowed and its credits never drain (a T3 starts with none and earns
+    them from the first minute): 2 x 0.05 x 730 = 73.00 USD of instances a month, 2 x 8 GB x 0.14 = 2.24 USD of
+    ML storage (and 40 req/s x 3 KB x 730 h = 300.8 GB x 0.016 = 4.81 USD of data processed)."""
     wl = example("fraud-detection", horizon=1200.0)
     sz = right_size(wl, build(wl), "realtime")
-    assert sz.chosen == {"instance_type": "ml.t2.medium", "instance_count": 2}
+    assert sz.chosen == {"instance_type": "ml.t3.medium", "instance_count": 2}
     month = HOURS_PER_MONTH * 3600 / wl.horizon
-    assert sz.run.summary.cost_usd.breakdown["instances"] * month == pytest.approx(2 * 0.056 * HOURS_PER_MONTH,
-                                                                                   rel=1e-9)
+    bill = sz.run.summary.cost_usd.breakdown
+    assert bill["instances"] * month == pytest.approx(2 * 0.05 * HOURS_PER_MONTH, rel=1e-9)
+    assert bill["storage"] * month == pytest.approx(2 * 8 * 0.14, rel=1e-9)
     assert sz.run.summary.utilization < 0.2
 
 
@@ -89,13 +91,19 @@ def test_records_landing_at_one_get_a_trigger_that_meets_the_six_hour_deadline()
     23 h. A job every 4 h (at 04:00) meets the 6 h deadline with 2 x ml.c6i.large: 600,000 x 51.5 ms (the
     lognormal's mean) = 30,870 s of work over 2 instances x 2 concurrent transforms = 7,717 s, plus 325 s of
     start-up each; the 01:30 record waits 2.5 h, and its result is out at about 04:00 + 2.2 h, 4.8 h after
-    it landed. Billed 2 x (7,717 + 325) s x 0.102 / 3600 = 0.46 USD a day, 14 USD a month."""
+    it landed. Billed 2 x (7,717 + 325) s x 0.102 / 3600 = 0.46 USD a day, 14 USD a month; and S3: the 600,000
+    records in (1 KB) and results out (0.1 KB) kept 30 days, 600,000 x 1.1 / 1024^2 x 0.023 x 30 x 86,400 /
+    2,628,000 = 0.0143 USD for the day's data (0.43 USD a month), with one object in and one out per job."""
     wl = example("nightly-landing")
     sz = right_size(wl, build(wl), "batch")
     assert sz.chosen == {"schedule": 14400.0, "instance_count": 2}
     s = sz.run.summary
     assert 4.5 < s.latency_ms.max / 3.6e6 < 5.0 < wl.slo.deadline_h
     per_day = 2 * (30870 / 4 + 325.4) * 0.102 / 3600
-    assert s.cost_usd.total == pytest.approx(per_day, rel=0.03)  # mini-batch rounding: the model, not the hand
+    assert s.cost_usd.breakdown["instances"] == pytest.approx(per_day, rel=0.03)  # mini-batch rounding: the model
+    assert s.cost_usd.breakdown["s3_storage"] == pytest.approx(
+        s.requests.offered * 1 / 1024**2 * 0.023 * 30 * 86400 / 2628000
+        + s.requests.served * 0.1 / 1024**2 * 0.023 * 30 * 86400 / 2628000, rel=1e-9)
+    assert round(s.cost_usd.breakdown["s3_storage"], 4) == 0.0143
     one = next(t for t in sz.tried if t.config["instance_count"] == 1)
     assert "misses the 6 h deadline" in one.reasons[0]

@@ -40,8 +40,10 @@ def least_instances(config: dict) -> int:
 
 @pytest.mark.parametrize("option", FLEETS)
 def test_production_runs_at_least_two_instances(option):
-    """0.5 vCPU of work fits one instance of anything, so only the guardrail asks for a second; `dev` lifts it."""
-    prod, dev = workload(), workload(environment="dev")
+    """0.3 vCPU of work (3 req/s x 100 ms) fits one instance of anything, even one burstable ml.t3.medium under
+    its 20% baseline (15% of 2 vCPUs), so only the guardrail asks for a second; `dev` lifts it."""
+    light = {"traffic": {"pattern": "poisson", "rate_rps": 3}}
+    prod, dev = workload(**light), workload(environment="dev", **light)
     chosen = right_size(prod, build(prod), option).chosen
     assert least_instances(chosen) == 2
     assert least_instances(right_size(dev, build(dev), option).chosen) == 1
@@ -62,21 +64,24 @@ def test_silence_on_the_environment_is_stated_as_an_assumption():
 
 
 def test_the_next_size_up_is_tried():
-    """ml.t2.medium has no bigger size in its family: the next size up is the cheapest type with more
-    vCPUs, ml.c5.xlarge (0.204 USD/h, 4 vCPUs), and it appears among the trials."""
+    """2 x ml.t3.medium (the cheapest) fail the drill: a lone T3 starts with no CPU credits, and 0.5 vCPU of work
+    is above its 0.4 vCPU baseline. 2 x ml.t2.medium (60 launch credits each) pass. ml.t2.medium has no bigger
+    size in its family: the next size up is the cheapest type with more vCPUs, ml.c5.xlarge (0.204 USD/h,
+    4 vCPUs), and it appears among the trials."""
     wl = workload()
     tried = [t.config["instance_type"] for t in right_size(wl, build(wl), "realtime").tried]
-    assert tried[:2] == ["ml.t2.medium", "ml.c5.xlarge"]
+    assert tried[:3] == ["ml.t3.medium", "ml.t2.medium", "ml.c5.xlarge"]
 
 
 def test_a_gpu_model_fits_against_the_memory_of_one_gpu():
-    """16,000 MB of weights: a 16 GiB V100 or T4 keeps part of its memory for the CUDA context, so only the
-    24 GiB A10G (ml.g5.xlarge) holds it, although every GPU type has far more host RAM than that."""
+    """16,000 MB of weights: a 16 GiB V100 or T4 keeps part of its memory for the CUDA context, so only a
+    24 GiB GPU holds it, although every GPU type has far more host RAM than that: the cheapest is the L4 of
+    ml.g6.2xlarge (1.222 USD/h, below the A10G of ml.g5.xlarge at 1.408)."""
     models = [{"name": "llm", "memory_mb": 16000, "accelerator": "gpu",
                "service_time": {"dist": "constant", "value_ms": 50}}]
     wl = workload(models=models, environment="dev")
     for option in ("realtime", "triton"):
-        assert right_size(wl, build(wl), option).chosen["instance_type"] == "ml.g5.xlarge"
+        assert right_size(wl, build(wl), option).chosen["instance_type"] == "ml.g6.2xlarge"
     v100 = workload(models=models, options={"realtime": {"instance_type": "ml.p3.2xlarge", "instance_count": 2}})
     reasons = simulate(v100, "realtime").summary.reasons
     assert any("needs 16,000 MB of GPU memory and a GPU of ml.p3.2xlarge leaves" in r for r in reasons)
@@ -153,8 +158,9 @@ def test_production_keeps_the_slo_when_one_instance_fails_at_the_busiest_minute(
 
 def test_an_option_whose_defaults_meet_the_constraints_is_never_infeasible():
     """With no search left (no trial allowed), the option's own defaults are still simulated, at the
-    production floor, and chosen when they pass."""
-    wl = workload()
+    production floor, and chosen when they pass (3 req/s: the default type, the cheapest, ml.t3.medium, keeps
+    the SLO on one instance during the drill)."""
+    wl = workload(traffic={"pattern": "poisson", "rate_rps": 3})
     sz = right_size(wl, build(wl), "realtime", max_trials=0)
     assert sz.chosen == {"min_instances": 2} and sz.run.summary.feasible
 

@@ -118,7 +118,9 @@ def scenario_of(models: list[ModelSpec], arrivals: list[float], model_idx: list[
 
 
 def test_seed_article_cost_example():
-    """10 models on ml.c5.large: ten real-time endpoints cost 10 x 0.102 = 1.02 USD/h, one MME 0.102 USD/h."""
+    """10 models on ml.c5.large: ten real-time endpoints cost 10 x 0.102 = 1.02 USD/h of instances, one MME
+    0.102 USD/h. Their ML storage volumes add 10 x 8 GB (the default volume) and 1 x 30 GB (the multi-model disk
+    cache) at 0.14 USD per GB-month: 10 x 3600 x 8 x 0.14 / 2,628,000 = 0.015342 and 0.005753 USD for the hour."""
     models = [ModelSpec(name=f"m{i}", size_mb=20, memory_mb=200, service_time=Constant(value_ms=20))
               for i in range(10)]
     rng = stream(3, "seed-example")
@@ -128,9 +130,10 @@ def test_seed_article_cost_example():
     endpoints = opts["realtime"].simulate(sc, opts["realtime"].config_model(instance_type="ml.c5.large",
                                                                             instance_count=1))
     mme = opts["multi-model"].simulate(sc, MultiModelConfig(instance_type="ml.c5.large", instance_count=1))
-    rt_usd, mme_usd = summary(endpoints).cost_usd.total, summary(mme).cost_usd.total
-    assert round(rt_usd, 2) == 1.02 and rt_usd == pytest.approx(1.02, abs=1e-9)
-    assert round(mme_usd, 3) == 0.102 and mme_usd == pytest.approx(0.102, abs=1e-9)
+    rt, mm = summary(endpoints).cost_usd.breakdown, summary(mme).cost_usd.breakdown
+    assert round(rt["instances"], 2) == 1.02 and rt["instances"] == pytest.approx(1.02, abs=1e-9)
+    assert round(mm["instances"], 3) == 0.102 and mm["instances"] == pytest.approx(0.102, abs=1e-9)
+    assert round(rt["storage"], 6) == 0.015342 and round(mm["storage"], 6) == 0.005753
     assert summary(mme).requests.served == sc.n
 
 

@@ -93,7 +93,7 @@ def test_limits_are_named():
     fifteen = simulate(_scenario(np.arange(5.0), models=many[:15], app=Application("serial", steps=tuple(range(15)))),
                        PipelineConfig(instance_count=1))
     # the containers share the vCPUs: 15 x 200 MB of model copies is all the type must hold
-    assert fifteen.feasible and fifteen.config.option["instance_type"] == "ml.t2.medium"
+    assert fifteen.feasible and fifteen.config.option["instance_type"] == "ml.t3.medium"  # the cheapest type
     plain = build_scenario(STEPS, np.arange(5.0), np.zeros(5, np.int32), 5.0, CAT, 0)
     assert simulate(plain, PipelineConfig()).reasons == ("an inference pipeline needs a serial application of 2 to "
                                                          "15 steps",)

@@ -120,16 +120,20 @@ def test_provisioned_concurrency_is_taken_first_always_warm_and_billed_all_the_t
     - 20 s: P (idle since 1 s) and D (idle since 14.5 s) are both warm; P is taken first: 20 -> 21 s, so D
       stays idle and still expires at 114.5 s (it would live until 121 s had it served this request).
     - 500 s: D is long gone, P never expires: warm, 500 -> 501 s.
-    Containers alive: 1 (P) from 0 s, 2 from 0.5 s, 1 from 114.5 s. Billed: 4 requests x 1 s x 2 GB at the
-    GB-second price, plus P for the whole 1000 s horizon x 2 GB at the provisioned price, busy or not."""
+    Containers alive: 1 (P) from 0 s, 2 from 0.5 s, 1 from 114.5 s. Billed: the request on D, 1 s x 2 GB at the
+    GB-second price; the 3 requests on P, 3 s x 2 GB at the provisioned inference price; and P for the whole
+    1000 s horizon x 2 GB at the provisioned price, busy or not (paid container-seconds: 1 + 1000)."""
     res = _run([0.0, 0.5, 20.0, 500.0], provisioned_concurrency=1)
     assert res.log.cold.tolist() == [False, True, False, False]
     assert res.log.start_s.tolist() == [0.0, 13.5, 20.0, 500.0]
     assert res.figures.details["containers_created"] == 1
     assert _capacity(res) == [(0.0, 1.0), (0.5, 2.0), (114.5, 1.0)]
     s = CAT.serverless
-    assert res.cost_usd["compute"] == pytest.approx(4 * 1.0 * GB * s.price_per_gb_second.value, rel=1e-12)
+    assert res.cost_usd["compute"] == pytest.approx(1 * 1.0 * GB * s.price_per_gb_second.value, rel=1e-12)
+    assert res.cost_usd["provisioned_compute"] == pytest.approx(
+        3 * 1.0 * GB * s.provisioned_inference_price_per_gb_second.value, rel=1e-12)
     assert res.cost_usd["provisioned_concurrency"] == pytest.approx(
         HORIZON_S * 1 * GB * s.provisioned_price_per_gb_second.value, rel=1e-12)
-    assert res.figures.details["paid_seconds"] == 4.0 + HORIZON_S
+    assert res.figures.details["paid_seconds"] == 1.0 + HORIZON_S
+    assert res.figures.details["busy_seconds"] == 4.0
     assert res.figures.details["alive_seconds"] == pytest.approx((114.5 - 0.5) + HORIZON_S, abs=1e-9)

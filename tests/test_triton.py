@@ -175,7 +175,8 @@ def test_models_over_the_gpu_memory_are_infeasible_with_the_figures():
     res = simulate(sc, TritonConfig(instance_type=GPU))
     assert not res.feasible
     assert "18,000 MB of GPU memory" in res.reasons[0] and "15,360 MB" in res.reasons[0]
-    assert simulate(sc, TritonConfig()).config.option["instance_type"] == "ml.g5.xlarge"  # 24 GiB - 1 GiB holds 18,000
+    # the cheapest type with 24 GiB - 1 GiB >= 18,000 MB: ml.g6.2xlarge (L4 24 GB, 1.222 USD/h; ml.g5.xlarge 1.408)
+    assert simulate(sc, TritonConfig()).config.option["instance_type"] == "ml.g6.2xlarge"
     huge = simulate(_scenario([0.0], 1.0, [_model("a", memory_mb=30000)]), TritonConfig())
     assert not huge.feasible and "GPU memory" in huge.reasons[0]
     cpu = simulate(sc, TritonConfig(instance_type="ml.c5.xlarge"))

@@ -46,12 +46,16 @@ def _instances(cat: Catalog, facts: dict[str, Fact]) -> str:
     rows = []
     for name, it in cat.instances.items():
         price = facts[f"instances.{name}.price_per_hour"]
+        volume = "NVMe, none" if it.instance_store else num(it.storage_gb.value) if it.storage_gb else "default"
         rows.append([f"`{name}`", it.vcpu, num(it.memory_gib), it.gpu_count, num(it.gpu_memory_gib),
-                     it.gpu_model or "", it.accelerator, num(price.value), price.confidence, price.retrieved,
+                     it.gpu_model or "", it.accelerator, volume, num(price.value), price.confidence, price.retrieved,
                      price.source, price.note])
-    head = ["instance type", "vCPU", "memory GiB", "GPUs", "GiB per GPU", "GPU", "accelerator",
+    head = ["instance type", "vCPU", "memory GiB", "GPUs", "GiB per GPU", "GPU", "accelerator", "ML storage GB",
             f"price {cat.currency}/hour", "confidence", "retrieved", "source", "note"]
-    return "### Instance types (`instances`)\n\n" + table(head, rows) + _burstable(cat, facts)
+    volume = ("ML storage GB: the volume SageMaker attaches to each hosting instance and bills per GB-month "
+              "(`default`: `realtime.default_volume_gb`; `NVMe, none`: the type has NVMe instance storage and no "
+              "volume is billed).")
+    return "### Instance types (`instances`)\n\n" + table(head, rows) + "\n\n" + volume + _burstable(cat, facts)
 
 
 def _burstable(cat: Catalog, facts: dict[str, Fact]) -> str:
@@ -113,7 +117,11 @@ def _rubric_body(data: dict) -> list[str]:
         parts.append("#### Any other option\n\n" + decisions(data["default"]))
     rest = {k: v for k, v in data.items() if k not in _PROVENANCE + ("options", "default")}
     for key, value in rest.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            cols = list(dict.fromkeys(c for v in value.values() for c in v))
+            parts.append(f"`{key}`:\n\n" + table(["key", *cols], [[f"`{k}`", *(num(v[c]) if isinstance(
+                v.get(c), int | float) else v.get(c, "") for c in cols)] for k, v in value.items()]))
+        elif isinstance(value, dict):
             parts.append(f"`{key}`:\n\n" + table(["key", "value"], [[f"`{k}`", num(v)] for k, v in value.items()]))
         else:
             parts.append(f"`{key}`: {num(value) if isinstance(value, int | float) else value}")

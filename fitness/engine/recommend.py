@@ -15,6 +15,7 @@ from fitness.engine.constraints import constrained
 from fitness.engine.headroom import headroom
 from fitness.engine.horizon import horizon_warnings
 from fitness.engine.parallel import fork_map
+from fitness.engine.pricing import pricing
 from fitness.engine.ranking import rank
 from fitness.engine.replications import replicate
 from fitness.engine.result import Headroom, Recommendation
@@ -24,6 +25,7 @@ from fitness.engine.windows import replication_scenario, size_all, window_of
 from fitness.options import option_ids
 from fitness.workload.scenario import build
 from fitness.workload.spec import Workload
+from sim.catalog import load_catalog
 from sim.results import SimResult
 from sim.summary import Summary
 
@@ -69,6 +71,7 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None) -> Re
     rec, wl, first = sized(wl, progress)
     if wl.replications > 1:
         rec = _replicated(wl, rec, first, progress)
+    rec = replace(rec, pricing=pricing(wl, rec, load_catalog(wl.catalog)))
     best = rec.best
     if best is not None:
         if progress:

@@ -108,6 +108,8 @@ class Recommendation:
       (`fitness.engine.windows`), else None.
     - `assumed`: what the engine assumed where the workload is silent (production, the horizon...).
     - `warnings`: what the reader should not take on trust (a run too short for its load to settle).
+    - `pricing`: the bill read three ways (`fitness.engine.pricing`): per option on demand, its meters, its
+      operations hours and, when asked, committed and total-cost figures; and the what-ifs.
     """
 
     workload: str
@@ -126,6 +128,7 @@ class Recommendation:
     window: dict | None = None
     assumed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    pricing: dict = field(default_factory=dict)
 
     def option(self, option_id: str | None) -> RankedOption | None:
         """The ranked option `option_id` (None when absent)."""
@@ -142,7 +145,8 @@ class Recommendation:
         return {"workload": self.workload, "recommended": self.recommended,
                 "options": [o.to_json() for o in self.options], "traffic": self.traffic,
                 "sensitivity": self.sensitivity, "sizing": self.sizing, "window": self.window,
-                "assumed": self.assumed, "warnings": self.warnings, "assumptions": self.assumptions,
+                "assumed": self.assumed, "warnings": self.warnings, "pricing": self.pricing,
+                "assumptions": self.assumptions,
                 "reproduce": self.reproduce}
 
     def to_frame(self) -> pd.DataFrame:

@@ -34,6 +34,7 @@ from fitness.engine.run import OptionRun, run_option
 from fitness.workload.spec import Budget, Workload
 from sim.catalog import InstanceType
 from sim.components.sizing import cheapest_fitting, hardware_reasons, max_workers
+from sim.options import option_def
 from sim.scenario import Scenario
 from sim.summary import Summary
 
@@ -231,6 +232,7 @@ def fleet_search(r: Runner, plans: list[Plan], pinned: Callable[[Plan, int], dic
     then one size up in the same family (`size_up`). A pinned count that meets the SLO but not the budget
     still tries autoscaling up to it, which pays for fewer instances when the traffic varies. When the work
     alone breaks the latency targets on every plan, the cheapest is simulated once to show it."""
+    plans = credited(r, plans, pinned)
     if plans and all(p.hopeless for p in plans):
         r.hopeless = True
         cat = r.scenario.catalog
@@ -240,8 +242,13 @@ def fleet_search(r: Runner, plans: list[Plan], pinned: Callable[[Plan, int], dic
     heap = [(p.price * c, i, c) for i, (p, c) in enumerate(zip(plans, starts, strict=True))]
     heapq.heapify(heap)
     least = max(min_count, r.floor)
+    twins = twin_of(r, plans)
     while heap and r.left:
         _, i, c = heapq.heappop(heap)
+        if twins[i] is not None:  # simulates exactly as a cheaper plan: listed once, never run
+            r.screen(pinned(plans[i], c), f"{plans[i].knobs['instance_type']} would run as "
+                     f"{plans[twins[i]].knobs['instance_type']} (the same workers per instance), at a higher price")
+            continue
         if (why := drains_credits(plans[i], c, r.scenario.catalog)) is not None:
             if c == starts[i]:  # listed once per type: the counts above it are screened alike
                 r.screen(pinned(plans[i], c), why)
@@ -259,6 +266,42 @@ def fleet_search(r: Runner, plans: list[Plan], pinned: Callable[[Plan, int], dic
             return
         if not plans[i].hopeless:
             heapq.heappush(heap, (plans[i].price * (c + 1), i, c + 1))
+
+
+def twin_of(r: Runner, plans: list[Plan]) -> list[int | None]:
+    """Per plan, a cheaper plan the simulator cannot tell it from (None if none): the same knobs but the type,
+    the same workers per instance on every endpoint, the same GPUs and accelerator, the same CPU credits; and,
+    on a multi-model endpoint, whose cache is the instance's memory, the same memory. Only vCPUs and memory a
+    plan's workers leave unused differ, so it would give the same trial at a higher price."""
+    cat, seen, out = r.scenario.catalog, {}, []
+    for i, p in sorted(enumerate(plans), key=lambda ip: ip[1].price):
+        it = cat.instances.get(p.knobs.get("instance_type") or "")
+        if it is None:
+            out.append((i, None))
+            continue
+        key = (tuple(w for _, w, _ in p.loads), tuple(sorted((k, str(v)) for k, v in p.knobs.items()
+                                                              if k != "instance_type")),
+               it.gpu_count, it.gpu_memory_gib, it.accelerator, it.burstable,
+               it.memory_gib if r.option == "multi-model" else None)
+        out.append((i, seen.get(key)))
+        seen.setdefault(key, i)
+    return [t for _, t in sorted(out)]
+
+
+def credited(r: Runner, plans: list[Plan], pinned: Callable[[Plan, int], dict]) -> list[Plan]:
+    """The plans whose instance type the option can simulate: an option whose data plane does not simulate CPU
+    credits (`OptionDef.credits`) is never sized onto a burstable type (each is listed, screened, once)."""
+    if option_def(r.option).credits:
+        return plans
+    cat, out = r.scenario.catalog, []
+    for p in plans:
+        it = cat.instances.get(p.knobs.get("instance_type") or "")
+        if it is not None and it.burstable is not None:
+            r.screen(pinned(p, max(p.start, r.floor)), f"{it.name} is burstable and {r.option} does not simulate "
+                     "CPU credits: it is not sized onto a burstable type")
+        else:
+            out.append(p)
+    return out
 
 
 def drains_credits(p: Plan, count: int, cat) -> str | None:

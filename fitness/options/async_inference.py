@@ -34,8 +34,11 @@ and offline only; one model per request (no serial or parallel patterns).
 - **Limits.** Payload `async_inference.payload_limit_mb` (1 GB). `timeout_s` (default
   `timeout_default_s`, 900 s; at most `timeout_max_s`, 3600 s): work beyond it fails and holds its
   worker for the timeout.
-- **Billing.** Instance-seconds x price, only while instances run (scale to zero pays nothing idle), plus
-  the data processed in and out (`realtime.data_price_per_gb` per GB of payload and response).
+- **Billing.** Instance-seconds x price, only while instances run (scale to zero pays nothing idle), and
+  the ML storage volume of each (`realtime.storage_price_per_gb_month`); the data processed in and out
+  (`realtime.data_price_per_gb` per GB of payload and response); S3: each payload PUT by the caller and
+  read by the endpoint, each result PUT and read by the caller (`object_store.put_price_per_1000`,
+  `get_price_per_1000`), all kept `object_store.retention_days` (`storage_price_per_gb_month`).
 - **Reported.** `backlog` (requests waiting or in process over time).
 - **Catalog facts.** `async_inference.*` (except `inline_body_limit_bytes`, unused), `object_store.*`,
   `autoscaling.*`, `realtime.instance_launch_s`, `realtime.memory_overhead_mb`, `network.*`.

@@ -39,7 +39,9 @@ DOCS = """\
 - **Limits.** `max_payload_mb` at most `batch.max_payload_mb_max` (100); one record must fit in it;
   `instance_count` at most `instance_count_max`; invocation timeout at most `invocations_timeout_s_max`.
 - **Billing.** Per job: instance_count x (last mini-batch end - trigger) x price, start-up included;
-  nothing between jobs. Every record is marked cold (it waited for its job's instances).
+  nothing between jobs (batch transform attaches no billed ML storage volume). S3: the records in and the
+  results out, kept `object_store.retention_days`, and per job one input and one output object, each PUT
+  and read once. Every record is marked cold (it waited for its job's instances).
 - **Reported.** `jobs`: per job its trigger, ready and end times, records, mini-batches, duration, cost.
 - **Checked by** `tests/test_batch.py` (a two-job schedule worked by hand to the cent).
 """

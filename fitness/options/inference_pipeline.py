@@ -39,8 +39,9 @@ async and offline; hosts the serial pattern only (and needs one).
   sized on the slowest step.
 - **Limits.** `co_hosting.pipeline_min_containers`..`pipeline_max_containers` steps (2..15); 6 MB
   payload; the steps' mean processing summed within 60 s.
-- **Billing.** Instance-seconds x price, plus the data processed in and out of the endpoint (the first
-  step's payload and the last step's response, `realtime.data_price_per_gb`).
+- **Billing.** Instance-seconds x price and the ML storage volume of each instance
+  (`realtime.storage_price_per_gb_month`; none on NVMe types), plus the data processed in and out of the
+  endpoint (the first step's payload and the last step's response, `realtime.data_price_per_gb`).
 - **Checked by** `tests/test_pipeline.py` (constant service: latency, bottleneck throughput and queue
   growth worked by hand).
 """

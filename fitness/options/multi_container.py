@@ -31,8 +31,10 @@ async and offline; hosts serial, scatter-gather and aggregate.
   memory holds every container. Autoscaling on requests per instance, as real-time.
 - **Limits.** At most `co_hosting.multi_container_max` (15) containers; CPU only (no GPU or Inferentia
   type, no GPU model); 6 MB payload; mean processing per request within 60 s.
-- **Billing.** Instance-seconds x price, plus the data processed in and out of the endpoint
-  (`realtime.data_price_per_gb`).
+- **Billing.** Instance-seconds x price and the ML storage volume of each instance
+  (`realtime.storage_price_per_gb_month`; none on NVMe types), plus the data processed in and out of the
+  endpoint (`realtime.data_price_per_gb`). Never sized onto a burstable type: CPU credits are not simulated
+  here.
 - **Checked by** `tests/test_multi_container.py` (M/M/1-PS, M/D/1-PS, M/M/2 sojourn, expected maximum of
   K branches, processor sharing and hops worked by hand, the autoscaling step).
 """

@@ -44,8 +44,10 @@ request.
   makes the option infeasible. One multi-model endpoint serves every model from one container: models
   naming different `container`s (frameworks) make it infeasible (multi-container endpoints and pipelines
   take a container per model).
-- **Billing.** Instance-seconds x price: one endpoint for all models; plus the data processed in and out
-  (`realtime.data_price_per_gb`).
+- **Billing.** Instance-seconds x price: one endpoint for all models; the ML storage volume of each
+  instance, the disk cache (`multi_model.disk_gb`, or `disk_budget_mb`) at `realtime.storage_price_per_gb_month`;
+  plus the data processed in and out (`realtime.data_price_per_gb`). Never sized onto a burstable type: CPU
+  credits are not simulated here.
 - **Reported.** `cache`: hits, misses, evictions, hit ratio (summed over instances); disk hits,
   downloads, peak memory.
 - **Checked by** `tests/test_multi_model.py` (Che's approximation, the source article's 10-model cost

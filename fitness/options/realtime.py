@@ -22,12 +22,13 @@ and offline; hosts serial, scatter-gather and aggregate patterns as separate end
 - **Sizing defaults.** Instance type: the cheapest CPU (GPU, for a GPU model) type on which one worker
   fits (a GPU model against one GPU's memory less `triton.gpu_memory_overhead_mb`); Inferentia types are
   never chosen. Workers: as many as vCPUs (GPUs) and memory allow.
-- **Burstable types.** On `ml.t2.*` each instance keeps a CPU-credit balance (`BurstablePool`,
+- **Burstable types.** On `ml.t2.*` and `ml.t3.*` each instance keeps a CPU-credit balance (`BurstablePool`,
   [mechanics.md](mechanics.md#burstable-instances)); with none left its requests run at the baseline.
 - **Limits.** Payload and response `realtime.payload_limit_mb` (6 MB); answer within
   `realtime.timeout_s` (60 s), later answers fail.
-- **Billing.** Instance-seconds x the type's price per hour / 3600, summed over endpoints, plus the data
-  each endpoint processes in and out (`realtime.data_price_per_gb`, per GB of payload and response).
+- **Billing.** Instance-seconds x the type's price per hour / 3600 and the ML storage volume of each instance
+  (`realtime.storage_price_per_gb_month`; none on NVMe types), summed over endpoints, plus the data each
+  endpoint processes in and out (`realtime.data_price_per_gb`, per GB of payload and response).
 - **Catalog facts.** `instances.*.price_per_hour`; `realtime.payload_limit_mb`, `timeout_s`,
   `instance_launch_s`, `memory_overhead_mb`; `autoscaling.*`; `network.model_download_mb_per_s`;
   `co_hosting.endpoint_hop_ms` (patterns).

@@ -47,7 +47,9 @@ call pays `co_hosting.endpoint_hop_ms`, and the complexity score grows with the 
   up to `billing_granularity_ms`, x memory in GB x `price_per_gb_second`. Data: (payload_kb +
   response_kb) of every served request / 1024^2 x `data_price_per_gb`. Provisioned concurrency: horizon x
   count x memory in GB x `provisioned_price_per_gb_second` (an assumption: Lambda's price, SageMaker's
-  was not found). The free tier (`free_tier_seconds_per_month`) is not applied.
+  was not found), and the requests served on provisioned containers at
+  `provisioned_inference_price_per_gb_second` instead of the on-demand rate (also an assumption). The free
+  tier (`free_tier_seconds_per_month`) is not applied.
 - **Reported.** Instances = containers alive (provisioned included); cold starts = served requests that
   waited for a container start.
 - **Checked by** `tests/test_statistical.py` (Erlang B, exponential and constant service),

@@ -49,8 +49,9 @@ offline; hosts serial, scatter-gather and aggregate as ensembles on one instance
   requests per instance, with the capacity of full batches. Launch delay: `instance_launch_s` + container
   start + every model's download and load one after another.
 - **Limits.** As real-time endpoints (6 MB, 60 s).
-- **Billing.** Instance-seconds x price, plus the data processed in and out (`realtime.data_price_per_gb`).
-  Reported: batch sizes per model, mean batch size, GPU utilisation.
+- **Billing.** Instance-seconds x price and the ML storage volume of each instance
+  (`realtime.storage_price_per_gb_month`; none on NVMe types), plus the data processed in and out
+  (`realtime.data_price_per_gb`). Reported: batch sizes per model, mean batch size, GPU utilisation.
 - **Checked by** `tests/test_triton.py` (saturated throughput = max batch / batch time, the c-server bound
   unbatched, light-load latency = one request + the delay, batch size 1 equal to the real-time queue
   request for request, GPU memory invariants, the one-model fast path equal to the general host).

@@ -19,6 +19,7 @@ from fitness.engine.ranking import FITNESS_KEYS
 from fitness.engine.result import Interval, RankedOption, Recommendation
 from fitness.engine.run import DELIVERY_WORDS
 from fitness.report.blocks import Block, Bullets, Charts, Section, Table, Text, markdown, page
+from fitness.report.costs import cost_section
 from fitness.text import clock_text, duration_text, span_text
 from sim.cost import HOURS_PER_MONTH
 
@@ -337,6 +338,7 @@ def _reproduce(rec: Recommendation) -> list[Block]:
 
 SECTIONS: list[Section] = [
     Section("Context", _context), Section("Options considered", _options), Section("Fitness", _fitness),
+    Section("Cost", cost_section),
     Section("Decision", _decision), Section("Rationale", _rationale), Section("Charts", lambda rec: [Charts()]),
     Section("Sensitivity", _sensitivity), Section("Right-sizing", _sizing), Section("Assumptions", _assumptions),
     Section("How to reproduce", _reproduce),

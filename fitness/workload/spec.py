@@ -120,6 +120,20 @@ class Budget(BaseModel):
     """Most an option may cost, USD per 730-hour month (projected from the horizon); unset: no limit."""
 
 
+class Pricing(BaseModel):
+    """How the bill is read beyond on-demand prices: a Savings Plan what-if, and operations cost (TCO)."""
+
+    model_config = _FROZEN
+
+    commitment: Literal["1y", "3y"] | None = None
+    """A SageMaker Savings Plan term to price as a what-if beside on-demand (no upfront, the catalog's
+    discount), committed at the level that minimises each option's bill; unset: on-demand only."""
+    engineer_usd_per_hour: float | None = Field(default=None, gt=0)
+    """Loaded cost of one engineer-hour, USD: operations cost (the hours per month each option needs, from
+    `catalogs/rubrics/operations.yaml`, times this) joins the cost function as total cost of ownership;
+    unset: operations cost is not counted."""
+
+
 _DEFAULT_WEIGHTS = catalogs.rubric("fitness")["default_weights"]
 """The weights a workload gets unless it sets its own: rubric data (`catalogs/rubrics/fitness.yaml`)."""
 
@@ -170,7 +184,9 @@ class Workload(BaseModel):
     slo: SLO = SLO()
     """Latency, error-rate and delivery objectives; an option that breaks them is infeasible."""
     budget: Budget = Budget()
-    """Spending limit; an option over it is infeasible."""
+    """Spending limit on the AWS bill (on-demand); an option over it is infeasible."""
+    pricing: Pricing = Pricing()
+    """Savings Plan what-if and operations cost (TCO); unset: on-demand AWS bill only."""
     weights: Weights = Weights()
     """Weights of the five fitness functions that rank the feasible options."""
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)

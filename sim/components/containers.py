@@ -39,7 +39,8 @@ class OnDemandContainers:
         self.created_s: list[float] = []          # per on-demand container
         self.died_s: list[float] = []             # per on-demand container (inf while alive)
         self.idle_since: list[float] = []
-        self.billed_s = array("d")                # per served or failed request: time in service
+        self.billed_s = array("d")                # per request served or failed on demand: time in service
+        self.provisioned_billed_s = array("d")    # the same, for requests on provisioned containers
         for cid in range(warm):  # warm at the start, as in steady state: idle since t = 0
             self.created_s.append(0.0)
             self.died_s.append(math.inf)
@@ -56,6 +57,7 @@ class OnDemandContainers:
         arr, svc, idx, k, n = self._arr, self._svc, self._idx, self._next, len(self._arr)
         log, busy, idle, prov = self.log, self._busy, self._idle, self._prov_idle
         since, died, created, billed = self.idle_since, self.died_s, self.created_s, self.billed_s
+        prov_billed = self.provisioned_billed_s
         ka, cold_s, timeout, cap = self.keep_alive_s, self.cold_s, self.timeout_s, self.max_conc
         pop, push = heapq.heappop, heapq.heappush
         while k < n and arr[k] < until:
@@ -96,7 +98,7 @@ class OnDemandContainers:
                 log.status[j] = FAILED
                 f = a + timeout
             log.start_s[j], log.finish_s[j] = start, f
-            billed.append(max(0.0, f - start))
+            (prov_billed if cid < 0 else billed).append(max(0.0, f - start))
             push(busy, (f, cid))
             k += 1
         self._next = k

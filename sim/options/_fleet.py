@@ -21,7 +21,7 @@ from sim.components.autoscaler import TargetTracking, invocations_counter, launc
 from sim.components.credits import CreditBook, credit_ticks
 from sim.components.fleet import Fleet
 from sim.components.sizing import peak_rate_rps
-from sim.cost import instance_cost_usd, served_data_usd
+from sim.cost import instance_meters, object_store_usd, served_data_usd
 from sim.engine import Engine
 from sim.faults import InstanceFailure
 from sim.model import ModelSpec
@@ -209,13 +209,12 @@ def fleet_result(option: str, scenario: Scenario, log: RequestLog, fleet: Fleet,
     the option's own diagnostics (`Figures.details`), plus the credit figures of a burstable fleet."""
     h = scenario.horizon_s
     seconds, cap = fleet.instance_seconds(h), fleet.capacity(h)
-    cost = instance_cost_usd(seconds, it.price_per_hour.value)
     credits = getattr(fleet, "credits", None)
     details = {**(details or {}), **(credits.figures() if isinstance(credits, CreditBook) else {})}
     figures = Figures(utilization=busy_s / (seconds * slots) if seconds else 0.0, instance_seconds=seconds,
                       details={**details, **fault_details(fleet)})
     return SimResult(option, True, (), h, ConfigRecord(**config).freeze(), log, cap,
-                     {"instances": cost, "data": data_usd(scenario, log)}, figures=figures)
+                     {**instance_bill(seconds, it, scenario.catalog), "data": data_usd(scenario, log)}, figures=figures)
 
 
 def data_usd(scenario: Scenario, log: RequestLog) -> float:
@@ -223,3 +222,21 @@ def data_usd(scenario: Scenario, log: RequestLog) -> float:
     catalog's `realtime.data_price_per_gb`, in USD."""
     return served_data_usd(log.status, scenario.endpoint_kb(), scenario.catalog.realtime.data_price_per_gb.value,
                            SERVED)
+
+
+def instance_bill(instance_seconds: float, it: InstanceType, catalog: Catalog,
+                  volume_gb: float | None = None) -> dict[str, float]:
+    """The meters of `instance_seconds` of type `it` (`sim.cost.instance_meters`): instance time at its price,
+    and the ML storage volume each instance carries (`volume_gb`, else the type's, `InstanceType.volume_gb`) at
+    the catalog's `realtime.storage_price_per_gb_month`; USD."""
+    r = catalog.realtime
+    gb = volume_gb if volume_gb is not None else it.volume_gb(r.default_volume_gb.value)
+    return instance_meters(instance_seconds, it.price_per_hour.value, gb, r.storage_price_per_gb_month.value)
+
+
+def s3_bill(kilobytes_written: float, puts: int, gets: int, catalog: Catalog) -> dict[str, float]:
+    """S3 storage and requests of payloads and results (`sim.cost.object_store_usd`), each object kept the
+    catalog's `object_store.retention_days`, at its prices; USD."""
+    o = catalog.object_store
+    return object_store_usd(kilobytes_written, o.retention_days.value, puts, gets, o.storage_price_per_gb_month.value,
+                            o.put_price_per_1000.value, o.get_price_per_1000.value)

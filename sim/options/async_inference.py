@@ -17,13 +17,21 @@ from sim.catalog import Catalog
 from sim.components.autoscaler import TargetTracking, target_tracking
 from sim.components.queue import SharedQueue
 from sim.components.sizing import cheapest_fitting, hardware_reasons, max_workers, payload_reasons, peak_rate_rps
-from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.faults import unsupported
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig, ScalingBounds, data_usd, early_rate_rps, launch_delay_s, tracking
-from sim.results import ConfigRecord, Figures, RequestLog, SimConfig, SimResult, Timeline
+from sim.options._fleet import (
+    FleetConfig,
+    ScalingBounds,
+    data_usd,
+    early_rate_rps,
+    instance_bill,
+    launch_delay_s,
+    s3_bill,
+    tracking,
+)
+from sim.results import SERVED, ConfigRecord, Figures, RequestLog, SimConfig, SimResult, Timeline
 from sim.scenario import Scenario
 
 
@@ -158,12 +166,26 @@ def _result(scenario: Scenario, log: RequestLog, queues: list, config: SimConfig
     per_queue = [(q.instance_seconds(h), q, it) for q, it in queues]
     seconds = sum(sec for sec, _, _ in per_queue)
     worker_s = sum(sec * q.workers for sec, q, _ in per_queue)
-    cost = sum(instance_cost_usd(sec, it.price_per_hour.value) for sec, _, it in per_queue)
+    cost: dict[str, float] = {}
+    for sec, _, it in per_queue:
+        for k, v in instance_bill(sec, it, scenario.catalog).items():
+            cost[k] = cost.get(k, 0.0) + v
     cap = Timeline.total([q.capacity(h) for q, _ in queues])
     done = np.isfinite(log.finish_s)
     backlog = Timeline.from_deltas(np.r_[log.arrival_s, log.finish_s[done]],
                                    np.r_[np.ones(log.n), -np.ones(int(done.sum()))])
     busy = float(np.nansum(log.finish_s - log.start_s))
     figures = Figures(utilization=busy / worker_s if worker_s else 0.0, instance_seconds=seconds, backlog=backlog)
-    return SimResult("async", True, (), h, config, log, cap, {"instances": cost, "data": data_usd(scenario, log)},
-                     figures=figures)
+    cost.update(data=data_usd(scenario, log), **payload_s3(scenario, log))
+    return SimResult("async", True, (), h, config, log, cap, cost, figures=figures)
+
+
+def payload_s3(scenario: Scenario, log: RequestLog) -> dict[str, float]:
+    """S3 behind asynchronous inference (`s3_bill`): every offered request's payload is PUT by the caller and
+    read (GET) by the endpoint; every served request's result is PUT by the endpoint and read by the caller."""
+    served = log.status == SERVED
+    pay = np.array([m.payload_kb for m in scenario.models])[log.model_idx]
+    resp = np.array([m.response_kb for m in scenario.models])[log.model_idx]
+    kb = float(pay.sum() + resp[served].sum())
+    n_served = int(served.sum())
+    return s3_bill(kb, log.n + n_served, log.n + n_served, scenario.catalog)

@@ -22,11 +22,10 @@ from sim.components.gpu import gpu_budget_mb
 from sim.components.mme_pool import ModelAwarePool
 from sim.components.sizing import payload_reasons, processing_reasons
 from sim.components.timeout import time_out
-from sim.cost import instance_cost_usd
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig, data_usd, fault_details, provision
+from sim.options._fleet import FleetConfig, data_usd, fault_details, instance_bill, provision
 from sim.results import ConfigRecord, Figures, RequestLog, SimConfig, SimResult
 from sim.scenario import Scenario
 from sim.summary import Cache
@@ -160,6 +159,7 @@ def _result(scenario: Scenario, log: RequestLog, pool: ModelAwarePool, it: Insta
     details = {**{k: c[k] for k in ("delayed_hits", "disk_hits", "downloads", "disk_evictions")},
                "peak_memory_mb": max((x.peak_mb for x in pool.caches), default=0.0), **fault_details(pool)}
     figures = Figures(utilization=busy / worker_s if worker_s else 0.0, instance_seconds=seconds, details=details)
-    cost = {"instances": instance_cost_usd(seconds, it.price_per_hour.value),
-            "data": data_usd(scenario, log)}
+    # the volume holds the disk cache of model artifacts (MME provisions a larger one than a single model's)
+    disk_gb = None if it.instance_store else config.option["disk_budget_mb"] / 1024
+    cost = {**instance_bill(seconds, it, scenario.catalog, disk_gb), "data": data_usd(scenario, log)}
     return SimResult(OPTION, True, (), h, config, log, cap, cost, cache=cache, figures=figures)

@@ -21,12 +21,12 @@ from sim.components.sizing import (
     processing_reasons,
 )
 from sim.components.timeout import time_out
-from sim.cost import data_cost_usd, instance_cost_usd
+from sim.cost import data_cost_usd
 from sim.engine import Engine
 from sim.faults import InstanceFailure, for_endpoint
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig, fault_details, launch_delay_s, provision
+from sim.options._fleet import FleetConfig, fault_details, instance_bill, launch_delay_s, provision
 from sim.results import SERVED, ConfigRecord, Figures, RequestLog, SimConfig, SimResult
 from sim.scenario import Scenario
 
@@ -49,7 +49,7 @@ def _hardware(model: ModelSpec, cfg: RealtimeConfig, catalog: Catalog) -> tuple[
 
 
 @register("realtime", RealtimeConfig, delivers=frozenset({"sync", "async", "offline"}),
-          patterns=frozenset({"serial", "scatter-gather", "aggregate"}))
+          patterns=frozenset({"serial", "scatter-gather", "aggregate"}), credits=True)
 def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
     """Real-time endpoints: dedicated instances per model, queues, routing and autoscaling."""
     cat, models = scenario.catalog, scenario.models
@@ -100,13 +100,13 @@ def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: n
     if isinstance(pool, BurstablePool):  # the run stops before a tick at the horizon: settle the last one
         pool.credit_tick(horizon_s)
     time_out(log, cat.realtime.timeout_s.value)
-    return pool_served(log, pool, it, service, horizon_s, config, model.name,
+    return pool_served(log, pool, it, service, horizon_s, config, model.name, cat,
                        data_cost_usd(int(np.sum(log.status == SERVED)) * (model.payload_kb + model.response_kb),
                                      cat.realtime.data_price_per_gb.value))
 
 
 def pool_served(log: RequestLog, pool, it: InstanceType, service: np.ndarray, horizon_s: float,
-                config: dict, model: str, data_usd: float = 0.0) -> Served:
+                config: dict, model: str, cat: Catalog, data_usd: float = 0.0) -> Served:
     """Cost, capacity and busy time of `model`'s simulated pool (any pool with billed_intervals, joined_s,
     left_s), and what its faults did."""
     seconds = pool.instance_seconds(horizon_s)
@@ -115,7 +115,7 @@ def pool_served(log: RequestLog, pool, it: InstanceType, service: np.ndarray, ho
              **fault_details(pool)}
     if isinstance(getattr(pool, "credits", None), CreditBook):  # a burstable type: what its credits did
         extra.update(pool.credits.figures())
-    cost = {"instances": instance_cost_usd(seconds, it.price_per_hour.value), "data": data_usd}
+    cost = {**instance_bill(seconds, it, cat), "data": data_usd}
     return Served(log, cost, pool.capacity(horizon_s), config, extra, model)
 
 

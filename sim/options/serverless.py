@@ -142,7 +142,7 @@ def simulate(scenario: Scenario, cfg: ServerlessConfig) -> SimResult:
     if scenario.application is not None and not scenario.application.routed:
         config.set(hosting=f"{len(parts)} separate serverless endpoints, a network hop per call")
     used = {k: sum(p.extra[k] for p in parts) for k in ("busy_seconds", "alive_seconds", "containers_created",
-                                                        "paid_seconds")}
+                                                        "paid_seconds", "billed_seconds")}
     busy, alive, paid = used["busy_seconds"], used["alive_seconds"], used["paid_seconds"]
     # only provisioned concurrency is paid while idle; on-demand containers bill their work alone
     figures = Figures(utilization=min(1.0, busy / alive) if alive else 0.0,
@@ -168,17 +168,24 @@ def serve_endpoint(m: ModelSpec, arrivals: np.ndarray, service: np.ndarray, cfg:
     env.run_until(horizon_s)
     served = int(np.sum(log.status == SERVED))
     busy = billed_seconds(np.frombuffer(fleet.billed_s), s.billing_granularity_ms.value)
+    on_prov = billed_seconds(np.frombuffer(fleet.provisioned_billed_s), s.billing_granularity_ms.value)
     cost = {"compute": gb_second_cost_usd(busy, mem, s.price_per_gb_second.value),
             "data": data_cost_usd(served * (m.payload_kb + m.response_kb), s.data_price_per_gb.value)}
     if cfg.provisioned_concurrency:
+        # provisioned memory is billed whether used or not, and the requests it serves for their compute
         cost["provisioned_concurrency"] = gb_second_cost_usd(horizon_s * cfg.provisioned_concurrency, mem,
                                                              s.provisioned_price_per_gb_second.value)
+        cost["provisioned_compute"] = gb_second_cost_usd(on_prov, mem,
+                                                         s.provisioned_inference_price_per_gb_second.value)
     born, dead = fleet.lifetimes(horizon_s)
     ended = dead[dead < horizon_s]
     cap = Timeline.from_deltas(np.r_[born, ended], np.r_[np.ones(born.size), -np.ones(ended.size)],
                                start=float(cfg.provisioned_concurrency))
     alive = float(np.sum(dead - born)) + horizon_s * cfg.provisioned_concurrency
     return Served(log, cost, cap, {"memory_mb": mem, "initial_warm": warm},
-                  {"busy_seconds": float(np.sum(fleet.billed_s)), "alive_seconds": alive,
+                  {"busy_seconds": float(np.sum(fleet.billed_s)) + float(np.sum(fleet.provisioned_billed_s)),
+                   "alive_seconds": alive,
                    "paid_seconds": float(np.sum(fleet.billed_s)) + horizon_s * cfg.provisioned_concurrency,
-                   "containers_created": len(fleet.created_s)}, m.name)
+                   "containers_created": len(fleet.created_s),
+                   # request durations rounded up to the billing granularity: on demand, then on provisioned
+                   "billed_seconds": busy + on_prov}, m.name)

@@ -22,12 +22,11 @@ from sim.components.gpu import cheapest_gpu_fitting, gpu_budget_mb, gpu_demand_m
 from sim.components.seq import floats, ints
 from sim.components.sizing import payload_reasons, processing_reasons
 from sim.components.timeout import time_out
-from sim.cost import instance_cost_usd
 from sim.distributions import Constant
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig, data_usd, fault_details, provision, schedule_faults
+from sim.options._fleet import FleetConfig, data_usd, fault_details, instance_bill, provision, schedule_faults
 from sim.results import ConfigRecord, Figures, RequestLog, SimConfig, SimResult
 from sim.scenario import Scenario
 
@@ -188,6 +187,5 @@ def _result(scenario: Scenario, log: RequestLog, pool: TritonPool, it: InstanceT
     figures = Figures(utilization=min(1.0, pool.gpu_busy_s() / gpu_s) if gpu_s else 0.0, instance_seconds=seconds,
                       details={"batch_sizes": sizes, "mean_batch_size": items / batches if batches else 0.0,
                                **fault_details(pool)})
-    cost = {"instances": instance_cost_usd(seconds, it.price_per_hour.value),
-            "data": data_usd(scenario, log)}
+    cost = {**instance_bill(seconds, it, scenario.catalog), "data": data_usd(scenario, log)}
     return SimResult("triton", True, (), h, config, log, cap, cost, figures=figures)

@@ -9,11 +9,13 @@ import catalogs
 
 @dataclass(frozen=True)
 class Context:
-    """What the functions may look at beyond one option's summary: the workload, the trace, raw runs."""
+    """What the functions may look at beyond one option's summary: the workload, the trace, raw runs; and
+    `monthly_usd`, the cost per option a what-if reads the bill as (None: the workload's own reading)."""
 
     workload: object
     runs: dict = field(default_factory=dict)
     fitness_rubric: dict = field(default_factory=lambda: catalogs.rubric("fitness"))
+    monthly_usd: dict | None = None
 
 
 def normalise(raws: list[float | None], higher_is_better: bool) -> list[float | None]:

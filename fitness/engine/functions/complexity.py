@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import catalogs
+from fitness.engine.tco import operated
 from fitness.options import rubric_decisions
 from sim.summary import Summary
 
@@ -27,12 +28,9 @@ def scale(s: Summary, ctx) -> tuple[int, int, float]:
     """(endpoints, hops, their weight): the option's endpoints (or job streams), and for an application run
     as separate endpoints the calls a request makes beyond its first, weighted by the rubric."""
     rubric = catalogs.rubric("complexity")
-    knobs = s.config.option
-    endpoints = int(knobs.get("endpoints", knobs.get("job_streams", 1)) or 1)
-    app = getattr(ctx.workload, "application", None) if ctx is not None else None
-    hops = 0
-    if app is not None and app.pattern != "dynamic-selection" and "hosting" in knobs:
-        hops = max(0, len(app.steps) + len(app.branches) + (1 if app.aggregator else 0) - 1)
+    counts = operated(s, ctx.workload if ctx is not None else None)
+    endpoints = max(1, counts["endpoint"] or counts["scheduler"])  # the same counts operations cost uses
+    hops = counts["hop"]
     return endpoints, hops, (endpoints - 1) * rubric["per_extra_endpoint"] + hops * rubric["per_hop"]
 
 
