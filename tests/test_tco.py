@@ -70,9 +70,10 @@ def test_operations_hours_grow_with_what_a_team_runs():
 
 def test_operations_cost_changes_the_choice_and_the_report_says_what_the_bill_alone_picks():
     """On the bill, 12 serverless endpoints at 0.6 req/s of 50 ms (2.82 USD a month, cold starts and data
-    included) beat one ml.c5.large (74.46 USD a month of instance time, 78.73 with its 30 GB volume and data). At 150 USD an engineer-hour, serverless's 27 hours are
-    4,050 USD and the multi-model endpoint's 5 hours 750 USD: the total cost of ownership picks the multi-model
-    endpoint, and the report says the AWS bill alone would pick serverless."""
+    included) beat one ml.c5.large (74.46 USD a month of instance time, 78.73 with its 30 GB volume and
+    data). At 150 USD an engineer-hour, serverless's 27 hours are 4,050 USD and the multi-model endpoint's
+    5 hours 750 USD: the total cost of ownership picks the multi-model endpoint, and the report says the AWS
+    bill alone would pick serverless."""
     wl = parse_workload(_tenants(pricing={"engineer_usd_per_hour": 150}))
     rec = evaluate_once(wl, only=("serverless", "multi-model"))
     assert rec.recommended == "multi-model"
