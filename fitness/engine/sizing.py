@@ -268,6 +268,11 @@ def fleet_search(r: Runner, plans: list[Plan], pinned: Callable[[Plan, int], dic
             heapq.heappush(heap, (plans[i].price * (c + 1), i, c + 1))
 
 
+def plan_type(p: Plan, cat) -> InstanceType | None:
+    """The instance type a plan pins (None: per-model defaults, or a name the catalog lacks)."""
+    return cat.instances.get(p.knobs.get("instance_type") or "")
+
+
 def twin_of(r: Runner, plans: list[Plan]) -> list[int | None]:
     """Per plan, a cheaper plan the simulator cannot tell it from (None if none): the same knobs but the type,
     the same workers per instance on every endpoint, the same GPUs and accelerator, the same CPU credits; and,
@@ -275,7 +280,7 @@ def twin_of(r: Runner, plans: list[Plan]) -> list[int | None]:
     plan's workers leave unused differ, so it would give the same trial at a higher price."""
     cat, seen, out = r.scenario.catalog, {}, []
     for i, p in sorted(enumerate(plans), key=lambda ip: ip[1].price):
-        it = cat.instances.get(p.knobs.get("instance_type") or "")
+        it = plan_type(p, cat)
         if it is None:
             out.append((i, None))
             continue
@@ -295,7 +300,7 @@ def credited(r: Runner, plans: list[Plan], pinned: Callable[[Plan, int], dict]) 
         return plans
     cat, out = r.scenario.catalog, []
     for p in plans:
-        it = cat.instances.get(p.knobs.get("instance_type") or "")
+        it = plan_type(p, cat)
         if it is not None and it.burstable is not None:
             r.screen(pinned(p, max(p.start, r.floor)), f"{it.name} is burstable and {r.option} does not simulate "
                      "CPU credits: it is not sized onto a burstable type")
@@ -308,8 +313,7 @@ def drains_credits(p: Plan, count: int, cat) -> str | None:
     """Why `count` instances of the plan's burstable type would run above its baseline CPU share on average
     (offered work / (count x workers), the busiest endpoint), so that `burstable_reasons` would refuse them
     and the search moves on without simulating; None when they would not (or the type is not burstable)."""
-    name = p.knobs.get("instance_type")
-    it = cat.instances.get(name) if name else None
+    it = plan_type(p, cat)
     if it is None or it.burstable is None:
         return None
     util = max((d.arrivals_s.size * d.mean_s / d.horizon_s / (count * w) for d, w, _ in p.loads if d.horizon_s > 0),

@@ -103,5 +103,5 @@ def committed_monthly_usd(s: Summary, run: SimResult, catalog, term: str) -> flo
     total = sum(v for k, v in b.items() if k not in COMMITTED_METERS)
     if "instances" in b:
         disc = catalog.commitments.discount(term).value
-        total += committed_instances_usd(run, b["instances"], seconds or 0.0, disc) if seconds else b["instances"]
+        total += committed_instances_usd(run, b["instances"], seconds or 0.0, disc)
     return monthly_usd(total, h)

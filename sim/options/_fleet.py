@@ -234,6 +234,15 @@ def instance_bill(instance_seconds: float, it: InstanceType, catalog: Catalog,
     return instance_meters(instance_seconds, it.price_per_hour.value, gb, r.storage_price_per_gb_month.value)
 
 
+def kept_kb(scenario: Scenario, log: RequestLog) -> float:
+    """Kilobytes an option keeps in S3: the payload of every offered request and the response of every served
+    one (async inputs and results, batch records in and out)."""
+    served = log.status == SERVED
+    pay = np.array([m.payload_kb for m in scenario.models])[log.model_idx]
+    resp = np.array([m.response_kb for m in scenario.models])[log.model_idx]
+    return float(pay.sum() + resp[served].sum())
+
+
 def s3_bill(kilobytes_written: float, puts: int, gets: int, catalog: Catalog) -> dict[str, float]:
     """S3 storage and requests of payloads and results (`sim.cost.object_store_usd`), each object kept the
     catalog's `object_store.retention_days`, at its prices; USD."""

@@ -27,6 +27,7 @@ from sim.options._fleet import (
     data_usd,
     early_rate_rps,
     instance_bill,
+    kept_kb,
     launch_delay_s,
     s3_bill,
     tracking,
@@ -183,9 +184,5 @@ def _result(scenario: Scenario, log: RequestLog, queues: list, config: SimConfig
 def payload_s3(scenario: Scenario, log: RequestLog) -> dict[str, float]:
     """S3 behind asynchronous inference (`s3_bill`): every offered request's payload is PUT by the caller and
     read (GET) by the endpoint; every served request's result is PUT by the endpoint and read by the caller."""
-    served = log.status == SERVED
-    pay = np.array([m.payload_kb for m in scenario.models])[log.model_idx]
-    resp = np.array([m.response_kb for m in scenario.models])[log.model_idx]
-    kb = float(pay.sum() + resp[served].sum())
-    n_served = int(served.sum())
-    return s3_bill(kb, log.n + n_served, log.n + n_served, scenario.catalog)
+    n_served = int(np.sum(log.status == SERVED))
+    return s3_bill(kept_kb(scenario, log), log.n + n_served, log.n + n_served, scenario.catalog)

@@ -30,8 +30,8 @@ from sim.cost import instance_cost_usd
 from sim.faults import unsupported
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import s3_bill
-from sim.results import FAILED, SERVED, ConfigRecord, Figures, RequestLog, SimConfig, SimResult, Timeline
+from sim.options._fleet import kept_kb, s3_bill
+from sim.results import FAILED, ConfigRecord, Figures, RequestLog, SimConfig, SimResult, Timeline
 from sim.scenario import Scenario
 from sim.summary import Job
 from sim.traffic import Duration
@@ -347,7 +347,4 @@ def records_s3(scenario: Scenario, log: RequestLog, jobs: int) -> dict[str, floa
     """S3 behind batch transform (`s3_bill`): every record's input is kept, and every served record's output;
     each job reads one input object and writes one output object per model, each put and got once (the
     producer PUTs the input, the job GETs it and PUTs the output, the consumer GETs that)."""
-    served = log.status == SERVED
-    pay = np.array([m.payload_kb for m in scenario.models])[log.model_idx]
-    resp = np.array([m.response_kb for m in scenario.models])[log.model_idx]
-    return s3_bill(float(pay.sum() + resp[served].sum()), 2 * jobs, 2 * jobs, scenario.catalog)
+    return s3_bill(kept_kb(scenario, log), 2 * jobs, 2 * jobs, scenario.catalog)

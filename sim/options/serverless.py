@@ -182,10 +182,11 @@ def serve_endpoint(m: ModelSpec, arrivals: np.ndarray, service: np.ndarray, cfg:
     cap = Timeline.from_deltas(np.r_[born, ended], np.r_[np.ones(born.size), -np.ones(ended.size)],
                                start=float(cfg.provisioned_concurrency))
     alive = float(np.sum(dead - born)) + horizon_s * cfg.provisioned_concurrency
+    on_demand_s = float(np.sum(fleet.billed_s))
     return Served(log, cost, cap, {"memory_mb": mem, "initial_warm": warm},
-                  {"busy_seconds": float(np.sum(fleet.billed_s)) + float(np.sum(fleet.provisioned_billed_s)),
+                  {"busy_seconds": on_demand_s + float(np.sum(fleet.provisioned_billed_s)),
                    "alive_seconds": alive,
-                   "paid_seconds": float(np.sum(fleet.billed_s)) + horizon_s * cfg.provisioned_concurrency,
+                   "paid_seconds": on_demand_s + horizon_s * cfg.provisioned_concurrency,
                    "containers_created": len(fleet.created_s),
                    # request durations rounded up to the billing granularity: on demand, then on provisioned
                    "billed_seconds": busy + on_prov}, m.name)
