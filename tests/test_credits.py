@@ -172,3 +172,21 @@ def test_burstable_facts_have_a_source_and_a_date_and_only_t_types_have_them():
     b = CAT.instances["ml.t3.medium"].burstable  # EC2's T3: the same earning rate, no launch credits
     assert (b.baseline_share_per_vcpu.value, b.credits_per_hour.value, b.max_credits.value,
             b.launch_credits.value) == (0.2, 24, 576, 0)
+
+
+def test_a_pinned_burstable_type_on_an_option_without_credits_is_flagged():
+    """Multi-container and multi-model endpoints do not simulate CPU credits, so a pinned ml.t2.medium runs at
+    its full 2 vCPUs there: the recommendation warns (the 20% baseline named), and says nothing of real-time,
+    whose data plane spends credits."""
+    from fitness.engine.caveats import burstable_warnings
+    from fitness.engine.ranking import rank
+
+    wl = parse_workload(yaml.safe_load((ROOT / "examples" / "fraud-detection.yaml").read_text()) | {
+        "horizon": 600, "options": {"realtime": {"instance_type": "ml.t2.medium", "instance_count": 2},
+                                    "multi-container": {"instance_type": "ml.t2.medium", "instance_count": 2},
+                                    "multi-model": {"instance_type": "ml.c5.large", "instance_count": 2}}})
+    sc = build(wl)
+    rec = rank(wl, sc, [run_option(wl, sc, o) for o in ("realtime", "multi-container", "multi-model")])
+    warned = burstable_warnings(rec, CAT)
+    assert len(warned) == 1 and warned[0].startswith("multi-container: ml.t2.medium is burstable")
+    assert "20% baseline" in warned[0]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from fitness.engine import digest
+from fitness.engine.caveats import burstable_warnings
 from fitness.engine.constraints import constrained
 from fitness.engine.headroom import headroom
 from fitness.engine.horizon import horizon_warnings
@@ -61,7 +62,7 @@ def sized(wl: Workload, progress: Callable[[str], None] | None = None):
         if done.window_run is not None:
             first[oid] = done.window_run
     rec = rank(wl, scenario, runs)
-    rec = replace(rec, warnings=horizon_warnings(wl, scenario, rec))
+    rec = replace(rec, warnings=horizon_warnings(wl, scenario, rec) + burstable_warnings(rec, scenario.catalog))
     return (replace(rec, sizing=sizing, window=window.to_dict() if window else None),
             wl.model_copy(update={"options": {k: v for k, v in chosen.items() if v is not None}}), first)
 

@@ -1,0 +1,30 @@
+"""Caveats on figures the simulator could not model for the configuration the user pinned.
+
+Right-sizing never puts an option whose data plane lacks CPU credits (`OptionDef.credits`) on a burstable
+type, but a user may pin one. Its run then assumes the type's full vCPUs at any load, which a T instance
+keeps only under its baseline: the report says so rather than passing the figures off as simulated.
+"""
+
+from __future__ import annotations
+
+from fitness.engine.result import Recommendation
+from sim.options import option_def
+
+
+def burstable_warnings(rec: Recommendation, catalog) -> list[str]:
+    """One warning per option simulated on a burstable instance type its data plane gives no CPU credits."""
+    out = []
+    for o in rec.options:
+        res = rec.runs.get(o.option)
+        if res is None or option_def(o.option).credits:
+            continue
+        knobs = [res.config.option, *res.config.models.values()]
+        names = sorted({k["instance_type"] for k in knobs if isinstance(k.get("instance_type"), str)})
+        for it in (catalog.instances.get(n) for n in names):
+            if it is not None and it.burstable is not None:
+                share = it.burstable.baseline_share_per_vcpu.value
+                out.append(f"{o.option}: {it.name} is burstable, and {o.option} does not simulate CPU credits: "
+                           f"its figures assume all {it.vcpu} vCPUs at any load, which the instance keeps only "
+                           f"under its {share:.0%} baseline share. Pin a fixed-performance type to "
+                           "trust them.")
+    return out
