@@ -11,15 +11,20 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
+from fitness import __version__
 from fitness.calibration.cloudwatch import count_trace, read_export
+from fitness.diff import diff as diff_results
+from fitness.diff import load_result
+from fitness.diff import render_markdown as render_diff
 from fitness.engine.recommend import recommend as recommend_workload
 from fitness.engine.run import simulate as simulate_option
 from fitness.errors import UserError
 from fitness.export import build as ex
-from fitness.report.adr import HEADERS, option_rows, render_html, render_markdown, to_json
+from fitness.report.adr import render_html, render_markdown, to_json
+from fitness.report.terminal import answer, progress_lines, ranking_table, summary_table
 from fitness.sweep import load_grid, run_sweep, summary_markdown, summary_rows, to_frame
 from fitness.workload.scenario import build, quota_notes
 from fitness.workload.spec import load_workload, workload_schema
@@ -29,6 +34,24 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 err = Console(stderr=True)
 
 WorkloadArg = Annotated[Path, typer.Argument(help="Workload YAML file (see DESIGN §3).", show_default=False)]
+
+EXIT_INFEASIBLE = 3
+"""`recommend`: no option meets the constraints (the report is still written)."""
+EXIT_RUNS_FAILED = 4
+"""`sweep`: at least one run failed (the results of the others are still written)."""
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fitness {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Decision engine and cost/latency simulator for ML model hosting. Exit codes: 0 done; 1 internal
+    error; 2 bad input; 3 `recommend` found no feasible option; 4 `sweep` had failed runs; 130 interrupted."""
 
 
 class SimFormat(StrEnum):
@@ -72,65 +95,47 @@ def simulate(workload: WorkloadArg,
     with err.status(f"simulating {option}..."):
         run = simulate_option(wl, option)
     if fmt is SimFormat.json:
-        typer.echo(to_json(run.summary.to_json()))
+        typer.echo(to_json({**run.summary.to_json(), "fitness_version": __version__}))
         return
-    _print_summary(run.summary.to_json())
-
-
-def _print_summary(s: dict) -> None:
-    """A rich table of one option's DESIGN §3 object (its JSON form, `Summary.to_json()`)."""
-    out = Console()
-    table = Table(title=f"{s['option']} ({'feasible' if s['feasible'] else 'infeasible'})", show_header=False)
-    if not s["feasible"]:
-        for r in s["reasons"]:
-            table.add_row("reason", r)
-    for key in ("requests", "latency_ms", "queue_wait_ms", "cold_starts", "cache", "instances", "cost_usd"):
-        for k, v in (s.get(key) or {}).items():
-            if isinstance(v, dict):
-                v = ", ".join(f"{a}={b:,.4f}" for a, b in v.items())
-            elif isinstance(v, float):
-                v = f"{v:,.4f}"
-            table.add_row(f"{key}.{k}", str(v))
-    for k, v in s.get("config", {}).items():
-        table.add_row(f"config.{k}", str(v))
-    out.print(table)
+    Console().print(summary_table(run.summary.to_json()))
 
 
 @app.command()
 def recommend(workload: WorkloadArg,
-              fmt: Annotated[RecFormat, typer.Option("--format", help="md, html or json.")] = RecFormat.md,
-              out: Annotated[Path | None, typer.Option("--out", help="Write the report here.")] = None) -> None:
-    """Simulate every hosting option, rank them and write the recommendation report."""
+              fmt: Annotated[RecFormat | None, typer.Option("--format", help="md, html or json (default: md, or "
+                                                            "the --out file's suffix).")] = None,
+              out: Annotated[Path | None, typer.Option("--out", help="Write the report here (a new file).")] = None,
+              force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+              allow_infeasible: Annotated[bool, typer.Option("--allow-infeasible", help="Exit 0 even when no "
+                                                             "option meets the constraints.")] = False) -> None:
+    """Simulate every hosting option, rank them and write the recommendation report.
+
+    On a terminal without --out or --format: the short answer and the ranking. Otherwise the report goes to
+    --out, or to standard output, and the answer to standard error. Exits 3 when no option is feasible.
+    """
     wl = load_workload(workload)
-    with Progress(console=err, transient=True) as bar:
-        task = bar.add_task("simulating", total=None)
-        rec = recommend_workload(wl, progress=lambda oid: bar.update(task, description=f"simulating {oid}"))
-    text = {RecFormat.md: render_markdown, RecFormat.html: render_html,
-            RecFormat.json: lambda r: to_json(r.to_dict())}[fmt](rec)
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
-        err.print(f"wrote {out}")
-    if fmt is not RecFormat.json:
-        _print_ranking(rec)
-
-
-TERMINAL_COLUMNS = ("rank", "option", "p99", "USD/month", "errors", "notes")
-"""The columns of the terminal summary; the report has them all."""
-
-
-def _print_ranking(rec) -> None:
-    """Terminal summary table of the ranking: one line per option, the first reason cut to fit."""
-    table = Table(title=f"{rec.workload}: recommended {rec.recommended or 'none'}")
-    keep = [HEADERS.index(c) for c in TERMINAL_COLUMNS]
-    for c in TERMINAL_COLUMNS:
-        table.add_column(c, no_wrap=c != "notes", overflow="ellipsis", max_width=60 if c == "notes" else None)
-    for row in option_rows(rec):
-        cells = [row[i] for i in keep]
-        cells[-1] = cells[-1].split("; ")[0]
-        table.add_row(*cells)
-    err.print(table)
+    if out is not None:
+        _new_file(out, [workload], force)  # refused before minutes of simulation, not after
+    kind = fmt or {".html": RecFormat.html, ".json": RecFormat.json}.get((out or Path()).suffix, RecFormat.md)
+    with progress_lines(err, "simulating") as step:
+        rec = recommend_workload(wl, progress=step)
+    report_to_stdout = out is None and (fmt is not None or not sys.stdout.isatty())
+    if out is not None or report_to_stdout:
+        text = {RecFormat.md: render_markdown, RecFormat.html: render_html,
+                RecFormat.json: lambda r: to_json({**r.to_dict(), "fitness_version": __version__})}[kind](rec)
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            _write(out, text)
+            err.print(Text(f"wrote {out}"))
+    show = err if report_to_stdout else Console()
+    show.print(Text(answer(rec)))
+    if not (report_to_stdout and kind is RecFormat.json):
+        show.print(ranking_table(rec))
+    if out is None and not report_to_stdout:
+        show.print(Text("The full report: --out FILE.md|.html|.json, or --format md|html|json to print it."))
+    if rec.recommended is None and not allow_infeasible:
+        raise typer.Exit(EXIT_INFEASIBLE)
 
 
 @app.command()
@@ -141,23 +146,26 @@ def sweep(grid: Annotated[Path, typer.Argument(help="Sweep grid YAML file (workl
           scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of a running Dask scheduler, "
                                                         "e.g. tcp://host:8786; default: a local cluster.")] = None,
           workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes of the local cluster; "
-                                                      "default: one per core.")] = None) -> None:
-    """Run workloads x options x parameter values x seeds on Dask: one Parquet row per run and a summary."""
+                                                      "default: one per core.")] = None,
+          allow_failures: Annotated[bool, typer.Option("--allow-failures", help="Exit 0 even when runs "
+                                                       "failed.")] = False) -> None:
+    """Run workloads x options x parameter values x seeds on Dask: one Parquet row per run and a summary.
+    Exits 4 when a run failed (its row says why), after writing every result."""
     plan = load_grid(grid)
     runs = plan.runs()
-    failed = []
-    with Progress(console=err) as bar:
-        task = bar.add_task(f"{len(runs)} runs", total=len(runs))
+    failed, finished = [], []
+    with progress_lines(err, "sweep:") as step:
 
         def done(row: dict) -> None:
             failed.extend([row] if row.get("error") else [])
-            bar.update(task, advance=1, description=f"{len(runs)} runs, {len(failed)} failed")
+            finished.append(row)
+            step(f"{len(finished)} of {len(runs)} runs done, {len(failed)} failed")
 
         rows = run_sweep(runs, scheduler, workers, progress=done)
     df = to_frame(rows, plan.parameters)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        df.to_parquet(out / "runs.parquet", index=False)
+        df.assign(fitness_version=__version__).to_parquet(out / "runs.parquet", index=False)
         (out / "summary.md").write_text(summary_markdown(df, plan.parameters, f"Sweep {grid.name}"), "utf-8")
     except OSError as e:
         raise UserError(f"{out}: cannot write the sweep results ({e}); expected --out DIR to be a writable "
@@ -170,6 +178,16 @@ def sweep(grid: Annotated[Path, typer.Argument(help="Sweep grid YAML file (workl
         table.add_row(*r)
     Console().print(table)
     err.print(f"wrote {out / 'runs.parquet'} and {out / 'summary.md'}")
+    if failed and not allow_failures:
+        raise typer.Exit(EXIT_RUNS_FAILED)
+
+
+@app.command("diff")
+def diff_cmd(old: Annotated[Path, typer.Argument(help="The earlier `recommend --format json` result.",
+                                                 show_default=False)],
+             new: Annotated[Path, typer.Argument(help="The later result.", show_default=False)]) -> None:
+    """Show what changed between two recommendations (Markdown, for pull-request review)."""
+    typer.echo(render_diff(diff_results(load_result(old), load_result(new), str(old), str(new))), nl=False)
 
 
 class TimeUnit(StrEnum):
@@ -202,10 +220,14 @@ def _new_file(out: Path, inputs: list[Path | None], force: bool) -> None:
 
 
 def _write(out: Path, text: str) -> None:
-    """Write `text`, turning OS errors into a user error."""
+    """Write `text` whole or not at all (a temporary file beside `out`, renamed over it), turning OS errors
+    into a user error."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        out.write_text(text, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)
     except OSError as e:
+        tmp.unlink(missing_ok=True)
         raise UserError(f"{out}: --out: cannot write the file ({e}); expected a writable path.") from e
 
 
@@ -354,23 +376,30 @@ def _is_click(e: Exception, name: str) -> bool:
 def main() -> None:
     """Console entry point: user errors exit 2 with their paragraph and no traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns a command's typer.Exit code instead of raising it
     except UserError as e:
         err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted", highlight=False)
+        sys.exit(130)
     except (typer.Exit, SystemExit) as e:
         sys.exit(getattr(e, "exit_code", getattr(e, "code", 0)))
     except Exception as e:  # click usage errors and the like
         if _is_click(e, "ClickException"):
             e.show()
             sys.exit(2)
-        if _is_click(e, "Abort"):
-            sys.exit(1)
+        if _is_click(e, "Abort"):  # click's form of Ctrl-C
+            err.print("interrupted", highlight=False)
+            sys.exit(130 if isinstance(e.__context__, KeyboardInterrupt) else 1)
         if os.environ.get("FITNESS_DEBUG"):
             raise
         err.print(f"internal error: {type(e).__name__}: {e} (set FITNESS_DEBUG=1 for the traceback; please "
                   "report it)", markup=False, highlight=False)
         sys.exit(1)
+    if code == 130:  # typer's exit code for Ctrl-C
+        err.print("interrupted", highlight=False)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

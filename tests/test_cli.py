@@ -42,8 +42,11 @@ def test_simulate_json_has_every_contract_key():
     assert {"total", "monthly", "per_million", "breakdown"} <= s["cost_usd"].keys()
 
 
-def test_recommend_json_ranks_options():
-    out = run("recommend", str(EXAMPLE), "--format", "json")
+def test_recommend_json_ranks_options(tmp_path):
+    # the example itself runs in the README's test; half an hour without sensitivity keeps the contract
+    short = tmp_path / "fraud-detection.yaml"
+    short.write_text(EXAMPLE.read_text().replace("horizon: 6h", "horizon: 30m") + "sensitivity: false\n")
+    out = run("recommend", str(short), "--format", "json")
     assert out.returncode == 0, out.stderr
     rec = json.loads(out.stdout)
     assert rec["workload"] == "fraud-detection"
@@ -103,3 +106,101 @@ def test_misspelt_command_line_flag_is_a_usage_error(args):
     assert out.returncode == 2 and "No such option" in out.stderr and "internal error" not in out.stderr
     if args[1] == "--formt":
         assert "--format" in out.stderr
+
+
+def test_version_is_printed_and_stamped_in_the_json():
+    from fitness import __version__
+
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"fitness {__version__}"
+    sim = run("simulate", str(EXAMPLE), "--option", "serverless", "--format", "json")
+    assert json.loads(sim.stdout)["fitness_version"] == __version__
+
+
+IMPOSSIBLE = GOOD.replace("traffic: {pattern: poisson, rate_rps: 5}\n",
+                          "traffic: {pattern: poisson, rate_rps: 5}\nslo: {p99_ms: 1}\nsensitivity: false\n")
+
+
+def test_recommend_exits_3_when_nothing_is_feasible_and_still_writes_the_report(tmp_path):
+    """A p99 SLO of 1 ms under a 20 ms model: no option can meet it. A CI job sees exit 3; the report is
+    written all the same, the answer says so, the progress goes to stderr as plain lines (not a terminal),
+    and --allow-infeasible exits 0."""
+    wl = tmp_path / "impossible.yaml"
+    wl.write_text(IMPOSSIBLE)
+    out = run("recommend", str(wl), "--out", str(tmp_path / "adr.md"), cwd=tmp_path)
+    assert out.returncode == 3, out.stderr
+    assert "no option meets the constraints" in out.stdout and (tmp_path / "adr.md").read_text().startswith("#")
+    assert "fitness: simulating" in out.stderr
+    again = run("recommend", str(wl), "--format", "json", "--allow-infeasible", cwd=tmp_path)
+    assert again.returncode == 0 and json.loads(again.stdout)["recommended"] is None
+
+
+def test_recommend_never_overwrites_silently_and_never_writes_its_input(tmp_path):
+    """An existing --out needs --force; the workload itself is refused even with it; both are refused before
+    any simulation and leave the files as they were."""
+    wl, old = tmp_path / "w.yaml", tmp_path / "old.md"
+    wl.write_text(GOOD)
+    old.write_text("keep me")
+    exists = run("recommend", str(wl), "--out", str(old), cwd=tmp_path)
+    assert exists.returncode == 2 and "--force" in exists.stderr and old.read_text() == "keep me"
+    own = run("recommend", str(wl), "--out", str(wl), "--force", cwd=tmp_path)
+    assert own.returncode == 2 and "inputs" in own.stderr and wl.read_text() == GOOD
+    forced = run("recommend", str(wl), "--out", str(old), "--force", cwd=tmp_path)
+    assert forced.returncode == 0 and old.read_text().startswith("#")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_the_closing_table_names_the_deployable_configuration(tmp_path):
+    wl = tmp_path / "w.yaml"
+    wl.write_text(GOOD + "sensitivity: false\n")
+    out = run("recommend", str(wl), "--out", str(tmp_path / "r.json"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rec = json.loads((tmp_path / "r.json").read_text())
+    first = out.stdout.splitlines()[0]
+    assert first.startswith(f"t: {rec['recommended']}") and "USD/month, p99" in first
+    assert "deploy" in out.stdout
+
+
+def test_diff_shows_what_changed_between_two_recommendations(tmp_path):
+    """The same workload at 5 and 50 req/s: the diff names the cost moves (old -> new with the change in
+    percent); a result against itself has no change; a file that is not a result exits 2 naming it."""
+    results = []
+    for rate in (5, 50):
+        wl = tmp_path / f"w{rate}.yaml"
+        wl.write_text(GOOD.replace("rate_rps: 5", f"rate_rps: {rate}") + "sensitivity: false\nreplications: 1\n")
+        results.append(tmp_path / f"r{rate}.json")
+        assert run("recommend", str(wl), "--out", str(results[-1]), cwd=tmp_path).returncode == 0
+    old, new = (json.loads(p.read_text()) for p in results)
+    out = run("diff", *map(str, results))
+    assert out.returncode == 0 and out.stdout.startswith("# fitness diff:")
+    serverless = next(line for line in out.stdout.splitlines() if line.startswith("| serverless |"))
+    before = next(o for o in old["options"] if o["option"] == "serverless")["cost_usd"]["monthly"]
+    assert f"{before:,.2f} -> " in serverless and "%)" in serverless
+    if old["recommended"] != new["recommended"]:
+        assert f"recommended: {old['recommended']} -> {new['recommended']}" in out.stdout
+    same = run("diff", str(results[0]), str(results[0]))
+    assert same.returncode == 0 and "No change" in same.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"options": 3}')
+    refused = run("diff", str(bad), str(results[0]))
+    assert refused.returncode == 2 and "bad.json" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_ctrl_c_exits_130_without_a_traceback():
+    import signal
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "fitness.cli", "recommend", str(EXAMPLE), "--format", "json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    time.sleep(4)  # inside right-sizing: the imports are done and the first options are simulating
+    p.send_signal(signal.SIGINT)
+    _, stderr = p.communicate(timeout=120)
+    assert p.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
+
+
+def test_brackets_in_a_model_name_are_shown_not_read_as_terminal_markup(tmp_path):
+    wl = tmp_path / "w.yaml"
+    wl.write_text(GOOD.replace("name: m\n", "name: '[/x]m[bold]'\n"))
+    out = run("simulate", str(wl), "--option", "realtime", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "[/x]m[bold]" in out.stdout

@@ -13,7 +13,7 @@ import psutil
 import pytest
 import yaml
 
-from fitness import sweep
+from fitness import __version__, sweep
 from fitness.engine.run import simulate
 from fitness.errors import UserError
 from fitness.workload.spec import load_workload
@@ -115,15 +115,21 @@ def test_parquet_round_trips(swept, tmp_path):
 
 
 def test_cli_writes_both_files_and_reports_failed_runs(tmp_path):
-    """A workload with a bad field and a parameter value the workload rejects fail their runs; the rest complete."""
+    """A workload with a bad field and a parameter value the workload rejects fail their runs; the rest complete.
+    The sweep exits 4 (a CI job sees the failures) after writing every result, each row stamped with the
+    version that ran it; --allow-failures exits 0."""
     broken = B.replace("memory_mb: 800", "memory_mb: lots")
     grid = write(tmp_path, {"workloads": ["a.yaml", "broken.yaml"], "options": ["realtime"],
                             "parameters": {"traffic.rate_rps": [5, -1]}, "seeds": [1]}, **{"broken.yaml": broken})
     out = subprocess.run([sys.executable, "-m", "fitness.cli", "sweep", str(grid), "--out", str(tmp_path / "out"),
                           "--workers", "2"], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 4, out.stderr
+    allowed = subprocess.run([sys.executable, "-m", "fitness.cli", "sweep", str(grid), "--out",
+                              str(tmp_path / "again"), "--workers", "2", "--allow-failures"], capture_output=True,
+                             text=True, timeout=120)
+    assert allowed.returncode == 0, allowed.stderr
     df = pd.read_parquet(tmp_path / "out" / "runs.parquet")
-    assert len(df) == 4
+    assert len(df) == 4 and set(df.pop("fitness_version")) == {__version__}
     ok = df[df["error"].isna()]
     assert list(zip(ok["workload"], ok["traffic.rate_rps"], strict=True)) == [("a.yaml", 5)]
     assert ok["requests.served"].iloc[0] > 0

@@ -1,0 +1,108 @@
+"""What the terminal shows: the short answer, the closing ranking table, one option's metrics.
+
+Every cell is a `rich.text.Text`, so brackets in user text (model names, reasons) are shown as written and
+never read as rich markup.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from rich.text import Text
+
+from fitness.engine.result import Recommendation
+from fitness.report.adr import HEADERS, option_rows
+from fitness.text import duration_text
+
+TERMINAL_COLUMNS = ("rank", "option", "deploy", "p99", "USD/month", "errors", "notes")
+"""The columns of the closing table; the report has them all."""
+
+
+def deployable(chosen: dict | None) -> str:
+    """A right-sized configuration in a few words: `2 x ml.c5.large`, `ml.g4dn.xlarge, 0..8 instances`,
+    `1024 MB, up to 20 concurrent`, `2 x ml.c6i.large every 14400 s`; '' when nothing was sized."""
+    if not chosen:
+        return ""
+    c, scaling = dict(chosen), {}
+    for k in [k for k in c if k.startswith("autoscaling")]:
+        v = c.pop(k)
+        scaling.update(v if isinstance(v, dict) else {k.partition(".")[2]: v})
+    it, n = c.get("instance_type"), c.get("instance_count")
+    if "memory_mb" in c and it is None:
+        text = f"{c['memory_mb']} MB, up to {c.get('max_concurrency', '?')} concurrent"
+        pc = c.get("provisioned_concurrency")
+        return text + (f", {pc} provisioned" if pc else "")
+    fleet = f"{n} x {it}" if it and n else (it or (f"{n} instances" if n else ""))
+    if scaling:
+        fleet += f"{', ' if fleet else ''}{scaling.get('min', 1)}..{scaling.get('max', '?')} instances"
+    if "schedule" in c:
+        fleet += f" every {c['schedule']}" + ("" if isinstance(c["schedule"], str) else " s")
+    return fleet or ", ".join(f"{k}={v}" for k, v in list(c.items())[:3])
+
+
+def answer(rec: Recommendation) -> str:
+    """The short answer: the recommended deployable configuration, its monthly cost and p99; or that nothing
+    met the constraints, with the first reason of each option."""
+    best = rec.best
+    if best is None:
+        why = "; ".join(f"{o.option}: {o.reasons[0]}" for o in rec.options if o.reasons)
+        return f"{rec.workload}: no option meets the constraints ({why or 'no option was simulated'})."
+    deploy = deployable((rec.sizing.get(best.option) or {}).get("chosen"))
+    return (f"{rec.workload}: {best.option}{f' on {deploy}' if deploy else ''}, "
+            f"{best.cost_usd.monthly:,.2f} USD/month, p99 {duration_text(best.latency_ms.p99)}.")
+
+
+def ranking_table(rec: Recommendation) -> Table:
+    """The closing table: one line per option (rank, option, deployable configuration, p99, monthly cost,
+    errors, the first reason)."""
+    table = Table(title=Text(f"{rec.workload}: recommended {rec.recommended or 'none'}"))
+    for c in TERMINAL_COLUMNS:
+        table.add_column(c, no_wrap=c not in ("notes", "deploy"), overflow="ellipsis",
+                         max_width=60 if c == "notes" else None)
+    for row in option_rows(rec):
+        cells = dict(zip(HEADERS, row, strict=True))
+        cells["deploy"] = deployable((rec.sizing.get(cells["option"]) or {}).get("chosen"))
+        cells["notes"] = cells["notes"].split("; ")[0]
+        table.add_row(*(Text(cells[c]) for c in TERMINAL_COLUMNS))
+    return table
+
+
+def summary_table(s: dict) -> Table:
+    """One option's DESIGN §3 object (its JSON form, `Summary.to_json()`) as a two-column table."""
+    table = Table(title=Text(f"{s['option']} ({'feasible' if s['feasible'] else 'infeasible'})"), show_header=False)
+    if not s["feasible"]:
+        for r in s["reasons"]:
+            table.add_row("reason", Text(r))
+    for key in ("requests", "latency_ms", "queue_wait_ms", "cold_starts", "cache", "instances", "cost_usd"):
+        for k, v in (s.get(key) or {}).items():
+            if isinstance(v, dict):
+                v = ", ".join(f"{a}={b:,.4f}" for a, b in v.items())
+            elif isinstance(v, float):
+                v = f"{v:,.4f}"
+            table.add_row(Text(f"{key}.{k}"), Text(str(v)))
+    for k, v in s.get("config", {}).items():
+        table.add_row(Text(f"config.{k}"), Text(str(v)))
+    return table
+
+
+@contextmanager
+def progress_lines(console: Console, label: str) -> Iterator[Callable[[str], None]]:
+    """A progress callback: a transient rich bar on a terminal; elsewhere (CI logs, pipes) one plain line per
+    new message on the console's stream."""
+    if console.is_terminal:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(label, total=None)
+            yield lambda msg: bar.update(task, description=f"{label} {msg}")
+        return
+    last = [None]
+
+    def line(msg: str) -> None:
+        if msg != last[0]:
+            last[0] = msg
+            print(f"fitness: {label} {msg}", file=console.file or sys.stderr, flush=True)
+    yield line
