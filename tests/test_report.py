@@ -298,3 +298,16 @@ def test_charts_apply_only_with_data(rec):
                                         for o in rec.options])
     assert applicable(none) == [] and "<script>" not in render_html(none)
     assert [p.id for p in applicable(rec)] == [p.id for p in PLOTS]
+
+
+def test_an_interval_without_variation_is_not_shown_as_plus_or_minus_zero(rec):
+    """A deterministic trace replay gives the same figures under every seed: the report says so instead of
+    printing '± 0' as a 95% interval; and with nothing feasible no weight is tried ('None is still
+    recommended')."""
+    from fitness.engine.sensitivity import weight_sensitivity
+    from fitness.report.adr import _interval
+
+    assert _interval(Interval(5.0, 0.0, 3)) == "5 (the same in every run)"
+    assert _interval(Interval(5.0, 0.25, 3)) == "5 ± 0.25"
+    assert weight_sensitivity(dataclasses.replace(rec, recommended=None)) == []
+    assert weight_sensitivity(rec)[0]["statement"].startswith("With only cost, ")

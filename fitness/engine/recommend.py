@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from fitness.engine import digest
 from fitness.engine.caveats import burstable_warnings
+from fitness.engine.closeness import close_call
 from fitness.engine.constraints import constrained
 from fitness.engine.headroom import headroom
 from fitness.engine.horizon import horizon_warnings
@@ -72,7 +73,8 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None) -> Re
     rec, wl, first = sized(wl, progress)
     if wl.replications > 1:
         rec = _replicated(wl, rec, first, progress)
-    rec = replace(rec, pricing=pricing(wl, rec, load_catalog(wl.catalog)))
+    rec = replace(rec, pricing=pricing(wl, rec, load_catalog(wl.catalog)),
+                  close_call=close_call(wl.weights.model_dump(), rec))
     best = rec.best
     if best is not None:
         if progress:

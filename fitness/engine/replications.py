@@ -98,7 +98,8 @@ def replicate(wl: Workload, rec: Recommendation, run_many: RunMany, first: dict[
 def _replicated(o: RankedOption, reps: list[Summary], scores: list[float], seeds: list[int]) -> RankedOption:
     """Option `o` with its intervals over the replications `reps`; infeasible if any broke a constraint."""
     ci = Intervals(interval([r.cost_usd.monthly for r in reps if r.cost_usd]),
-                   interval([r.latency_ms.p99 for r in reps if r.latency_ms]), interval(scores), tuple(seeds))
+                   interval([r.latency_ms.p99 for r in reps if r.latency_ms]), interval(scores), tuple(seeds),
+                   tuple(scores))
     broken = [r for r in reps if not r.feasible]
     if not broken:
         return replace(o, ci=ci)

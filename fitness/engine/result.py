@@ -33,11 +33,13 @@ class Intervals:
     p99_ms: Interval
     score: Interval
     seeds: tuple[int, ...]
+    scores: tuple[float, ...] = ()
+    """The score under each seed, in the order of `seeds` (paired differences between options)."""
 
     def to_json(self) -> dict:
-        """{monthly_usd, p99_ms, score: {mean, half_width, n}, seeds: [...]}."""
+        """{monthly_usd, p99_ms, score: {mean, half_width, n}, seeds: [...], scores: [...]}."""
         return {"monthly_usd": asdict(self.monthly_usd), "p99_ms": asdict(self.p99_ms),
-                "score": asdict(self.score), "seeds": list(self.seeds)}
+                "score": asdict(self.score), "seeds": list(self.seeds), "scores": list(self.scores)}
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class Recommendation:
       (`fitness.engine.windows`), else None.
     - `assumed`: what the engine assumed where the workload is silent (production, the horizon...).
     - `warnings`: what the reader should not take on trust (a run too short for its load to settle).
+    - `close_call`: the leader against the runner-up (`fitness.engine.closeness`): margins, what the lead
+      rests on, the paired per-seed difference, whether it is within the materiality threshold.
     - `pricing`: the bill read three ways (`fitness.engine.pricing`): per option on demand, its meters, its
       operations hours and, when asked, committed and total-cost figures; and the what-ifs.
     """
@@ -129,6 +133,7 @@ class Recommendation:
     assumed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     pricing: dict = field(default_factory=dict)
+    close_call: dict | None = None
 
     def option(self, option_id: str | None) -> RankedOption | None:
         """The ranked option `option_id` (None when absent)."""
@@ -145,8 +150,8 @@ class Recommendation:
         return {"workload": self.workload, "recommended": self.recommended,
                 "options": [o.to_json() for o in self.options], "traffic": self.traffic,
                 "sensitivity": self.sensitivity, "sizing": self.sizing, "window": self.window,
-                "assumed": self.assumed, "warnings": self.warnings, "pricing": self.pricing,
-                "assumptions": self.assumptions,
+                "assumed": self.assumed, "warnings": self.warnings, "close_call": self.close_call,
+                "pricing": self.pricing, "assumptions": self.assumptions,
                 "reproduce": self.reproduce}
 
     def to_frame(self) -> pd.DataFrame:

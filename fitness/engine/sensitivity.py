@@ -39,7 +39,10 @@ def _winner(options: tuple[RankedOption, ...], weights: dict[str, float]) -> str
 
 
 def weight_sensitivity(rec: Recommendation) -> list[dict]:
-    """The winner with each fitness function alone and with equal weights."""
+    """The winner with each fitness function alone and with equal weights; nothing when no option is feasible
+    (weights rank feasible options only)."""
+    if rec.recommended is None:
+        return []
     out = []
     sets = {f"only {k}": {j: float(j == k) for j in FITNESS_KEYS} for k in FITNESS_KEYS}
     sets["equal weights"] = dict.fromkeys(FITNESS_KEYS, 1.0)

@@ -187,10 +187,13 @@ def _sig(x: float, digits: int) -> str:
 
 
 def _interval(v: Interval) -> str:
-    """An interval as text: mean ± 95% half-width over n runs, "(one run)" without a half-width."""
+    """An interval as text: mean ± 95% half-width over n runs, "(one run)" without a half-width, "(the same
+    in every run)" when the runs did not vary (a deterministic trace replay)."""
     if v.mean is None:
         return "n/a"
-    return _sig(v.mean, 4) + (f" ± {_sig(v.half_width, 2)}" if v.half_width is not None else " (one run)")
+    if v.half_width is None:
+        return _sig(v.mean, 4) + " (one run)"
+    return _sig(v.mean, 4) + (f" ± {_sig(v.half_width, 2)}" if v.half_width > 0 else " (the same in every run)")
 
 
 _CI_HEADS = ("monthly usd", "p99 ms", "score", "seeds")
@@ -226,6 +229,9 @@ def _decision(rec: Recommendation) -> list[Block]:
         out.append(Text("p", f"Runner-up: `{second.option}` (score {_score(second.score)}, "
                              f"{_num(second.cost_usd.monthly)} USD/month, p99 "
                              f"{duration_text(second.latency_ms.p99)})."))
+    if rec.close_call:
+        lead = "**Close call.** " if rec.close_call["close"] else ""
+        out.append(Text("p", lead + rec.close_call["statement"]))
     return out
 
 
