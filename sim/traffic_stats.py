@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 MINUTE_S = 60.0
@@ -40,7 +42,19 @@ def characterise(arrivals_s: np.ndarray, horizon_s: float, idle_gap_s: float = M
     gaps = np.diff(np.r_[0.0, arrivals_s, horizon_s])
     cv = float(np.std(gaps[1:-1]) / np.mean(gaps[1:-1])) if n > 2 and np.mean(gaps[1:-1]) > 0 else None
     idle = float(np.sum(gaps[gaps > idle_gap_s]) / horizon_s) if horizon_s > 0 else 0.0
+    window = series_window_s(horizon_s)
+    series = per_window_counts(arrivals_s, horizon_s, window) / window if n and horizon_s > 0 else np.zeros(0)
     return {"requests": n, "horizon_s": horizon_s, "mean_rps": mean, "peak_rps": peak,
             "peak_to_mean": peak / mean if mean > 0 else None, "interarrival_cv": cv,
             "idle_gap_fraction": idle, "idle_gap_s": idle_gap_s,
-            "daily_periodicity": daily_periodicity(arrivals_s, horizon_s)}
+            "daily_periodicity": daily_periodicity(arrivals_s, horizon_s),
+            "series_window_s": window, "rate_rps_series": [round(float(r), 4) for r in series]}
+
+
+SERIES_POINTS = 500
+"""At most this many windows in the offered-rate series (a chart's worth, whatever the horizon)."""
+
+
+def series_window_s(horizon_s: float) -> float:
+    """Window of the offered-rate series: whole minutes, at least one, at most `SERIES_POINTS` windows."""
+    return MINUTE_S * max(1.0, math.ceil(horizon_s / SERIES_POINTS / MINUTE_S)) if horizon_s > 0 else MINUTE_S

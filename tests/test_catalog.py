@@ -77,7 +77,7 @@ def test_package_data_found_through_importlib_resources() -> None:
     resource = files("catalogs").joinpath("aws").joinpath("us-east-1.yaml")
     assert resource.is_file()
     assert catalogs.available() == ["aws/us-east-1"]  # the rubrics folder is not a provider
-    assert catalogs.rubrics() == ["complexity", "fitness", "operations"]
+    assert catalogs.rubrics() == ["complexity", "fitness", "operations", "risks"]
     assert catalogs.read_catalog_text("aws/us-east-1") == resource.read_text(encoding="utf-8")
 
 

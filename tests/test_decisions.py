@@ -121,3 +121,28 @@ def test_replications_and_headroom_make_a_new_recommendation_and_leave_the_ranke
     assert any(o.ci is not None for o in replicated.options)
     with pytest.raises(dataclasses.FrozenInstanceError):
         ranked.options[0].rank = 99
+
+
+def test_sensitivity_re_sizes_each_option_at_twice_the_traffic():
+    """400 req/s of an 11.2 ms model (lognormal p50 10, p99 30 ms) on real-time; at 2 x, 800 req/s is 8.96
+    vCPUs of work. Today's fleet cannot carry it (headroom below 2 x), so a sensitivity that kept today's
+    count would find real-time infeasible and wrongly hand the decision to serverless. Re-sized by hand:
+    serverless bills per request, so its month doubles; a real-time fleet grows by instances of 0.102 USD/h
+    and 2 x (N + 1) vCPUs must hold 8.96 with one instance down, which costs far less than doubling. The
+    sensitivity picks real-time, on more instances than today, at less than the doubled serverless bill."""
+    rec = recommend(parse_workload({"name": "x2", "seed": 1, "replications": 1, "horizon": "10m", "models": [
+        {**MODEL, "service_time": {"dist": "lognormal", "p50_ms": 10, "p99_ms": 30}}],
+        "traffic": {"pattern": "poisson", "rate_rps": 400}, "slo": {"p99_ms": 100}}))
+    assert rec.recommended == "realtime"
+    today = {o.option: o for o in rec.options if o.feasible}
+    at2 = next(s for s in rec.sensitivity if s.get("multiple") == 2.0)
+    assert at2["recommended"] == "realtime" and "re-sized to" in at2["statement"]
+    n_today = rec.sizing["realtime"]["chosen"]["instance_count"]
+    n_2x = int(at2["configuration"].split(" x ")[0])
+    assert n_2x > n_today and 2 * (n_2x - 1) >= 8.96
+    doubled_serverless = 2 * today["serverless"].cost_usd.monthly
+    assert at2["options"]["serverless"]["monthly_usd"] > 0.95 * doubled_serverless
+    assert at2["options"]["realtime"]["monthly_usd"] < 0.8 * doubled_serverless
+    h = rec.best.headroom.multiple
+    if h is not None and h < 2:
+        assert f"keeps the SLO only up to {h:.2g} x" in at2["statement"]

@@ -42,7 +42,7 @@ from sim.results import SimConfig, Timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = '</script><script>console.log("INJECTED")</script><img src=x onerror="console.log(\'INJECTED\')">'
-ADR = ["Context", "Options considered", "Fitness", "Decision", "Rationale", "Sensitivity", "Right-sizing",
+ADR = ["Context", "Options considered", "Fitness", "Decision", "Risks", "Rationale", "Sensitivity", "Right-sizing",
        "Assumptions", "How to reproduce"]
 
 
@@ -110,10 +110,15 @@ def chromium() -> str:
 
 def browse(page: Path, tmp: Path) -> tuple[str, list[str]]:
     """Load a page headless; return the DOM after scripts ran and the page's console lines."""
+    return browse_url(page.resolve().as_uri(), tmp)
+
+
+def browse_url(url: str, tmp: Path) -> tuple[str, list[str]]:
+    """Load a URL headless (a page with a #fragment, say): the DOM after scripts ran, the console lines."""
     cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            f"--user-data-dir={tmp / 'profile'}", "--enable-logging=stderr", "--v=0",
-           "--virtual-time-budget=10000", "--dump-dom", page.resolve().as_uri()]
+           "--virtual-time-budget=10000", "--dump-dom", url]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     console = [ln for ln in out.stderr.splitlines() if ":CONSOLE" in ln or "Uncaught" in ln]
@@ -311,3 +316,68 @@ def test_an_interval_without_variation_is_not_shown_as_plus_or_minus_zero(rec):
     assert _interval(Interval(5.0, 0.25, 3)) == "5 ± 0.25"
     assert weight_sensitivity(dataclasses.replace(rec, recommended=None)) == []
     assert weight_sensitivity(rec)[0]["statement"].startswith("With only cost, ")
+
+
+def test_the_risks_section_answers_the_boards_questions(rec):
+    """For the recommended option and the runner-up: availability, quotas (GPU capacity on GPU types),
+    blue/green and rolling deployment needs, and the features serverless lacks, each with its AWS source;
+    nothing for an option that is not among the two."""
+    from fitness.report.risks import option_risks
+    from sim.catalog import load_catalog
+
+    md = render_markdown(rec)
+    risks = md.split("## Risks", 1)[1].split("\n## ", 1)[0]
+    top = sorted((o for o in rec.options if o.feasible), key=lambda o: o.rank)[:2]
+    assert [o.option for o in top] == [line.split("`")[1] for line in risks.splitlines() if line.startswith("### ")]
+    by = {o.option: option_risks(o, load_catalog()) for o in rec.options if o.measured}
+    assert any("lacks GPU instances, VPC configuration and network isolation" in r for r in by["serverless"])
+    assert any("rolling deployments are not available on serverless" in r for r in by["serverless"])
+    fleet = by["realtime"]
+    assert any(r.startswith("Availability: 2.0 instances on average") for r in fleet)
+    assert any("twice the fleet" in r for r in fleet) and any("Service Quotas" in r for r in fleet)
+    assert not any("lacks" in r for r in fleet)
+    assert any("GPU capacity" in r for r in by["triton"])
+
+
+def _two_way(rec: Recommendation) -> Recommendation:
+    """`rec` with two feasible options whose fitness is set by hand: serverless cheaper, real-time faster."""
+    hand = {"serverless": {"cost": 1.0, "latency": 0.5, "throughput": 1.0, "complexity": 1.0, "traffic_fit": 1.0},
+            "realtime": {"cost": 0.6, "latency": 1.0, "throughput": 1.0, "complexity": 0.8, "traffic_fit": 1.0}}
+    opts = [dataclasses.replace(o, feasible=True, fitness=hand[o.option], rank=1 + (o.option == "realtime"))
+            if o.option in hand else dataclasses.replace(o, feasible=False, rank=None) for o in rec.options]
+    return dataclasses.replace(rec, options=tuple(opts), recommended="serverless")
+
+
+def test_the_weight_sliders_re_rank_the_options_in_the_page(rec, tmp_path):
+    """By hand, with the default weights 0.35/0.30/0.15/0.10/0.10: serverless 0.35 + 0.15 + 0.15 + 0.10 + 0.10
+    = 0.85, real-time 0.21 + 0.30 + 0.15 + 0.08 + 0.10 = 0.84: serverless on top, as the report ranks. Moved
+    to latency alone (the page opened with #weights=...), real-time (1.0) passes serverless (0.5)."""
+    two = _two_way(rec)
+    page = tmp_path / "report.html"
+    page.write_text(render_html(two), encoding="utf-8")
+    dom, console = browse(page, tmp_path)
+    assert console == [], console
+    assert re.search(r'id="live-top">serverless<', dom)
+    assert re.findall(r'<li data-option="(\w+)">', dom) == ["serverless", "realtime"]
+    moved = tmp_path / "moved.html"
+    moved.write_text(render_html(two), encoding="utf-8")
+    weights = "#weights=cost:0,latency:100,throughput:0,complexity:0,traffic_fit:0"
+    dom2, console2 = browse_url(moved.resolve().as_uri() + weights, tmp_path)
+    assert console2 == [], console2
+    assert re.search(r'id="live-top">realtime<', dom2)
+    assert re.findall(r'<li data-option="(\w+)">(\w+): ([\d.]+)<', dom2) == [("realtime", "realtime", "1.000"),
+                                                                        ("serverless", "serverless", "0.500")]
+
+
+def test_latency_charts_draw_the_slo_and_instances_sit_beside_the_traffic(rec):
+    from fitness.report.plots import figures
+
+    figs = figures(rec)
+    slo = [t for t in figs["latency-cdf"].data if t.name.startswith("p99 SLO")]
+    assert len(slo) == 1 and list(slo[0].x) == [200.0, 200.0]
+    assert any(t.name == "p99 SLO 200 ms" and set(t.y) == {200.0} for t in figs["pareto"].data)
+    offered = [t for t in figs["capacity"].data if t.name == "offered req/s"]
+    assert len(offered) == 1 and offered[0].yaxis == "y2"
+    series = rec.traffic["rate_rps_series"]
+    assert len(series) == 20 and rec.traffic["series_window_s"] == 60  # 20 minutes of one-minute windows
+    assert sum(series) * 60 == pytest.approx(rec.traffic["requests"], abs=1e-6 * rec.traffic["requests"] + 1)

@@ -11,6 +11,11 @@ from sim.summary import Summary
 
 S = TypeVar("S", bound=Summary)
 
+SLO_BROKEN = "exceeds the SLO of"
+"""The words of every latency-SLO reason (`fitness.engine.diagnosis` reads the reasons of trials)."""
+BUDGET_BROKEN = "exceeds the budget of"
+"""The words of the budget reason."""
+
 
 def constraint_reasons(wl: Workload, s: Summary) -> list[str]:
     """Why a simulated option breaks the workload's hard constraints (SLO pooled and per model, error rate,
@@ -28,14 +33,14 @@ def constraint_reasons(wl: Workload, s: Summary) -> list[str]:
         for key in ("p99", "p95"):
             limit, value = getattr(wl.slo, f"{key}_ms"), getattr(lat, key)
             if limit is not None and value > limit:
-                out.append(f"{key} latency {value:.0f} ms exceeds the SLO of {limit:g} ms")
+                out.append(f"{key} latency {value:.0f} ms {SLO_BROKEN} {limit:g} ms")
         out += _model_reasons(wl, s)
     if req.error_rate > wl.slo.max_error_rate:
         out.append(f"error rate {req.error_rate:.2%} (throttled {req.throttled}, failed {req.failed}) exceeds "
                    f"the SLO's {wl.slo.max_error_rate:.2%}")
     budget = wl.budget.monthly_usd
     if budget is not None and cost.monthly > budget:
-        out.append(f"projected {cost.monthly:,.2f} USD/month exceeds the budget of {budget:,.2f} USD/month")
+        out.append(f"projected {cost.monthly:,.2f} USD/month {BUDGET_BROKEN} {budget:,.2f} USD/month")
     return out
 
 

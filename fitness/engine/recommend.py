@@ -14,6 +14,7 @@ from fitness.engine import digest
 from fitness.engine.caveats import burstable_warnings
 from fitness.engine.closeness import close_call
 from fitness.engine.constraints import constrained
+from fitness.engine.diagnosis import root_causes
 from fitness.engine.headroom import headroom
 from fitness.engine.horizon import horizon_warnings
 from fitness.engine.parallel import fork_map
@@ -45,7 +46,7 @@ def evaluate_once(wl: Workload, progress: Callable[[str], None] | None = None,
     return rank(wl, scenario, runs)
 
 
-def sized(wl: Workload, progress: Callable[[str], None] | None = None):
+def sized(wl: Workload, progress: Callable[[str], None] | None = None, only: tuple[str, ...] = ()):
     """Right-size every option on the workload's scenario and rank the chosen configurations.
 
     Returns (recommendation, the workload with every chosen configuration pinned in `options`, and per option
@@ -57,19 +58,21 @@ def sized(wl: Workload, progress: Callable[[str], None] | None = None):
     scenario = build(wl)
     window = window_of(scenario)
     runs, sizing, chosen, first = [], {}, dict(wl.options), {}
-    for oid, done in size_all(wl, scenario, window, list(option_ids()), progress).items():
+    for oid, done in size_all(wl, scenario, window, list(only or option_ids()), progress).items():
         sizing[oid], chosen[oid] = done.record, done.chosen if done.chosen is not None else chosen.get(oid)
         runs.append(done.run)
         if done.window_run is not None:
             first[oid] = done.window_run
     rec = rank(wl, scenario, runs)
     rec = replace(rec, warnings=horizon_warnings(wl, scenario, rec) + burstable_warnings(rec, scenario.catalog))
-    return (replace(rec, sizing=sizing, window=window.to_dict() if window else None),
+    rec = replace(rec, sizing=sizing, window=window.to_dict() if window else None)
+    return (replace(rec, root_causes=root_causes(wl, scenario, rec)),
             wl.model_copy(update={"options": {k: v for k, v in chosen.items() if v is not None}}), first)
 
 
 def recommend(wl: Workload, progress: Callable[[str], None] | None = None) -> Recommendation:
     """Right-size and rank every option; then replications and ties, headroom, and sensitivity."""
+    asked = wl  # the user's own knobs: sensitivity re-sizes from them at each traffic multiple
     rec, wl, first = sized(wl, progress)
     if wl.replications > 1:
         rec = _replicated(wl, rec, first, progress)
@@ -81,7 +84,7 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None) -> Re
             progress("headroom")
         measured = replace(best, headroom=Headroom(headroom(wl, best.option, wl.options.get(best.option, {}))))
         rec = replace(rec, options=tuple(measured if o is best else o for o in rec.options))
-    return replace(rec, sensitivity=_sensitivity(wl, rec, progress)) if wl.sensitivity else rec
+    return replace(rec, sensitivity=_sensitivity(asked, rec, progress)) if wl.sensitivity else rec
 
 
 def _replicated(wl: Workload, rec: Recommendation, first: dict, progress: Callable[[str], None] | None):
@@ -121,15 +124,16 @@ def _replicated(wl: Workload, rec: Recommendation, first: dict, progress: Callab
 
 
 def _sensitivity(wl: Workload, rec: Recommendation, progress: Callable[[str], None] | None) -> list[dict]:
-    """What would change the decision: weights, and traffic x0.5, x2, x10 in the chosen configurations."""
+    """What would change the decision: weights, and traffic x0.5, x2, x10 with every option right-sized again
+    at that traffic from the user's own knobs (`wl`), as a team would deploy it then."""
     seen: dict[tuple, Recommendation] = {}
 
     def evaluate(multiple: float, only: tuple[str, ...] = ()) -> Recommendation:
         if (multiple, only) not in seen:
             if progress:
                 progress(f"sensitivity: traffic x{multiple:.2g}")
-            seen[multiple, only] = evaluate_once(at_traffic(wl, multiple, rec.scenario_requests, rec.horizon_s),
-                                                 only=only)
+            at = at_traffic(wl, multiple, rec.scenario_requests, rec.horizon_s)
+            seen[multiple, only] = sized(at, only=only)[0]
         return seen[multiple, only]
 
     return weight_sensitivity(rec) + traffic_sensitivity(rec, evaluate)

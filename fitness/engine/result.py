@@ -110,6 +110,8 @@ class Recommendation:
       (`fitness.engine.windows`), else None.
     - `assumed`: what the engine assumed where the workload is silent (production, the horizon...).
     - `warnings`: what the reader should not take on trust (a run too short for its load to settle).
+    - `root_causes`: when nothing is feasible, why, and the smallest budget or SLO change that would do
+      (`fitness.engine.diagnosis`).
     - `close_call`: the leader against the runner-up (`fitness.engine.closeness`): margins, what the lead
       rests on, the paired per-seed difference, whether it is within the materiality threshold.
     - `pricing`: the bill read three ways (`fitness.engine.pricing`): per option on demand, its meters, its
@@ -134,6 +136,7 @@ class Recommendation:
     warnings: list[str] = field(default_factory=list)
     pricing: dict = field(default_factory=dict)
     close_call: dict | None = None
+    root_causes: list[str] = field(default_factory=list)
 
     def option(self, option_id: str | None) -> RankedOption | None:
         """The ranked option `option_id` (None when absent)."""
@@ -150,7 +153,8 @@ class Recommendation:
         return {"workload": self.workload, "recommended": self.recommended,
                 "options": [o.to_json() for o in self.options], "traffic": self.traffic,
                 "sensitivity": self.sensitivity, "sizing": self.sizing, "window": self.window,
-                "assumed": self.assumed, "warnings": self.warnings, "close_call": self.close_call,
+                "assumed": self.assumed, "warnings": self.warnings, "root_causes": self.root_causes,
+                "close_call": self.close_call,
                 "pricing": self.pricing, "assumptions": self.assumptions,
                 "reproduce": self.reproduce}
 

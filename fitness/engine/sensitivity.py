@@ -2,8 +2,9 @@
 
 - Weights: the ranking with each fitness function alone and with equal weights (no new simulation:
   the fitness values are already known).
-- Traffic x0.5, x2, x10: every option simulated again at that traffic with the configuration chosen
-  today; when the winner changes, the multiple where it changes is found by bisection on a log scale.
+- Traffic x0.5, x2, x10: every option right-sized again at that traffic (a fleet grows with its load, as
+  headroom says today's stops keeping the SLO) and ranked; when the winner changes, the multiple where it
+  changes is found by bisection on a log scale, re-sizing the two options at each step.
 Sensitivity runs are capped at `MAX_REQUESTS` requests by shortening the horizon: monthly figures are
 projections, so a shorter window of stationary traffic gives the same month (a diurnal pattern loses
 part of its day; the report says so).
@@ -16,6 +17,7 @@ from collections.abc import Callable
 
 from fitness.engine.ranking import FITNESS_KEYS, weighted
 from fitness.engine.result import RankedOption, Recommendation
+from fitness.text import deployable, span_text
 from fitness.workload.spec import Workload
 
 TRAFFIC_MULTIPLES = (0.5, 2.0, 10.0)
@@ -91,9 +93,13 @@ def traffic_sensitivity(rec: Recommendation, evaluate: Evaluate) -> list[dict]:
         at = evaluate(m)
         win = at.recommended
         entry = {"kind": "traffic", "change": f"traffic x{m:g}", "multiple": m, "recommended": win,
-                 "changes_decision": win != rec.recommended}
+                 "changes_decision": win != rec.recommended, "configuration": _deploy(at, win),
+                 "horizon_s": at.horizon_s,
+                 "options": {o.option: {"monthly_usd": o.cost_usd.monthly, "configuration": _deploy(at, o.option)}
+                             for o in at.options if o.feasible}}
         if win == rec.recommended:
-            entry["statement"] = f"At {m:g} x today's traffic, {win} is still recommended."
+            entry["statement"] = (f"At {m:g} x today's traffic, {win} is still recommended"
+                                  f"{_resized(rec, at, win, m)}.")
         elif win is None:
             entry["statement"] = f"At {m:g} x today's traffic, no option meets the constraints."
         elif rec.recommended is None:
@@ -104,6 +110,28 @@ def traffic_sensitivity(rec: Recommendation, evaluate: Evaluate) -> list[dict]:
             side = "above" if m > 1 else "below"
             entry["crossover_multiple"] = x
             entry["statement"] = (f"{side.capitalize()} about {x:.2g} x today's traffic, {win} becomes the "
-                                  f"better choice: {_why(at, rec.recommended, win)}.")
+                                  f"better choice: {_why(at, rec.recommended, win)}; at {m:g} x"
+                                  f"{_resized(rec, at, win, m, lead=',')}.")
         out.append(entry)
     return out
+
+
+def _deploy(at: Recommendation, option: str | None) -> str:
+    """The configuration `option` was right-sized to at that traffic ('' if none)."""
+    return deployable((at.sizing.get(option) or {}).get("chosen")) if option else ""
+
+
+def _resized(rec: Recommendation, at: Recommendation, option: str, m: float, lead: str = ",") -> str:
+    """', re-sized to <configuration>', what today's configuration's headroom says of it, and the window
+    simulated when the run was shortened."""
+    text = f"{lead} re-sized to {_deploy(at, option)}" if _deploy(at, option) else ""
+    best = rec.best
+    if best is not None and best.option == option and best.headroom is not None and m > 1:
+        h = best.headroom.multiple
+        today = _deploy(rec, option) or "today's configuration"
+        if h is not None and h < m:
+            text += f" (today's {today} keeps the SLO only up to {h:.2g} x)"
+    if at.horizon_s < rec.horizon_s * 0.999:
+        text += (f"; simulated over {span_text(at.horizon_s)} of the {span_text(rec.horizon_s)} horizon "
+                 f"(at most {MAX_REQUESTS:,} requests a run)")
+    return text

@@ -20,6 +20,7 @@ from fitness.engine.result import Interval, RankedOption, Recommendation
 from fitness.engine.run import DELIVERY_WORDS
 from fitness.report.blocks import Block, Bullets, Charts, Section, Table, Text, markdown, page
 from fitness.report.costs import cost_section
+from fitness.report.risks import risks_section
 from fitness.text import clock_text, duration_text, span_text
 from sim.cost import HOURS_PER_MONTH
 
@@ -211,7 +212,8 @@ def _decision(rec: Recommendation) -> list[Block]:
     """The recommended option, its headline numbers and configuration, ties and the runner-up."""
     best = rec.best
     if best is None:
-        return [Text("p", "**No option meets the constraints.** The reasons are listed per option above.")]
+        return [Text("p", "**No option meets the constraints.** The reasons are listed per option above."),
+                *([Text("p", "Root causes:"), Bullets(rec.root_causes)] if rec.root_causes else [])]
     c, r = best.cost_usd, best.requests
     n_ok = sum(o.feasible for o in rec.options)
     out: list[Block] = [Text("p", f"**Recommended: `{best.option}`** (rank 1 of {n_ok} feasible, score "
@@ -345,7 +347,8 @@ def _reproduce(rec: Recommendation) -> list[Block]:
 SECTIONS: list[Section] = [
     Section("Context", _context), Section("Options considered", _options), Section("Fitness", _fitness),
     Section("Cost", cost_section),
-    Section("Decision", _decision), Section("Rationale", _rationale), Section("Charts", lambda rec: [Charts()]),
+    Section("Decision", _decision), Section("Risks", risks_section),
+    Section("Rationale", _rationale), Section("Charts", lambda rec: [Charts()]),
     Section("Sensitivity", _sensitivity), Section("Right-sizing", _sizing), Section("Assumptions", _assumptions),
     Section("How to reproduce", _reproduce),
 ]

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from fitness.engine import digest
 from fitness.engine.digest import CDF_POINTS, CDF_TAIL_POINTS, Digest, cdf_points  # noqa: F401 (part of the charts' API)
 from fitness.engine.result import RankedOption, Recommendation
+from fitness.report.weights_widget import weights_html
 from fitness.workload.spec import SLO
 from sim.cost import HOURS_PER_MONTH, monthly_usd
 from sim.results import Timeline
@@ -117,6 +118,16 @@ def point_labels(points: dict[str, tuple[float, float]], log_x: bool, log_y: boo
     return {k: ", ".join(groups[i]) if i in groups else "" for i, k in enumerate(ids)}
 
 
+def slo_p99_ms(rec: Recommendation) -> float | None:
+    """The workload's p99 SLO in ms (None without one, or for offline delivery)."""
+    slo = (rec.context or {}).get("slo") or {}
+    return slo.get("p99_ms") if slo.get("delivery") != "offline" else None
+
+
+SLO_LINE = {"dash": "dash", "color": "#c33", "width": 1.5}
+"""How an SLO is drawn: a trace, not a shape, so that it sits right on log axes too."""
+
+
 def cost_latency(rec: Recommendation) -> go.Figure:
     """Monthly cost vs p99 of every simulated option; the Pareto front of the feasible ones joined."""
     opts = _with_numbers(rec)
@@ -138,6 +149,11 @@ def cost_latency(rec: Recommendation) -> go.Figure:
                             textposition="top center", marker={"symbol": symbol, "size": 12, "color": color},
                             name=name, hovertemplate="%{customdata}<br>%{x:,.2f} USD/month<br>p99 %{y:,.1f} ms"
                                                      "<extra></extra>")
+    slo = slo_p99_ms(rec)
+    if slo is not None and xy:
+        costs = [c for c, _ in xy.values()]
+        fig.add_scatter(x=[min(costs), max(costs)], y=[slo, slo], mode="lines", line=SLO_LINE,
+                        name=f"p99 SLO {slo:g} ms", hoverinfo="skip")
     return _layout(fig, f"USD per month (projected to {HOURS_PER_MONTH:g} h)", "p99 latency (ms)",
                    [c for c, _ in xy.values()], [p for _, p in xy.values()])
 
@@ -168,9 +184,14 @@ def latency_cdf(rec: Recommendation) -> go.Figure:
                             name=short(option), visible=not tail,
                             line={"color": colour(rec, option)}, legendgroup=esc(option),
                             hovertemplate=esc(option) + f"<br>{what} %{{x:,.1f}} ms<extra></extra>")
-    n = len(opts)
-    views = (("distribution (CDF)", "fraction of served requests", "linear", [True] * n + [False] * n),
-             ("tail (fraction slower, log)", "fraction of served requests slower", "log", [False] * n + [True] * n))
+    n, slo = len(opts), slo_p99_ms(rec)
+    extra = [True] if slo is not None else []
+    if slo is not None:  # a vertical line from near 0 (the log view's floor) to 1
+        fig.add_scatter(x=[slo, slo], y=[1e-6, 1.0], mode="lines", line=SLO_LINE, name=f"p99 SLO {slo:g} ms",
+                        hoverinfo="skip")
+    views = (("distribution (CDF)", "fraction of served requests", "linear", [True] * n + [False] * n + extra),
+             ("tail (fraction slower, log)", "fraction of served requests slower", "log",
+              [False] * n + [True] * n + extra))
     fig.update_layout(updatemenus=[{"type": "buttons", "direction": "right", "x": 0, "y": 1.12, "xanchor": "left",
                                     "buttons": [{"label": label, "method": "update",
                                                  "args": [{"visible": vis}, {"yaxis.title.text": title,
@@ -212,7 +233,17 @@ def capacity(rec: Recommendation) -> go.Figure:
             fig.add_scatter(x=t / div, y=v, mode="lines", line_shape="hv", name=name,
                             line={"dash": DASHES[k % len(DASHES)], "color": colour(rec, o.option), "width": 2},
                             hovertemplate=name + f"<br>%{{y:g}} at %{{x:,.2f}} {unit}<extra></extra>")
-    return _layout(fig, f"simulated time ({unit})", "instances / containers")
+    rates, window = (rec.traffic or {}).get("rate_rps_series"), (rec.traffic or {}).get("series_window_s")
+    if rates and window:  # what the fleets answer to, on its own axis
+        t = np.arange(len(rates) + 1) * window
+        fig.add_scatter(x=t / div, y=[*rates, rates[-1]], mode="lines", line_shape="hv", yaxis="y2",
+                        name="offered req/s", line={"color": "#999", "width": 1},
+                        hovertemplate=f"%{{y:,.2f}} req/s at %{{x:,.2f}} {unit}<extra></extra>")
+    fig = _layout(fig, f"simulated time ({unit})", "instances / containers")
+    if rates and window:
+        fig.update_layout(yaxis2={"title": {"text": f"offered requests/s (per {window:g} s)"}, "overlaying": "y",
+                                  "side": "right", "rangemode": "tozero", "showgrid": False})
+    return fig
 
 
 def cost_breakdown(rec: Recommendation) -> go.Figure:
@@ -239,7 +270,7 @@ PLOTS: list[PlotSpec] = [
              "end-to-end latency (queueing and cold starts included), per feasible option.",
              latency_cdf, lambda rec: any(_has_log(rec, o) for o in rec.options)),
     PlotSpec("capacity", "Instances over time", "Instances (containers for serverless) serving or starting "
-             "over the simulated horizon, per feasible option.",
+             "over the simulated horizon, per feasible option, beside the offered traffic (grey, right axis).",
              capacity, lambda rec: any(o.feasible and getattr(rec.runs.get(o.option), "capacity", None)
                                        is not None for o in rec.options)),
     PlotSpec("cost-breakdown", "Cost breakdown", "Projected monthly cost of each simulated option, split "
@@ -273,8 +304,9 @@ def plotly_script(rec: Recommendation) -> str:
 
 
 def charts_html(rec: Recommendation) -> str:
-    """Each applicable chart as a titled <section> with its plotly div (plotly.js itself not included)."""
-    out = []
+    """The weight sliders (`fitness.report.weights_widget`), then each applicable chart as a titled <section>
+    with its plotly div (plotly.js itself not included)."""
+    out = [weights_html(rec)]
     for p in applicable(rec):
         div = p.build(rec).to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{p.id}",
                                    config=PLOTLY_CONFIG)

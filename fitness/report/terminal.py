@@ -17,32 +17,10 @@ from rich.text import Text
 
 from fitness.engine.result import Recommendation
 from fitness.report.adr import HEADERS, option_rows
-from fitness.text import duration_text
+from fitness.text import deployable, duration_text
 
 TERMINAL_COLUMNS = ("rank", "option", "deploy", "p99", "USD/month", "errors", "notes")
 """The columns of the closing table; the report has them all."""
-
-
-def deployable(chosen: dict | None) -> str:
-    """A right-sized configuration in a few words: `2 x ml.c5.large`, `ml.g4dn.xlarge, 0..8 instances`,
-    `1024 MB, up to 20 concurrent`, `2 x ml.c6i.large every 14400 s`; '' when nothing was sized."""
-    if not chosen:
-        return ""
-    c, scaling = dict(chosen), {}
-    for k in [k for k in c if k.startswith("autoscaling")]:
-        v = c.pop(k)
-        scaling.update(v if isinstance(v, dict) else {k.partition(".")[2]: v})
-    it, n = c.get("instance_type"), c.get("instance_count")
-    if "memory_mb" in c and it is None:
-        text = f"{c['memory_mb']} MB, up to {c.get('max_concurrency', '?')} concurrent"
-        pc = c.get("provisioned_concurrency")
-        return text + (f", {pc} provisioned" if pc else "")
-    fleet = f"{n} x {it}" if it and n else (it or (f"{n} instances" if n else ""))
-    if scaling:
-        fleet += f"{', ' if fleet else ''}{scaling.get('min', 1)}..{scaling.get('max', '?')} instances"
-    if "schedule" in c:
-        fleet += f" every {c['schedule']}" + ("" if isinstance(c["schedule"], str) else " s")
-    return fleet or ", ".join(f"{k}={v}" for k, v in list(c.items())[:3])
 
 
 def answer(rec: Recommendation) -> str:
@@ -50,6 +28,8 @@ def answer(rec: Recommendation) -> str:
     met the constraints, with the first reason of each option."""
     best = rec.best
     if best is None:
+        if rec.root_causes:
+            return f"{rec.workload}: no option meets the constraints. " + " ".join(rec.root_causes)
         why = "; ".join(f"{o.option}: {o.reasons[0]}" for o in rec.options if o.reasons)
         return f"{rec.workload}: no option meets the constraints ({why or 'no option was simulated'})."
     deploy = deployable((rec.sizing.get(best.option) or {}).get("chosen"))
