@@ -48,11 +48,12 @@ def test_scale_to_zero_bills_only_instance_time():
     """Worked by hand for the burst at 1000 s (the others repeat it 29,000 and 59,000 s later):
     - The tick at 1020 s sees work and no capacity (HasBacklogWithoutCapacity), so it asks for an
       instance. That instance serves from 1320 s (300 s launch) and the burst is done by 1325 s.
-    - Backlog per instance stays 20 > 5 while the first instance launches. When the scale-out cooldown
-      ends at 1320 s, the policy asks for ceil(20 / 5) = 4, capped at max 2. A second instance is
-      asked for at 1320 s and serves from 1620 s.
+    - Backlog per instance (the one launching) stays 20 > 5. After the 3 breaching ticks 1080, 1140 and
+      1200 s, the policy asks for ceil(20 / 5) = 4, capped at max 2: more than the 1 the scale-from-zero
+      asked for, so this larger scale-out proceeds inside the cooldown (`ScaleOutCooldown`). The second
+      instance is asked for at 1200 s and serves from 1500 s.
     - The backlog is 0 from the tick at 1380 s. After 15 low datapoints, at 2220 s, both retire (min 0).
-    - Billed from each request: (2220 - 1020) + (2220 - 1320) = 2100 s a burst, 6300 s a day, not 86,400.
+    - Billed from each request: (2220 - 1020) + (2220 - 1200) = 2220 s a burst, 6660 s a day, not 86,400.
     """
     sc = _sparse_scenario()
     cfg = AsyncConfig(instance_type="ml.c5.xlarge", workers_per_instance=4, s3_latency_ms=0, initial_count=0,
@@ -61,10 +62,10 @@ def test_scale_to_zero_bills_only_instance_time():
     price = load_catalog().instance("ml.c5.xlarge").price_per_hour.value
     assert res.cost_usd["instances"] == pytest.approx(res.figures.instance_seconds * price / 3600, abs=1e-12)
     # idle between bursts: no instance at all, so far less than a day is billed
-    assert res.capacity.times_s[:4].tolist() == [0, 1320, 1620, 2220]
+    assert res.capacity.times_s[:4].tolist() == [0, 1320, 1500, 2220]
     assert res.capacity.values[:4].tolist() == [0, 1, 2, 0]
     assert res.capacity.at(np.array([500.0, 20000.0, 50000.0, 80000.0])).tolist() == [0, 0, 0, 0]
-    assert res.figures.instance_seconds == 3 * 2100
+    assert res.figures.instance_seconds == 3 * 2220
     # each burst waits for an instance: the alarm's minute plus the launch delay (300 s in the catalog)
     first = res.log.start_s[[0, 20, 40]] - res.log.arrival_s[[0, 20, 40]]
     assert np.all(first >= 300) and np.all(first <= 300 + 60)

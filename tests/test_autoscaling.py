@@ -48,3 +48,22 @@ def test_pinned_count_never_changes():
     res = simulate(sc, RealtimeConfig(instance_type="ml.c5.large", instance_count=3))
     assert res.capacity.values.tolist() == [3]
     assert res.figures.instance_seconds == 3 * 7200
+
+
+def test_a_larger_scale_out_proceeds_during_the_scale_out_cooldown():
+    """A ramp in two steps: 10 req/s, 60 req/s from 1800 s, 100 req/s from 2100 s (100 ms, 2 workers, target
+    600 invocations per instance per minute; 300 s launch and 300 s cooldown from the catalog). By hand:
+    - 60 req/s breaches at 1860, 1920, 1980: the policy asks for ceil(3600 / 600) = 6 at 1980 s; they serve
+      at 2280 s, and the cooldown runs to 2280 s.
+    - 100 req/s from 2100 s: the ticks 2040, 2100 and 2160 breach again (1 instance serving); at 2160 s the
+      policy wants ceil(6000 / 600) = 10, more than the 6 the cooldown's scale-out asked for, so AWS scales
+      out at once: 4 more, serving at 2460 s. Blocking it until the cooldown ends (as before) would launch
+      them at 2280 s and serve at 2580 s, two minutes late."""
+    parts = [np.arange(0, 1800, 0.1), np.arange(1800, 2100, 1 / 60), np.arange(2100, 3600, 0.01)]
+    arr = np.concatenate(parts)
+    model = ModelSpec(name="m", service_time=Constant(value_ms=100), memory_mb=100)
+    sc = build_scenario([model], arr, np.zeros(arr.size, np.int32), 3600.0, load_catalog(), 0)
+    cfg = RealtimeConfig(instance_type="ml.c5.large", workers_per_instance=2, initial_count=1,
+                         autoscaling={"min": 1, "max": 20, "target_invocations_per_instance": 600})
+    cap = simulate(sc, cfg).capacity
+    assert cap.at(np.array([2279.0, 2281.0, 2459.0, 2461.0])).tolist() == [1, 6, 6, 10]

@@ -171,19 +171,19 @@ def test_llm_code_assistant_multi_container():
 
 def test_medical_imaging_async():
     """medical-imaging, asynchronous on ml.m5.2xlarge scaling 0..4 on the backlog: 590 studies in 24 h.
-    - instances: 102,661.77 instance-seconds (launches, work and the scale-in wait) x 0.46 / 3600 = 13.1179 USD;
-    - storage: 102,661.77 s x 8 GB x 0.14 / 2,628,000 = 0.0438 USD;
+    - instances: 103,968.68 instance-seconds (launches, work and the scale-in wait) x 0.46 / 3600 = 13.2849 USD;
+    - storage: 103,968.68 s x 8 GB x 0.14 / 2,628,000 = 0.0443 USD;
     - data: 590 x (300 MB study + 20 MB mask) = 184.375 GB x 0.016 = 2.9500 USD;
     - S3: the same 184.375 GB kept 30 days, x 0.023 x 30 x 86,400 / 2,628,000 = 4.1825 USD; each request
       puts and gets its payload and its result: 1,180 x 0.005 / 1000 + 1,180 x 0.0004 / 1000 = 0.0064 USD.
-    The day 20.3006 USD, the month 20.3006 x 730 / 24 = 617.48 USD."""
+    The day 20.4681 USD, the month 20.4681 x 730 / 24 = 622.57 USD."""
     run = pinned("medical-imaging", "async", {"instance_type": "ml.m5.2xlarge", "workers_per_instance": 2,
                                               "autoscaling": {"min": 0, "max": 4, "target_backlog_per_instance": 2},
                                               "timeout_s": 900})
     req, secs = run.summary.requests, run.result.figures.instance_seconds
-    assert req.offered == req.served == 590 and secs == pytest.approx(102_661.77, abs=0.01)
+    assert req.offered == req.served == 590 and secs == pytest.approx(103_968.68, abs=0.01)
     kb = req.served * (307_200 + 20_480)
-    assert_bill(run, {**instances(secs, 0.46), "data": gb(kb) * DATA, **s3(kb, 2 * 590, 2 * 590)}, 617.48)
+    assert_bill(run, {**instances(secs, 0.46), "data": gb(kb) * DATA, **s3(kb, 2 * 590, 2 * 590)}, 622.57)
 
 
 def test_multi_tenant_saas_multi_model():
@@ -225,17 +225,17 @@ def test_nlp_pipeline_three_serverless_endpoints():
 
 def test_radiology_async_from_zero():
     """radiology-async, asynchronous on ml.g4dn.xlarge scaling 0..8 on the backlog: 53 studies in 24 h.
-    - instances: 18,786.13 instance-seconds x 0.736 / 3600 = 3.8407 USD (the g4dn's NVMe instance storage
+    - instances: 18,726.13 instance-seconds x 0.736 / 3600 = 3.8285 USD (the g4dn's NVMe instance storage
       carries no ML storage meter);
     - data: 53 x (600 MB study + 10 MB result) = 31.5723 GB x 0.016 = 0.5052 USD;
     - S3: the same 31.5723 GB kept 30 days, x 0.023 x 30 x 86,400 / 2,628,000 = 0.7162 USD; 106 PUT and
       106 GET = 0.000572 USD.
-    The day 5.0627 USD, the month 5.0627 x 730 / 24 = 153.99 USD."""
+    The day 5.0504 USD, the month 5.0504 x 730 / 24 = 153.62 USD."""
     run = pinned("radiology-async", "async", {"instance_type": "ml.g4dn.xlarge", "autoscaling": {"min": 0, "max": 8}})
     req, secs = run.summary.requests, run.result.figures.instance_seconds
-    assert req.offered == req.served == 53 and secs == pytest.approx(18_786.13, abs=0.01)
+    assert req.offered == req.served == 53 and secs == pytest.approx(18_726.13, abs=0.01)
     kb = req.served * (614_400 + 10_240)
-    assert_bill(run, {"instances": secs * 0.736 / 3600, "data": gb(kb) * DATA, **s3(kb, 2 * 53, 2 * 53)}, 153.99)
+    assert_bill(run, {"instances": secs * 0.736 / 3600, "data": gb(kb) * DATA, **s3(kb, 2 * 53, 2 * 53)}, 153.62)
 
 
 def test_every_bundled_example_has_its_bill_here():

@@ -67,9 +67,9 @@ def test_the_readme_example_keeps_two_small_burstable_instances_under_their_base
 def test_the_radiology_backlog_scales_from_zero_within_the_budget():
     """radiology-async: a pinned fleet sized for the bursts (8 x ml.g4dn.xlarge, 8 x 0.736 x 730 = 4,298.24
     USD of instances) breaks the 1,000 USD budget; backlog scaling from zero is then tried and kept. The 53
-    studies of the day need about 53 x (130 s of GPU + 6 s of S3 transfer) = 2 h of work; the fleet is paid 18,786
+    studies of the day need about 53 x (130 s of GPU + 6 s of S3 transfer) = 2 h of work; the fleet is paid 18,726
     instance-seconds (5.2 h: launches and the scale-in wait around each burst), so the month costs
-    18,786 / 3600 x 0.736 x 730 / 24 = 116.8 USD of instances, plus the data processed: 53 x (600 + 10) MB
+    18,726 / 3600 x 0.736 x 730 / 24 = 116.4 USD of instances, plus the data processed: 53 x (600 + 10) MB
     a day = 31.6 GB x 0.016 x 730 / 24 = 15.4 USD; and the endpoint holds no instance most of the day."""
     wl = example("radiology-async")
     sz = right_size(wl, build(wl), "async")

@@ -24,12 +24,13 @@ sync, async and offline; hosts serial, scatter-gather and aggregate as separate 
 (never as one pipeline: a serverless endpoint holds one container). The result says so (`hosting`), each
 call pays `co_hosting.endpoint_hop_ms`, and the complexity score grows with the endpoints and hops.
 
-- **Mechanics.** One endpoint per model. A request takes an idle provisioned container if there is one,
-  else the most recently used idle on-demand container (as SimFaaS does: older idle containers are left
-  to expire), else a new container that first pays the cold start (`container_start_s` + `size_mb` /
-  `network.model_download_mb_per_s` + `load_s`), unless `max_concurrency` requests are already in
-  service: then it is throttled (no queue). An idle on-demand container dies `keep_alive_s` after its
-  last request (default `serverless.keep_alive_s`, 600 s, an assumption: AWS does not document it).
+- **Mechanics.** One endpoint per model. A request takes an idle provisioned container if there is one, else
+  the newest idle on-demand container, the one created last (as SimFaaS does: older idle containers are left
+  to expire; not the most recently used one), else a new container that first pays the cold start
+  (`container_start_s` + `size_mb` / `network.model_download_mb_per_s` + `load_s`), unless `max_concurrency`
+  requests are already in service: then it is throttled (no queue). An idle on-demand container dies
+  `keep_alive_s` after its last request (default `serverless.keep_alive_s`, 600 s, an assumption: AWS does not
+  document it).
 - **vCPU share.** A container at `memory_mb` gets min(1, memory_mb / `serverless.memory_mb_per_vcpu`)
   of a vCPU (1769 MB per vCPU, Lambda's figure, an assumption); service times are divided by that
   share. Above one vCPU a request is no faster (one request uses one vCPU).

@@ -5,6 +5,11 @@ in-service instance; a high alarm after `scale_out_datapoints` breaching periods
 capacity proportionally (ceil(in_service * metric / target)), a low alarm after `scale_in_datapoints`
 periods below `scale_in_threshold_ratio` * target does the same downwards, each respecting its cooldown
 and the min/max. New instances serve after the launch delay; retired ones drain.
+
+During a scale-out cooldown a larger scale-out still proceeds: the capacity the cooldown's own scale-out
+asked for counts as part of the desired capacity, and only a scale-out beyond it is held back (AWS docs,
+Application Auto Scaling `ScaleOutCooldown`: "the scaling policy won't increase the desired capacity again
+unless either a larger scale out is triggered or the cooldown period ends").
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ def target_tracking(env: simpy.Environment, pool: InstancePool, total: Callable[
     """
     high = low = 0
     last_out = last_in = -math.inf
+    out_level = 0  # the capacity the last scale-out asked for: what a scale-out inside its cooldown must beat
     while True:
         yield env.timeout(policy.period_s)
         t, serving = env.now, pool.in_service
@@ -68,7 +74,7 @@ def target_tracking(env: simpy.Environment, pool: InstancePool, total: Callable[
         if serving + pool.pending == 0:
             if value > 0 and policy.max_instances > 0:
                 env.process(launch(env, pool, policy.launch_s))
-                last_out, high, low = t, 0, 0
+                last_out, high, low, out_level = t, 0, 0, 1
             continue
         metric = value / max(serving, 1)
         high = high + 1 if metric > policy.target else 0
@@ -76,10 +82,11 @@ def target_tracking(env: simpy.Environment, pool: InstancePool, total: Callable[
         desired = serving + pool.pending
         proportional = math.ceil(max(serving, 1) * metric / policy.target)
         wanted = min(policy.max_instances, max(policy.min_instances, proportional))
-        if high >= policy.out_datapoints and wanted > desired and t - last_out >= policy.out_cooldown_s:
+        cooled = t - last_out >= policy.out_cooldown_s
+        if high >= policy.out_datapoints and wanted > desired and (cooled or wanted > out_level):
             for _ in range(wanted - desired):
                 env.process(launch(env, pool, policy.launch_s))
-            last_out, high = t, 0
+            last_out, high, out_level = t, 0, wanted
         elif (low >= policy.in_datapoints and wanted < desired and pool.pending == 0
               and t - last_in >= policy.in_cooldown_s and t - last_out >= policy.in_cooldown_s):
             for _ in range(desired - wanted):

@@ -45,7 +45,8 @@ class ScalingBounds(BaseModel):
     scale_in_cooldown_s: float | None = Field(default=None, ge=0)
     """Seconds after any scaling before the next scale-in; unset: the catalog's default."""
     scale_out_cooldown_s: float | None = Field(default=None, ge=0)
-    """Seconds after a scale-out before the next scale-out; unset: the catalog's default."""
+    """Seconds after a scale-out before the next one that asks no more than it did; unset: the catalog's
+    default."""
 
     @model_validator(mode="after")
     def _ordered(self) -> ScalingBounds:
