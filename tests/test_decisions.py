@@ -98,7 +98,11 @@ def test_sensitivity_states_what_would_change_the_decision():
         {**MODEL, "service_time": {"dist": "lognormal", "p50_ms": 30, "p99_ms": 120}}],
         "traffic": {"pattern": "poisson", "rate_rps": 0.3}, "slo": {"p99_ms": 20000, "max_error_rate": 0.01}}))
     kinds = {s["kind"] for s in rec.sensitivity}
-    assert kinds == {"weights", "traffic"}
+    two = sum(o.feasible for o in rec.options) >= 2  # platform assumptions are tried on the two leaders
+    assert kinds == {"weights", "traffic"} | ({"assumption"} if two else set())
+    assumed = [s["change"] for s in rec.sensitivity if s["kind"] == "assumption"]
+    assert assumed == ([f"{f} x{m:g}" for f in ("realtime.instance_launch_s", "serverless.keep_alive_s",
+                                                 "network.model_download_mb_per_s") for m in (0.5, 2)] if two else [])
     traffic = [s for s in rec.sensitivity if s["kind"] == "traffic"]
     assert [s["multiple"] for s in traffic] == [0.5, 2.0, 10.0]
     changed = [s for s in traffic if s["changes_decision"]]
@@ -146,3 +150,29 @@ def test_sensitivity_re_sizes_each_option_at_twice_the_traffic():
     h = rec.best.headroom.multiple
     if h is not None and h < 2:
         assert f"keeps the SLO only up to {h:.2g} x" in at2["statement"]
+
+
+def test_a_platform_assumption_that_would_change_the_decision_is_named():
+    """The two leaders re-ranked with one catalog fact changed: `with_fact` changes that value alone and
+    leaves the catalog as it was; a halved keep-alive that (here, by construction of the evaluator) hands the
+    decision to the runner-up is stated as a change, the others as no change."""
+    from fitness.engine.sensitivity import assumption_sensitivity, with_fact
+    from sim.catalog import load_catalog
+
+    cat = load_catalog()
+    half = with_fact(cat, "serverless", "keep_alive_s", 0.5)
+    assert half.serverless.keep_alive_s.value == 300 and cat.serverless.keep_alive_s.value == 600
+    assert half.realtime == cat.realtime
+    rec = _rec(horizon="10m", replications=1, traffic={"pattern": "poisson", "rate_rps": 5},
+               models=[{**MODEL, "service_time": {"dist": "exponential", "mean_ms": 20}}])
+    lead, second = [o.option for o in sorted((o for o in rec.options if o.feasible), key=lambda o: o.rank)[:2]]
+
+    def evaluate_with(catalog):
+        short = catalog.serverless.keep_alive_s.value < 600
+        return dataclasses.replace(rec, recommended=second if short else lead)
+
+    out = assumption_sensitivity(rec, cat, evaluate_with)
+    changed = [s for s in out if s["changes_decision"]]
+    assert len(out) == 6 and [s["change"] for s in changed] == ["serverless.keep_alive_s x0.5"]
+    assert changed[0]["statement"] == (f"With the serverless keep-alive at 300 s (x0.5 the catalog's 600), "
+                                       f"{second} would be recommended instead of {lead}.")

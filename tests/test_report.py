@@ -23,7 +23,7 @@ import pytest
 
 from fitness.engine.ranking import FITNESS_KEYS
 from fitness.engine.recommend import recommend
-from fitness.engine.result import Interval, Intervals, Recommendation
+from fitness.engine.result import Headroom, Interval, Intervals, Recommendation
 from fitness.report.adr import HEADERS, SECTIONS, option_rows, render_html, render_markdown, to_json
 from fitness.report.plots import (
     CAPACITY_POINTS,
@@ -381,3 +381,14 @@ def test_latency_charts_draw_the_slo_and_instances_sit_beside_the_traffic(rec):
     series = rec.traffic["rate_rps_series"]
     assert len(series) == 20 and rec.traffic["series_window_s"] == 60  # 20 minutes of one-minute windows
     assert sum(series) * 60 == pytest.approx(rec.traffic["requests"], abs=1e-6 * rec.traffic["requests"] + 1)
+
+
+def test_the_decision_says_why_this_size_with_headroom_and_utilisation(rich):
+    """The board's questions on the size: the cheaper configuration tried and why it was refused, the
+    headroom and the utilisation of the recommended option."""
+    best = dataclasses.replace(rich.best, headroom=Headroom(1.7))
+    rec = dataclasses.replace(rich, options=tuple(best if o is rich.best else o for o in rich.options))
+    decision = render_markdown(rec).split("## Decision", 1)[1].split("\n## ", 1)[0]
+    assert "Headroom: this configuration keeps the SLO up to 1.7 x today's traffic." in decision
+    assert f"Utilisation: {best.utilization:.1%} of the capacity paid for does work." in decision
+    assert "Why this size: instance_type=ml.t2.small, instance_count=1 was refused (p99 too high)." in decision

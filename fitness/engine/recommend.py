@@ -7,6 +7,7 @@ files (the CLI does that).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -23,7 +24,7 @@ from fitness.engine.ranking import rank
 from fitness.engine.replications import replicate
 from fitness.engine.result import Headroom, Recommendation
 from fitness.engine.run import run_option
-from fitness.engine.sensitivity import at_traffic, traffic_sensitivity, weight_sensitivity
+from fitness.engine.sensitivity import assumption_sensitivity, at_traffic, traffic_sensitivity, weight_sensitivity
 from fitness.engine.windows import replication_scenario, size_all, window_of
 from fitness.options import option_ids
 from fitness.workload.scenario import build
@@ -84,7 +85,7 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None) -> Re
             progress("headroom")
         measured = replace(best, headroom=Headroom(headroom(wl, best.option, wl.options.get(best.option, {}))))
         rec = replace(rec, options=tuple(measured if o is best else o for o in rec.options))
-    return replace(rec, sensitivity=_sensitivity(asked, rec, progress)) if wl.sensitivity else rec
+    return replace(rec, sensitivity=_sensitivity(asked, wl, rec, progress)) if wl.sensitivity else rec
 
 
 def _replicated(wl: Workload, rec: Recommendation, first: dict, progress: Callable[[str], None] | None):
@@ -123,17 +124,30 @@ def _replicated(wl: Workload, rec: Recommendation, first: dict, progress: Callab
     return replicate(wl, rec, run_many, firsts, progress)
 
 
-def _sensitivity(wl: Workload, rec: Recommendation, progress: Callable[[str], None] | None) -> list[dict]:
-    """What would change the decision: weights, and traffic x0.5, x2, x10 with every option right-sized again
-    at that traffic from the user's own knobs (`wl`), as a team would deploy it then."""
+def _sensitivity(asked: Workload, chosen: Workload, rec: Recommendation,
+                 progress: Callable[[str], None] | None) -> list[dict]:
+    """What would change the decision: weights; traffic x0.5, x2, x10 with every option right-sized again at
+    that traffic from the user's own knobs (`asked`), as a team would deploy it then; and the platform
+    assumptions, halved and doubled, on the two leading options in their chosen configurations (`chosen`)."""
     seen: dict[tuple, Recommendation] = {}
 
     def evaluate(multiple: float, only: tuple[str, ...] = ()) -> Recommendation:
         if (multiple, only) not in seen:
             if progress:
                 progress(f"sensitivity: traffic x{multiple:.2g}")
-            at = at_traffic(wl, multiple, rec.scenario_requests, rec.horizon_s)
+            at = at_traffic(asked, multiple, rec.scenario_requests, rec.horizon_s)
             seen[multiple, only] = sized(at, only=only)[0]
         return seen[multiple, only]
 
-    return weight_sensitivity(rec) + traffic_sensitivity(rec, evaluate)
+    today = at_traffic(chosen, 1.0, rec.scenario_requests, rec.horizon_s)
+    scenario = build(today)
+    top = tuple(o.option for o in sorted((o for o in rec.options if o.feasible and o.rank), key=lambda o: o.rank)[:2])
+
+    def evaluate_with(catalog) -> Recommendation:
+        if progress:
+            progress("sensitivity: platform assumptions")
+        sc = dataclasses.replace(scenario, catalog=catalog)
+        return rank(today, sc, [run_option(today, sc, oid) for oid in top])
+
+    return (weight_sensitivity(rec) + traffic_sensitivity(rec, evaluate)
+            + assumption_sensitivity(rec, scenario.catalog, evaluate_with))

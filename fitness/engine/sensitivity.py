@@ -5,6 +5,9 @@
 - Traffic x0.5, x2, x10: every option right-sized again at that traffic (a fleet grows with its load, as
   headroom says today's stops keeping the SLO) and ranked; when the winner changes, the multiple where it
   changes is found by bisection on a log scale, re-sizing the two options at each step.
+- Platform assumptions (instance launch time, serverless keep-alive, model download rate) halved and doubled:
+  the recommended option and the runner-up simulated again in today's configurations with that catalog fact
+  changed, and ranked between themselves.
 Sensitivity runs are capped at `MAX_REQUESTS` requests by shortening the horizon: monthly figures are
 projections, so a shorter window of stationary traffic gives the same month (a diurnal pattern loses
 part of its day; the report says so).
@@ -135,3 +138,40 @@ def _resized(rec: Recommendation, at: Recommendation, option: str, m: float, lea
         text += (f"; simulated over {span_text(at.horizon_s)} of the {span_text(rec.horizon_s)} horizon "
                  f"(at most {MAX_REQUESTS:,} requests a run)")
     return text
+
+
+ASSUMPTIONS = (("realtime", "instance_launch_s", "the instance launch time", "s"),
+               ("serverless", "keep_alive_s", "the serverless keep-alive", "s"),
+               ("network", "model_download_mb_per_s", "the model download rate", "MB/s"))
+"""Catalog facts the decision rests on that no one has measured for SageMaker (all assumptions in the catalog):
+(section, fact, words, unit)."""
+ASSUMPTION_FACTORS = (0.5, 2.0)
+
+
+def with_fact(catalog, section: str, name: str, factor: float):
+    """The catalog with one fact's value multiplied by `factor` (its source kept: a what-if, not a fact)."""
+    sec = getattr(catalog, section)
+    fact = getattr(sec, name)
+    changed = sec.model_copy(update={name: fact.model_copy(update={"value": fact.value * factor})})
+    return catalog.model_copy(update={section: changed})
+
+
+def assumption_sensitivity(rec: Recommendation, catalog, evaluate_with: Callable) -> list[dict]:
+    """Per assumption and factor, the winner between the recommended option and the runner-up when that
+    fact is halved or doubled (`evaluate_with(catalog)` ranks the two in today's configurations)."""
+    ranked = sorted((o for o in rec.options if o.feasible and o.rank), key=lambda o: o.rank)
+    if len(ranked) < 2:
+        return []
+    out = []
+    for section, name, words, unit in ASSUMPTIONS:
+        base = getattr(getattr(catalog, section), name).value
+        for factor in ASSUMPTION_FACTORS:
+            win = evaluate_with(with_fact(catalog, section, name, factor)).recommended
+            same = win == rec.recommended
+            what = f"With {words} at {base * factor:g} {unit} (x{factor:g} the catalog's {base:g})"
+            out.append({"kind": "assumption", "change": f"{section}.{name} x{factor:g}", "recommended": win,
+                        "changes_decision": not same,
+                        "statement": f"{what}, {rec.recommended} is still recommended over {ranked[1].option}."
+                        if same else f"{what}, {win or 'no option'} would be recommended instead of "
+                                     f"{rec.recommended}."})
+    return out

@@ -222,7 +222,7 @@ def _decision(rec: Recommendation) -> list[Block]:
                                   f"{duration_text(best.latency_ms.p99)}, {r.served:,} of "
                                   f"{r.offered:,} requests served."),
                         Text("p", f"Configuration: `{_cfg(best)}`.")]
-    out += [Text("p", "**Warning:** " + w) for w in rec.warnings] + _binding(best) + _drill(rec)
+    out += [Text("p", "**Warning:** " + w) for w in rec.warnings] + _binding(best) + _drill(rec) + _why_this(rec)
     if best.tie_with:
         out.append(Text("p", "Tied with " + ", ".join(f"`{t}`" for t in best.tie_with)
                         + " (the ranking cannot separate them within its confidence intervals)."))
@@ -234,6 +234,33 @@ def _decision(rec: Recommendation) -> list[Block]:
     if rec.close_call:
         lead = "**Close call.** " if rec.close_call["close"] else ""
         out.append(Text("p", lead + rec.close_call["statement"]))
+    return out
+
+
+def _why_this(rec: Recommendation) -> list[Block]:
+    """Headroom, utilisation, why this size (the cheaper configurations tried and why each was refused) and
+    the per-model results of the recommended option."""
+    best = rec.best
+    facts = []
+    if best.headroom is not None:
+        h = best.headroom.multiple
+        facts.append(f"Headroom: this configuration keeps the SLO up to {h:.2g} x today's traffic." if h is not None
+                     else "Headroom: this configuration does not keep the SLO at today's traffic.")
+    if best.utilization is not None:
+        facts.append(f"Utilisation: {best.utilization:.1%} of the capacity paid for does work.")
+    tried = (rec.sizing.get(best.option) or {}).get("tried") or []
+    cheaper = [t for t in tried if not t.get("feasible") and t.get("reasons")
+               and (t.get("monthly_usd") is None or t["monthly_usd"] < best.cost_usd.monthly)]
+    if cheaper:
+        keys = [k for k in tried[0] if k not in ("feasible", "monthly_usd", "p99_ms", "reasons")]
+        facts.append("Why this size: " + "; ".join(
+            f"{', '.join(f'{k}={_val(t.get(k))}' for k in keys if t.get(k) is not None)} was refused "
+            f"({t['reasons'][0]})" for t in cheaper[:3]) + ".")
+    out: list[Block] = [Bullets(facts)] if facts else []
+    if best.latency_by_model_ms:
+        out.append(Table(["model", "p50", "p99", "max"], [[m, duration_text(v.p50), duration_text(v.p99),
+                                                          duration_text(v.max)]
+                                                         for m, v in best.latency_by_model_ms.items()]))
     return out
 
 
