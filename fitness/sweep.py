@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from fitness.engine.constraints import constraint_reasons
 from fitness.engine.run import simulate
 from fitness.errors import UserError, from_input_error
-from fitness.workload.spec import Workload, parse_workload, read_yaml_mapping
+from fitness.workload.spec import Workload, parse_workload, read_yaml_mapping, strict_yaml
 from fitness.workload.validation import describe_validation_error, field_path
 from sim.errors import InputError
 from sim.options import load_all, option_def
@@ -171,7 +171,7 @@ def _check_paths(grid: Grid, label: str, text: str) -> None:
     Only "no such field" errors are the grid's fault; a bad value is reported by the runs that use it.
     """
     try:
-        data = yaml.safe_load(text)
+        data = strict_yaml(text)
     except yaml.YAMLError:
         return  # the runs of this workload report it
     if not isinstance(data, dict):
@@ -229,7 +229,7 @@ def flatten(summary: Summary) -> dict:
 
 def scenario(run: dict) -> Workload:
     """The validated workload of one run: its text with the parameter values applied and the seed set."""
-    data = yaml.safe_load(run["text"])
+    data = strict_yaml(run["text"])
     if not isinstance(data, dict):
         raise UserError(f"{run['source']}: expected a YAML mapping with at least `models` and `traffic`.")
     try:

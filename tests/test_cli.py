@@ -71,9 +71,10 @@ def test_validate_accepts_the_example():
     (GOOD.replace("dist: exponential, mean_ms: 20", "dist: lognormal, p50_ms: 20, p99_ms: 10"),
      ["models[0].service_time", "p99_ms"]),
     (GOOD + "options:\n  realtim: {}\n", ["options.realtim", "realtime"]),
+    (GOOD + "horizon: 20m\n", ["not valid YAML", "line 8", "'horizon' twice"]),
     (GOOD.replace("horizon: 10m", "horizon: 10 minutes"), ["horizon", "30m"]),
 ], ids=["negative-rate", "unknown-instance", "broken-yaml", "missing-trace", "p99-below-p50",
-        "unknown-option", "bad-duration"])
+        "unknown-option", "duplicate-key", "bad-duration"])
 @pytest.mark.parametrize("command", ["validate", "simulate", "recommend"])
 def test_bad_input_exits_2_with_one_paragraph(tmp_path, text, must_say, command):
     path = tmp_path / "workload.yaml"

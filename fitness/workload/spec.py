@@ -233,6 +233,29 @@ class Workload(BaseModel):
         return opt.config_model(**self.options.get(option_id, {}))
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key written twice in one mapping: plain YAML keeps the last value and
+    drops the earlier one without a word, so a user's setting could vanish."""
+
+    def construct_mapping(self, node, deep=False):
+        """The mapping, or a ConstructorError at the second occurrence of a key."""
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    f"found the key '{key}' twice (YAML would keep only the last value)", key_node.start_mark)
+            if isinstance(key, str | int | float | bool):
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def strict_yaml(text: str):
+    """YAML text parsed safely, a duplicate key being an error (`UniqueKeyLoader`)."""
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def read_yaml_mapping(path: Path, what: str = "workload file",
                       expects: str = "at least `models` and `traffic` (see DESIGN §3)") -> dict:
     """Parse a YAML file that must hold a mapping, turning I/O and syntax problems into one-paragraph
@@ -244,7 +267,7 @@ def read_yaml_mapping(path: Path, what: str = "workload file",
     except (OSError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: cannot read the {what} ({e}).") from e
     try:
-        data = yaml.safe_load(text)
+        data = strict_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
