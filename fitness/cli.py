@@ -148,9 +148,12 @@ def sweep(grid: Annotated[Path, typer.Argument(help="Sweep grid YAML file (workl
           workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes of the local cluster; "
                                                       "default: one per core.")] = None,
           allow_failures: Annotated[bool, typer.Option("--allow-failures", help="Exit 0 even when runs "
-                                                       "failed.")] = False) -> None:
+                                                       "failed.")] = False,
+          force: Annotated[bool, typer.Option("--force", help="Replace an earlier sweep's files in --out.")] = False,
+          ) -> None:
     """Run workloads x options x parameter values x seeds on Dask: one Parquet row per run and a summary.
     Exits 4 when a run failed (its row says why), after writing every result."""
+    _sweep_folder(out, force)  # refused before the runs, not after
     plan = load_grid(grid)
     runs = plan.runs()
     failed, finished = [], []
@@ -180,6 +183,16 @@ def sweep(grid: Annotated[Path, typer.Argument(help="Sweep grid YAML file (workl
     err.print(f"wrote {out / 'runs.parquet'} and {out / 'summary.md'}")
     if failed and not allow_failures:
         raise typer.Exit(EXIT_RUNS_FAILED)
+
+
+def _sweep_folder(out: Path, force: bool) -> None:
+    """Refuse an --out that is a file, or that holds an earlier sweep's results without --force."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: --out: expected a folder for runs.parquet and summary.md; {out} is a file.")
+    there = [n for n in ("runs.parquet", "summary.md") if (out / n).exists()]
+    if there and not force:
+        raise UserError(f"{out}: --out: the folder holds {' and '.join(there)} of an earlier sweep; expected a new "
+                        "folder, or --force to replace them.")
 
 
 @app.command("diff")

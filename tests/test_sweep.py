@@ -164,6 +164,24 @@ def test_bad_grid_exits_2_with_one_paragraph(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_an_earlier_sweep_or_a_file_as_out_is_refused_before_any_run(tmp_path):
+    """`--out` over an earlier sweep's results needs --force; a file as --out is refused; both before any run
+    (exit 2 at once), leaving what was there as it was."""
+    grid = write(tmp_path, {"workloads": ["a.yaml"], "options": ["realtime"]})
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "runs.parquet").write_bytes(b"KEEP")
+    cli = [sys.executable, "-m", "fitness.cli", "sweep", str(grid), "--out"]
+    again = subprocess.run([*cli, str(earlier)], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "--force" in again.stderr and "runs.parquet" in again.stderr
+    assert (earlier / "runs.parquet").read_bytes() == b"KEEP"
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("KEEP")
+    refused = subprocess.run([*cli, str(a_file), "--force"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "is a file" in refused.stderr and a_file.read_text() == "KEEP"
+    assert "Traceback" not in again.stderr + refused.stderr
+
+
 def test_grid_expands_to_the_product_and_defaults_to_every_option(tmp_path):
     plan = sweep.load_grid(write(tmp_path, {"workloads": ["a.yaml", "b.yaml"],
                                             "parameters": {"traffic.rate_rps": [1, 2, 3]}}))
