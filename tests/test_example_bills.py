@@ -67,6 +67,16 @@ def assert_bill(run: OptionRun, meters: dict[str, float], monthly_usd: float) ->
     assert round(bill.monthly, 2) == monthly_usd
 
 
+def assert_serverless(run: OptionRun, served: int, billed_s: float, memory_gb: int, kb_per_request: float,
+                      monthly_usd: float) -> None:
+    """A serverless bill: the seeded requests and billed seconds, compute at memory_gb x 0.00002 per second,
+    data at kb_per_request a request, and the month to the cent."""
+    req, billed = run.summary.requests, run.result.figures.details["billed_seconds"]
+    assert req.served == served and billed == pytest.approx(billed_s, abs=1e-6)
+    assert_bill(run, {"compute": billed * memory_gb * SERVERLESS, "data": gb(req.served * kb_per_request) * DATA},
+                monthly_usd)
+
+
 def test_churn_scoring_batch_once_a_day():
     """churn-scoring, batch on 2 x ml.m5.xlarge, one job a day: 1,001,869 records.
     - instances: 13,805.42 instance-seconds (325.4 s start-up each, then the job) x 0.23 / 3600 = 0.8820 USD
@@ -89,10 +99,8 @@ def test_design_reference_serverless():
     - data: 864,192 x (2 + 1) KB = 2.4725 GB x 0.016 = 0.0396 USD.
     The 6 h 0.6686 USD, the month 0.6686 x 730 / 6 = 81.35 USD."""
     run = pinned("design-reference", "serverless", {"memory_mb": 2048, "max_concurrency": 50,
-                                                    "provisioned_concurrency": 0, "keep_alive_s": 600})
-    req, billed = run.summary.requests, run.result.figures.details["billed_seconds"]
-    assert req.served == 864_192 and billed == pytest.approx(15_725.892, abs=1e-6)
-    assert_bill(run, {"compute": billed * 2 * SERVERLESS, "data": gb(req.served * 3) * DATA}, 81.35)
+                                         "provisioned_concurrency": 0, "keep_alive_s": 600})
+    assert_serverless(run, served=864_192, billed_s=15_725.892, memory_gb=2, kb_per_request=3, monthly_usd=81.35)
 
 
 def test_flagship_week_serverless():
@@ -101,10 +109,8 @@ def test_flagship_week_serverless():
     - data: 12,098,087 x (4 + 2) KB = 69.2258 GB x 0.016 = 1.1076 USD.
     The week 11.6801 USD, the month 11.6801 x 2,628,000 / 604,800 = 50.75 USD."""
     run = pinned("flagship-week", "serverless", {"memory_mb": 2048, "max_concurrency": 20,
-                                                 "provisioned_concurrency": 0})
-    req, billed = run.summary.requests, run.result.figures.details["billed_seconds"]
-    assert req.served == 12_098_087 and billed == pytest.approx(264_313.188, abs=1e-6)
-    assert_bill(run, {"compute": billed * 2 * SERVERLESS, "data": gb(req.served * 6) * DATA}, 50.75)
+                                         "provisioned_concurrency": 0})
+    assert_serverless(run, served=12_098_087, billed_s=264_313.188, memory_gb=2, kb_per_request=6, monthly_usd=50.75)
 
 
 def test_fraud_detection_serverless():
@@ -113,10 +119,8 @@ def test_fraud_detection_serverless():
     - data: 864,192 x (2 + 1) KB = 2.4725 GB x 0.016 = 0.0396 USD.
     The 6 h 0.4580 USD, the month 0.4580 x 730 / 6 = 55.73 USD."""
     run = pinned("fraud-detection", "serverless", {"memory_mb": 1024, "max_concurrency": 20,
-                                                   "provisioned_concurrency": 0})
-    req, billed = run.summary.requests, run.result.figures.details["billed_seconds"]
-    assert req.served == 864_192 and billed == pytest.approx(20_924.352, abs=1e-6)
-    assert_bill(run, {"compute": billed * 1 * SERVERLESS, "data": gb(req.served * 3) * DATA}, 55.73)
+                                         "provisioned_concurrency": 0})
+    assert_serverless(run, served=864_192, billed_s=20_924.352, memory_gb=1, kb_per_request=3, monthly_usd=55.73)
 
 
 def test_fraud_scoring_400_realtime():
@@ -137,10 +141,8 @@ def test_fruit_router_serverless():
     - data: 57,521 x (150 + 1) KB = 8.2833 GB x 0.016 = 0.1325 USD.
     The 6 h 0.2196 USD, the month 0.2196 x 730 / 6 = 26.72 USD."""
     run = pinned("fruit-router", "serverless", {"memory_mb": 1024, "max_concurrency": 20,
-                                                "provisioned_concurrency": 0})
-    req, billed = run.summary.requests, run.result.figures.details["billed_seconds"]
-    assert req.served == 57_521 and billed == pytest.approx(4_355.104, abs=1e-6)
-    assert_bill(run, {"compute": billed * 1 * SERVERLESS, "data": gb(req.served * 151) * DATA}, 26.72)
+                                         "provisioned_concurrency": 0})
+    assert_serverless(run, served=57_521, billed_s=4_355.104, memory_gb=1, kb_per_request=151, monthly_usd=26.72)
 
 
 def test_image_voting_multi_container():
@@ -217,10 +219,8 @@ def test_nlp_pipeline_three_serverless_endpoints():
       324,771 x 15 KB = 4.6459 GB x 0.016 = 0.0743 USD.
     The 6 h 0.8241 USD, the month 0.8241 x 730 / 6 = 100.26 USD."""
     run = pinned("nlp-pipeline", "serverless", {"memory_mb": 2048, "max_concurrency": 20,
-                                                "provisioned_concurrency": 0})
-    req, billed = run.summary.requests, run.result.figures.details["billed_seconds"]
-    assert req.served == 324_771 and billed == pytest.approx(18_743.322, abs=1e-6)
-    assert_bill(run, {"compute": billed * 2 * SERVERLESS, "data": gb(req.served * 15) * DATA}, 100.26)
+                                         "provisioned_concurrency": 0})
+    assert_serverless(run, served=324_771, billed_s=18_743.322, memory_gb=2, kb_per_request=15, monthly_usd=100.26)
 
 
 def test_radiology_async_from_zero():

@@ -11,6 +11,12 @@ from fitness.engine.result import Recommendation
 from sim.options import option_def
 
 
+def config_types(config) -> list[str]:
+    """The instance types a simulated configuration (`SimConfig`) uses, option-wide or per model."""
+    knobs = [config.option, *config.models.values()]
+    return sorted({k["instance_type"] for k in knobs if isinstance(k.get("instance_type"), str)})
+
+
 def burstable_warnings(rec: Recommendation, catalog) -> list[str]:
     """One warning per option simulated on a burstable instance type its data plane gives no CPU credits."""
     out = []
@@ -18,9 +24,7 @@ def burstable_warnings(rec: Recommendation, catalog) -> list[str]:
         res = rec.runs.get(o.option)
         if res is None or option_def(o.option).credits:
             continue
-        knobs = [res.config.option, *res.config.models.values()]
-        names = sorted({k["instance_type"] for k in knobs if isinstance(k.get("instance_type"), str)})
-        for it in (catalog.instances.get(n) for n in names):
+        for it in (catalog.instances.get(n) for n in config_types(res.config)):
             if it is not None and it.burstable is not None:
                 share = it.burstable.baseline_share_per_vcpu.value
                 out.append(f"{o.option}: {it.name} is burstable, and {o.option} does not simulate CPU credits: "

@@ -27,7 +27,7 @@ def close_call(weights: dict[str, float], rec: Recommendation) -> dict | None:
     the function the lead rests on and those the runner-up wins, the paired per-seed difference when
     replicated (`Intervals.scores`, the seeds in the same order for both), whether the call is close
     (within the materiality threshold in score or cost), and one sentence saying so."""
-    ranked = sorted((o for o in rec.options if o.feasible and o.rank), key=lambda o: o.rank)
+    ranked = rec.ranked
     if len(ranked) < 2:
         return None
     a, b = ranked[0], ranked[1]

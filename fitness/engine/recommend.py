@@ -141,7 +141,7 @@ def _sensitivity(asked: Workload, chosen: Workload, rec: Recommendation,
 
     today = at_traffic(chosen, 1.0, rec.scenario_requests, rec.horizon_s)
     scenario = build(today)
-    top = tuple(o.option for o in sorted((o for o in rec.options if o.feasible and o.rank), key=lambda o: o.rank)[:2])
+    top = tuple(o.option for o in rec.ranked[:2])
 
     def evaluate_with(catalog) -> Recommendation:
         if progress:

@@ -143,6 +143,11 @@ class Recommendation:
         return next((o for o in self.options if o.option == option_id), None)
 
     @property
+    def ranked(self) -> list[RankedOption]:
+        """The feasible options in rank order (best first)."""
+        return sorted((o for o in self.options if o.feasible and o.rank), key=lambda o: o.rank)
+
+    @property
     def best(self) -> RankedOption | None:
         """The recommended option (None when nothing is feasible)."""
         return self.option(self.recommended)

@@ -114,7 +114,7 @@ def traffic_sensitivity(rec: Recommendation, evaluate: Evaluate) -> list[dict]:
             entry["crossover_multiple"] = x
             entry["statement"] = (f"{side.capitalize()} about {x:.2g} x today's traffic, {win} becomes the "
                                   f"better choice: {_why(at, rec.recommended, win)}; at {m:g} x"
-                                  f"{_resized(rec, at, win, m, lead=',')}.")
+                                  f"{_resized(rec, at, win, m)}.")
         out.append(entry)
     return out
 
@@ -124,10 +124,10 @@ def _deploy(at: Recommendation, option: str | None) -> str:
     return deployable((at.sizing.get(option) or {}).get("chosen")) if option else ""
 
 
-def _resized(rec: Recommendation, at: Recommendation, option: str, m: float, lead: str = ",") -> str:
+def _resized(rec: Recommendation, at: Recommendation, option: str, m: float) -> str:
     """', re-sized to <configuration>', what today's configuration's headroom says of it, and the window
     simulated when the run was shortened."""
-    text = f"{lead} re-sized to {_deploy(at, option)}" if _deploy(at, option) else ""
+    text = f", re-sized to {_deploy(at, option)}" if _deploy(at, option) else ""
     best = rec.best
     if best is not None and best.option == option and best.headroom is not None and m > 1:
         h = best.headroom.multiple
@@ -159,7 +159,7 @@ def with_fact(catalog, section: str, name: str, factor: float):
 def assumption_sensitivity(rec: Recommendation, catalog, evaluate_with: Callable) -> list[dict]:
     """Per assumption and factor, the winner between the recommended option and the runner-up when that
     fact is halved or doubled (`evaluate_with(catalog)` ranks the two in today's configurations)."""
-    ranked = sorted((o for o in rec.options if o.feasible and o.rank), key=lambda o: o.rank)
+    ranked = rec.ranked
     if len(ranked) < 2:
         return []
     out = []

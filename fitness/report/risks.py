@@ -8,21 +8,16 @@ facts `catalogs/rubrics/risks.yaml`, each with its source.
 from __future__ import annotations
 
 import catalogs
+from fitness.engine.caveats import config_types
 from fitness.engine.result import RankedOption, Recommendation
 from fitness.report.blocks import Block, Bullets, Text
 from sim.catalog import load_catalog
 
 
-def _types(o: RankedOption) -> list[str]:
-    """Instance types the option's simulated configuration uses."""
-    knobs = [o.config.option, *o.config.models.values()]
-    return sorted({k["instance_type"] for k in knobs if isinstance(k.get("instance_type"), str)})
-
-
 def option_risks(o: RankedOption, catalog) -> list[str]:
     """One line per risk of option `o` as simulated."""
     rule, out = catalogs.rubric("risks"), []
-    types = _types(o)
+    types = config_types(o.config)
     peak = o.instances.max if o.instances is not None else 0
     if types:
         low = o.instances.mean if o.instances is not None else 0
@@ -53,7 +48,7 @@ def option_risks(o: RankedOption, catalog) -> list[str]:
 def risks_section(rec: Recommendation, catalog=None) -> list[Block]:
     """Risks of the recommended option and of the runner-up (nothing when no option is feasible)."""
     cat = catalog or load_catalog((rec.reproduce or {}).get("catalog") or "aws/us-east-1")
-    ranked = sorted((o for o in rec.options if o.feasible and o.rank), key=lambda o: o.rank)[:2]
+    ranked = rec.ranked[:2]
     out: list[Block] = []
     for o, role in zip(ranked, ("recommended", "runner-up"), strict=False):
         out += [Text("h3", f"`{o.option}` ({role})"), Bullets(option_risks(o, cat))]
