@@ -22,7 +22,9 @@ from fitness.diff import render_markdown as render_diff
 from fitness.engine.recommend import recommend as recommend_workload
 from fitness.engine.run import simulate as simulate_option
 from fitness.errors import UserError
+from fitness.escape import path_part
 from fitness.export import build as ex
+from fitness.outputs import check_new_file, check_tree, write_file, write_tree
 from fitness.report.adr import render_html, render_markdown, to_json
 from fitness.report.terminal import answer, progress_lines, ranking_table, summary_table
 from fitness.sweep import load_grid, run_sweep, summary_markdown, summary_rows, to_frame
@@ -115,7 +117,7 @@ def recommend(workload: WorkloadArg,
     """
     wl = load_workload(workload)
     if out is not None:
-        _new_file(out, [workload], force)  # refused before minutes of simulation, not after
+        check_new_file(out, [workload], force)  # refused before minutes of simulation, not after
     kind = fmt or {".html": RecFormat.html, ".json": RecFormat.json}.get((out or Path()).suffix, RecFormat.md)
     with progress_lines(err, "simulating") as step:
         rec = recommend_workload(wl, progress=step)
@@ -126,7 +128,7 @@ def recommend(workload: WorkloadArg,
         if out is None:
             typer.echo(text, nl=False)
         else:
-            _write(out, text)
+            write_file(out, text)
             err.print(Text(f"wrote {out}"))
     show = err if report_to_stdout else Console()
     show.print(Text(answer(rec)))
@@ -153,7 +155,7 @@ def sweep(grid: Annotated[Path, typer.Argument(help="Sweep grid YAML file (workl
           ) -> None:
     """Run workloads x options x parameter values x seeds on Dask: one Parquet row per run and a summary.
     Exits 4 when a run failed (its row says why), after writing every result."""
-    _sweep_folder(out, force)  # refused before the runs, not after
+    _sweep_folder(out, force, [grid])  # refused before the runs, not after
     plan = load_grid(grid)
     runs = plan.runs()
     failed, finished = [], []
@@ -166,13 +168,8 @@ def sweep(grid: Annotated[Path, typer.Argument(help="Sweep grid YAML file (workl
 
         rows = run_sweep(runs, scheduler, workers, progress=done)
     df = to_frame(rows, plan.parameters)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        df.assign(fitness_version=__version__).to_parquet(out / "runs.parquet", index=False)
-        (out / "summary.md").write_text(summary_markdown(df, plan.parameters, f"Sweep {grid.name}"), "utf-8")
-    except OSError as e:
-        raise UserError(f"{out}: cannot write the sweep results ({e}); expected --out DIR to be a writable "
-                        "folder.") from e
+    write_tree(out, {"runs.parquet": df.assign(fitness_version=__version__).to_parquet(index=False),
+                     "summary.md": summary_markdown(df, plan.parameters, f"Sweep {grid.name}")})
     headers, cells = summary_rows(df, plan.parameters)
     table = Table(title=f"{grid.name}: cheapest qualifying option ({len(failed)} of {len(df)} runs failed)")
     for h in headers:
@@ -185,11 +182,11 @@ def sweep(grid: Annotated[Path, typer.Argument(help="Sweep grid YAML file (workl
         raise typer.Exit(EXIT_RUNS_FAILED)
 
 
-def _sweep_folder(out: Path, force: bool) -> None:
+def _sweep_folder(out: Path, force: bool, inputs: list[Path]) -> None:
     """Refuse an --out that is a file, or that holds an earlier sweep's results without --force."""
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: --out: expected a folder for runs.parquet and summary.md; {out} is a file.")
-    there = [n for n in ("runs.parquet", "summary.md") if (out / n).exists()]
+    there = check_tree(out, ["runs.parquet", "summary.md"], inputs)
     if there and not force:
         raise UserError(f"{out}: --out: the folder holds {' and '.join(there)} of an earlier sweep; expected a new "
                         "folder, or --force to replace them.")
@@ -220,28 +217,6 @@ class Family(StrEnum):
     lognormal = "lognormal"
     gamma = "gamma"
     empirical = "empirical"
-
-
-def _new_file(out: Path, inputs: list[Path | None], force: bool) -> None:
-    """Refuse to write over an input file (even with --force) or over an existing file without --force."""
-    for src in (p for p in inputs if p is not None):
-        if out.resolve() == src.resolve():
-            raise UserError(f"{out}: --out: expected a new file; {out} is one of the inputs, which are never "
-                            "overwritten. Choose another --out.")
-    if out.exists() and not force:
-        raise UserError(f"{out}: --out: the file exists; expected a new path, or --force to replace it.")
-
-
-def _write(out: Path, text: str) -> None:
-    """Write `text` whole or not at all (a temporary file beside `out`, renamed over it), turning OS errors
-    into a user error."""
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"{out}: --out: cannot write the file ({e}); expected a writable path.") from e
 
 
 Opt = typer.Option
@@ -277,12 +252,12 @@ def calibrate_cmd(
     from fitness.calibration.calibrate import Inputs, calibrate  # loads scipy, slow to import: only when asked
 
     out = out or workload.with_name(f"{workload.stem}.calibrated{workload.suffix or '.yaml'}")
-    _new_file(out, [workload, *measurements, cold_starts, overhead], force)
+    check_new_file(out, [workload, *measurements, cold_starts, overhead], force)
     inputs = Inputs(tuple(measurements), column=column, unit=unit and unit.value, where=where, family=family.value,
                     stat=stat, cold_column=cold_column, cold_starts=cold_starts,
                     cold_unit=cold_unit and cold_unit.value, overhead=overhead)
     result = calibrate(workload, model, inputs, out)
-    _write(out, result.text)
+    write_file(out, result.text)
     console = Console()
     for fit in result.fits:
         console.print(fit.line(), markup=False, highlight=False, soft_wrap=True)
@@ -305,9 +280,9 @@ def import_trace(
     """Turn a CloudWatch Invocations export into a per-minute count trace that `traffic: trace` replays."""
 
     out = out or export.with_name(f"{export.stem}.trace.csv")
-    _new_file(out, [export], force)
+    check_new_file(out, [export], force)
     trace = count_trace(read_export(export, "EXPORT", column), "EXPORT")
-    _write(out, trace.to_csv())
+    write_file(out, trace.to_csv())
     first, last = trace.frame["timestamp"].iloc[[0, -1]]
     per = trace.period_s
     Console().print(f"{export}: {len(trace.frame):,} periods of {per:g} s ({trace.filled:,} without a datapoint, "
@@ -334,7 +309,8 @@ def export_cmd(workload: WorkloadArg,
     wl = load_workload(workload)
     if option is not None:
         ex.check_option(option)
-    if out is not None and (there := ex.existing_files(out)) and not force:
+    inputs = [workload, from_json, *wl.input_files]
+    if out is not None and (there := check_tree(out, ex.fixed_files(out), inputs)) and not force:
         _refuse(out, there)
     if from_json is not None:
         result, source = ex.read_result(from_json), str(from_json)
@@ -343,16 +319,11 @@ def export_cmd(workload: WorkloadArg,
             result = ex.sized_result(wl, option) if option else recommend_workload(wl).to_dict()
         source = str(workload)
     dep = ex.export(wl, result, option, source)
-    folder = out or Path(f"{dep.workload}-{dep.option}-export")
+    folder = out or Path(f"{path_part(dep.workload)}-{dep.option}-export")
     files = dep.files()
-    if (there := ex.existing_files(folder, list(files))) and not force:
+    if (there := check_tree(folder, list(files), inputs)) and not force:
         _refuse(folder, there)
-    try:
-        for rel, text in files.items():
-            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            (folder / rel).write_text(text, encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"--out {folder}: cannot write the export ({e}); expected a writable folder.") from e
+    write_tree(folder, files)
     _print_export(dep, folder, list(files), ex.stale_calls(folder, list(files)))
 
 

@@ -39,6 +39,7 @@ from fitness.report.plots import (
 from fitness.text import duration_text
 from fitness.workload.spec import Budget, load_workload
 from sim.results import SimConfig, Timeline
+from tests.markdown_check import fences, headings, unsafe_elements
 
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = '</script><script>console.log("INJECTED")</script><img src=x onerror="console.log(\'INJECTED\')">'
@@ -227,6 +228,22 @@ def test_markdown_renders_optional_fields(rich):
     assert f"EXPLAINED-{rich.recommended}" in md.split("## Rationale", 1)[1]
     assert "Tied with `multi-model`" in md and "### Confidence intervals" in md
     assert "Latency SLO: p99 <= 200 ms" in md and "Budget: 60.00 USD/month" in md and "| fraud-xgb |" in md
+
+
+def test_markdown_user_text_stays_inert_in_a_viewer(rec):
+    """Issue 17: the Markdown report with every user-controlled text carrying HTML, a link, a heading after a
+    line break and backticks: a viewer that renders raw HTML creates no element of it, and no heading but
+    ours."""
+    bad = _injected(rec)
+    base = {f.name: getattr(bad, f.name) for f in dataclasses.fields(Recommendation)}
+    base.update(workload="w`" + PAYLOAD + "\n# Owned [x](javascript:alert(1)) <javascript:alert(1)>",
+                reproduce={**rec.reproduce, "command": "fitness recommend 'a```\n# Owned.yaml'"})
+    md = render_markdown(Recommendation(**base))
+    assert unsafe_elements(md) == []
+    assert len(headings(md)) == 1 and headings(md)[0].startswith("ADR: hosting for w")
+    assert "Owned" not in " ".join(headings(md, 2) + headings(md, 3))
+    assert any("a```\n# Owned.yaml" in f for f in fences(md))  # the file name stays inside its code block
+    assert unsafe_elements(PAYLOAD) != []  # the check sees the payload when it is not escaped
 
 
 def test_markdown_numbers_come_from_the_recommendation(rec):

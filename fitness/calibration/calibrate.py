@@ -32,6 +32,7 @@ from fitness.calibration import cloudwatch as cw
 from fitness.calibration.fits import Fit, fit_aggregates, fit_samples, sig
 from fitness.calibration.yaml_edit import set_model_fields
 from fitness.errors import UserError
+from fitness.escape import one_line
 from fitness.workload.spec import ModelEntry, load_workload, parse_workload
 from sim.catalog import load_catalog
 from sim.errors import did_you_mean
@@ -333,9 +334,11 @@ def _new_text(workload: Path, index: int, updates: dict, fits: list, notes: list
     header = [f"# Calibrated by `fitness calibrate` from {sources}: models[{index}] {', '.join(updates)}; "
               f"everything else as in {workload.name}."]
     header += [f"# {f.line()}" for f in fits if f is not None] + [f"# {n}" for n in notes]
+    header = [one_line(h) for h in header]  # a file name holding a line break must not become a YAML key
     if edited is not None:
         return "\n".join(header) + "\n" + edited, True
     data = yaml.safe_load(original)
     data["models"][index].update(updates)
-    header.append(f"# PyYAML re-wrote this file from the data: the comments of {workload.name} are not in it.")
+    header.append(one_line(f"# PyYAML re-wrote this file from the data: the comments of {workload.name} are not "
+                           "in it."))
     return "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), False

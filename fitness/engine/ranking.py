@@ -9,6 +9,7 @@ from fitness.engine.constraints import binding, constrained
 from fitness.engine.functions import FUNCTIONS, Context, evaluate
 from fitness.engine.result import RankedOption, Recommendation
 from fitness.engine.run import OptionRun
+from fitness.escape import shell_arg
 from fitness.version import __version__
 from fitness.workload.scenario import assumed
 from fitness.workload.spec import Workload
@@ -62,5 +63,5 @@ def assumptions(catalog: Catalog, objs: list[Summary]) -> list[dict]:
 
 def reproduce(wl: Workload, catalog: Catalog) -> dict:
     """How to get the same numbers again."""
-    return {"command": f"fitness recommend {wl.source or '<workload.yaml>'}", "seed": wl.seed,
+    return {"command": f"fitness recommend {shell_arg(wl.source) if wl.source else '<workload.yaml>'}", "seed": wl.seed,
             "version": __version__, "catalog": catalog.name, "catalog_retrieved": str(catalog.retrieved)}

@@ -192,16 +192,13 @@ def _scaling_calls(plan: ExportPlan, s: EndpointSet, name: str) -> list[ApiCall]
     return out
 
 
-def existing_files(folder: Path, paths: list[str] | None = None) -> list[str]:
-    """Which of `paths` (default: the fixed names of every export) already exist under `folder`; a UserError
-    if `folder` is a file. Reads only: the CLI decides and writes."""
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"--out {folder}: this is a file; expected a folder to write the export into.")
-    if paths is None:
-        boto3 = folder / "boto3"
-        fixed = [p for p in ("TODO.md", "cloudformation.json") if (folder / p).exists()]
-        return fixed + (sorted(f"boto3/{p.name}" for p in boto3.glob("*.json")) if boto3.is_dir() else [])
-    return [p for p in paths if (folder / p).exists()]
+def fixed_files(folder: Path) -> list[str]:
+    """The paths every export writes, and the boto3 call files already in `folder`: what to check before
+    simulating (the full list is known only after)."""
+    boto3 = folder / "boto3"
+    calls = sorted(f"boto3/{p.name}" for p in boto3.glob("*.json")) if boto3.is_dir() and \
+        not boto3.is_symlink() else []
+    return ["TODO.md", "cloudformation.json", *calls]
 
 
 def stale_calls(folder: Path, paths: list[str]) -> list[str]:

@@ -12,6 +12,7 @@ import numpy as np
 
 from fitness.engine.queueing import Demand, Plan, allowance, count_needed, sizing_window_s
 from fitness.engine.sizing import FLEET_PINS, Runner, autoscale, pinned_config, tracked_config
+from fitness.escape import one_line, path_part
 from fitness.export.aws import EndpointSet, ExportPlan
 from fitness.export.hosting import used
 from fitness.options import OptionUnit, register
@@ -143,7 +144,8 @@ def triton_config(model: ModelSpec, cfg) -> str:
     """The config.pbtxt settings of one model that the simulation's dynamic batcher used."""
     preferred = (f"  preferred_batch_size: [ {', '.join(str(b) for b in sorted(set(cfg.preferred_batch_sizes)))} ]\n"
                  if cfg.preferred_batch_sizes else "")
-    return (f"# {model.name}: merge into {model.name}/config.pbtxt in the Triton model repository\n"
+    folder = path_part(model.name)  # Triton serves a model under its repository folder's name
+    return (f"# {one_line(model.name)}: merge into {folder}/config.pbtxt in the Triton model repository\n"
             f"max_batch_size: {cfg.max_batch_size}\n"
             f"dynamic_batching {{\n{preferred}"
             f"  max_queue_delay_microseconds: {round(cfg.max_queue_delay_ms * 1000)}\n}}\n"
@@ -161,7 +163,7 @@ def build_triton(plan: ExportPlan) -> list[EndpointSet]:
                        f"{env['SAGEMAKER_TRITON_DEFAULT_MODEL_NAME']}: write its config.pbtxt (platform ensemble) "
                        "wiring your models' tensors; the simulation ran it on the instance that took the request.")
     elif len(hosted) == 1:
-        env["SAGEMAKER_TRITON_DEFAULT_MODEL_NAME"] = hosted[0].name
+        env["SAGEMAKER_TRITON_DEFAULT_MODEL_NAME"] = path_part(hosted[0].name)  # the repository folder's name
     else:
         plan.notes.add(f"Not exported exactly: the simulation loaded all {len(hosted)} models on every instance with "
                        "each request naming one, but SageMaker's Triton container in single-model mode serves one "
@@ -175,7 +177,7 @@ def build_triton(plan: ExportPlan) -> list[EndpointSet]:
         if m.kind == "logic":
             plan.notes.add(f"{m.name} is a business-logic step: a Python-backend model in the repository, no batching.")
         else:
-            plan.files[f"triton/{m.name}/config.pbtxt"] = triton_config(m, cfg)
+            plan.files[f"triton/{path_part(m.name)}/config.pbtxt"] = triton_config(m, cfg)
     variant = plan.variant(c["instance_type"], c["initial_count"])
     return [EndpointSet(plan.option, {"PrimaryContainer": container}, variant, scaling=plan.fleet_scaling())]
 

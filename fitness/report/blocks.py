@@ -1,7 +1,8 @@
 """Rendering the ADR's blocks to Markdown and to one self-contained offline HTML page.
 
 The document is a list of (section title, blocks) built by `fitness.report`; this module only turns
-blocks into text. User text is escaped on its way into HTML.
+blocks into text. User text is escaped on its way into HTML
+and made inert on its way into Markdown (`fitness.escape`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fitness.engine.ranking import Recommendation
+from fitness.escape import md_fence, md_inline
 from fitness.report.plots import applicable, charts_html, plotly_script
 
 
@@ -59,7 +61,7 @@ class Section:
 # --- renderers ---------------------------------------------------------------------------------------
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md_inline(text).replace("|", "\\|")
 
 
 _MD_MARK = {"best": "★ ", "warn": "⚠ ", "bad": "✗ "}
@@ -68,14 +70,16 @@ _MD_MARK = {"best": "★ ", "warn": "⚠ ", "bad": "✗ "}
 def _md_block(b: Block, rec: Recommendation) -> list[str]:
     """Markdown lines of one block."""
     if isinstance(b, Text):
-        return {"p": [b.text], "note": [f"_{b.text}_"], "h3": [f"### {b.text}"],
-                "code": ["```bash", b.text, "```"]}[b.kind] + [""]
+        if b.kind == "code":
+            return [*md_fence("bash", b.text), ""]
+        t = md_inline(b.text)
+        return {"p": [t], "note": [f"_{t}_"], "h3": [f"### {t}"]}[b.kind] + [""]
     if isinstance(b, Bullets):
-        return [f"- {i}" for i in b.items] + [""]
+        return [f"- {md_inline(i)}" for i in b.items] + [""]
     if isinstance(b, Table):
         marks = b.marks or [""] * len(b.rows)
         rows = [[_MD_MARK.get(m, "") + r[0], *r[1:]] for r, m in zip(b.rows, marks, strict=True)]
-        return (["| " + " | ".join(b.headers) + " |", "|" + "---|" * len(b.headers)]
+        return (["| " + " | ".join(_md_cell(h) for h in b.headers) + " |", "|" + "---|" * len(b.headers)]
                 + ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows] + [""])
     names = ", ".join(p.title.lower() for p in applicable(rec))
     return [f"_Charts ({names}) are in the HTML report (`--format html`)._", ""] if names else []
@@ -83,7 +87,7 @@ def _md_block(b: Block, rec: Recommendation) -> list[str]:
 
 def markdown(rec: Recommendation, status: str, doc: list) -> str:
     """The ADR as Markdown: title, status line, then each section's blocks."""
-    lines = [f"# ADR: hosting for {rec.workload}", "", status, ""]
+    lines = [f"# ADR: hosting for {md_inline(rec.workload)}", "", md_inline(status), ""]
     for title, blocks in doc:
         body = [line for b in blocks for line in _md_block(b, rec)]
         if body:

@@ -227,6 +227,14 @@ class Workload(BaseModel):
         """Folder that relative paths in the workload are resolved against."""
         return Path(self.source).resolve().parent if self.source else Path.cwd()
 
+    @property
+    def input_files(self) -> tuple[Path, ...]:
+        """The files this workload reads besides itself (trace, service-time CSVs, catalog), which no command
+        may overwrite."""
+        names = [getattr(self.traffic, "trace", None), self.catalog if self.catalog.endswith((".yaml", ".yml"))
+                 else None, *(getattr(m.service_time, "csv", None) for m in self.models)]
+        return tuple(self.base_dir / n for n in names if n)
+
     def option_config(self, option_id: str) -> BaseModel:
         """The validated config of an option: the workload's, or the option's defaults."""
         opt = load_all()[option_id]
