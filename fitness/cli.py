@@ -28,6 +28,7 @@ from fitness.outputs import check_new_file, check_tree, write_file, write_tree
 from fitness.report.adr import render_html, render_markdown, to_json
 from fitness.report.terminal import answer, progress_lines, ranking_table, summary_table
 from fitness.sweep import load_grid, run_sweep, summary_markdown, summary_rows, to_frame
+from fitness.workload.checks import unit_warnings
 from fitness.workload.scenario import build, quota_notes
 from fitness.workload.spec import load_workload, workload_schema
 
@@ -80,6 +81,8 @@ def validate(workload: WorkloadArg) -> None:
                f"{sc.n:,} requests over {sc.horizon_s / 3600:.2f} h).")
     for note in quota_notes(wl, sc):
         typer.echo(f"quota: {note}; that option will be ruled out.")
+    for note in unit_warnings(wl, sc.catalog):
+        typer.echo(f"warning: {note}")
 
 
 @app.command()
@@ -161,10 +164,13 @@ def sweep(grid: Annotated[Path, typer.Argument(help="Sweep grid YAML file (workl
     failed, finished = [], []
     with progress_lines(err, "sweep:") as step:
 
+        every = max(1, len(runs) // 20)  # about 20 lines in a CI log, not one per run of a 80,000-run grid
+
         def done(row: dict) -> None:
             failed.extend([row] if row.get("error") else [])
             finished.append(row)
-            step(f"{len(finished)} of {len(runs)} runs done, {len(failed)} failed")
+            if len(finished) % every == 0 or len(finished) == len(runs):
+                step(f"{len(finished)} of {len(runs)} runs done, {len(failed)} failed")
 
         rows = run_sweep(runs, scheduler, workers, progress=done)
     df = to_frame(rows, plan.parameters)
@@ -346,9 +352,10 @@ def _print_export(dep, folder: Path, written: list[str], stale: list[str]) -> No
     for p in dep.placeholders:
         out.print(f"  {p.token}: {p.what}", highlight=False, markup=False, soft_wrap=True)
     if stale:
-        err.print(f"warning: {folder}/boto3 also holds {len(stale)} file(s) this export did not write "
-                  f"({', '.join(stale[:3])}...): remove them before running the boto3 script, which runs every "
-                  "file there.", highlight=False, markup=False)
+        err.print(f"warning: {folder} also holds {len(stale)} file(s) this export did not write "
+                  f"({', '.join(stale[:3])}{', ...' if len(stale) > 3 else ''}) from an earlier export: remove "
+                  "them before deploying (the boto3 script runs every file in boto3/).", highlight=False,
+                  markup=False)
 
 
 def _is_click(e: Exception, name: str) -> bool:

@@ -31,8 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from fitness.engine.constraints import constraint_reasons
 from fitness.engine.run import simulate
 from fitness.errors import UserError, from_input_error
-from fitness.workload.spec import Workload, parse_workload, read_yaml_mapping, strict_yaml
+from fitness.workload.spec import Workload, parse_workload
 from fitness.workload.validation import describe_validation_error, field_path
+from fitness.workload.yamlio import TooLarge, read_yaml_mapping, strict_yaml
 from sim.errors import InputError
 from sim.options import load_all, option_def
 from sim.summary import Summary
@@ -51,6 +52,10 @@ RESULT_COLUMNS = ("feasible", "reasons", "violations", "meets_constraints",
                   "error", "elapsed_s")
 """Columns after workload, option, the parameters and seed; `elapsed_s` is wall time, the only unseeded one."""
 
+MAX_RUNS = 100_000
+"""Most runs one sweep may hold (workloads x options x parameter combinations x seeds): our limit. At a
+few seconds a run on a laptop's cores that is days of work; larger grids are better split or sampled."""
+
 _INTEGER = ("seed", "requests.offered", "requests.served", "requests.throttled", "requests.failed",
             "cold_starts.count")
 _PATH = re.compile(r"[A-Za-z_][\w-]*(\[\d+\])*(\.[A-Za-z_][\w-]*(\[\d+\])*)*")
@@ -65,7 +70,7 @@ class Grid(BaseModel):
     and `seeds` to each workload's own seed.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     workloads: tuple[str, ...] = Field(min_length=1)
     options: tuple[str, ...] | None = Field(default=None, min_length=1)
@@ -144,6 +149,19 @@ def _check_options(grid: Grid) -> None:
             raise InputError(name, "distinct values (a repeated one would only repeat runs)", list(values))
 
 
+def _check_runs(grid: Grid) -> None:
+    """The number of runs, counted before any is listed, must be at most `MAX_RUNS`."""
+    n = len(grid.workloads) * len(grid.options or load_all()) * len(grid.seeds or (None,))
+    for values in grid.parameters.values():
+        n *= max(1, len(values))
+    if n > MAX_RUNS:
+        sizes = " x ".join(f"{len(v)} {k}" for k, v in grid.parameters.items())
+        raise InputError("parameters", f"at most {MAX_RUNS:,} runs in one sweep (our limit)",
+                         got=f"{n:,} runs", hint=f"the grid crosses {len(grid.workloads)} workloads, "
+                         f"{len(grid.options or load_all())} options, {len(grid.seeds or (None,))} seeds and "
+                         f"{sizes or 'no parameters'}; split it into several sweeps or sample fewer values")
+
+
 def _check_parameter(name: str, values: tuple) -> None:
     """A parameter is a dotted workload path (not `seed`) with distinct values; options name real fields."""
     field = f"parameters.{name}"
@@ -172,6 +190,9 @@ def _check_paths(grid: Grid, label: str, text: str) -> None:
     """
     try:
         data = strict_yaml(text)
+    except TooLarge as e:  # every run would expand it again: refuse once, before any run
+        raise InputError("workloads", "workload files whose aliases (*name) are each used a few times", label,
+                         hint=f"it holds {e}") from e
     except yaml.YAMLError:
         return  # the runs of this workload report it
     if not isinstance(data, dict):
@@ -199,6 +220,7 @@ def load_grid(path: str | Path) -> Plan:
     texts: dict[str, str] = {}
     try:
         _check_options(grid)
+        _check_runs(grid)
         for name, values in grid.parameters.items():
             _check_parameter(name, values)
         for i, label in enumerate(grid.workloads):

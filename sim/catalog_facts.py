@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Confidence = Literal["high", "medium", "low", "derived", "assumption"]
 """How far a fact can be trusted: documented (high) ... chosen by us for lack of a source (assumption)."""
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
+_FROZEN = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Fact(BaseModel):
@@ -343,9 +343,15 @@ class TritonFacts(BaseModel):
 
 
 class ExportFacts(BaseModel):
-    """Limits of the AWS APIs and templates `fitness export` writes for (names, descriptions)."""
+    """Limits of the AWS APIs and templates `fitness export` writes for (names, descriptions, and the
+    resources, outputs, parameters and body size of one CloudFormation template, inline or from S3)."""
 
     model_config = _FROZEN
 
     sagemaker_name_max_chars: Fact
     cloudformation_description_max_chars: Fact
+    cloudformation_max_resources: Fact
+    cloudformation_max_outputs: Fact
+    cloudformation_max_parameters: Fact
+    cloudformation_template_max_bytes: Fact
+    cloudformation_inline_template_max_bytes: Fact

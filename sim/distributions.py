@@ -17,7 +17,7 @@ _Z99 = NormalDist().inv_cdf(0.99)  # the lognormal is fitted through its 50th an
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
 
     @property
     def expected_ms(self) -> float:  # pragma: no cover - overridden
@@ -124,8 +124,10 @@ class Gamma(_Dist):
     """`gamma`: given by its mean and coefficient of variation."""
     mean_ms: float = Field(gt=0)
     """Mean service time, ms."""
-    cv: float = Field(gt=0)
-    """Coefficient of variation, standard deviation / mean (1 is as variable as exponential, below 1 steadier)."""
+    cv: float = Field(ge=1e-3, le=100)
+    """Coefficient of variation, standard deviation / mean (1 is as variable as exponential, below 1 steadier),
+    0.001 to 100: below that the times are constant to the microsecond (use `constant`); above it almost every
+    draw is 0 and a rare one enormous, no service time seen in practice (use `empirical` for such tails)."""
 
     @property
     def expected_ms(self) -> float:

@@ -12,7 +12,7 @@ from sim.distributions import ServiceTime
 class BatchLatency(BaseModel):
     """Service time of a batch of b requests on a GPU: fixed_ms + per_item_ms x b."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
 
     fixed_ms: float = Field(ge=0)
     """Time of a batch whatever its size, ms."""
@@ -29,7 +29,7 @@ class ModelSpec(BaseModel):
     dynamic batching (Triton); without it the catalog's default curve scales `service_time`.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1)
     """Model name, unique after `count` expansion; the application, routes and popularity weights refer to it."""

@@ -17,7 +17,7 @@ from sim.units import Rate
 class Popularity(BaseModel):
     """How requests spread over the (expanded, ordered) model list: `{zipf: s}` or `{weights: {name: w}}`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
 
     zipf: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     """Zipf exponent s: model i (0-based, in workload order) gets weight 1 / (i + 1)^s; 0 is uniform."""
@@ -49,7 +49,14 @@ class Popularity(BaseModel):
                 raise InputError(f"traffic.popularity.weights.{name}", "the name of a model under `models`",
                                  got=name, hint=did_you_mean(name, model_names))
         raw = np.array([weights.get(name, 0.0) for name in model_names], dtype=np.float64)
-        return raw / raw.sum()
+        return normalised(raw)
+
+
+def normalised(weights: np.ndarray) -> np.ndarray:
+    """Non-negative weights (at least one above 0) scaled to sum 1; scaled by the largest first, so weights
+    near the float maximum do not sum to infinity."""
+    scaled = weights / weights.max()
+    return scaled / scaled.sum()
 
 
 def assign_models(probabilities: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -30,7 +30,7 @@ Offset = Annotated[float, BeforeValidator(parse_duration_s), WithJsonSchema(DURA
 class _Traffic(BaseModel):
     """Fields shared by every pattern."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
 
     rate_multiplier: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     """Factor on the arrival rate (the sensitivity analysis runs traffic x0.5, x2, x10); 1: as given."""

@@ -43,6 +43,8 @@ NAMED_DERIVED = {
 
 CATALOG_DATE = datetime.date(2026, 11, 24)
 EXPORT_DATE = datetime.date(2026, 11, 25)  # the export limits were gathered a day later
+CFN_DATE = datetime.date(2026, 12, 3)  # CloudFormation's template quotas, gathered for issue 17
+CFN_DESCRIPTION = "export.cloudformation_description_max_chars"  # gathered with the other export limits
 CREDITS_DATE = datetime.date(2026, 12, 2)  # the CPU credits of burstable types, later still
 QUOTAS_DATE = datetime.date(2026, 12, 2)  # serverless quotas, the same day
 QUOTA_FACTS = ("serverless.endpoints_per_region", "serverless.startup_limit_s", "realtime.data_price_per_gb")
@@ -91,15 +93,16 @@ def test_every_fact_has_source_and_date(cat: Catalog) -> None:
     facts = cat.facts()
     # instance prices + 4 credit facts per burstable type + 7 realtime + 6 autoscaling + 18 serverless
     # + 1 network + 4 async + 7 object store + 7 batch + 5 co-hosting + 2 multi-model + 2 triton
-    # + 2 commitments + 2 export
+    # + 2 commitments + 7 export
     burstable = sum(it.burstable is not None for it in cat.instances.values())
     assert burstable == 2
-    assert len(facts) == len(cat.instances) + 4 * burstable + 7 + 6 + 18 + 1 + 4 + 7 + 7 + 5 + 2 + 2 + 2 + 2
+    assert len(facts) == len(cat.instances) + 4 * burstable + 7 + 6 + 18 + 1 + 4 + 7 + 7 + 5 + 2 + 2 + 2 + 7
     for path, fact in facts.items():
         assert isinstance(fact, Fact), path
         assert fact.source.strip(), path
         new_type = any(path.startswith(f"instances.{t}.") for t in NEW_TYPES)
-        dated = EXPORT_DATE if path.startswith("export.") else CREDITS_DATE if ".burstable." in path else \
+        dated = (CFN_DATE if path.startswith("export.cloudformation_") and path != CFN_DESCRIPTION else
+                 EXPORT_DATE) if path.startswith("export.") else CREDITS_DATE if ".burstable." in path else \
             QUOTAS_DATE if path in QUOTA_FACTS else BILL_DATE if path in BILL_FACTS or new_type else CATALOG_DATE
         assert fact.retrieved == dated, path
         if fact.confidence == "assumption":
@@ -116,8 +119,11 @@ def test_facts_walk_every_section_in_file_order(raw: dict) -> None:
 
     raw["extra"] = copy.deepcopy(raw["export"])
     facts = Extended.model_validate(raw).facts()
-    assert [p for p in facts if p.startswith("extra.")] == ["extra.sagemaker_name_max_chars",
-                                                           "extra.cloudformation_description_max_chars"]
+    assert [p for p in facts if p.startswith("extra.")] == [
+        "extra.sagemaker_name_max_chars", "extra.cloudformation_description_max_chars",
+        "extra.cloudformation_max_resources", "extra.cloudformation_max_outputs",
+        "extra.cloudformation_max_parameters", "extra.cloudformation_template_max_bytes",
+        "extra.cloudformation_inline_template_max_bytes"]
     sections = list(dict.fromkeys(p.split(".")[0] for p in facts))
     assert sections == ["instances", "realtime", "autoscaling", "serverless", "network", "async_inference",
                         "object_store", "batch", "co_hosting", "multi_model", "triton", "commitments", "export",

@@ -127,21 +127,23 @@ CFN_AS_API = {"AWS::SageMaker::Model": ("sagemaker", "CreateModel", {"ModelName"
 
 def assert_deployable(d: Deployment) -> None:
     """Every boto3 body and every template resource is a valid request once the placeholders are filled in;
-    every placeholder is listed in TODO.md and every template parameter is a listed placeholder."""
+    every placeholder is listed in TODO.md and every template parameter is a listed placeholder (each stack
+    resolves on its own: no stack refers to another's resources or undeclared parameters)."""
     for call in d.calls:
         assert_valid(call.service, call.operation, filled(call.body, d))
-    text = json.dumps([c.body for c in d.calls]) + json.dumps(d.cloudformation)
-    used = set(TOKEN.findall(text)) | set(d.cloudformation["Parameters"])
+    text = json.dumps([c.body for c in d.calls]) + json.dumps(d.cloudformation.templates)
+    used = set(TOKEN.findall(text)) | d.template_parameters
     assert used == {p.name for p in d.placeholders}
     todo = d.files()["TODO.md"]
     assert all(p.token in todo for p in d.placeholders)
-    params = {p.name: p.example for p in d.placeholders if p.name in d.cloudformation["Parameters"]}
-    resources = d.cloudformation["Resources"]
-    for res in resources.values():
-        service, op, supplied = CFN_AS_API[res["Type"]]
-        props = resolve(res["Properties"], params, set(resources))
-        props.pop("ScalingTargetId", None)
-        assert_valid(service, op, {**supplied, **props})
+    for t in d.cloudformation.templates:
+        params = {p.name: p.example for p in d.placeholders if p.name in t["Parameters"]}
+        resources = t["Resources"]
+        for res in resources.values():
+            service, op, supplied = CFN_AS_API[res["Type"]]
+            props = resolve(res["Properties"], params, set(resources))
+            props.pop("ScalingTargetId", None)
+            assert_valid(service, op, {**supplied, **props})
 
 
 def calls(d: Deployment, operation: str) -> list[dict]:
@@ -209,7 +211,7 @@ def test_async_scales_on_backlog_from_zero():
     alarm = calls(d, "PutMetricAlarm")[0]
     assert alarm["MetricName"] == "HasBacklogWithoutCapacity" and TOKEN.fullmatch(alarm["AlarmActions"][0])
     assert any("InvocationTimeoutSeconds=600" in n for n in d.notes)
-    assert "AWS::CloudWatch::Alarm" in {r["Type"] for r in d.cloudformation["Resources"].values()}
+    assert "AWS::CloudWatch::Alarm" in {r["Type"] for r in d.cloudformation.templates[0]["Resources"].values()}
 
 
 def test_each_scale_from_zero_policy_feeds_its_own_alarm():
@@ -243,7 +245,7 @@ def test_batch_transform_job():
     assert (job["MaxConcurrentTransforms"], job["MaxPayloadInMB"], job["BatchStrategy"]) == (4, 6, "MultiRecord")
     assert job["ModelClientConfig"]["InvocationsTimeoutInSeconds"] == s.config.model("m")["invocations_timeout_s"]
     assert "{{RunId}}" in job["TransformJobName"] and "{{TransformInputS3Uri}}" in json.dumps(job)
-    assert {r["Type"] for r in d.cloudformation["Resources"].values()} == {"AWS::SageMaker::Model"}
+    assert {r["Type"] for r in d.cloudformation.templates[0]["Resources"].values()} == {"AWS::SageMaker::Model"}
 
 
 def test_multi_model_endpoint():

@@ -27,7 +27,7 @@ def _fitness_commands() -> list[str]:
 def test_readme_has_the_two_commands():
     assert "fitness recommend examples/" in README
     ci = (ROOT / ".ci" / "run").read_text()
-    test_cmd = 'pip install -e ".[dev]" && python -m pytest'
+    test_cmd = "scripts/setup-tests && python -m pytest"
     assert test_cmd in README and test_cmd in ci
 
 

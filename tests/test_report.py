@@ -1,9 +1,10 @@
 """The recommendation report: Markdown ADR sections, the JSON contract, and the HTML page in a real browser.
 
-The HTML checks run headless Chromium (Debian's `chromium`; `.ci/run` installs it): the page must render
-every declared chart as plotly SVG with no console output at all (plotly logs nothing on a clean render,
-so any CONSOLE line, e.g. "Uncaught ...", is a failure), load nothing from the network, and show user text
-as text (a `</script>` payload in the workload, model, option, reason, config and source must not run).
+The HTML checks run headless Chromium (Debian's `chromium`; `scripts/setup-tests`, the start of the README's
+test command, installs it): the page must render every declared chart as plotly SVG with no console output
+at all (plotly logs nothing on a clean render, so any CONSOLE line, e.g. "Uncaught ...", is a failure), load
+nothing from the network, and show user text as text (a `</script>` payload in the workload, model, option,
+reason, config and source must not run).
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def chromium() -> str:
     """The headless browser; missing is a failure, not a skip (CI installs it)."""
     exe = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
     if exe is None:
-        pytest.fail("chromium is not installed: `apt-get install -y chromium` (Debian; .ci/run does this). The "
+        pytest.fail("chromium is not installed: run `scripts/setup-tests` (the README's test command does). The "
                     "HTML report must be checked in a real browser.")
     return exe
 

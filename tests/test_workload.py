@@ -86,7 +86,7 @@ def test_reserved_and_impossible_fields_are_user_errors():
     ({"models": []}, ["models"]),
     ({"models": [{"name": "m", "service_time": {"dist": "weibull"}}]}, ["models[0].service_time", "weibull"]),
     ({"models": [{"name": "m", "count": 2, "service_time": {"dist": "constant", "value_ms": 1}},
-                 {"name": "m-1", "service_time": {"dist": "constant", "value_ms": 1}}]}, ["unique", "m-1"]),
+                 {"name": "m-1", "service_time": {"dist": "constant", "value_ms": 1}}]}, ["models[1].name", "m-1"]),
     ({"slo": {"delivery": "carrier-pigeon"}}, ["slo.delivery"]),
     ({"catalog": "aws/us-east-2"}, ["catalog", "aws/us-east-1"]),
     ({"options": {"serverless": {"max_concurrency": 5, "provisioned_concurrency": 9}}},

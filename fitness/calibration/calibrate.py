@@ -203,7 +203,7 @@ def _measure(paths: tuple[Path, ...], inputs: Inputs, field: str, quantity: str,
             return _from_requests(frame, first, inputs, field, quantity)
         exports = [cw.from_csv(frame, str(first), field, inputs.column, inputs.stat)]
     else:
-        exports = [cw.read_export(p, field, inputs.column, inputs.stat) for p in paths]
+        exports = [cw.read_export(p, field, inputs.column, inputs.stat, latency=True) for p in paths]
     return _from_export(cw.merge(exports, field), inputs, field, quantity, current), None
 
 
@@ -247,7 +247,12 @@ def _from_export(export: cw.MetricExport, inputs: Inputs, field: str, quantity: 
     frame, why = cw.latency_ms(export, inputs.unit, field)
     if frame.empty:
         raise UserError(f"{export.source}: {field}: expected at least one datapoint with a value, found none.")
-    fit = fit_aggregates(frame, current, quantity)
+    try:
+        fit = fit_aggregates(frame, current, quantity)
+    except ValueError as e:  # only Minimum, Maximum or SampleCount: nothing says where the bulk of the law lies
+        raise UserError(f"{export.source}: {field}: expected Average, Sum with SampleCount, or percentiles (p50, "
+                        f"p99); the export has {', '.join(map(str, frame.columns))}. Export them (for "
+                        "get-metric-data, one query per Stat, or --stat naming the one exported).") from e
     return _noted(fit, f"{export.shape}, {len(frame):,} period(s), unit {why}")
 
 

@@ -7,14 +7,15 @@ Three shapes are read, all holding one row per period (SageMaker publishes its e
   reference: Unit is one of Seconds | Microseconds | Milliseconds | ... | Count | None);
 - the JSON of `aws cloudwatch get-metric-data`: `{"MetricDataResults": [{"Id", "Label", "Timestamps": [...],
   "Values": [...], "StatusCode"}]}` (CloudWatch API reference, MetricDataResult). It names no statistic or
-  unit, so `stat` says which statistic the values are;
+  unit: `fitness.calibration.metric_data` takes the statistic from each result's Id or Label, else `stat`;
 - a CSV: a time column and either statistic columns (Average, Sum, SampleCount, Minimum, Maximum, pNN, as a
   jq flattening of the JSON gives) or one value column per graphed metric, as the CloudWatch console's
   "Download as .csv" gives (we found no published spec of that layout, so any one-time-column CSV is read).
 
 Units: SageMaker's ModelLatency, OverheadLatency and ModelSetupTime are reported in microseconds ("Amazon
 SageMaker AI metrics in Amazon CloudWatch", endpoint invocation metrics). A unit given by the user wins, then
-the export's Unit, then a SageMaker metric's documented unit; otherwise milliseconds are assumed, and said.
+the export's Unit, then a SageMaker metric's documented unit; otherwise milliseconds are assumed, and said,
+except for get-metric-data, which never carries a unit: there the user is asked for --unit.
 Invocations is a count of InvokeEndpoint requests per period, read with the Sum statistic (same page).
 """
 
@@ -27,148 +28,71 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fitness.errors import UserError
-from sim.errors import did_you_mean
-
-STATS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
-"""CloudWatch's plain statistics; percentiles are named pNN (p50, p99, p99.9)."""
-
-UNIT_MS = {"microseconds": 1e-3, "us": 1e-3, "milliseconds": 1.0, "ms": 1.0, "seconds": 1000.0, "s": 1000.0}
-"""Milliseconds per unit, by CloudWatch unit name or short name (lower case)."""
-
-SAGEMAKER_MICROSECONDS = ("ModelLatency", "OverheadLatency", "ModelSetupTime", "ModelLoadingWaitTime",
-                          "ModelDownloadingTime", "ModelLoadingTime", "ContainerLatency")
-"""SageMaker metrics the AWS documentation gives in microseconds."""
-
-_TIME_NAMES = ("timestamp", "timestamps", "time", "date", "datetime")
-
-
-@dataclass(frozen=True, eq=False)
-class MetricExport:
-    """One metric's statistics per period: `frame` is indexed by UTC timestamps (sorted), one column per
-    statistic (SampleCount, Average, Sum, Minimum, Maximum, pNN). `unit` is the export's own unit (None
-    when the file does not say); `shape` names the layout that was read."""
-
-    frame: pd.DataFrame
-    label: str | None
-    unit: str | None
-    source: str
-    shape: str
-
-    @property
-    def period_s(self) -> float | None:
-        """Median spacing of the timestamps in seconds (None with a single row)."""
-        gaps = np.diff(seconds(self.frame.index))
-        return float(np.median(gaps)) if gaps.size else None
+from fitness.calibration.exports import (
+    PERCENTILE,
+    SAGEMAKER_MICROSECONDS,
+    STATS,
+    TIME_NAMES,
+    UNIT_MS,
+    MetricExport,
+    fail,
+    nearest,
+    parse_times,
+    seconds,
+    statistic,
+)
+from fitness.calibration.metric_data import from_json
 
 
-def seconds(index: pd.DatetimeIndex) -> np.ndarray:
-    """Seconds since the first timestamp (whatever resolution pandas stores the index in)."""
-    return ((index - index[0]) / pd.Timedelta(seconds=1)).to_numpy(float) if len(index) else np.array([])
-
-
-def _fail(source: str, field: str, expected: str, hint: str = "") -> UserError:
-    """One paragraph naming the file, the option and what is expected."""
-    return UserError(f"{source}: {field}: expected {expected}." + (f" {hint}" if hint else ""))
-
-
-def _nearest(name: str, choices: list[str]) -> str:
-    """A 'did you mean' sentence, or the list of choices."""
-    return did_you_mean(name, choices, cutoff=0.4) or f"Columns: {', '.join(choices)}."
-
-
-def parse_times(values: pd.Series, source: str, field: str) -> pd.DatetimeIndex:
-    """ISO datetimes or Unix epoch seconds (milliseconds when larger than 1e11) as a UTC index."""
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().all():
-        unit = "ms" if numeric.abs().max() > 1e11 else "s"
-        return pd.DatetimeIndex(pd.to_datetime(numeric, unit=unit, utc=True))
-    stamps = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
-    if stamps.isna().any():
-        row = int(np.argmax(stamps.isna().to_numpy()))
-        raise _fail(source, field, "ISO datetimes (2024-05-01T12:00:00Z) or Unix seconds in every row of the time "
-                    "column", f"Data row {row + 1} holds {values.iloc[row]!r}.")
-    return pd.DatetimeIndex(stamps)
-
-
-def read_export(path: Path, field: str, column: str | None = None, stat: str | None = None) -> MetricExport:
+def read_export(path: Path, field: str, column: str | None = None, stat: str | None = None, *,
+                latency: bool = False) -> MetricExport:
     """Read a CloudWatch export (the shapes of the module docstring); `field` names the option in errors.
 
     `column` picks one metric of a multi-metric file (a CSV column, or a get-metric-data Id or Label);
-    `stat` names the statistic of a single-value series (default Sum for Invocations, else Average).
+    `stat` names the statistic of a single-value series (default Sum for Invocations, else Average; with
+    `latency`, a get-metric-data result naming no statistic is refused instead of read as the Average).
     """
     source = str(path)
     if not path.is_file():
-        raise _fail(source, field, "an existing file (a CloudWatch export or a CSV of measurements)",
+        raise fail(source, field, "an existing file (a CloudWatch export or a CSV of measurements)",
                     "The file does not exist.")
+    stat = stat_option(stat, source)
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise _fail(source, field, "the JSON of `aws cloudwatch get-metric-statistics` or get-metric-data",
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+            raise fail(source, field, "the JSON of `aws cloudwatch get-metric-statistics` or get-metric-data",
                         f"It could not be read ({e}).") from e
-        return _from_json(data, source, field, column, stat)
+        return from_json(data, source, field, column, stat, latency)
     return from_csv(read_csv(path, field), source, field, column, stat)
+
+
+def stat_option(stat: str | None, source: str) -> str | None:
+    """--stat as CloudWatch names it (avg -> Average, P99 -> p99), or a UserError listing the statistics."""
+    if stat is None or statistic(stat):
+        return stat and statistic(stat)
+    raise fail(source, "--stat", f"a CloudWatch statistic ({', '.join(STATS)}, or a percentile such as p50, p99, "
+                "p99.9)", f"Got {stat!r}.")
 
 
 def read_csv(path: Path, field: str) -> pd.DataFrame:
     """A CSV with at least one data row, or a UserError saying why not."""
     source = str(path)
     if not path.is_file():
-        raise _fail(source, field, "an existing CSV file", "The file does not exist.")
+        raise fail(source, field, "an existing CSV file", "The file does not exist.")
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
         frame = pd.DataFrame()
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
-        raise _fail(source, field, "a readable CSV file", f"It could not be read ({e}).") from e
+        raise fail(source, field, "a readable CSV file", f"It could not be read ({e}).") from e
     if frame.empty:
-        raise _fail(source, field, "a CSV with a header and at least one data row", "The file has no data rows.")
+        raise fail(source, field, "a CSV with a header and at least one data row", "The file has no data rows.")
     return frame
 
 
 def _default_stat(label: str | None) -> str:
     return "Sum" if label and "invocation" in label.lower() else "Average"
-
-
-def _from_json(data, source: str, field: str, column: str | None, stat: str | None) -> MetricExport:
-    """get-metric-statistics (Datapoints) or get-metric-data (MetricDataResults) JSON."""
-    if isinstance(data, dict) and isinstance(data.get("Datapoints"), list):
-        rows = [{"Timestamp": d.get("Timestamp"), **{s: d[s] for s in STATS if s in d},
-                 **(d.get("ExtendedStatistics") or {})} for d in data["Datapoints"] if isinstance(d, dict)]
-        units = {d.get("Unit") for d in data["Datapoints"] if isinstance(d, dict) and d.get("Unit")}
-        frame = pd.DataFrame(rows)
-        label, shape = data.get("Label"), "get-metric-statistics JSON"
-    elif isinstance(data, dict) and isinstance(data.get("MetricDataResults"), list):
-        label, frame = _metric_data(data["MetricDataResults"], source, field, column, stat)
-        units, shape = set(), "get-metric-data JSON"
-    else:
-        raise _fail(source, field, "the JSON of `aws cloudwatch get-metric-statistics` (a `Datapoints` list) or "
-                    "`get-metric-data` (a `MetricDataResults` list)")
-    if frame.empty or "Timestamp" not in frame:
-        raise _fail(source, field, "at least one datapoint with a Timestamp", "The export holds no datapoints; "
-                    "widen --start-time/--end-time or check the metric's dimensions.")
-    index = parse_times(frame.pop("Timestamp"), source, field)
-    frame = frame.apply(pd.to_numeric, errors="coerce").set_index(index).sort_index()
-    return MetricExport(frame, label, units.pop() if len(units) == 1 else None, source, shape)
-
-
-def _metric_data(results: list, source: str, field: str, column: str | None, stat: str | None):
-    """(label, frame) of the one MetricDataResult named by `column` (Id or Label), or the only one."""
-    names = [str(r.get("Label") or r.get("Id")) for r in results if isinstance(r, dict)]
-    if column is not None:
-        chosen = [r for r in results if column in (r.get("Id"), r.get("Label"))]
-        if not chosen:
-            raise _fail(source, "--column", f"the Id or Label of a MetricDataResult ({', '.join(names)})",
-                        _nearest(column, names))
-    elif len(results) != 1:
-        raise _fail(source, field, "one MetricDataResult, or --column naming one", f"Results: {', '.join(names)}.")
-    else:
-        chosen = results
-    r = chosen[0]
-    label = r.get("Label") or r.get("Id")
-    frame = pd.DataFrame({"Timestamp": r.get("Timestamps") or [], stat or _default_stat(label): r.get("Values") or []})
-    return label, frame
 
 
 def _stat_name(name: str) -> str | None:
@@ -184,13 +108,13 @@ def _stat_name(name: str) -> str | None:
 
 def time_column(frame: pd.DataFrame) -> str | None:
     """The column named timestamp / time / date / datetime (any case), if any."""
-    return next((str(c) for c in frame.columns if str(c).strip().lower() in _TIME_NAMES), None)
+    return next((str(c) for c in frame.columns if str(c).strip().lower() in TIME_NAMES), None)
 
 
 def looks_like_export(frame: pd.DataFrame) -> bool:
     """True when a CSV holds per-period statistics rather than one row per request: a column named after a
     CloudWatch statistic, or a time column spaced at a whole number of minutes throughout."""
-    if any(_stat_name(str(c)) for c in frame.columns if str(c).lower() not in _TIME_NAMES):
+    if any(_stat_name(str(c)) for c in frame.columns if str(c).lower() not in TIME_NAMES):
         return True
     tcol = time_column(frame)
     if tcol is None or len(frame) < 3:
@@ -216,9 +140,9 @@ def from_csv(frame: pd.DataFrame, source: str, field: str, column: str | None, s
     else:
         values = [str(c) for c in frame.columns if str(c) != tcol]
         if column is not None and column not in values:
-            raise _fail(source, "--column", f"a column of the export ({', '.join(values)})", _nearest(column, values))
+            raise fail(source, "--column", f"a column of the export ({', '.join(values)})", nearest(column, values))
         if column is None and len(values) != 1:
-            raise _fail(source, field, "one value column, or --column naming one", f"Columns: {', '.join(values)}.")
+            raise fail(source, field, "one value column, or --column naming one", f"Columns: {', '.join(values)}.")
         label = column or values[0]
         data = frame[[label]].rename(columns={label: stat or _default_stat(label)})
     index = parse_times(frame[tcol], source, field)
@@ -234,33 +158,76 @@ def merge(exports: list[MetricExport], field: str) -> MetricExport:
     labels = {e.label for e in exports if e.label}
     units = {e.unit for e in exports if e.unit}
     if len(labels) > 1 or len(units) > 1:
-        raise _fail(" + ".join(e.source for e in exports), field, "exports of one metric in one unit",
+        raise fail(" + ".join(e.source for e in exports), field, "exports of one metric in one unit",
                     f"They hold {', '.join(sorted(labels | units))}.")
     frame = exports[0].frame
     for e in exports[1:]:
         frame = frame.join(e.frame[[c for c in e.frame.columns if c not in frame.columns]], how="outer")
     return MetricExport(frame, next(iter(labels), None), next(iter(units), None),
-                        " + ".join(e.source for e in exports), exports[0].shape)
+                        " + ".join(e.source for e in exports), " + ".join(dict.fromkeys(e.shape for e in exports)))
 
 
 def latency_ms(export: MetricExport, unit: str | None, field: str) -> tuple[pd.DataFrame, str]:
-    """The export's time statistics converted to ms, and a phrase saying which unit was used and why."""
+    """The export's time statistics converted to ms (checked by `checked`), and a phrase saying which unit was
+    used and why."""
     if unit is not None:
         factor, why = UNIT_MS[unit.lower()], f"{unit} (given)"
     elif export.unit is not None:
         if export.unit.lower() not in UNIT_MS:
-            raise _fail(export.source, field, "a time metric (Unit Seconds, Milliseconds or Microseconds)",
+            raise fail(export.source, field, "a time metric (Unit Seconds, Milliseconds or Microseconds)",
                         f"The export's Unit is {export.unit}; is this a count metric such as Invocations?")
         factor, why = UNIT_MS[export.unit.lower()], f"{export.unit} (from the export)"
     elif export.label and any(m.lower() in export.label.lower() for m in SAGEMAKER_MICROSECONDS):
         factor, why = 1e-3, f"Microseconds (SageMaker reports {export.label} in microseconds)"
+    elif "get-metric-data" in export.shape:  # it never carries a unit: guessing ms would be off 1000x for SageMaker
+        option = {"MEASUREMENTS": "--unit", "--cold-starts": "--cold-unit"}.get(field)
+        ask = f"pass {option} ms, us or s" if option else "label the query with its metric (OverheadLatency)"
+        raise fail(export.source, option or field, "the unit of the get-metric-data values",
+                    f"MetricDataResults carry no unit and their Label ({export.label or 'none, only an Id'}) names "
+                    f"no SageMaker metric of known unit: {ask}. SageMaker's ModelLatency is in microseconds.")
     else:
         factor, why = 1.0, "ms (assumed: the export names no unit; pass --unit)"
-    frame = export.frame.copy()
+    frame, dropped = checked(export.frame, export.source)
     for col in frame.columns:
         if col != "SampleCount":
             frame[col] = frame[col] * factor
-    return frame.dropna(how="all"), why
+    return frame.dropna(how="all"), why + (f"; {dropped:,} period(s) with SampleCount 0 and no value dropped"
+                                           if dropped else "")
+
+
+def _at(frame: pd.DataFrame, mask) -> str:
+    """The timestamp of the first period flagged in `mask`."""
+    return f"{frame.index[int(np.argmax(np.asarray(mask)))]:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def checked(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, int]:
+    """Latency statistics a fit can trust (a copy), and how many empty periods were dropped: every value finite
+    and >= 0, percentiles rising with their probability in every period, SampleCount above 0 somewhere."""
+    for col in frame.columns:
+        x = frame[col].to_numpy(float)
+        if (bad := np.isinf(x) | (x < 0)).any():
+            raise fail(source, str(col), "a finite value >= 0 in every period", f"At {_at(frame, bad)} it holds "
+                        f"{x[np.argmax(bad)]!r}.")
+    pct = sorted((float(m[1]), str(c)) for c in frame.columns if (m := PERCENTILE.fullmatch(str(c))))
+    for i, (_, low) in enumerate(pct):
+        for _, high in pct[i + 1:]:
+            if (bad := (frame[low] > frame[high]).to_numpy()).any():
+                raise fail(source, high, f"percentiles that rise ({low} <= {high}) in every period",
+                            f"At {_at(frame, bad)} {high} is {frame[high][bad].iloc[0]:g}, below {low} "
+                            f"{frame[low][bad].iloc[0]:g}.")
+    if "SampleCount" not in frame or frame["SampleCount"].isna().all():
+        return frame.copy(), 0
+    zero = (frame["SampleCount"] == 0).to_numpy()
+    # A period with SampleCount 0 measured no request (CloudWatch may still publish it, with nulls or zeros): it
+    # has nothing to fit and the fits would give it no weight, so it is dropped; a latency in it is a contradiction
+    empty = zero & frame.drop(columns="SampleCount").fillna(0).eq(0).all(axis=1).to_numpy()
+    if (zero & ~empty).any():
+        raise fail(source, "SampleCount", "a count above 0 in a period with latencies",
+                    f"At {_at(frame, zero & ~empty)} it is 0 beside a latency.")
+    if empty.all():
+        raise fail(source, "SampleCount", "a count above 0 in at least one period",
+                    "It is 0 in every period: the export measured no request.")
+    return frame[~empty].copy(), int(empty.sum())
 
 
 @dataclass(frozen=True, eq=False)
@@ -302,18 +269,18 @@ def count_trace(export: MetricExport, field: str, period_s: float | None = None)
     """Invocations per period (the Sum statistic) as a CountTrace, idle periods filled with 0."""
     if export.label and any(m.lower() in export.label.lower() for m in SAGEMAKER_MICROSECONDS) or (
             export.unit and export.unit.lower() in UNIT_MS):
-        raise _fail(export.source, field, "an Invocations export (requests per period, statistic Sum)",
+        raise fail(export.source, field, "an Invocations export (requests per period, statistic Sum)",
                     f"It holds {export.label or export.unit}, a latency; use `fitness calibrate` for latencies.")
     statistic = next((s for s in ("Sum", "SampleCount") if s in export.frame), None)
     if statistic is None:
-        raise _fail(export.source, field, "the Sum statistic of Invocations per period",
+        raise fail(export.source, field, "the Sum statistic of Invocations per period",
                     f"The export has {', '.join(map(str, export.frame.columns))}; request --statistics Sum.")
     counts = export.frame[statistic].groupby(level=0).sum()
     values = counts.to_numpy(float)
     bad = ~np.isfinite(values) | (values < 0) | (np.abs(values - np.round(values)) > 1e-6)
     if bad.any():
         row = int(np.argmax(bad))
-        raise _fail(export.source, field, "a whole number of requests >= 0 per period",
+        raise fail(export.source, field, "a whole number of requests >= 0 per period",
                     f"{counts.index[row]} holds {values[row]!r} (InvocationsPerInstance is a fraction per request).")
     return _filled(counts.round().astype(np.int64), period_s or export.period_s or 60.0, statistic)
 

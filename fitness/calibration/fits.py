@@ -15,7 +15,9 @@ Per-minute aggregates hide the individual requests, so each method says what it 
 - Average and SampleCount only: the mean is Sum / SampleCount; the variance comes from the spread of the
   minute averages (a one-way analysis of variance: E[sum n_i (a_i - m)^2] = (k - 1) sigma^2 when every minute
   draws from one distribution), written as a gamma with that mean and cv. Drift between minutes inflates it;
-- Average alone: the mean only; the workload's current family and shape are kept and rescaled to that mean.
+- Average alone: the mean only; the workload's current family and shape are kept and rescaled to that mean;
+- one percentile alone (a get-metric-data p99 series): likewise, rescaled so that percentile matches; several
+  percentiles equal in every minute: a constant.
 
 scipy supplies the gamma likelihood fit, the gamma quantiles and the KS p-value (the regularized incomplete
 gamma function and the Kolmogorov distribution are not in numpy).
@@ -246,7 +248,7 @@ def fit_aggregates(frame: pd.DataFrame, current: ServiceTime | None = None,
         return Fit(quantity, dist, method, n, observed, summary_ms(dist),
                    notes=(*counts, f"observed percentiles are {weighting} means of the minutes' percentiles"))
     if mean is None:
-        raise ValueError("the export has neither Average, Sum with SampleCount, nor percentiles")
+        return _percentiles_only(pct, logs, current, n, observed, quantity, counts)
     spread = frame[["Average", "SampleCount"]].dropna() if {"Average", "SampleCount"} <= set(frame) else frame.iloc[:0]
     if len(spread) >= 2:
         return _moments_fit(spread, mean, n, observed, quantity)
@@ -254,6 +256,32 @@ def fit_aggregates(frame: pd.DataFrame, current: ServiceTime | None = None,
     return Fit(quantity, dist, "mean only (no SampleCount or percentiles exported)", n, observed,
                summary_ms(dist), notes=(*counts, "shape kept from the workload, rescaled to the measured mean; "
                                         "export SampleCount and p50/p99 to measure the spread"))
+
+
+def _percentiles_only(pct: dict[str, float], logs: dict[str, float], current: ServiceTime | None, n: int,
+                      observed: dict, quantity: str, counts: tuple[str, ...]) -> Fit:
+    """Without a mean: the current shape scaled to one percentile, or a constant when the percentiles are equal."""
+    if not pct:
+        raise ValueError("the export has neither Average, Sum with SampleCount, nor percentiles")
+    if len(pct) >= 2:  # the lognormal through them had sigma <= 0: the percentiles do not rise
+        dist = Constant(value_ms=sig(math.exp(np.mean(list(logs.values())))))
+        return Fit(quantity, dist, f"constant: the per-minute {', '.join(pct)} are equal", n, observed,
+                   summary_ms(dist), notes=counts)
+    ((c, p),) = pct.items()
+    unit = rescaled(current, 1.0)  # every family here is a scale family: scaling the mean scales each quantile
+    dist = rescaled(current, math.exp(logs[c]) / quantile_ms(unit, p))
+    return Fit(quantity, dist, f"{c} only (no Average, Sum or second percentile exported)", n, observed,
+               summary_ms(dist), notes=(*counts, f"shape kept from the workload, rescaled to the measured {c}; "
+                                        "export p50 too (or Average and SampleCount) to measure the spread"))
+
+
+def quantile_ms(dist: ServiceTime, p: float) -> float:
+    """The p-quantile of a service-time distribution, in ms."""
+    if isinstance(dist, Empirical):
+        return float(np.quantile(np.asarray(dist.samples_ms, float), p))
+    if isinstance(dist, Constant):
+        return dist.value_ms
+    return float(frozen(dist).ppf(p))
 
 
 def _moments_fit(frame: pd.DataFrame, mean: float, n: int, observed: dict, quantity: str) -> Fit:

@@ -180,6 +180,9 @@ examples in `examples/` use these fields (`examples/design-reference.yaml` uses 
 - **unit**: stated by the field's name (`_ms` milliseconds, `_s` seconds, `_h` hours, `_mb` / `_kb`
   megabytes / kilobytes, `_rps` requests per second, `_usd` US dollars); blank when the name states none.
 - **description**: the field's own description, or the first paragraph of its type's docstring.
+- **reading**: files are read as YAML 1.2 reads them (as editors do), and held to the JSON Schema: `yes`,
+  `no`, `on`, `off`, `1:00:00` and `3_600` are text, not true, false or 3600; numbers and true/false are
+  written unquoted (`"5"` is text). `dist` and `pattern` must always be written.
 
 How each option uses its knobs: [options.md](options.md). What the scores mean:
 [fitness-functions.md](fitness-functions.md).

@@ -27,6 +27,7 @@ from fitness.engine.run import run_option
 from fitness.engine.sensitivity import assumption_sensitivity, at_traffic, traffic_sensitivity, weight_sensitivity
 from fitness.engine.windows import replication_scenario, size_all, window_of
 from fitness.options import option_ids
+from fitness.workload.checks import unit_warnings
 from fitness.workload.scenario import build
 from fitness.workload.spec import Workload
 from sim.catalog import load_catalog
@@ -65,7 +66,8 @@ def sized(wl: Workload, progress: Callable[[str], None] | None = None, only: tup
         if done.window_run is not None:
             first[oid] = done.window_run
     rec = rank(wl, scenario, runs)
-    rec = replace(rec, warnings=horizon_warnings(wl, scenario, rec) + burstable_warnings(rec, scenario.catalog))
+    rec = replace(rec, warnings=unit_warnings(wl, scenario.catalog) + horizon_warnings(wl, scenario, rec)
+                  + burstable_warnings(rec, scenario.catalog))
     rec = replace(rec, sizing=sizing, window=window.to_dict() if window else None)
     return (replace(rec, root_causes=root_causes(wl, scenario, rec)),
             wl.model_copy(update={"options": {k: v for k, v in chosen.items() if v is not None}}), first)

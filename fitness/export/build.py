@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from fitness.engine.constraints import constrained
 from fitness.engine.windows import size_option, window_of
 from fitness.errors import UserError
 from fitness.export.aws import SCALABLE_DIMENSION, VARIANT, EndpointSet, ExportPlan, camel, resource_name
-from fitness.export.cloudformation import template
+from fitness.export.cloudformation import templates
 from fitness.export.deployment import ApiCall, Deployment
 from fitness.options import NoExport, option_ids, unit
 from fitness.workload.scenario import build
@@ -50,7 +52,55 @@ def read_result(path: Path) -> dict:
     if not isinstance(data, dict) or not isinstance(data.get("options"), list) or "workload" not in data:
         raise UserError(f"{path}: not a recommendation result; expected a JSON object with `workload`, "
                         "`recommended` and `options` (from `fitness recommend WORKLOAD --format json`).")
+    if (bad := _shape_error(data)) is not None:
+        raise UserError(f"{path}: field `{bad[0]}` is not what `fitness recommend --format json` writes; expected "
+                        f"{bad[1]}. Re-run `fitness recommend WORKLOAD --format json` rather than editing it.")
     return data
+
+
+_SHAPES = {"option": (str, "a string (an option id)"), "feasible": (bool, "true or false"),
+           "config": (dict, "an object of simulated knobs"), "reasons": (list, "a list of strings")}
+
+
+def _shape_error(data: dict) -> tuple[str, str] | None:
+    """(field, expected) for the first part of a result that export reads and that has the wrong type."""
+    if not isinstance(data["workload"], str):
+        return "workload", "a string (the workload's name)"
+    if data.get("recommended") is not None and not isinstance(data["recommended"], str):
+        return "recommended", "an option id or null"
+    for i, o in enumerate(data["options"]):
+        if not isinstance(o, dict):
+            return f"options[{i}]", "an object with `option`, `feasible` and `config`"
+        if "option" not in o:
+            return f"options[{i}].option", "a string (an option id)"
+        for key, (kind, what) in _SHAPES.items():
+            if key in o and o[key] is not None and not isinstance(o[key], kind):
+                return f"options[{i}].{key}", what
+    sizing = data.get("sizing")
+    if sizing is not None and not isinstance(sizing, dict):
+        return "sizing", "an object of option id to sizing record"
+    for oid, rec in (sizing or {}).items():
+        if not isinstance(rec, dict):
+            return f"sizing.{oid}", "an object (a sizing record)"
+        if rec.get("chosen") is not None and not isinstance(rec["chosen"], dict):
+            return f"sizing.{oid}.chosen", "an object of knob name to value"
+    return None
+
+
+def _check_config(flat: dict, catalog, where: str) -> None:
+    """A UserError unless the simulated knobs export reads have the types the simulator writes: instance types
+    are in the catalog, counts are whole numbers >= 0 (the other knobs are copied into the bodies as they are)."""
+    for key, value in flat.items():
+        leaf = key.rsplit(".", 1)[-1]
+        if leaf == "instance_type" and value is not None:
+            try:
+                catalog.instance(str(value), key)
+            except InputError as e:
+                hint = f" {e.hint[:1].upper()}{e.hint[1:]}" if e.hint else ""
+                raise UserError(f"{where}.{key}`: expected {e.expected}, got {value!r}.{hint}") from e
+        if (leaf.endswith("_count") or leaf == "endpoints") and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise UserError(f"{where}.{key}`: expected a whole number of 0 or more, not {value!r}.")
 
 
 def check_option(option: str) -> str:
@@ -117,14 +167,23 @@ def export(wl: Workload, result: dict, option: str | None = None, source: str = 
         can = [o for o in option_ids() if not isinstance(unit(o).export, NoExport)]
         raise UserError(f"--option {oid}: {oid} cannot be exported ({u.export.why}); exportable: {', '.join(can)}.")
     simulated = SimConfig.from_json(obj.get("config") or {}, [m.name for m in wl.expanded_models])
-    plan = ExportPlan(wl, oid, simulated, u.config_model(**knobs), load_catalog(wl.catalog))
+    try:
+        config = u.config_model(**knobs)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise UserError(f"{source}: field `sizing.{oid}.chosen.{where}`: {err['msg']}; expected the knobs "
+                        "`fitness recommend --format json` writes for this option.") from e
+    catalog = load_catalog(wl.catalog)
+    _check_config(obj.get("config") or {}, catalog, f"{source}: field `options[{result['options'].index(obj)}].config")
+    plan = ExportPlan(wl, oid, simulated, config, catalog)
     _role(plan)
     sets = u.export(plan)
     if any(isinstance(s, EndpointSet) and s.scaling is None and "InstanceType" in s.variant for s in sets):
         plan.notes.add("The instance count is pinned, as simulated: no autoscaling is created.")
     names = _names(plan, oid, sets)
     calls = [c for s in sets for c in _calls(plan, s, names[s.key])]
-    cfn = template(plan, sets, names)
+    cfn = templates(plan, sets, names)
     return Deployment(wl.name, oid, tuple(calls), cfn, tuple(plan.placeholders.values()), tuple(plan.notes.items),
                       plan.name_max,
                       dict(obj.get("config") or {}), dict(plan.files), tuple(plan.artifacts))
@@ -198,12 +257,19 @@ def fixed_files(folder: Path) -> list[str]:
     boto3 = folder / "boto3"
     calls = sorted(f"boto3/{p.name}" for p in boto3.glob("*.json")) if boto3.is_dir() and \
         not boto3.is_symlink() else []
-    return ["TODO.md", "cloudformation.json", *calls]
+    return ["TODO.md", "cloudformation.json", *_stacks(folder), *calls]
+
+
+def _stacks(folder: Path) -> list[str]:
+    """The split CloudFormation stacks (`cloudformation-NN.json`) an earlier export left in `folder`."""
+    return sorted(p.name for p in folder.glob("cloudformation-[0-9]*.json")) if folder.is_dir() else []
 
 
 def stale_calls(folder: Path, paths: list[str]) -> list[str]:
-    """API-call files in `folder/boto3` that an export writing `paths` would leave from an earlier one."""
+    """API-call files in `folder/boto3`, and CloudFormation stacks in `folder`, that an export writing `paths`
+    would leave from an earlier one (a re-export may split into fewer stacks, or none)."""
     boto3 = folder / "boto3"
     mine = set(paths)
-    return sorted(f"boto3/{p.name}" for p in boto3.glob("*.json") if f"boto3/{p.name}" not in mine) \
-        if boto3.is_dir() else []
+    calls = [f"boto3/{p.name}" for p in boto3.glob("*.json")] if boto3.is_dir() else []
+    old = ["cloudformation.json"] if (folder / "cloudformation.json").is_file() else []
+    return sorted(p for p in [*calls, *old, *_stacks(folder)] if p not in mine)

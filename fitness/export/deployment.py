@@ -1,6 +1,6 @@
-"""What `fitness export` writes: the API calls in order, the CloudFormation template, and TODO.md (what to fill
-in, what to upload, how to deploy, and what the simulation assumed). Data and its text only: the CLI writes
-the files."""
+"""What `fitness export` writes: the API calls in order, the CloudFormation template (or stacks, when one template
+would break CloudFormation's limits), and TODO.md (what to fill in, what to upload, how to deploy, and what the
+simulation assumed). Data and its text only: the CLI writes the files."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from fitness.escape import md_inline
 from fitness.export.aws import Placeholder, resource_name
+from fitness.export.cloudformation import Stacks
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,12 @@ class ApiCall:
 
 @dataclass(frozen=True)
 class Deployment:
-    """What `fitness export` writes: API calls in order, a CloudFormation template, placeholders and notes."""
+    """What `fitness export` writes: API calls in order, CloudFormation stacks, placeholders and notes."""
 
     workload: str
     option: str
     calls: tuple[ApiCall, ...]
-    cloudformation: dict
+    cloudformation: Stacks
     placeholders: tuple[Placeholder, ...]
     notes: tuple[str, ...]
     name_max: int
@@ -49,10 +50,15 @@ class Deployment:
         return [(f"boto3/{i:0{width}d}.{c.service}.{c.method}.{resource_name(c.key, limit=self.name_max)}.json", c)
                 for i, c in enumerate(self.calls, 1)]
 
+    @property
+    def template_parameters(self) -> set[str]:
+        """The placeholders some CloudFormation stack declares as a Parameter."""
+        return {name for t in self.cloudformation.templates for name in t["Parameters"]}
+
     def files(self) -> dict[str, str]:
         """Every file of the export as text, by path relative to the output folder."""
         out = {path: json.dumps(c.body, indent=2) + "\n" for path, c in self.call_files()}
-        out["cloudformation.json"] = json.dumps(self.cloudformation, indent=2) + "\n"
+        out.update(self.cloudformation.files())
         out.update(self.extra_files)
         out["TODO.md"] = todo_markdown(self)
         return out
@@ -109,22 +115,64 @@ def _scaling_lines(d: Deployment) -> list[str]:
 
 def _how(d: Deployment) -> str:
     """Which files to use: endpoints come from either set; a transform job only from boto3, run after run."""
+    names = d.cloudformation.names()
+    cfn = f"template (`{names[0]}`)" if len(names) == 1 else \
+        f"templates (`{names[0]}` ... `{names[-1]}`, {len(names)} stacks)"
     if any(c.operation == "CreateTransformJob" for c in d.calls):
-        return ("Create the model once (its `create_model` file in `boto3/`, or the CloudFormation template, which "
-                "holds the model only), then run each `create_transform_job` file for every job with a new `RunId`.")
-    return ("Use either the boto3 request bodies (`boto3/`, in call order) or the CloudFormation template "
-            "(`cloudformation.json`), not both: they create the same resources with the same names.")
+        return (f"Create the model once (its `create_model` file in `boto3/`, or the CloudFormation {cfn}: models "
+                "only, CloudFormation has no transform job resource), then run each `create_transform_job` file for "
+                "every job with a new `RunId`.")
+    return (f"Use either the boto3 request bodies (`boto3/`, in call order) or the CloudFormation {cfn}, "
+            "not both: they create the same resources with the same names.")
+
+
+def _stacks_text(d: Deployment, big: list[str]) -> list[str]:
+    """Why there are several stacks and how they hold together; which templates go through S3."""
+    stacks, out = d.cloudformation, []
+    n = len(stacks.templates)
+    if n > 1:
+        kept = ("each endpoint's resources (model, endpoint config, endpoint, scaling target and policies, alarms) "
+                "are in one stack" if any(c.operation == "CreateEndpoint" for c in d.calls) else
+                "each model is in one stack")
+        out += [f"The template is split into {n} stacks because {stacks.why}, over CloudFormation's limits per "
+                f"template. {kept[:1].upper()}{kept[1:]}, each declares only the parameters it uses, and no stack "
+                "refers to another: deploy every one, in any order.", ""]
+    if big:
+        shown = ", ".join(f"`{b}`" for b in big[:3]) + (", ..." if len(big) > 3 else "")
+        which = ("The template is" if n == 1 else "Every template is" if len(big) == n else
+                 f"{len(big)} of the templates ({shown}) {'is' if len(big) == 1 else 'are'}")
+        out += [f"{which} over the {stacks.inline_max_bytes:,}-byte limit on a template sent inline, so "
+                "`aws cloudformation deploy --s3-bucket BUCKET` uploads each such template to S3 first (BUCKET: "
+                "an existing bucket of yours in the stack's region).", ""]
+    if n > 1:
+        out += ["For very large fleets the boto3 request bodies (`boto3/`, in call order) are the alternative "
+                "route: they make the same resources with no per-template limits.", ""]
+    return out
+
+
+def _deploy_lines(d: Deployment) -> list[str]:
+    """The CloudFormation part of Deploy: why and how many stacks, then one `deploy` command per stack."""
+    files = d.cloudformation.files()
+    big = [name for name, text in files.items() if len(text.encode()) > d.cloudformation.inline_max_bytes]
+    lines = ["CloudFormation:", "", *_stacks_text(d, big), "```bash"]
+    for (name, _), t in zip(files.items(), d.cloudformation.templates, strict=True):
+        part = [name.removeprefix("cloudformation-").removesuffix(".json")] if len(files) > 1 else []
+        stack = resource_name(d.workload, d.option, *part, limit=d.name_max)  # letters, digits, hyphens
+        params = " ".join(f"{p.name}=..." for p in d.placeholders if p.name in t["Parameters"])
+        s3 = " --s3-bucket BUCKET" if name in big else ""
+        command = f"aws cloudformation deploy --template-file {name} --stack-name {stack}{s3}"
+        lines += [f"{command} \\", f"  --parameter-overrides {params}"] if params else [command]
+    return lines + ["```"]
 
 
 def todo_markdown(d: Deployment) -> str:
     """TODO.md: what to fill in, what to upload, how to deploy, and what the simulation assumed."""
-    rows = [f"| `{p.token}` | {p.what.replace('|', '/')}{'' if p.in_template else ' (boto3 only)'} | `{p.example}` |"
-            for p in d.placeholders]
+    in_cfn = d.template_parameters
+    rows = [f"| `{p.token}` | {p.what.replace('|', '/')}{'' if p.name in in_cfn else ' (boto3 only)'} | "
+            f"`{p.example}` |" for p in d.placeholders]
     endpoints = [c.body["EndpointName"] for c in d.calls if c.operation == "CreateEndpoint"]
     config = _scaling_lines(d) + [f"- {k}: {v:g}" if isinstance(v, float) else f"- {k}: {v}"
                                   for k, v in d.config.items()]
-    params = " ".join(f"{p.name}=..." for p in d.placeholders if p.in_template)
-    stack = resource_name(d.workload, d.option, limit=d.name_max)  # a stack name is letters, digits, hyphens
     out = [f"# Deploying `{d.option}` for `{d.workload}`", "",
            "Generated by `fitness export` from the simulated configuration.", "", _how(d), "",
            "## Fill in", "", "| Placeholder | What | Example |", "| --- | --- | --- |", *rows, ""]
@@ -135,9 +183,7 @@ def todo_markdown(d: Deployment) -> str:
                 *_listed([f"- `{a}`" for a in d.artifacts], "artifacts"), ""]
     models = [f"- model `{c.body['ModelName']}`" for c in d.calls if c.operation == "CreateModel"]
     out += ["## Resources", "", *_listed([f"- endpoint `{e}`" for e in endpoints] or models, "resources"),
-            "", "## Deploy", "", "CloudFormation:", "", "```bash",
-            f"aws cloudformation deploy --template-file cloudformation.json --stack-name {stack} \\",
-            f"  --parameter-overrides {params}", "```", "", "boto3 (fill in `values`, run from this folder):", "",
+            "", "## Deploy", "", *_deploy_lines(d), "", "boto3 (fill in `values`, run from this folder):", "",
             *_snippet(d), "", "## Configuration simulated", "", *_listed(config, "settings"), "",
             "## Notes and assumptions", "", *[f"- {n}" for n in d.notes], ""]
     return "\n".join(_inert(out))

@@ -14,14 +14,26 @@ from sim.application import Application
 from sim.catalog import load_catalog
 from sim.errors import InputError
 from sim.options.serverless import quota_reasons
+from sim.popularity import normalised
 from sim.scenario import Scenario, build_scenario, stream
-from sim.traces import replay_trace, trace_model_indices
+from sim.traces import Trace, replay_trace, trace_model_indices
 from sim.traffic import TraceTraffic, assign_models, generate_arrivals, load_trace
 from sim.traffic_spec import DiurnalTraffic, OnOffTraffic, TrafficSpec
 
 DEFAULT_HORIZON_S = 3600.0
 """Simulated time when the workload gives neither a horizon nor a trace, and its traffic has no period
 longer than that (one hour)."""
+
+MAX_HORIZON_S = 366 * 86400.0
+"""Longest simulated time, seconds (366 days): our limit, not AWS's. The simulator keeps per-minute state
+(scaling metrics, billed instance-minutes), so a trace spanning centuries would exhaust memory; a year is
+the longest what-if we know of (a rare-traffic serverless endpoint run for months to see its cold starts,
+notebooks/02)."""
+
+MAX_REQUESTS = 25_000_000
+"""Most requests one scenario may hold: our limit, not AWS's, about twice the flagship week (12.1 M).
+Every option keeps per-request arrays for each replication, so far larger scenarios exhaust memory
+instead of finishing; the answer rarely changes past a few million requests."""
 
 
 def default_horizon_s(traffic: TrafficSpec) -> float:
@@ -39,7 +51,7 @@ def _model_index(wl: Workload, names: list[str], n: int) -> np.ndarray:
     app = wl.application
     if app is not None and app.pattern == "dynamic-selection":
         p = np.array([app.routes.get(name, 0.0) for name in names])
-        return assign_models(p / p.sum(), n, stream(wl.seed, "routes"))
+        return assign_models(normalised(p), n, stream(wl.seed, "routes"))
     if len(names) == 1 or app is not None:
         return np.zeros(n, np.int32)
     pop = wl.traffic.popularity
@@ -58,19 +70,87 @@ def application(wl: Workload, names: list[str]) -> Application | None:
 
 
 def _arrivals(wl: Workload, names: list[str]) -> tuple[np.ndarray, np.ndarray, float]:
-    """Arrival times, model indices and horizon: from the pattern, or replayed from the trace file."""
+    """Arrival times, model indices and horizon: from the pattern, or replayed from the trace file.
+
+    The size is checked before anything is drawn, so a scenario too large for memory is refused at once.
+    """
     rng = stream(wl.seed, "arrivals")
     if not isinstance(wl.traffic, TraceTraffic):
-        horizon = wl.horizon or default_horizon_s(wl.traffic)
+        horizon = _check_horizon(wl.horizon or default_horizon_s(wl.traffic), "horizon")
+        _check_requests(wl.traffic.mean_rate_rps * horizon, horizon, "the traffic's mean rate")
+        _check_periods(wl.traffic, horizon)
         arrivals = generate_arrivals(wl.traffic, horizon, rng)
         return arrivals, _model_index(wl, names, arrivals.size), horizon
     trace = load_trace(wl.base_dir / Path(wl.traffic.trace), wl.traffic)
     # the span ends on the last recorded request: keep it inside [0, horizon)
-    horizon = wl.horizon or math.nextafter(trace.span_s, math.inf)
+    horizon = _check_horizon(wl.horizon or math.nextafter(trace.span_s, math.inf),
+                             "horizon" if wl.horizon else "traffic.trace")
+    _check_requests(requests_before(trace, horizon) * wl.traffic.rate_multiplier, horizon,
+                    "the trace" + (" times traffic.rate_multiplier" if wl.traffic.rate_multiplier != 1 else ""))
     arrivals, models = replay_trace(trace, horizon, rng, wl.traffic.rate_multiplier)
     if models is None:
         return arrivals, _model_index(wl, names, arrivals.size), horizon
     return arrivals, trace_model_indices(models, names, trace.source), horizon
+
+
+def requests_before(trace: Trace, horizon_s: float) -> int:
+    """Recorded requests the replay keeps in [0, horizon_s), before any rate multiplier (count)."""
+    if trace.counts is None:
+        return int(np.searchsorted(trace.times_s, horizon_s, side="left"))
+    return int(trace.counts[trace.interval_starts_s < horizon_s].sum())
+
+
+def _check_horizon(horizon_s: float, field: str) -> float:
+    """`horizon_s` when it is at most `MAX_HORIZON_S`, else an InputError naming `field`."""
+    if horizon_s > MAX_HORIZON_S:
+        what = "the trace spans" if field == "traffic.trace" else "the horizon is"
+        raise InputError(field, f"at most {MAX_HORIZON_S / 86400:.0f} days of simulated time (our limit)",
+                         got=f"{what} {_span(horizon_s)}",
+                         hint="set `horizon` (for example 7d) to simulate a representative part; costs are "
+                              "projected to a month from any horizon")
+    return horizon_s
+
+
+def _span(seconds: float) -> str:
+    """A duration for a message: seconds, hours or days, whichever reads best."""
+    if seconds < 3600:
+        return f"{seconds:,.0f} s"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:,.1f} h"
+    days = seconds / 86400
+    return f"{days:,.1f} days" if days < 1e6 else f"{days:.3g} days"
+
+
+def _count(n: float) -> str:
+    """A request count for a message; scientific past a trillion, so 1e308 stays readable."""
+    if not math.isfinite(n):
+        return "more than 1e308"
+    return f"about {n:,.0f}" if n < 1e12 else f"about {n:.3g}"
+
+
+def _check_requests(expected: float, horizon_s: float, what: str) -> None:
+    """An InputError when about `expected` requests exceed `MAX_REQUESTS` (what: where they come from)."""
+    if expected > MAX_REQUESTS:
+        raise InputError("traffic", f"at most {MAX_REQUESTS:,} requests in one scenario (our limit, for memory)",
+                         got=f"{_count(expected)} requests from {what} over {_span(horizon_s)}",
+                         hint="shorten `horizon` (costs are projected to a month from any horizon) or simulate "
+                              "a representative share of the traffic (a lower rate, or traffic.rate_multiplier "
+                              "below 1 on a trace) and scale the instance count with it")
+
+
+_PERIODS = ("on_s", "off_s", "mean_burst_s", "mean_gap_s", "period_s")
+"""Traffic fields whose length sets how many periods the generator draws in a horizon."""
+
+
+def _check_periods(traffic, horizon_s: float) -> None:
+    """An InputError when a period is so short that the horizon holds more periods than `MAX_REQUESTS`: the
+    generators keep one value per period (bursts and gaps) or count cycles in floating point (on/off)."""
+    for name in _PERIODS:
+        length = getattr(traffic, name, None)
+        if length is not None and horizon_s / length > MAX_REQUESTS:
+            raise InputError(f"traffic.{name}", f"at most {MAX_REQUESTS:,} periods in the horizon (our limit, for "
+                             f"memory): a period of at least {horizon_s / MAX_REQUESTS:.3g} s",
+                             got=f"{length:.3g} s, {_count(horizon_s / length)} periods over {_span(horizon_s)}")
 
 
 def build(wl: Workload) -> Scenario:
@@ -83,8 +163,6 @@ def build(wl: Workload) -> Scenario:
                               {"workload": wl.name}, application(wl, names))
     except InputError as e:
         raise from_input_error(e, wl.source) from e
-
-
 
 
 def assumed(wl: Workload) -> list[str]:

@@ -12,12 +12,13 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 import catalogs
 from fitness.errors import UserError, from_input_error
+from fitness.workload.schema_edit import check_against_schema, complete_names, require_tags
 from fitness.workload.validation import describe_validation_error
+from fitness.workload.yamlio import read_yaml_mapping
 from sim.catalog import Catalog, load_catalog
 from sim.distributions import Empirical
 from sim.errors import InputError, did_you_mean
@@ -25,7 +26,12 @@ from sim.model import ModelSpec
 from sim.options import load_all, option_def
 from sim.traffic import Duration, TrafficSpec
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+_FROZEN = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
+
+MAX_MODELS = 100_000
+"""Most models a workload may expand to (all `count`s together): our limit, not AWS's, since the simulator
+keeps state per model and the reports a line per model; a multi-model endpoint of this many is far past
+the thousands the multi-tenant examples hold."""
 
 
 class ModelSLO(BaseModel):
@@ -43,7 +49,7 @@ class ModelEntry(ModelSpec):
     """A model as written: a `ModelSpec` plus `count` (>1 expands to name-0 .. name-(count-1)) and its own
     SLO (`slo`)."""
 
-    count: int = Field(default=1, ge=1)
+    count: int = Field(default=1, ge=1, le=MAX_MODELS)
     """Copies of the model: above 1 expands to `name-0` .. `name-(count-1)`, otherwise identical."""
     slo: ModelSLO | None = None
     """This model's own latency SLO, checked on its requests as well as the workload's; unset: the workload's."""
@@ -154,6 +160,27 @@ class Weights(BaseModel):
     traffic_fit: float = Field(default=_DEFAULT_WEIGHTS["traffic_fit"], ge=0)
     """Weight of traffic fit: paid-but-idle capacity, cold-start exposure and peak-minute loss."""
 
+    @model_validator(mode="after")
+    def _one_counts(self) -> Weights:
+        if not any(getattr(self, k) > 0 for k in type(self).model_fields):
+            raise ValueError("every weight is 0, so every option would score 0 and the ranking would mean nothing; "
+                             "expected at least one weight above 0")
+        return self
+
+
+def _check_unique(entries: tuple[ModelEntry, ...]) -> None:
+    """A ValueError naming the first entry whose name (after `count` expansion) an earlier entry already has."""
+    first: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        for m in entry.expand():
+            j = first.setdefault(m.name, i)
+            if j != i:
+                other = entries[j]
+                how = f"models[{j}] (name {other.name}, count {other.count}) expands to" if other.count > 1 \
+                    else f"models[{j}] is also named"
+                raise ValueError(f"field 'models[{i}].name': expected a name no other model has after count "
+                                 f"expansion, got {entry.name!r}, which {how} {m.name!r}")
+
 
 class Workload(BaseModel):
     """A validated workload: models (expanded), traffic, SLO, budget, weights and option configs."""
@@ -167,7 +194,7 @@ class Workload(BaseModel):
     keep the SLO when one fails at the busiest minute; `dev`: one instance allowed, no failure check."""
     horizon: Duration | None = None
     """Simulated time, seconds or a string like '6h'; unset: the trace's span, else one hour."""
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)
     """Seed of every random draw (arrivals, model choices, service times); replications add 1, 2, ..."""
     replications: int = Field(default=3, ge=1, le=30)
     """Seeds `recommend` ranks the options over, for 95% confidence intervals and ties."""
@@ -196,10 +223,11 @@ class Workload(BaseModel):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Workload:
-        names = [m.name for m in self.expanded_models]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"model names must be unique after count expansion; repeated: {', '.join(dup)}")
+        total = sum(e.count for e in self.models)
+        if total > MAX_MODELS:
+            raise ValueError(f"the models expand to {total:,} (count included); expected at most {MAX_MODELS:,}: "
+                             "simulate a representative share of the tenants and scale the traffic with it")
+        _check_unique(self.models)
         app = self.application
         if app is not None and app.pattern != "dynamic-selection" and any(e.slo for e in self.models):
             raise ValueError(f"a model's own slo applies to the requests that name it, and in a {app.pattern} "
@@ -241,52 +269,6 @@ class Workload(BaseModel):
         return opt.config_model(**self.options.get(option_id, {}))
 
 
-class UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a key written twice in one mapping: plain YAML keeps the last value and
-    drops the earlier one without a word, so a user's setting could vanish."""
-
-    def construct_mapping(self, node, deep=False):
-        """The mapping, or a ConstructorError at the second occurrence of a key."""
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, str | int | float | bool) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark,
-                    f"found the key '{key}' twice (YAML would keep only the last value)", key_node.start_mark)
-            if isinstance(key, str | int | float | bool):
-                seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def strict_yaml(text: str):
-    """YAML text parsed safely, a duplicate key being an error (`UniqueKeyLoader`)."""
-    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
-
-
-def read_yaml_mapping(path: Path, what: str = "workload file",
-                      expects: str = "at least `models` and `traffic` (see DESIGN §3)") -> dict:
-    """Parse a YAML file that must hold a mapping, turning I/O and syntax problems into one-paragraph
-    errors naming the file, `what` it is, and what it should hold (`expects`)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise UserError(f"{path}: {what} not found; expected a YAML file path.") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: cannot read the {what} ({e}).") from e
-    try:
-        data = strict_yaml(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise UserError(f"{path}: the {what} is not valid YAML{where}: {problem}. Expected a mapping with "
-                        f"{expects}.") from e
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a YAML mapping with {expects}, got {type(data).__name__}.")
-    return data
-
-
 def _check_names(wl: Workload) -> None:
     """Every model the application names must be a model of the workload (after count expansion)."""
     names = [m.name for m in wl.expanded_models]
@@ -303,6 +285,12 @@ def _check_options(wl: Workload, catalog: Catalog) -> None:
             cfg = option_def(oid, f"options.{oid}").config_model(**(raw or {}))
         except ValidationError as e:
             raise UserError(describe_validation_error(e, wl.source, prefix=f"options.{oid}")) from e
+        opt = option_def(oid)
+        if opt.check is not None:
+            try:
+                opt.check(cfg, catalog)
+            except InputError as e:
+                raise InputError(f"options.{oid}.{e.field}", e.expected, e.got, e.source, e.hint) from e
         it = getattr(cfg, "instance_type", None)
         if it is not None:
             catalog.instance(it, f"options.{oid}.instance_type")
@@ -347,10 +335,16 @@ def parse_workload(data: dict, source: str | None = None) -> Workload:
     if "source" in data:  # the field that carries the file's name is not the user's to set
         raise UserError(f"{source or 'workload'}: invalid workload: field 'source': expected no such field here "
                         "(check the spelling against DESIGN §3).")
+    if bad := [k for k in data if not isinstance(k, str)]:
+        raise UserError(f"{source or 'workload'}: invalid workload: the top-level key {bad[0]!r} is not "
+                        "text; expected field names such as `models` and `traffic` (DESIGN §3).")
     try:
         wl = _resolve_files(Workload(**data, source=source))
         _check_names(wl)
         _check_options(wl, load_catalog(wl.catalog))
+    except RecursionError as e:
+        raise UserError(f"{source or 'workload'}: invalid workload: a value nests too deeply; expected the fields "
+                        "of DESIGN §3, a few levels deep.") from e
     except ValidationError as e:
         raise UserError(describe_validation_error(e, source)) from e
     except InputError as e:
@@ -361,7 +355,10 @@ def parse_workload(data: dict, source: str | None = None) -> Workload:
 def load_workload(path: str | Path) -> Workload:
     """Read and validate a workload file; raises `UserError` with the file, field and expectation."""
     path = Path(path)
-    return parse_workload(read_yaml_mapping(path), str(path))
+    data = read_yaml_mapping(path)
+    wl = parse_workload(data, str(path))
+    check_against_schema(data, workload_schema, str(path))  # after: the loader's own messages come first
+    return wl
 
 
 def workload_schema() -> dict:
@@ -385,4 +382,4 @@ def workload_schema() -> dict:
     schema["properties"]["options"] = {
         "type": "object", "additionalProperties": False, "description": Workload.model_fields["options"].description,
         "properties": options}
-    return schema
+    return complete_names(require_tags(schema))

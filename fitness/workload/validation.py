@@ -17,16 +17,20 @@ def _union_tags(union) -> frozenset[str]:
                      for tag in get_args(m.model_fields[f].annotation))
 
 
-_TAGS = _union_tags(TrafficSpec) | _union_tags(ServiceTime)
+_UNIONS = {"traffic": ("pattern", _union_tags(TrafficSpec)), "service_time": ("dist", _union_tags(ServiceTime))}
+"""The discriminated-union fields: their tag field and its values."""
 
 
 def field_path(loc: tuple, prefix: str | None = None) -> str:
     """Dotted path like `models[0].service_time.p50_ms`, dropping pydantic's union-tag segments."""
     parts: list[str] = [prefix] if prefix else []
-    for item in loc:
+    for i, item in enumerate(loc):
+        union = _UNIONS.get(loc[i - 1]) if i else None
+        if union and item in union[1]:
+            continue  # the tag pydantic puts after a union field (a field may share its name: `trace`)
         if isinstance(item, int):
             parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
-        elif isinstance(item, str) and item not in _TAGS and not item.startswith(("function-", "tagged-union")):
+        elif isinstance(item, str) and not item.startswith(("function-", "tagged-union")):
             parts.append(item)
     return ".".join(parts)
 
@@ -40,6 +44,10 @@ def _expectation(err: dict) -> str:
         return "no such field here (check the spelling against DESIGN §3)"
     if err.get("type") == "union_tag_invalid":
         return msg.replace("Input tag", "one of the allowed values; tag")
+    if err.get("type") == "union_tag_not_found":
+        tag = err.get("ctx", {}).get("discriminator", "").strip("'")
+        values = next((sorted(v) for t, v in _UNIONS.values() if t == tag), [])
+        return f"a `{tag}` field naming one of: {', '.join(values)}"
     msg = msg.removeprefix("Value error, ").removeprefix("Input should be ")
     return msg[0].lower() + msg[1:] if msg else msg
 
@@ -55,9 +63,13 @@ def describe_validation_error(err: ValidationError, source: str | None, prefix: 
     for e in errors[:5]:
         path = field_path(tuple(e["loc"]), prefix) or "(top level)"
         got = e.get("input")
-        shown = "" if e.get("type") == "missing" or isinstance(got, dict | list) else f" (got {got!r})"
+        said = e.get("type") == "missing" or isinstance(got, dict | list) or f"got {got!r}" in _expectation(e)
+        shown = "" if said else f" (got {got!r})"
         verb = "" if e.get("type") == "value_error" else "expected "
-        lines.append(f"field '{path}': {verb}{_expectation(e)}{shown}")
+        if not e["loc"] and not prefix and e.get("type") == "value_error":
+            lines.append(_expectation(e))  # a check across fields names its own fields
+        else:
+            lines.append(f"field '{path}': {verb}{_expectation(e)}{shown}")
     more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
     where = f"{source}: " if source else ""
     return f"{where}invalid workload: " + "; ".join(lines) + more + "."

@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -33,6 +34,9 @@ class OptionDef:
     credits: bool = False
     """Whether the data plane simulates the CPU credits of burstable (T) types; the decision engine never
     sizes an option that does not onto one."""
+    check: Callable[[BaseModel, Any], None] | None = None
+    """`check(config, catalog)`: raises InputError (field relative to the config) for a setting the
+    provider's API would refuse, so `validate` reports it before anything is simulated."""
 
 
 REGISTRY: dict[str, OptionDef] = {}
@@ -44,19 +48,20 @@ ALL_DELIVERY = frozenset({"sync", "async", "offline"})
 
 
 def register(option_id: str, config: type[BaseModel], delivers: frozenset[str] = ALL_DELIVERY,
-             patterns: frozenset[str] = frozenset(), credits: bool = False) -> Callable:
+             patterns: frozenset[str] = frozenset(), credits: bool = False,
+             check: Callable[[BaseModel, Any], None] | None = None) -> Callable:
     """Decorator: register `fn(scenario, config) -> SimResult` as hosting option `option_id`.
 
     `delivers` lists the `slo.delivery` modes the option can serve; `patterns` the application patterns
     (serial, scatter-gather, aggregate) it can host beyond one model per request (dynamic selection is
     resolved to one model per request, so every option hosts it). The decision engine rules an option
     out, with the reason, for a workload that needs another delivery or pattern. `credits`: the data plane
-    simulates the CPU credits of burstable types (`sim.components.credits`).
+    simulates the CPU credits of burstable types (`sim.components.credits`); `check` see `OptionDef.check`.
     """
     def deco(fn: Callable[[Scenario, BaseModel], SimResult]) -> Callable:
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else option_id
         REGISTRY[option_id] = OptionDef(option_id, config, fn, summary, frozenset(delivers), frozenset(patterns),
-                                        fn.__module__, credits)
+                                        fn.__module__, credits, check)
         return fn
     return deco
 

@@ -36,7 +36,7 @@ class ScalingBounds(BaseModel):
     """The bounds and cooldowns of a target-tracking policy; `Autoscaling` and async's `BacklogScaling` add
     the metric they track."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
 
     min: int = Field(default=1, ge=1)
     """Fewest instances in service."""
@@ -65,7 +65,7 @@ class Autoscaling(ScalingBounds):
 class FleetConfig(BaseModel):
     """Knobs of a fleet of instances; unset ones are sized from the workload."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
 
     instance_type: str | None = None
     """Instance type from the catalog (e.g. ml.c5.xlarge); unset: the cheapest type the models fit on."""

@@ -61,7 +61,7 @@ class BatchConfig(BaseModel):
     job as soon as that many records are waiting. With neither, jobs run every 24 h.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
 
     instance_type: str | None = None
     """Instance type (one batch transform offers); unset: the cheapest such type that fits the model."""

@@ -18,6 +18,7 @@ from sim.components.flow import Served, merge_capacity, merge_costs, run_endpoin
 from sim.components.sizing import payload_reasons, processing_reasons
 from sim.cost import billed_seconds, data_cost_usd, gb_second_cost_usd
 from sim.engine import Engine
+from sim.errors import InputError
 from sim.faults import unsupported
 from sim.model import ModelSpec
 from sim.options import register
@@ -33,7 +34,7 @@ class ServerlessConfig(BaseModel):
     state (`steady_warm`); 0 starts it cold, as a fresh deployment (or the Lambda experiments) does.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
 
     memory_mb: int | None = Field(default=None, gt=0)
     """Memory per container, MB, a size the catalog allows; unset: the smallest holding the model with a full vCPU."""
@@ -95,6 +96,25 @@ def quota_reasons(models: tuple[ModelSpec, ...] | list[ModelSpec], catalog: Cata
     return out
 
 
+def _memory_allowed(memory_mb: int | None, catalog: Catalog) -> bool:
+    """Whether a configured memory size is one the serverless API accepts (unset: the default, always)."""
+    s = catalog.serverless
+    return memory_mb is None or (s.memory_mb_min.value <= memory_mb <= s.memory_mb_max.value
+                                 and memory_mb % s.memory_mb_step.value == 0)
+
+
+def check_config(cfg: ServerlessConfig, catalog: Catalog) -> None:
+    """InputError for a memory size or maximum concurrency the CreateEndpointConfig call would refuse."""
+    s = catalog.serverless
+    if not _memory_allowed(cfg.memory_mb, catalog):
+        sizes = range(int(s.memory_mb_min.value), int(s.memory_mb_max.value) + 1, int(s.memory_mb_step.value))
+        raise InputError("memory_mb", f"one of the serverless memory sizes {', '.join(map(str, sizes))} MB",
+                         cfg.memory_mb, hint=f"the nearest is {min(sizes, key=lambda m: abs(m - cfg.memory_mb))}")
+    if cfg.max_concurrency > s.max_concurrency_max.value:
+        raise InputError("max_concurrency", f"at most {s.max_concurrency_max.value:.0f} per serverless endpoint",
+                         cfg.max_concurrency)
+
+
 def _reasons(models: tuple[ModelSpec, ...], cfg: ServerlessConfig, catalog: Catalog) -> list[str]:
     """Why serverless cannot serve these models with this config (empty when it can)."""
     s = catalog.serverless
@@ -107,8 +127,7 @@ def _reasons(models: tuple[ModelSpec, ...], cfg: ServerlessConfig, catalog: Cata
         if m.memory_mb > mem:
             out.append(f"model {m.name} needs {m.memory_mb:.0f} MB and serverless memory is {mem} MB "
                        f"(at most {s.memory_mb_max.value:.0f} MB)")
-    if cfg.memory_mb is not None and not (s.memory_mb_min.value <= cfg.memory_mb <= s.memory_mb_max.value
-                                          and cfg.memory_mb % s.memory_mb_step.value == 0):
+    if not _memory_allowed(cfg.memory_mb, catalog):
         out.append(f"serverless memory_mb {cfg.memory_mb} is not one of {s.memory_mb_min.value:.0f}.."
                    f"{s.memory_mb_max.value:.0f} in steps of {s.memory_mb_step.value:.0f}")
     if cfg.max_concurrency > s.max_concurrency_max.value:
@@ -121,7 +140,8 @@ def _reasons(models: tuple[ModelSpec, ...], cfg: ServerlessConfig, catalog: Cata
     return out
 
 
-@register("serverless", ServerlessConfig, patterns=frozenset({"serial", "scatter-gather", "aggregate"}))
+@register("serverless", ServerlessConfig, patterns=frozenset({"serial", "scatter-gather", "aggregate"}),
+          check=check_config)
 def simulate(scenario: Scenario, cfg: ServerlessConfig) -> SimResult:
     """Serverless inference: on-demand containers, cold starts, keep-alive and throttling."""
     unsupported(scenario.faults, "serverless", "the platform's containers, not instances the endpoint holds")
