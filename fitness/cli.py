@@ -1,4 +1,9 @@
-"""Command line: parse, call the library, render. Bad input exits 2 with one paragraph, no traceback."""
+"""Command line: parse, call the library, render. Bad input exits 2 with one paragraph, no traceback.
+
+Only typer, rich, the standard library and small stdlib-only fitness modules are imported here; each command
+imports the library it calls inside its function (`# lazy`): the engine, the simulator and their pandas,
+scipy, plotly and dask take seconds to import, which `--help`, `validate` and `schema` must not pay (issue 18).
+"""
 
 from __future__ import annotations
 
@@ -7,30 +12,20 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fitness import __version__
-from fitness.calibration.cloudwatch import count_trace, read_export
-from fitness.diff import diff as diff_results
-from fitness.diff import load_result
-from fitness.diff import render_markdown as render_diff
-from fitness.engine.recommend import recommend as recommend_workload
-from fitness.engine.run import simulate as simulate_option
 from fitness.errors import UserError
 from fitness.escape import path_part
-from fitness.export import build as ex
 from fitness.outputs import check_new_file, check_tree, write_file, write_tree
-from fitness.report.adr import render_html, render_markdown, to_json
-from fitness.report.terminal import answer, progress_lines, ranking_table, summary_table
-from fitness.sweep import load_grid, run_sweep, summary_markdown, summary_rows, to_frame
-from fitness.workload.checks import unit_warnings
-from fitness.workload.scenario import build, quota_notes
-from fitness.workload.spec import load_workload, workload_schema
+from fitness.version import __version__
+
+if TYPE_CHECKING:
+    from fitness.export.deployment import Deployment
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Decision engine and cost/latency simulator for ML model hosting.")
@@ -75,6 +70,9 @@ class RecFormat(StrEnum):
 @app.command()
 def validate(workload: WorkloadArg) -> None:
     """Check a workload file and say what is wrong, with the field path."""
+    from fitness.workload.checks import unit_warnings  # lazy
+    from fitness.workload.scenario import build, quota_notes  # lazy
+    from fitness.workload.spec import load_workload  # lazy
     wl = load_workload(workload)
     sc = build(wl)  # reads traces and CSVs too, so every file the workload names is checked
     typer.echo(f"{workload}: valid ({len(wl.expanded_models)} model(s), traffic {wl.traffic.pattern}, "
@@ -88,6 +86,7 @@ def validate(workload: WorkloadArg) -> None:
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of workload files (for editor completion and CI checks)."""
+    from fitness.workload.spec import workload_schema  # lazy
     typer.echo(json.dumps(workload_schema(), indent=2))
 
 
@@ -96,6 +95,10 @@ def simulate(workload: WorkloadArg,
              option: Annotated[str, typer.Option("--option", help="Hosting option id, e.g. realtime.")],
              fmt: Annotated[SimFormat, typer.Option("--format", help="table or json.")] = SimFormat.table) -> None:
     """Simulate one hosting option and print its full metrics."""
+    from fitness.engine.run import simulate as simulate_option  # lazy
+    from fitness.report.adr import to_json  # lazy
+    from fitness.report.terminal import summary_table  # lazy
+    from fitness.workload.spec import load_workload  # lazy
     wl = load_workload(workload)
     with err.status(f"simulating {option}..."):
         run = simulate_option(wl, option)
@@ -118,6 +121,10 @@ def recommend(workload: WorkloadArg,
     On a terminal without --out or --format: the short answer and the ranking. Otherwise the report goes to
     --out, or to standard output, and the answer to standard error. Exits 3 when no option is feasible.
     """
+    from fitness.engine.recommend import recommend as recommend_workload  # lazy
+    from fitness.report.adr import render_html, render_markdown, to_json  # lazy
+    from fitness.report.terminal import answer, progress_lines, ranking_table  # lazy
+    from fitness.workload.spec import load_workload  # lazy
     wl = load_workload(workload)
     if out is not None:
         check_new_file(out, [workload], force)  # refused before minutes of simulation, not after
@@ -158,6 +165,8 @@ def sweep(grid: Annotated[Path, typer.Argument(help="Sweep grid YAML file (workl
           ) -> None:
     """Run workloads x options x parameter values x seeds on Dask: one Parquet row per run and a summary.
     Exits 4 when a run failed (its row says why), after writing every result."""
+    from fitness.report.terminal import progress_lines  # lazy
+    from fitness.sweep import load_grid, run_sweep, summary_markdown, summary_rows, to_frame  # lazy
     _sweep_folder(out, force, [grid])  # refused before the runs, not after
     plan = load_grid(grid)
     runs = plan.runs()
@@ -203,6 +212,9 @@ def diff_cmd(old: Annotated[Path, typer.Argument(help="The earlier `recommend --
                                                  show_default=False)],
              new: Annotated[Path, typer.Argument(help="The later result.", show_default=False)]) -> None:
     """Show what changed between two recommendations (Markdown, for pull-request review)."""
+    from fitness.diff import diff as diff_results  # lazy
+    from fitness.diff import load_result  # lazy
+    from fitness.diff import render_markdown as render_diff  # lazy
     typer.echo(render_diff(diff_results(load_result(old), load_result(new), str(old), str(new))), nl=False)
 
 
@@ -255,8 +267,7 @@ def calibrate_cmd(
                                                   "column name), reported against the catalog, not written.")] = None
 ) -> None:
     """Fit a model's service time (and cold start) from measurements into a NEW workload file."""
-    from fitness.calibration.calibrate import Inputs, calibrate  # loads scipy, slow to import: only when asked
-
+    from fitness.calibration.calibrate import Inputs, calibrate  # lazy: loads scipy, slow to import
     out = out or workload.with_name(f"{workload.stem}.calibrated{workload.suffix or '.yaml'}")
     check_new_file(out, [workload, *measurements, cold_starts, overhead], force)
     inputs = Inputs(tuple(measurements), column=column, unit=unit and unit.value, where=where, family=family.value,
@@ -284,7 +295,7 @@ def import_trace(
         column: Annotated[str | None, Opt(help="Metric column of a CSV, or Id/Label of a get-metric-data "
                                                "result.")] = None) -> None:
     """Turn a CloudWatch Invocations export into a per-minute count trace that `traffic: trace` replays."""
-
+    from fitness.calibration.cloudwatch import count_trace, read_export  # lazy
     out = out or export.with_name(f"{export.stem}.trace.csv")
     check_new_file(out, [export], force)
     trace = count_trace(read_export(export, "EXPORT", column), "EXPORT")
@@ -311,7 +322,9 @@ def export_cmd(workload: WorkloadArg,
                                                               "simulating again.")] = None,
                force: Annotated[bool, typer.Option("--force", help="Overwrite files already there.")] = False) -> None:
     """Write the deployable configuration of one option: boto3 request bodies, CloudFormation and TODO.md."""
-
+    from fitness.engine.recommend import recommend as recommend_workload  # lazy
+    from fitness.export import build as ex  # lazy
+    from fitness.workload.spec import load_workload  # lazy
     wl = load_workload(workload)
     if option is not None:
         ex.check_option(option)
@@ -340,7 +353,7 @@ def _refuse(folder: Path, there: list[str]) -> None:
                     "overwrite. Nothing was written.")
 
 
-def _print_export(dep, folder: Path, written: list[str], stale: list[str]) -> None:
+def _print_export(dep: Deployment, folder: Path, written: list[str], stale: list[str]) -> None:
     """What was written, what the user must fill in, and files left from an earlier export."""
     out = Console()
     out.print(f"exported {dep.option} for {dep.workload}: wrote {len(written)} files to {folder}/", highlight=False)

@@ -17,12 +17,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from sim.errors import InputError, did_you_mean
 from sim.traffic_spec import TraceTraffic
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported by the functions that read or map a trace, not here: this module is on the import path
+# of every workload (through sim.traffic), and one without a trace file must not pay for pandas.
 
 _TIME_NAMES = ("timestamp", "time", "arrival", "arrival_s", "t")
 _COUNT_NAMES = ("invocations", "count", "sum")
@@ -114,6 +120,8 @@ def replay_trace(trace: Trace, horizon_s: float, rng: np.random.Generator,
 
 def trace_model_indices(models: np.ndarray, model_names: list[str], source: str | None = None) -> np.ndarray:
     """Map a trace's model names to indices (int32) into `model_names`; unknown names raise InputError."""
+    import pandas as pd  # lazy: only a trace file needs pandas (see the module top)
+
     idx = pd.Index(model_names).get_indexer(pd.Index(models, dtype=object))
     if np.any(idx < 0):
         unknown = str(models[int(np.argmax(idx < 0))])
@@ -124,6 +132,8 @@ def trace_model_indices(models: np.ndarray, model_names: list[str], source: str 
 
 def _read_csv(path: Path, source: str) -> pd.DataFrame:
     """The CSV as a data frame with at least one row, or an InputError saying why not."""
+    import pandas as pd  # lazy: only a trace file needs pandas (see the module top)
+
     if not path.is_file():
         raise InputError("traffic.trace", "an existing CSV file of request timestamps or per-interval counts",
                          got=source, source=source, hint="Paths are relative to the workload file")
@@ -195,6 +205,8 @@ def _arrival_seconds(frame: pd.DataFrame, spec: TraceTraffic, source: str) -> np
 
 def _seconds(column: pd.Series, name: str, field: str, source: str, numeric_only: bool = False) -> np.ndarray:
     """A column of seconds or ISO datetimes as float64 seconds; every row must parse."""
+    import pandas as pd  # lazy: only a trace file needs pandas (see the module top)
+
     if pd.api.types.is_bool_dtype(column):
         values = np.full(len(column), np.nan)
     else:
@@ -234,6 +246,8 @@ def _text_values(frame: pd.DataFrame, name: str, field: str, source: str) -> np.
 
 def _counts(column: pd.Series, name: str, spec: TraceTraffic, source: str) -> np.ndarray:
     """Non-negative whole-number counts as int64."""
+    import pandas as pd  # lazy: only a trace file needs pandas (see the module top)
+
     field = "traffic.count_column" if spec.count_column else "traffic.trace"
     values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))

@@ -21,3 +21,16 @@ def test_every_option_line_runs_beside_its_simpy_baseline(case):
     row = options.measure(*case)
     assert row["feasible"], row["reasons"]
     assert row["requests"] > 1000 and row["simpy_servers"] >= 1 and row["ratio"] > 0
+
+
+def test_the_examples_benchmark_counts_the_simulations_of_a_recommendation(tmp_path):
+    from benchmarks import examples
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text("name: tiny\nhorizon: 10m\nreplications: 1\nsensitivity: false\nmodels:\n  - name: m\n"
+                    "    service_time: {dist: constant, value_ms: 20}\ntraffic: {pattern: poisson, rate_rps: 5}\n")
+    row = examples.measure(examples.ROOT, path, tmp_path / "tally")
+    assert row["exit"] == 0 and row["recommended"] is not None
+    # every option is sized by at least one simulation of the whole 10 minutes (about 3,000 requests)
+    assert row["simulations"] >= 8 and row["requests"] >= row["simulations"] * 1000 and row["peak_mb"] > 0
+    assert "| tiny | 0 |" in examples.table([row], None)

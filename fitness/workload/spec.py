@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 import catalogs
@@ -298,6 +297,8 @@ def _check_options(wl: Workload, catalog: Catalog) -> None:
 
 def read_samples_ms(path: Path, field: str) -> tuple[float, ...]:
     """Latencies in ms from a CSV: the column named latency_ms / ms / service_time_ms, else the first numeric one."""
+    import pandas as pd  # lazy: only a workload with a CSV of samples pays for pandas (validate, schema start fast)
+
     expected = "a CSV file with a column of per-request latencies in milliseconds"
     try:
         df = pd.read_csv(path)
