@@ -12,7 +12,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,9 +23,6 @@ from fitness.errors import UserError
 from fitness.escape import path_part
 from fitness.outputs import check_new_file, check_tree, write_file, write_tree
 from fitness.version import __version__
-
-if TYPE_CHECKING:
-    from fitness.export.deployment import Deployment
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Decision engine and cost/latency simulator for ML model hosting.")
@@ -324,6 +321,7 @@ def export_cmd(workload: WorkloadArg,
     """Write the deployable configuration of one option: boto3 request bodies, CloudFormation and TODO.md."""
     from fitness.engine.recommend import recommend as recommend_workload  # lazy
     from fitness.export import build as ex  # lazy
+    from fitness.report.terminal import export_lines  # lazy
     from fitness.workload.spec import load_workload  # lazy
     wl = load_workload(workload)
     if option is not None:
@@ -343,7 +341,7 @@ def export_cmd(workload: WorkloadArg,
     if (there := check_tree(folder, list(files), inputs)) and not force:
         _refuse(folder, there)
     write_tree(folder, files)
-    _print_export(dep, folder, list(files), ex.stale_calls(folder, list(files)))
+    export_lines(Console(), err, dep, folder, list(files), ex.stale_calls(folder, list(files)))
 
 
 def _refuse(folder: Path, there: list[str]) -> None:
@@ -351,24 +349,6 @@ def _refuse(folder: Path, there: list[str]) -> None:
     shown = ", ".join(there[:3]) + (f" and {len(there) - 3} more" if len(there) > 3 else "")
     raise UserError(f"--out {folder}: {shown} already exist(s); expected a new or empty folder, or --force to "
                     "overwrite. Nothing was written.")
-
-
-def _print_export(dep: Deployment, folder: Path, written: list[str], stale: list[str]) -> None:
-    """What was written, what the user must fill in, and files left from an earlier export."""
-    out = Console()
-    out.print(f"exported {dep.option} for {dep.workload}: wrote {len(written)} files to {folder}/", highlight=False)
-    for rel in written[:20]:
-        out.print(f"  {rel}", highlight=False, markup=False)
-    if len(written) > 20:
-        out.print(f"  ... and {len(written) - 20} more", highlight=False)
-    out.print("TODO: fill in (see TODO.md):", highlight=False)
-    for p in dep.placeholders:
-        out.print(f"  {p.token}: {p.what}", highlight=False, markup=False, soft_wrap=True)
-    if stale:
-        err.print(f"warning: {folder} also holds {len(stale)} file(s) this export did not write "
-                  f"({', '.join(stale[:3])}{', ...' if len(stale) > 3 else ''}) from an earlier export: remove "
-                  "them before deploying (the boto3 script runs every file in boto3/).", highlight=False,
-                  markup=False)
 
 
 def _is_click(e: Exception, name: str) -> bool:

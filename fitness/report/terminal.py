@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress
@@ -16,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fitness.engine.result import Recommendation
+from fitness.export.deployment import Deployment
 from fitness.report.adr import HEADERS, option_rows
 from fitness.text import deployable, duration_text
 
@@ -86,3 +88,22 @@ def progress_lines(console: Console, label: str) -> Iterator[Callable[[str], Non
             last[0] = msg
             print(f"fitness: {label} {msg}", file=console.file or sys.stderr, flush=True)
     yield line
+
+
+def export_lines(out: Console, err: Console, dep: Deployment, folder: Path, written: list[str],
+                 stale: list[str]) -> None:
+    """What `fitness export` wrote, what the user must fill in, and files left from an earlier export (a
+    `Deployment`, its folder, the files written and the stale ones)."""
+    out.print(f"exported {dep.option} for {dep.workload}: wrote {len(written)} files to {folder}/", highlight=False)
+    for rel in written[:20]:
+        out.print(f"  {rel}", highlight=False, markup=False)
+    if len(written) > 20:
+        out.print(f"  ... and {len(written) - 20} more", highlight=False)
+    out.print("TODO: fill in (see TODO.md):", highlight=False)
+    for p in dep.placeholders:
+        out.print(f"  {p.token}: {p.what}", highlight=False, markup=False, soft_wrap=True)
+    if stale:
+        err.print(f"warning: {folder} also holds {len(stale)} file(s) this export did not write "
+                  f"({', '.join(stale[:3])}{', ...' if len(stale) > 3 else ''}) from an earlier export: remove "
+                  "them before deploying (the boto3 script runs every file in boto3/).", highlight=False,
+                  markup=False)
