@@ -151,15 +151,16 @@ def _check_options(grid: Grid) -> None:
 
 def _check_runs(grid: Grid) -> None:
     """The number of runs, counted before any is listed, must be at most `MAX_RUNS`."""
-    n = len(grid.workloads) * len(grid.options or load_all()) * len(grid.seeds or (None,))
+    options, seeds = len(grid.options or load_all()), len(grid.seeds or (None,))
+    n = len(grid.workloads) * options * seeds
     for values in grid.parameters.values():
         n *= max(1, len(values))
     if n > MAX_RUNS:
         sizes = " x ".join(f"{len(v)} {k}" for k, v in grid.parameters.items())
         raise InputError("parameters", f"at most {MAX_RUNS:,} runs in one sweep (our limit)",
-                         got=f"{n:,} runs", hint=f"the grid crosses {len(grid.workloads)} workloads, "
-                         f"{len(grid.options or load_all())} options, {len(grid.seeds or (None,))} seeds and "
-                         f"{sizes or 'no parameters'}; split it into several sweeps or sample fewer values")
+                         got=f"{n:,} runs", hint=f"the grid crosses {len(grid.workloads)} workloads, {options} "
+                         f"options, {seeds} seeds and {sizes or 'no parameters'}; split it into several sweeps "
+                         "or sample fewer values")
 
 
 def _check_parameter(name: str, values: tuple) -> None:

@@ -35,6 +35,7 @@ from fitness.calibration.exports import (
     TIME_NAMES,
     UNIT_MS,
     MetricExport,
+    default_stat,
     fail,
     nearest,
     parse_times,
@@ -91,10 +92,6 @@ def read_csv(path: Path, field: str) -> pd.DataFrame:
     return frame
 
 
-def _default_stat(label: str | None) -> str:
-    return "Sum" if label and "invocation" in label.lower() else "Average"
-
-
 def _stat_name(name: str) -> str | None:
     """The CloudWatch statistic a column is named after (any case), or None."""
     folded = {s.lower(): s for s in STATS}
@@ -144,7 +141,7 @@ def from_csv(frame: pd.DataFrame, source: str, field: str, column: str | None, s
         if column is None and len(values) != 1:
             raise fail(source, field, "one value column, or --column naming one", f"Columns: {', '.join(values)}.")
         label = column or values[0]
-        data = frame[[label]].rename(columns={label: stat or _default_stat(label)})
+        data = frame[[label]].rename(columns={label: stat or default_stat(label)})
     index = parse_times(frame[tcol], source, field)
     data = data.apply(pd.to_numeric, errors="coerce").set_index(index).sort_index()
     return MetricExport(data, label, unit, source, "CSV")

@@ -110,3 +110,8 @@ def statistic(text: str) -> str | None:
         return STAT_ALIASES[low]
     match = PERCENTILE.fullmatch(low)
     return f"p{float(match[1]):g}" if match and 0 < float(match[1]) < 100 else None
+
+
+def default_stat(label: str | None) -> str:
+    """The statistic of a series that names none: Sum for Invocations (a count of requests), else Average."""
+    return "Sum" if label and "invocation" in label.lower() else "Average"

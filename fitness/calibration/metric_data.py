@@ -25,6 +25,7 @@ import pandas as pd
 from fitness.calibration.exports import (
     STATS,
     MetricExport,
+    default_stat,
     fail,
     nearest,
     parse_times,
@@ -170,15 +171,13 @@ def _statistic_of(r: _Result, stat: str | None, latency: bool, several: bool, so
         raise fail(source, f"{r.where}.Label", f"the statistic its Id names ({by_id})", f"It names {by_label}.")
     if by_id or by_label or stat:
         return by_id or by_label or stat
-    if "invocation" in (r.label or "").lower():
-        return "Sum"  # Invocations counts requests with the Sum statistic
-    if latency:
-        how = "Pass --stat (p99, Average, ...) or name" if field == "MEASUREMENTS" else "Name"
-        raise fail(source, r.where, "a statistic: a get-metric-data result names none (it was the query's Stat)",
-                    f"{how} it in the query's Id or Label (Id p99, Label 'ModelLatency p99')"
-                    f"{'; or pick one result with --column' if several else ''}. The Average is not assumed: a "
-                    "p99 series read as the mean would fit a law several times too slow.")
-    return "Average"
+    if (default := default_stat(r.label)) == "Sum" or not latency:
+        return default
+    how = "Pass --stat (p99, Average, ...) or name" if field == "MEASUREMENTS" else "Name"
+    raise fail(source, r.where, "a statistic: a get-metric-data result names none (it was the query's Stat)",
+               f"{how} it in the query's Id or Label (Id p99, Label 'ModelLatency p99')"
+               f"{'; or pick one result with --column' if several else ''}. The Average is not assumed: a "
+               "p99 series read as the mean would fit a law several times too slow.")
 
 
 def _series(r: _Result, stat: str, source: str) -> pd.Series:

@@ -96,18 +96,22 @@ def quota_reasons(models: tuple[ModelSpec, ...] | list[ModelSpec], catalog: Cata
     return out
 
 
+def _memory_sizes(catalog: Catalog) -> range:
+    """The memory sizes (MB) the serverless API accepts: the catalog's minimum to maximum in its steps."""
+    s = catalog.serverless
+    return range(int(s.memory_mb_min.value), int(s.memory_mb_max.value) + 1, int(s.memory_mb_step.value))
+
+
 def _memory_allowed(memory_mb: int | None, catalog: Catalog) -> bool:
     """Whether a configured memory size is one the serverless API accepts (unset: the default, always)."""
-    s = catalog.serverless
-    return memory_mb is None or (s.memory_mb_min.value <= memory_mb <= s.memory_mb_max.value
-                                 and memory_mb % s.memory_mb_step.value == 0)
+    return memory_mb is None or memory_mb in _memory_sizes(catalog)
 
 
 def check_config(cfg: ServerlessConfig, catalog: Catalog) -> None:
     """InputError for a memory size or maximum concurrency the CreateEndpointConfig call would refuse."""
     s = catalog.serverless
     if not _memory_allowed(cfg.memory_mb, catalog):
-        sizes = range(int(s.memory_mb_min.value), int(s.memory_mb_max.value) + 1, int(s.memory_mb_step.value))
+        sizes = _memory_sizes(catalog)
         raise InputError("memory_mb", f"one of the serverless memory sizes {', '.join(map(str, sizes))} MB",
                          cfg.memory_mb, hint=f"the nearest is {min(sizes, key=lambda m: abs(m - cfg.memory_mb))}")
     if cfg.max_concurrency > s.max_concurrency_max.value:
