@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from fitness.engine.constraints import constrained
 from fitness.engine.run import run_option
 from fitness.engine.windows import busiest_start
@@ -13,6 +15,32 @@ from sim.options._fleet import EARLY_WINDOW_S
 
 WINDOW_S = 3600.0
 """Headroom simulates the busiest hour of the scaled traffic (the whole horizon when shorter)."""
+MAX_REQUESTS = 300_000
+"""At most this many requests a run: at a high multiple the hour and its lead shrink together (fleets,
+containers and caches warm up in a lead of tens of thousands of requests; p99 and an error rate of 0.1%
+are resolved by hundreds of thousands)."""
+
+
+def span_at(rate_rps: float, window_s: float, horizon_s: float) -> tuple[float, float]:
+    """(lead, window) in seconds simulated at `rate_rps`: `EARLY_WINDOW_S` then `window_s`, or the whole
+    horizon (no lead) when it is not longer; shrunk so that they hold at most `MAX_REQUESTS` requests, the
+    lead keeping its share of the span (a shortened run still starts warm)."""
+    share = EARLY_WINDOW_S / (EARLY_WINDOW_S + window_s)
+    span = min(horizon_s, EARLY_WINDOW_S + window_s)
+    shrink = min(1.0, MAX_REQUESTS / max(rate_rps * span, 1e-12))
+    if shrink == 1.0 and horizon_s <= EARLY_WINDOW_S + window_s:
+        return 0.0, horizon_s
+    return span * shrink * share, span * shrink * (1 - share)
+
+
+def peak_rate_rps(sc, window_s: float) -> float:
+    """Arrivals per second in the busiest `window_s` of `sc` (its mean rate when shorter)."""
+    arr = sc.arrivals_s
+    if sc.n == 0 or sc.horizon_s <= 0:
+        return 0.0
+    if sc.horizon_s <= window_s:
+        return sc.n / sc.horizon_s
+    return float((np.searchsorted(arr, arr + window_s) - np.arange(sc.n)).max()) / window_s
 
 
 def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 16.0, tol: float = 0.1,
@@ -23,26 +51,16 @@ def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 1
     `rate_multiplier`, re-drawn, and its busiest `window_s` (None: the whole horizon) simulated after a
     lead of the traffic before it (the fleets' early-traffic window) and judged on the window alone; over a
     long horizon that costs an hour per multiple instead of days, and errs low (the busiest hour is the
-    hardest). Multiples 2, 4, 8 ... bracket the limit, then bisection on the log scale stops when
+    hardest). Lead and window shrink together when they would hold more than `MAX_REQUESTS` requests
+    (`span_at`). Multiples 2, 4, 8 ... bracket the limit, then bisection on the log scale stops when
     hi / lo <= 1 + tol; the multiple returned is the highest that passed. The SLO is latency and error
     rate (and an offline deadline), not the budget: a serverless bill grows with traffic, which says
     nothing of what the configuration sustains.
     """
     fixed = wl.model_copy(update={"budget": Budget(), "options": {**wl.options, option_id: config}})
-    # the window is placed once, on today's traffic; each multiple draws its traffic only up to its end
-    t0 = busiest_start(build(fixed), window_s, EARLY_WINDOW_S, noise_sd=3.0) if window_s else None
-
-    def ok(m: float) -> bool:
-        traffic = wl.traffic.model_copy(update={"rate_multiplier": wl.traffic.rate_multiplier * m})
-        scaled = fixed.model_copy(update={"traffic": traffic})
-        if t0 is None:
-            run = run_option(scaled, build(scaled), option_id)
-        else:  # judged on the window only: the lead lets caches, containers and fleets warm up
-            length = EARLY_WINDOW_S + window_s
-            scaled = scaled.model_copy(update={"horizon": t0 + length})
-            run = run_option(scaled, build(scaled).cut(t0, length), option_id, since_s=EARLY_WINDOW_S)
-        return constrained(fixed, run.summary).feasible
-
+    today = build(fixed)
+    window = window_s or today.horizon_s
+    ok = _judge(fixed, wl, option_id, today, peak_rate_rps(today, window), window)
     if not ok(1.0):
         return None
     lo, hi = 1.0, None
@@ -55,3 +73,22 @@ def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 1
         mid = math.sqrt(lo * hi)
         lo, hi = (mid, hi) if ok(mid) else (lo, mid)
     return lo
+
+
+def _judge(fixed: Workload, wl: Workload, option_id: str, today, rate_rps: float, window_s: float):
+    """ok(m): whether `fixed` meets the SLO at m x the traffic, on the busiest stretch of today's traffic
+    (placed per multiple, as its span shrinks; each multiple draws its traffic only up to the stretch's end),
+    judged after the lead."""
+    def ok(m: float) -> bool:
+        traffic = wl.traffic.model_copy(update={"rate_multiplier": wl.traffic.rate_multiplier * m})
+        scaled = fixed.model_copy(update={"traffic": traffic})
+        lead, win = span_at(rate_rps * m, window_s, today.horizon_s)
+        t0 = busiest_start(today, win, lead, noise_sd=3.0) if lead + win < today.horizon_s else None
+        if t0 is None:
+            run = run_option(scaled, build(scaled), option_id)
+        else:  # judged on the window only: the lead lets caches, containers and fleets warm up
+            scaled = scaled.model_copy(update={"horizon": t0 + lead + win})
+            run = run_option(scaled, build(scaled).cut(t0, lead + win), option_id, since_s=lead)
+        return constrained(fixed, run.summary).feasible
+
+    return ok

@@ -1,4 +1,4 @@
-"""Work spread over the machine's cores by forked workers (for long scenarios).
+"""Work spread over the machine's cores by forked workers: options, replications and sensitivity points.
 
 A forked worker inherits the parent's memory: a scenario of millions of requests is shared, not pickled,
 and a closure can be the work. Results come back pickled, so callers return light results (digests, not
@@ -15,15 +15,26 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 _WORK: Callable | None = None
 """The function the forked workers call, inherited at fork (a closure cannot be pickled)."""
+_IN_WORKER = False
+"""True inside a forked worker: work it is given runs there, serially (the cores are already busy)."""
 
 
 def _call(item):
     return _WORK(item)
 
 
+def _mark_worker() -> None:
+    global _IN_WORKER
+    _IN_WORKER = True
+
+
 def workers_for(n: int) -> int:
-    """Workers worth starting for n items: one per core, at most n; 1 where fork is not available."""
-    return min(n, os.cpu_count() or 1) if "fork" in mp.get_all_start_methods() else 1
+    """Workers worth starting for n items: one per core, at most n; 1 where fork is not available, inside a
+    forked worker (nested work would only oversubscribe the cores) and in a daemonic process (a Dask or
+    multiprocessing worker, which may not have children)."""
+    if _IN_WORKER or mp.current_process().daemon or "fork" not in mp.get_all_start_methods():
+        return 1
+    return min(n, os.cpu_count() or 1)
 
 
 def fork_map(fn: Callable, items: Sequence, done: Callable | None = None) -> list:
@@ -39,7 +50,7 @@ def fork_map(fn: Callable, items: Sequence, done: Callable | None = None) -> lis
         return out
     _WORK = fn
     try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_mark_worker) as pool:
             futures = {pool.submit(_call, item): i for i, item in enumerate(items)}
             results: dict[int, object] = {}
             for f in as_completed(futures):

@@ -92,7 +92,7 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None) -> Re
 
 def _replicated(wl: Workload, rec: Recommendation, first: dict, progress: Callable[[str], None] | None):
     """The recommendation over `wl.replications` seeds, each option in its chosen configuration (on the
-    busiest day of each seed when the scenario is long, on every core: `fitness.engine.windows`). `first`: the
+    busiest day of each seed when the scenario is long: `fitness.engine.windows`), the options on every core. `first`: the
     sizing's runs on the busiest day of a long scenario, by option."""
     long = rec.window is not None
     cache: dict[int, tuple] = {}
@@ -111,8 +111,6 @@ def _replicated(wl: Workload, rec: Recommendation, first: dict, progress: Callab
         return constrained(wl, run.summary), digest.light(run.result, basis)
 
     def run_many(seed: int, options: list[str]) -> list:
-        if not long:
-            return [run_seed(seed, oid) for oid in options]
         scenario_for(seed)  # built once in this process; the forked workers share it
         return fork_map(lambda oid: run_seed(seed, oid), options)
 
@@ -149,7 +147,7 @@ def _sensitivity(asked: Workload, chosen: Workload, rec: Recommendation,
         if progress:
             progress("sensitivity: platform assumptions")
         sc = dataclasses.replace(scenario, catalog=catalog)
-        return rank(today, sc, [run_option(today, sc, oid) for oid in top])
+        return rank(today, sc, fork_map(lambda oid: run_option(today, sc, oid), top))
 
     return (weight_sensitivity(rec) + traffic_sensitivity(rec, evaluate)
             + assumption_sensitivity(rec, scenario.catalog, evaluate_with))

@@ -143,16 +143,8 @@ def size_option(wl: Workload, scenario: Scenario, window: Window | None, option:
 
 def size_all(wl: Workload, scenario: Scenario, window: Window | None, options: list[str],
              progress=None) -> dict[str, Sized]:
-    """`size_option` for every option, in order; a long scenario (one with a window) on every core
-    (`fitness.engine.parallel`: each option's result does not depend on where it ran)."""
-    if window is None:
-        out = {}
-        for oid in options:
-            if progress:
-                progress(f"right-sizing {oid}")
-            out[oid] = size_option(wl, scenario, window, oid)
-        return out
-
+    """`size_option` for every option, on every core (`fitness.engine.parallel`: each option's result does
+    not depend on where it ran)."""
     def done(oid: str, k: int) -> None:
         if progress:
             progress(f"right-sized {oid} ({k} of {len(options)})")
