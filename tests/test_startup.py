@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "fraud-detection.yaml"
-HEAVY = ("pandas", "plotly", "dask", "distributed", "scipy")
+HEAVY = ("pandas", "plotly", "dask", "distributed", "scipy", "numba")
 """Packages that take seconds to import and that only recommend, sweep, calibrate and the reports need."""
 
 PROBE = """\

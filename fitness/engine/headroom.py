@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from fitness.engine.constraints import constrained
+from fitness.engine.parallel import fork_map
 from fitness.engine.run import run_option
 from fitness.engine.windows import busiest_start
 from fitness.workload.scenario import build
@@ -28,8 +27,8 @@ def span_at(rate_rps: float, window_s: float, horizon_s: float) -> tuple[float, 
     share = EARLY_WINDOW_S / (EARLY_WINDOW_S + window_s)
     span = min(horizon_s, EARLY_WINDOW_S + window_s)
     shrink = min(1.0, MAX_REQUESTS / max(rate_rps * span, 1e-12))
-    if shrink == 1.0 and horizon_s <= EARLY_WINDOW_S + window_s:
-        return 0.0, horizon_s
+    if shrink == 1.0:
+        return (0.0, horizon_s) if horizon_s <= EARLY_WINDOW_S + window_s else (EARLY_WINDOW_S, window_s)
     return span * shrink * share, span * shrink * (1 - share)
 
 
@@ -52,8 +51,9 @@ def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 1
     lead of the traffic before it (the fleets' early-traffic window) and judged on the window alone; over a
     long horizon that costs an hour per multiple instead of days, and errs low (the busiest hour is the
     hardest). Lead and window shrink together when they would hold more than `MAX_REQUESTS` requests
-    (`span_at`). Multiples 2, 4, 8 ... bracket the limit, then bisection on the log scale stops when
-    hi / lo <= 1 + tol; the multiple returned is the highest that passed. The SLO is latency and error
+    (`span_at`). Multiples 2, 4, 8 ... bracket the limit, then the bracket is cut on the log scale until
+    hi / lo <= 1 + tol, two multiples at a time on the cores (`search`); the multiple returned is the highest
+    that passed. The SLO is latency and error
     rate (and an offline deadline), not the budget: a serverless bill grows with traffic, which says
     nothing of what the configuration sustains.
     """
@@ -61,17 +61,34 @@ def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 1
     today = build(fixed)
     window = window_s or today.horizon_s
     ok = _judge(fixed, wl, option_id, today, peak_rate_rps(today, window), window)
-    if not ok(1.0):
+    return search(lambda ms: fork_map(ok, ms), max_multiple, tol)
+
+
+def search(ok_all, max_multiple: float, tol: float) -> float | None:
+    """The highest multiple in [1, max_multiple] that passes, two multiples at a time (`ok_all(multiples)` ->
+    passed, one per multiple, on the cores): 1 and 2, then the next two doublings, until one fails; then the
+    bracket is cut in three on the log scale (both inner points at once) until hi / lo <= 1 + tol. None when
+    1 fails. Passing is taken to be monotone: a multiple above one that failed is not believed."""
+    first, second = ok_all([1.0, min(2.0, max_multiple)])
+    if not first:
         return None
-    lo, hi = 1.0, None
+    lo, hi = (min(2.0, max_multiple), None) if second else (1.0, min(2.0, max_multiple))
     while hi is None and lo < max_multiple:
-        m = min(2 * lo, max_multiple)
-        lo, hi = (m, None) if ok(m) else (lo, m)
+        ms = [min(2 * lo, max_multiple), min(4 * lo, max_multiple)]
+        passed = ok_all(ms[:1] if ms[0] == ms[1] else ms)
+        if not passed[0]:
+            hi = ms[0]
+        elif len(passed) == 1 or not passed[1]:
+            lo, hi = ms[0], (ms[1] if len(passed) > 1 else None)
+        else:
+            lo = ms[1]
     if hi is None:
         return lo
     while hi / lo > 1 + tol:
-        mid = math.sqrt(lo * hi)
-        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+        step = (hi / lo) ** (1 / 3)
+        a, b = lo * step, lo * step * step
+        pa, pb = ok_all([a, b])
+        lo, hi = (b, hi) if pa and pb else (a, b) if pa else (lo, a)
     return lo
 
 

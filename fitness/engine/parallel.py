@@ -13,6 +13,8 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
+from sim.jit import warm
+
 _WORK: Callable | None = None
 """The function the forked workers call, inherited at fork (a closure cannot be pickled)."""
 _IN_WORKER = False
@@ -49,6 +51,7 @@ def fork_map(fn: Callable, items: Sequence, done: Callable | None = None) -> lis
                 done(item, len(out))
         return out
     _WORK = fn
+    warm()  # the compiled kernels, loaded once here, are inherited by every worker
     try:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_mark_worker) as pool:
             futures = {pool.submit(_call, item): i for i, item in enumerate(items)}

@@ -90,17 +90,27 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None) -> Re
     return replace(rec, sensitivity=_sensitivity(asked, wl, rec, progress)) if wl.sensitivity else rec
 
 
+PREFETCH_REQUESTS = 5_000_000
+"""Replications of a short scenario run all at once (every seed, every option, spread on the cores) while
+the seeds' scenarios hold at most this many requests together; beyond it, one seed after another."""
+
+
 def _replicated(wl: Workload, rec: Recommendation, first: dict, progress: Callable[[str], None] | None):
     """The recommendation over `wl.replications` seeds, each option in its chosen configuration (on the
-    busiest day of each seed when the scenario is long: `fitness.engine.windows`), the options on every core. `first`: the
-    sizing's runs on the busiest day of a long scenario, by option."""
+    busiest day of each seed when the scenario is long: `fitness.engine.windows`), on every core. `first`:
+    the sizing's runs on the busiest day of a long scenario, by option."""
     long = rec.window is not None
     cache: dict[int, tuple] = {}
     basis = digest.basis_for(wl.slo)
+    seeds = [wl.seed + k for k in range(1, wl.replications)]
+    together = not long and rec.scenario_requests * len(seeds) <= PREFETCH_REQUESTS
+    ready: dict[int, list] = {}
+    fetched: list[bool] = []
 
     def scenario_for(seed: int) -> tuple:
         if seed not in cache:
-            cache.clear()  # replications run one seed after another: keep one scenario in memory
+            if not together:
+                cache.clear()  # one seed after another: keep one scenario in memory
             other = wl.model_copy(update={"seed": seed})
             cache[seed] = (other, *replication_scenario(build(other), long))
         return cache[seed]
@@ -111,7 +121,17 @@ def _replicated(wl: Workload, rec: Recommendation, first: dict, progress: Callab
         return constrained(wl, run.summary), digest.light(run.result, basis)
 
     def run_many(seed: int, options: list[str]) -> list:
-        scenario_for(seed)  # built once in this process; the forked workers share it
+        if together and seed in seeds and not fetched:  # the first replication asked: run them all
+            fetched.append(True)
+            pairs = [(s, oid) for s in seeds for oid in options]
+            for s in seeds:
+                scenario_for(s)  # built once in this process; the forked workers share them
+            out = fork_map(lambda pair: run_seed(*pair), pairs)
+            for (s, _), one in zip(pairs, out, strict=True):
+                ready.setdefault(s, []).append(one)
+        if seed in ready:
+            return ready.pop(seed)
+        scenario_for(seed)
         return fork_map(lambda oid: run_seed(seed, oid), options)
 
     feasible = [o.option for o in rec.options if o.feasible]

@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 from pydantic import BaseModel
 
 from fitness.engine.constraints import constrained
@@ -33,8 +34,10 @@ from fitness.engine.queueing import Plan, can_save, endpoints, invocations_targe
 from fitness.engine.run import OptionRun, run_option
 from fitness.workload.spec import Budget, Workload
 from sim.catalog import InstanceType
+from sim.components.cache import Footprints
 from sim.components.sizing import cheapest_fitting, hardware_reasons, max_workers
 from sim.options import option_def
+from sim.options.multi_model import memory_for_models_mb
 from sim.scenario import Scenario
 from sim.summary import Summary
 
@@ -51,12 +54,14 @@ class Trial:
     reasons: list[str]
     meets_slo: bool = False
     drill: Drill | None = None
+    screened: bool = False
+    """Refused without a run: a closed form or a catalog fact rules it out, or it would simulate as a cheaper one."""
 
     def to_dict(self) -> dict:
-        """Flat row for reports: the knobs (nested ones as `a.b`) then feasible, monthly_usd, p99_ms, reasons
-        (and `failure_drill` when the trial was drilled)."""
+        """Flat row for reports: the knobs (nested ones as `a.b`) then feasible, monthly_usd, p99_ms, reasons,
+        screened (and `failure_drill` when the trial was drilled)."""
         row = {**flat(self.config), "feasible": self.feasible, "monthly_usd": self.monthly_usd,
-               "p99_ms": self.p99_ms, "reasons": list(self.reasons)}
+               "p99_ms": self.p99_ms, "reasons": list(self.reasons), "screened": self.screened}
         return {**row, "failure_drill": self.drill.to_dict()} if self.drill is not None else row
 
 
@@ -165,7 +170,7 @@ class Runner:
         """List `config` as tried and refused without simulating it (a closed form rules it out)."""
         key = json.dumps(config, sort_keys=True, default=str)
         if key not in self._seen:
-            trial = Trial(config, False, None, None, [f"{reason} (screened, not simulated)"])
+            trial = Trial(config, False, None, None, [f"{reason} (screened, not simulated)"], screened=True)
             self._seen[key] = trial
             self.trials.append(trial)
 
@@ -287,10 +292,20 @@ def twin_of(r: Runner, plans: list[Plan]) -> list[int | None]:
         key = (tuple(w for _, w, _ in p.loads), tuple(sorted((k, str(v)) for k, v in p.knobs.items()
                                                               if k != "instance_type")),
                it.gpu_count, it.gpu_memory_gib, it.accelerator, it.burstable,
-               it.memory_gib if r.option == "multi-model" else None)
+               it.memory_gib if r.option == "multi-model" and not holds_every_model(r, p, it) else None)
         out.append((i, seen.get(key)))
         seen.setdefault(key, i)
     return [t for _, t in sorted(out)]
+
+
+def holds_every_model(r: Runner, p: Plan, it: InstanceType) -> bool:
+    """Whether a multi-model endpoint on `it` holds every model in memory at once (their footprints sum to no
+    more than its model memory budget): nothing is ever evicted, so its memory beyond that changes no trial."""
+    cat, models = r.scenario.catalog, r.scenario.models
+    gpu = any(m.accelerator == "gpu" for m in models)
+    usable = memory_for_models_mb(it, gpu, cat)
+    budget = p.knobs.get("model_memory_budget_mb") or usable
+    return budget <= usable and float(np.sum(Footprints.of(models, cat).memory_mb)) <= budget
 
 
 def credited(r: Runner, plans: list[Plan], pinned: Callable[[Plan, int], dict]) -> list[Plan]:

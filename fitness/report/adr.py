@@ -252,7 +252,7 @@ def _why_this(rec: Recommendation) -> list[Block]:
     cheaper = [t for t in tried if not t.get("feasible") and t.get("reasons")
                and (t.get("monthly_usd") is None or t["monthly_usd"] < best.cost_usd.monthly)]
     if cheaper:
-        keys = [k for k in tried[0] if k not in ("feasible", "monthly_usd", "p99_ms", "reasons")]
+        keys = [k for k in tried[0] if k not in _OUTCOME]
         facts.append("Why this size: " + "; ".join(
             f"{', '.join(f'{k}={_val(t.get(k))}' for k in keys if t.get(k) is not None)} was refused "
             f"({t['reasons'][0]})" for t in cheaper[:3]) + ".")
@@ -324,13 +324,16 @@ def _sensitivity(rec: Recommendation) -> list[Block]:
     return [Bullets(items)] if items else [Text("note", "No sensitivity analysis in this recommendation.")]
 
 
+_OUTCOME = ("feasible", "monthly_usd", "p99_ms", "reasons", "failure_drill", "screened")
+"""The fields of a sizing trial that say how it fared; the others are its knobs."""
+
+
 def _sizing(rec: Recommendation) -> list[Block]:
     """Per option, the configurations tried while right-sizing it and the one chosen."""
     out: list[Block] = []
     for option, s in rec.sizing.items():
         tried, chosen = s.get("tried") or [], s.get("chosen") or {}
-        keys = list(dict.fromkeys(k for t in tried for k in t if k not in ("feasible", "monthly_usd", "p99_ms",
-                                                                             "reasons", "failure_drill")))
+        keys = list(dict.fromkeys(k for t in tried for k in t if k not in _OUTCOME))
         rows = [[*(_val(t.get(k, "")) for k in keys), "yes" if t.get("feasible") else "no",
                  _num(t.get("monthly_usd")), duration_text(t.get("p99_ms")), "; ".join(t.get("reasons") or [])]
                 for t in tried]
@@ -339,10 +342,20 @@ def _sizing(rec: Recommendation) -> list[Block]:
         said = (f"Chosen: `{', '.join(f'{k}={_val(v)}' for k, v in chosen.items())}`." if chosen else
                 "No configuration tried met the constraints.")
         pinned = " The workload pins this option's configuration: simulated once as given." if s.get("pinned") else ""
-        out += [Text("h3", option), Text("p", said + pinned)]
+        out += [Text("h3", option), Text("p", said + pinned + _screened_text(tried))]
         if rows:
             out.append(Table([*keys, "feasible", "USD/month", "p99", "reasons"], rows, marks))
     return out
+
+
+def _screened_text(tried: list[dict]) -> str:
+    """' N candidates simulated, M screened without a run (...)' for a search that screened any."""
+    screened = sum(bool(t.get("screened")) for t in tried)
+    if not screened:
+        return ""
+    ran = len(tried) - screened
+    return (f" {ran} candidate{'s' if ran != 1 else ''} simulated, {screened} screened without a run (a closed form, "
+            "a catalog fact or a cheaper twin rules each out: see its reason).")
 
 
 def _assumptions(rec: Recommendation) -> list[Block]:

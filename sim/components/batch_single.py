@@ -1,26 +1,38 @@
-"""Triton's dynamic batcher for the common case: one model, one stage, no more slots than GPUs.
+"""Triton's dynamic batcher for the common case: one model, one stage, no more slots than GPUs, compiled.
 
 `batcher.TritonHost` handles any ensemble with GPU processor sharing. When an instance hosts a single model
 that every request visits once, and the model has no more execution slots than the instance has GPUs, no
 two batches ever share a GPU: each batch runs at full speed from its start, so it ends at start + work.
-The host is then a FIFO queue in front of `slots` servers that take requests in batches, and this class
-serves it with a heap of batch ends and one delay timer instead of the general host's stage maps, timer
-heap and virtual clock. The batching rules are `BatchPlan.ready_size` and `max_queue_delay` exactly as in
+Each host is then a FIFO queue in front of `slots` servers that take requests in batches, served with its
+running batches' ends and one delay timer instead of the general host's stage maps, timer heap and
+virtual clock. The batching rules are `BatchPlan.ready_size` and `max_queue_delay` exactly as in
 `TritonHost`, events at one instant in the same order (batch ends before the delay timer, arrivals after
 both); only the end times' last bits may differ, as start + work is computed directly.
+
+Every host of a pool lives in arrays (`SingleBatchHosts`), so that routing and serving a stretch of
+arrivals is one compiled call (`sim.jit`): a host's queue is a linked list through the requests (`nxt`),
+a batch is a run of it (first request, size), and each host holds at most `slots` running batches, the
+earliest end (then the earliest started) finishing first.
 """
 
 from __future__ import annotations
 
 import math
-from heapq import heappop, heappush
+from array import array
+
+import numpy as np
 
 from sim.components.batch_plan import BatchPlan, Ensemble
+from sim.jit import kernel, warm_up
 from sim.results import RequestLog
+
+# per-host float state (columns of `f`) and int state (columns of `i`)
+NOW, BUSY, TIMER, GPU = 0, 1, 2, 3
+HEAD, TAIL, QLEN, FREE, OUT, NRUN, SEQ = 0, 1, 2, 3, 4, 5, 6
 
 
 def single_model(ens: Ensemble) -> int | None:
-    """The index of the one model every request visits once, when `SingleBatchHost` can serve `ens`."""
+    """The index of the one model every request visits once, when `SingleBatchHosts` can serve `ens`."""
     hosted = [i for i, p in enumerate(ens.plans) if p is not None]
     if len(hosted) != 1:
         return None
@@ -31,122 +43,254 @@ def single_model(ens: Ensemble) -> int | None:
     return i
 
 
-class SingleBatchHost:
-    """One instance serving one model's batches on its own GPUs (see the module docstring)."""
+class SingleBatchHosts:
+    """Every instance of one pool serving one model's batches on its own GPUs (see the module docstring).
 
-    def __init__(self, ens: Ensemble, model: int, log: RequestLog, t0: float) -> None:
-        self.plan: BatchPlan = ens.plans[model]
-        self.model, self.work, self.log = model, ens.work[model], log
-        self.now = self.busy_until = t0
-        self.outstanding = 0
-        self.gpu_busy_s = 0.0
-        self.hist: dict[int, int] = {}
-        self._q: list[int] = []          # requests waiting, from index _h on
-        self._qt: list[float] = []       # when each reached the queue
-        self._h = 0
-        self._free = self.plan.slots
-        self._timer = math.inf           # when the oldest request's queue delay expires (if armed)
-        self._running: list[tuple[float, int, list[int]]] = []   # (end, seq, requests) per batch
-        self._cap = self.plan.max_batch
-        self._due = [self.plan.ready_size(n) for n in range(self._cap + 1)]  # batch to send with n queued
-        self._seq = 0
+    Host h's state is row h of the arrays; `join` adds a row. `arrivals` is the pool's arrival sequence
+    (a buffer the pool may move backlogged arrivals forward in), read in place.
+    """
 
-    @property
-    def batch_sizes(self) -> list[dict[int, int]]:
-        """Per model (the general host's shape): how many batches of each size ran."""
-        out: list[dict[int, int]] = [{} for _ in range(self.model + 1)]
-        out[self.model] = self.hist
+    def __init__(self, ens: Ensemble, model: int, log: RequestLog, arrivals) -> None:
+        plan: BatchPlan = ens.plans[model]
+        self.plan, self.model, self.log, self.n_hosts = plan, model, log, 0
+        work = ens.work[model]
+        self._work = np.zeros(0) if work is None else np.frombuffer(work, np.float64) \
+            if not isinstance(work, np.ndarray) else np.asarray(work, np.float64)
+        self._arr = np.frombuffer(arrivals, np.float64) if not isinstance(arrivals, np.ndarray) else arrivals
+        n = log.n
+        self._nxt, self._qt = np.full(n, -1, np.int64), np.zeros(n)
+        self._due = np.array([plan.ready_size(k) for k in range(plan.max_batch + 1)], np.int64)
+        fixed = math.nan if plan.fixed_s is None else plan.fixed_s
+        self._p = np.array([plan.delay_s, fixed, plan.per_item_s, plan.fixed_fraction, plan.mean_s])
+        self._grow(4)
+
+    def _grow(self, rows: int) -> None:
+        """Room for `rows` hosts, the existing rows kept."""
+        s, cap = self.plan.slots, self.plan.max_batch
+        new = {"f": np.zeros((rows, 4)), "i": np.zeros((rows, 7), np.int64), "rend": np.zeros((rows, s)),
+               "rmeta": np.zeros((rows, s, 3), np.int64), "hist": np.zeros((rows, cap + 1), np.int64)}
+        for name, arr in new.items():
+            old = getattr(self, "_" + name, None)
+            if old is not None:
+                arr[:old.shape[0]] = old
+            setattr(self, "_" + name, arr)
+
+    def join(self, t0: float) -> int:
+        """A host starts serving at t0: empty queue, every slot free; returns its row."""
+        h = self.n_hosts
+        if h == self._f.shape[0]:
+            self._grow(2 * h)
+        self._f[h] = (t0, t0, math.inf, 0.0)
+        self._i[h] = (-1, -1, 0, self.plan.slots, 0, 0, 0)
+        self.n_hosts += 1
+        return h
+
+    def _state(self) -> tuple:
+        return (self._f, self._i, self._rend, self._rmeta, self._hist, self._nxt, self._qt, self._due, self._p,
+                self._work, self.log.start_s, self.log.finish_s)
+
+    def run_until(self, h: int, t_lim: float) -> None:
+        """Host h processes every batch end and delay expiry at or before `t_lim`, in time order."""
+        _run_until(h, t_lim, *self._state())
+
+    def outstanding(self, h: int) -> int:
+        """Requests host h holds (queued or in a running batch)."""
+        return int(self._i[h, OUT])
+
+    def busy_until(self, h: int) -> float:
+        """When host h's last batch ended."""
+        return float(self._f[h, BUSY])
+
+    def serve(self, routable: list[int], k: int, until: float) -> int:
+        """Route and serve arrivals k, k+1, ... before `until` across the `routable` hosts (least outstanding,
+        ties to the first in `routable`); returns the next k."""
+        return int(_serve(np.asarray(routable, np.int64), k, until, self._arr, *self._state()))
+
+    def in_flight(self, h: int) -> list[int]:
+        """The requests host h took and has not answered (queued or in a running batch)."""
+        out, i, nxt = [], self._i[h], self._nxt
+        out += _chain(nxt, int(i[HEAD]), int(i[QLEN]))
+        for s in range(int(i[NRUN])):
+            out += _chain(nxt, int(self._rmeta[h, s, 1]), int(self._rmeta[h, s, 2]))
         return out
 
-    def in_flight(self) -> list[int]:
-        """The requests taken and not yet answered (queued or in a running batch)."""
-        return self._q[self._h:] + [j for _, _, js in self._running for j in js]
+    def batch_sizes(self, h: int) -> dict[int, int]:
+        """How many batches of each size host h ran."""
+        return {size: int(c) for size, c in enumerate(self._hist[h]) if c}
 
-    def run_until(self, t_lim: float) -> None:
-        """Process every batch end and delay expiry at or before `t_lim`, in time order (batch ends first)."""
-        running = self._running
-        while True:
-            if running and running[0][0] <= t_lim and running[0][0] <= self._timer:
-                tf, _, js = heappop(running)
-                self._free += 1
-                self._finish(js, tf)
-                if self._h < len(self._q):
-                    self._dispatch(tf)
-            elif self._timer <= t_lim and self._timer != math.inf:
-                t, self._timer = self._timer, math.inf
-                self._dispatch(t)
-            else:
+    def gpu_busy_s(self, h: int) -> float:
+        """GPU-seconds host h had a batch running."""
+        return float(self._f[h, GPU])
+
+
+@warm_up
+def _warm() -> None:
+    """Every kernel once, on three requests and two hosts, with the types a pool passes."""
+    work = array("d", [0.01, 0.02, 0.03])
+    ens = Ensemble([BatchPlan(slots=1, max_batch=2, delay_s=0.001)], [((0,),)], None, [work], 1)
+    arrivals = array("d", [0.0, 0.001, 0.002])
+    hosts = SingleBatchHosts(ens, 0, RequestLog.empty(np.frombuffer(arrivals), np.zeros(3, np.int64)), arrivals)
+    hosts.join(0.0)
+    hosts.join(0.0)
+    k = hosts.serve([0], 0, 0.0015)
+    hosts.serve([0, 1], k, math.inf)
+    hosts.run_until(0, math.inf)
+
+
+def _chain(nxt: np.ndarray, j: int, count: int) -> list[int]:
+    """`count` requests of a queue's linked list from j on."""
+    out = []
+    for _ in range(count):
+        out.append(j)
+        j = int(nxt[j])
+    return out
+
+
+@kernel
+def _batch_work(first, size, nxt, p, work):
+    """GPU-seconds of the batch of `size` requests from `first` on (`BatchPlan.work_s`, same operations in
+    the same order, so the same bits)."""
+    if work.size == 0:  # an explicit curve with no variation to keep
+        return p[1] + p[2] * size
+    total, j = 0.0, first
+    for _ in range(size):
+        total += work[j]
+        j = nxt[j]
+    if not math.isnan(p[1]):
+        curve = p[1] + p[2] * size
+        return curve * (total / size) / p[4] if p[4] > 0 else curve
+    if size == 1:
+        return work[first]  # what the default curve gives a batch of one: its own sample
+    return total - p[3] * total * (size - 1) / size
+
+
+@kernel
+def _start(h, first, size, t, f, i, rend, rmeta, hist, nxt, p, work, start_s):
+    """A batch of `size` requests from `first` on starts at t on a free slot of host h."""
+    i[h, 3] -= 1
+    hist[h, size] += 1
+    w = _batch_work(first, size, nxt, p, work)
+    f[h, 3] += w
+    j = first
+    for _ in range(size):
+        start_s[j] = t
+        j = nxt[j]
+    s = i[h, 5]
+    rend[h, s] = t + w
+    rmeta[h, s, 0], rmeta[h, s, 1], rmeta[h, s, 2] = i[h, 6], first, size
+    i[h, 5] += 1
+    i[h, 6] += 1
+
+
+@kernel
+def _dispatch(h, t, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s):
+    """Send batches while a slot is free and a batch is due (`TritonHost._dispatch`'s rules). The delay timer
+    is armed only for the oldest request waiting: once that one leaves, it is disarmed."""
+    cap = due.size - 1
+    while i[h, 3] > 0 and i[h, 2] > 0:
+        queued = i[h, 2]
+        size = due[min(queued, cap)]
+        if size == 0:
+            deadline = qt[i[h, 0]] + p[0]
+            if t < deadline:
+                f[h, 2] = deadline
                 break
-        if t_lim != math.inf and t_lim > self.now:
-            self.now = t_lim
+            size = queued
+        f[h, 2] = math.inf
+        first, j = i[h, 0], i[h, 0]
+        for _ in range(size - 1):
+            j = nxt[j]
+        i[h, 0] = nxt[j] if size < queued else -1
+        i[h, 2] -= size
+        if i[h, 2] == 0:
+            i[h, 1] = -1
+        _start(h, first, size, t, f, i, rend, rmeta, hist, nxt, p, work, start_s)
 
-    def arrive(self, t: float, j: int) -> None:
-        """Request j reaches this instance at t (or when the instance started, if later)."""
-        if t < self.now:
-            t = self.now
-        self.outstanding += 1
-        self._q.append(j)
-        self._qt.append(t)
-        # with the delay timer armed for the oldest request, one more only matters if it completes a batch
-        if self._free and (self._timer == math.inf or self._due[min(len(self._q) - self._h, self._cap)]):
-            self._dispatch(t)
 
-    def serve(self, arr, k: int, until: float) -> int:
-        """Serve arrivals k, k+1, ... before `until` (this host the only one routable); returns the next k."""
-        n, running = len(arr), self._running
-        while k < n and arr[k] < until:
-            a = arr[k]
-            if (running and running[0][0] <= a) or self._timer <= a:
-                self.run_until(a)
-            self.arrive(a, k)
-            k += 1
-        return k
+@kernel
+def _earliest(h, i, rend, rmeta):
+    """The running slot of host h that ends first (ties: started first), or -1."""
+    best = -1
+    for s in range(i[h, 5]):
+        if best < 0 or rend[h, s] < rend[h, best] or (rend[h, s] == rend[h, best]
+                                                        and rmeta[h, s, 0] < rmeta[h, best, 0]):
+            best = s
+    return best
 
-    def _dispatch(self, t: float) -> None:
-        """Send batches while a slot is free and a batch is due (`TritonHost._dispatch`'s rules). The delay
-        timer is armed only for the oldest request waiting: once that one leaves, it is disarmed (the general
-        host lets it fire and do nothing)."""
-        q, h, plan, due, cap = self._q, self._h, self.plan, self._due, self._cap
-        while self._free and h < len(q):
-            queued = len(q) - h
-            size = due[min(queued, cap)]
-            if not size:
-                deadline = self._qt[h] + plan.delay_s
-                if t < deadline:
-                    self._timer = deadline
-                    break
-                size = queued
-            self._timer = math.inf
-            self._start(q[h:h + size], t)
-            h += size
-        if h > 4096 and 2 * h > len(q):  # drop the served prefix so the queue's memory stays bounded
-            del q[:h], self._qt[:h]
-            h = 0
-        self._h = h
 
-    def _start(self, js: list[int], t: float) -> None:
-        """A batch of these requests starts at t on a free slot."""
-        size = len(js)
-        self._free -= 1
-        self.hist[size] = self.hist.get(size, 0) + 1
-        work = self.work
-        if work is None:
-            w = self.plan.work_s(js)
-        elif size == 1 and self.plan.fixed_s is None:
-            w = work[js[0]]  # what the default curve gives a batch of one: its own sample
+@kernel
+def _finish(h, s, f, i, rend, rmeta, nxt, finish_s):
+    """Running slot s of host h ended: its requests are answered (the timeout is applied after the run)."""
+    tf, first, size = rend[h, s], rmeta[h, s, 1], rmeta[h, s, 2]
+    i[h, 3] += 1
+    i[h, 4] -= size
+    f[h, 1] = tf
+    j = first
+    for _ in range(size):
+        finish_s[j] = tf
+        j = nxt[j]
+    last = i[h, 5] - 1
+    rend[h, s] = rend[h, last]
+    rmeta[h, s, 0], rmeta[h, s, 1], rmeta[h, s, 2] = rmeta[h, last, 0], rmeta[h, last, 1], rmeta[h, last, 2]
+    i[h, 5] = last
+    return tf
+
+
+@kernel
+def _run_until(h, t_lim, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s, finish_s):
+    """Every batch end and delay expiry of host h at or before `t_lim`, in time order (batch ends first)."""
+    while True:
+        s = _earliest(h, i, rend, rmeta)
+        if s >= 0 and rend[h, s] <= t_lim and rend[h, s] <= f[h, 2]:
+            tf = _finish(h, s, f, i, rend, rmeta, nxt, finish_s)
+            if i[h, 2] > 0:
+                _dispatch(h, tf, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s)
+        elif f[h, 2] <= t_lim and f[h, 2] != math.inf:
+            t = f[h, 2]
+            f[h, 2] = math.inf
+            _dispatch(h, t, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s)
         else:
-            w = self.plan.work_s([work[j] for j in js])
-        self.gpu_busy_s += w
-        start = self.log.start_s
-        for j in js:
-            start[j] = t
-        heappush(self._running, (t + w, self._seq, js))
-        self._seq += 1
+            break
+    if t_lim != math.inf and t_lim > f[h, 0]:
+        f[h, 0] = t_lim
 
-    def _finish(self, js: list[int], t: float) -> None:
-        """A batch ended at t: its requests are answered (the timeout is applied to the log after the run)."""
-        self.outstanding -= len(js)
-        self.busy_until = t
-        finish = self.log.finish_s
-        for j in js:
-            finish[j] = t
+
+@kernel
+def _arrive(h, t, j, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s):
+    """Request j reaches host h at t (or when the host started, if later)."""
+    if t < f[h, 0]:
+        t = f[h, 0]
+    i[h, 4] += 1
+    if i[h, 2] == 0:
+        i[h, 0] = j
+    else:
+        nxt[i[h, 1]] = j
+    i[h, 1] = j
+    i[h, 2] += 1
+    qt[j] = t
+    # with the delay timer armed for the oldest request, one more only matters if it completes a batch
+    if i[h, 3] > 0 and (f[h, 2] == math.inf or due[min(i[h, 2], due.size - 1)] > 0):
+        _dispatch(h, t, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s)
+
+
+@kernel
+def _serve(routable, k, until, arr, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s, finish_s):
+    """Arrivals k, k+1, ... before `until`, each to the routable host with the fewest outstanding requests
+    once every host has processed what ended by its arrival; returns the next k."""
+    n = arr.size
+    while k < n and arr[k] < until:
+        a = arr[k]
+        h = routable[0]
+        if routable.size == 1:
+            s = _earliest(h, i, rend, rmeta)
+            if (s >= 0 and rend[h, s] <= a) or f[h, 2] <= a:
+                _run_until(h, a, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s, finish_s)
+        else:
+            for r in range(routable.size):
+                _run_until(routable[r], a, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s, finish_s)
+            for r in range(1, routable.size):
+                if i[routable[r], 4] < i[h, 4]:
+                    h = routable[r]
+        _arrive(h, a, k, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s)
+        k += 1
+    return k

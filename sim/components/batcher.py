@@ -30,7 +30,7 @@ import math
 from collections import deque
 
 from sim.components.batch_plan import Ensemble
-from sim.components.batch_single import SingleBatchHost, single_model
+from sim.components.batch_single import SingleBatchHosts, single_model
 from sim.components.fleet import Fleet, mark_lost
 from sim.components.gpu import SharedGpu
 from sim.components.seq import floats
@@ -185,33 +185,41 @@ class TritonPool(Fleet):
         self.log, self.ens = log, ens
         self._arr = floats(log.arrival_s)
         self._next = 0
-        self.hosts: list[TritonHost | SingleBatchHost] = []
+        self.hosts: list[TritonHost] = []  # the general hosts; one-model instances are rows of `single`
         self._routable = self.routable
-        self._single = single_model(ens)
+        i = single_model(ens)
+        self.single = SingleBatchHosts(ens, i, log, self._arr) if i is not None else None
 
     def _on_join(self, iid: int, t: float) -> None:
-        if self._single is not None:
-            self.hosts.append(SingleBatchHost(self.ens, self._single, self.log, t))
+        if self.single is not None:
+            self.single.join(t)
         else:
             self.hosts.append(TritonHost(self.ens, self.log, t))
 
     def _outstanding(self, t: float) -> list[int]:
-        for iid in self.routable:
-            self.hosts[iid].run_until(t)  # batches ending by t answer their requests first
-        return [self.hosts[iid].outstanding for iid in self.routable]
+        one = self.single
+        for iid in self.routable:  # batches ending by t answer their requests first
+            one.run_until(iid, t) if one is not None else self.hosts[iid].run_until(t)
+        return [one.outstanding(iid) if one is not None else self.hosts[iid].outstanding for iid in self.routable]
 
     def _lose(self, iid: int, pos: int, t: float) -> int:
         """Drop what the failed host held; it is never run again (`advance` drains the others only)."""
-        return mark_lost(self.log, self.hosts[iid].in_flight(), t)
+        held = self.single.in_flight(iid) if self.single is not None else self.hosts[iid].in_flight()
+        return mark_lost(self.log, held, t)
 
     def advance(self, until: float) -> None:
         """Route and serve every arrival before `until`; with `until` = inf, drain every instance."""
+        if self.single is not None:
+            if self.routable:
+                self._next = self.single.serve(self.routable, self._next, until)
+            if until == math.inf:
+                for iid in range(self.single.n_hosts):
+                    if iid not in self.failed_s:
+                        self.single.run_until(iid, math.inf)
+            return
         arr, hosts, routable, out, k, n = self._arr, self.hosts, self._routable, self.out, self._next, len(self._arr)
         while routable and k < n and arr[k] < until:
             a = arr[k]
-            if len(routable) == 1 and self._single is not None:
-                k = hosts[routable[0]].serve(arr, k, until)
-                continue
             if len(routable) == 1:
                 host = hosts[routable[0]]
                 host.run_until(a)
@@ -231,18 +239,24 @@ class TritonPool(Fleet):
 
     def billed_intervals(self, horizon_s: float) -> list[tuple[float, float]]:
         """Per instance (launched, end), as every fleet bills; each host knows when its last batch ended."""
-        self.busy_until = [h.busy_until for h in self.hosts]
+        one = self.single
+        self.busy_until = [one.busy_until(h) for h in range(one.n_hosts)] if one is not None else \
+            [h.busy_until for h in self.hosts]
         return super().billed_intervals(horizon_s)
 
     def batch_sizes(self) -> list[dict[int, int]]:
         """Per model: how many batches of each size ran, over all instances."""
         out: list[dict[int, int]] = [{} for _ in self.ens.plans]
-        for h in self.hosts:
-            for i, hist in enumerate(h.batch_sizes):
-                for size, count in hist.items():
-                    out[i][size] = out[i].get(size, 0) + count
+        one = self.single
+        hists = [(one.model, one.batch_sizes(h)) for h in range(one.n_hosts)] if one is not None else \
+            [(i, hist) for h in self.hosts for i, hist in enumerate(h.batch_sizes)]
+        for i, hist in hists:
+            for size, count in hist.items():
+                out[i][size] = out[i].get(size, 0) + count
         return out
 
     def gpu_busy_s(self) -> float:
         """GPU-seconds with a batch running, over all instances."""
-        return sum(h.gpu_busy_s for h in self.hosts)
+        one = self.single
+        return sum(one.gpu_busy_s(h) for h in range(one.n_hosts)) if one is not None else \
+            sum(h.gpu_busy_s for h in self.hosts)

@@ -1,0 +1,72 @@
+"""Compiled kernels: the per-request loops of the busiest data planes, compiled by numba when it is installed.
+
+A kernel is plain Python over numpy arrays and numbers (the subset numba compiles), so it reads like the
+rest of the simulator and runs unchanged, only slower, where numba is missing or `NUMBA_DISABLE_JIT=1` is
+set (how the tests hold the compiled and the interpreted loop to the same results). Compiled code is cached
+on disk beside the module, so the compilation is paid once per machine (about 6 s), and loading it from
+the cache once per process (under a second): `warm()` does that before work is forked, so that forked
+workers inherit the kernels instead of each loading them again.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+
+class _Pending:
+    """A kernel not compiled yet: the first call compiles every kernel of its module (numba resolves the
+    kernels a kernel calls when it compiles it, so they must all be compiled functions by then)."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn, self.__name__, self.__doc__ = fn, fn.__name__, fn.__doc__
+
+    def __call__(self, *args):
+        module = sys.modules[self.fn.__module__]
+        _compile(module)
+        return getattr(module, self.fn.__name__)(*args)
+
+
+def _compile(module) -> None:
+    """Replace every pending kernel of `module` by its compiled function (itself without numba)."""
+    try:
+        from numba import njit
+    except ImportError:  # pragma: no cover - numba is a dependency; the interpreted loop stays correct
+        njit = None
+    for name, value in list(vars(module).items()):
+        if isinstance(value, _Pending):
+            setattr(module, name, value.fn if njit is None else njit(cache=True, nogil=True)(value.fn))
+
+
+def kernel(fn: Callable) -> Callable:
+    """`fn` as a kernel: compiled (no Python objects, cached on disk) when its module's first kernel is
+    called, so that importing a data plane never imports numba."""
+    return _Pending(fn)
+
+
+_WARMERS: list[Callable[[], None]] = []
+_WARMED: set[Callable[[], None]] = set()
+
+
+def warm_up(fn: Callable[[], None]) -> Callable[[], None]:
+    """Register `fn`, which runs a module's kernels once on a tiny input (their types as the data plane
+    calls them), for `warm`."""
+    _WARMERS.append(fn)
+    return fn
+
+
+def warm() -> None:
+    """Compile, or load from the disk cache, every registered kernel in this process, once."""
+    for fn in _WARMERS:
+        if fn not in _WARMED:
+            fn()
+            _WARMED.add(fn)
+
+
+def compiled() -> bool:
+    """True when kernels run compiled (numba installed and not disabled by NUMBA_DISABLE_JIT)."""
+    try:
+        from numba.core.config import DISABLE_JIT
+    except ImportError:  # pragma: no cover
+        return False
+    return not DISABLE_JIT
