@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from fitness.engine.constraints import constrained
 from fitness.engine.parallel import fork_map
 from fitness.engine.run import run_option
 from fitness.engine.windows import busiest_start
 from fitness.workload.scenario import build
 from fitness.workload.spec import Budget, Workload
+from sim.components.sizing import peak_rate_rps
 from sim.options._fleet import EARLY_WINDOW_S
 
 WINDOW_S = 3600.0
@@ -22,24 +21,14 @@ are resolved by hundreds of thousands)."""
 
 def span_at(rate_rps: float, window_s: float, horizon_s: float) -> tuple[float, float]:
     """(lead, window) in seconds simulated at `rate_rps`: `EARLY_WINDOW_S` then `window_s`, or the whole
-    horizon (no lead) when it is not longer; shrunk so that they hold at most `MAX_REQUESTS` requests, the
-    lead keeping its share of the span (a shortened run still starts warm)."""
+    horizon (no lead) when it is not longer; shrunk so that they hold at most `MAX_REQUESTS` requests at that
+    rate (the busiest window's), the lead keeping its share of the span (a shortened run still starts warm)."""
     share = EARLY_WINDOW_S / (EARLY_WINDOW_S + window_s)
     span = min(horizon_s, EARLY_WINDOW_S + window_s)
     shrink = min(1.0, MAX_REQUESTS / max(rate_rps * span, 1e-12))
     if shrink == 1.0:
         return (0.0, horizon_s) if horizon_s <= EARLY_WINDOW_S + window_s else (EARLY_WINDOW_S, window_s)
     return span * shrink * share, span * shrink * (1 - share)
-
-
-def peak_rate_rps(sc, window_s: float) -> float:
-    """Arrivals per second in the busiest `window_s` of `sc` (its mean rate when shorter)."""
-    arr = sc.arrivals_s
-    if sc.n == 0 or sc.horizon_s <= 0:
-        return 0.0
-    if sc.horizon_s <= window_s:
-        return sc.n / sc.horizon_s
-    return float((np.searchsorted(arr, arr + window_s) - np.arange(sc.n)).max()) / window_s
 
 
 def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 16.0, tol: float = 0.1,
@@ -60,7 +49,8 @@ def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 1
     fixed = wl.model_copy(update={"budget": Budget(), "options": {**wl.options, option_id: config}})
     today = build(fixed)
     window = window_s or today.horizon_s
-    ok = _judge(fixed, wl, option_id, today, peak_rate_rps(today, window), window)
+    rate = peak_rate_rps(today.arrivals_s, today.horizon_s, min(window, today.horizon_s) or 1.0)
+    ok = _judge(fixed, wl, option_id, today, rate, window)
     return search(lambda ms: fork_map(ok, ms), max_multiple, tol)
 
 

@@ -104,8 +104,6 @@ def _replicated(wl: Workload, rec: Recommendation, first: dict, progress: Callab
     basis = digest.basis_for(wl.slo)
     seeds = [wl.seed + k for k in range(1, wl.replications)]
     together = not long and rec.scenario_requests * len(seeds) <= PREFETCH_REQUESTS
-    ready: dict[int, list] = {}
-    fetched: list[bool] = []
 
     def scenario_for(seed: int) -> tuple:
         if seed not in cache:
@@ -120,21 +118,23 @@ def _replicated(wl: Workload, rec: Recommendation, first: dict, progress: Callab
         run = run_option(other, sc, oid, since)
         return constrained(wl, run.summary), digest.light(run.result, basis)
 
+    feasible = [o.option for o in rec.options if o.feasible]
+    ready: dict[int, list] = {}
+    if together and feasible:  # every (seed, option) pair at once; the forked workers share the scenarios
+        if progress:
+            progress(f"replications: seeds {seeds[0]}..{seeds[-1]}")
+        for seed in seeds:
+            scenario_for(seed)
+        pairs = [(seed, oid) for seed in seeds for oid in feasible]
+        for (seed, _), one in zip(pairs, fork_map(lambda pair: run_seed(*pair), pairs), strict=True):
+            ready.setdefault(seed, []).append(one)
+
     def run_many(seed: int, options: list[str]) -> list:
-        if together and seed in seeds and not fetched:  # the first replication asked: run them all
-            fetched.append(True)
-            pairs = [(s, oid) for s in seeds for oid in options]
-            for s in seeds:
-                scenario_for(s)  # built once in this process; the forked workers share them
-            out = fork_map(lambda pair: run_seed(*pair), pairs)
-            for (s, _), one in zip(pairs, out, strict=True):
-                ready.setdefault(s, []).append(one)
-        if seed in ready:
+        if seed in ready and options == feasible:
             return ready.pop(seed)
-        scenario_for(seed)
+        scenario_for(seed)  # built once in this process; the forked workers share it
         return fork_map(lambda oid: run_seed(seed, oid), options)
 
-    feasible = [o.option for o in rec.options if o.feasible]
     if long:  # every replication on its busiest day: options sized on the whole horizon have no day run yet
         missing = [oid for oid in feasible if oid not in first]
         ran = dict(zip(missing, run_many(wl.seed, missing), strict=True)) if missing else {}

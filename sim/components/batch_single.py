@@ -75,52 +75,67 @@ class SingleBatchHosts:
                 arr[:old.shape[0]] = old
             setattr(self, "_" + name, arr)
 
-    def join(self, t0: float) -> int:
-        """A host starts serving at t0: empty queue, every slot free; returns its row."""
+    def join(self, t0: float) -> Host:
+        """A host starts serving at t0: empty queue, every slot free; returns it."""
         h = self.n_hosts
         if h == self._f.shape[0]:
             self._grow(2 * h)
         self._f[h] = (t0, t0, math.inf, 0.0)
         self._i[h] = (-1, -1, 0, self.plan.slots, 0, 0, 0)
         self.n_hosts += 1
-        return h
+        return Host(self, h)
 
     def _state(self) -> tuple:
         return (self._f, self._i, self._rend, self._rmeta, self._hist, self._nxt, self._qt, self._due, self._p,
                 self._work, self.log.start_s, self.log.finish_s)
-
-    def run_until(self, h: int, t_lim: float) -> None:
-        """Host h processes every batch end and delay expiry at or before `t_lim`, in time order."""
-        _run_until(h, t_lim, *self._state())
-
-    def outstanding(self, h: int) -> int:
-        """Requests host h holds (queued or in a running batch)."""
-        return int(self._i[h, OUT])
-
-    def busy_until(self, h: int) -> float:
-        """When host h's last batch ended."""
-        return float(self._f[h, BUSY])
 
     def serve(self, routable: list[int], k: int, until: float) -> int:
         """Route and serve arrivals k, k+1, ... before `until` across the `routable` hosts (least outstanding,
         ties to the first in `routable`); returns the next k."""
         return int(_serve(np.asarray(routable, np.int64), k, until, self._arr, *self._state()))
 
-    def in_flight(self, h: int) -> list[int]:
-        """The requests host h took and has not answered (queued or in a running batch)."""
-        out, i, nxt = [], self._i[h], self._nxt
-        out += _chain(nxt, int(i[HEAD]), int(i[QLEN]))
-        for s in range(int(i[NRUN])):
-            out += _chain(nxt, int(self._rmeta[h, s, 1]), int(self._rmeta[h, s, 2]))
+
+class Host:
+    """Row `h` of a `SingleBatchHosts`, with the general host's interface (`batcher.TritonHost`) for the
+    pool's control plane: settling up to a time, what it holds, when it was last busy, what it ran."""
+
+    def __init__(self, hosts: SingleBatchHosts, h: int) -> None:
+        self.hosts, self.h = hosts, h
+
+    def run_until(self, t_lim: float) -> None:
+        """Process every batch end and delay expiry at or before `t_lim`, in time order."""
+        _run_until(self.h, t_lim, *self.hosts._state())
+
+    @property
+    def outstanding(self) -> int:
+        """Requests this host holds (queued or in a running batch)."""
+        return int(self.hosts._i[self.h, OUT])
+
+    @property
+    def busy_until(self) -> float:
+        """When this host's last batch ended."""
+        return float(self.hosts._f[self.h, BUSY])
+
+    @property
+    def gpu_busy_s(self) -> float:
+        """GPU-seconds this host had a batch running."""
+        return float(self.hosts._f[self.h, GPU])
+
+    @property
+    def batch_sizes(self) -> list[dict[int, int]]:
+        """Per model (the general host's shape): how many batches of each size ran."""
+        out: list[dict[int, int]] = [{} for _ in range(self.hosts.model + 1)]
+        out[self.hosts.model] = {size: int(c) for size, c in enumerate(self.hosts._hist[self.h]) if c}
         return out
 
-    def batch_sizes(self, h: int) -> dict[int, int]:
-        """How many batches of each size host h ran."""
-        return {size: int(c) for size, c in enumerate(self._hist[h]) if c}
-
-    def gpu_busy_s(self, h: int) -> float:
-        """GPU-seconds host h had a batch running."""
-        return float(self._f[h, GPU])
+    def in_flight(self) -> list[int]:
+        """The requests taken and not yet answered (queued or in a running batch)."""
+        hs, h = self.hosts, self.h
+        i, nxt = hs._i[h], hs._nxt
+        out = _chain(nxt, int(i[HEAD]), int(i[QLEN]))
+        for s in range(int(i[NRUN])):
+            out += _chain(nxt, int(hs._rmeta[h, s, 1]), int(hs._rmeta[h, s, 2]))
+        return out
 
 
 @warm_up
@@ -130,11 +145,11 @@ def _warm() -> None:
     ens = Ensemble([BatchPlan(slots=1, max_batch=2, delay_s=0.001)], [((0,),)], None, [work], 1)
     arrivals = array("d", [0.0, 0.001, 0.002])
     hosts = SingleBatchHosts(ens, 0, RequestLog.empty(np.frombuffer(arrivals), np.zeros(3, np.int64)), arrivals)
-    hosts.join(0.0)
+    first = hosts.join(0.0)
     hosts.join(0.0)
     k = hosts.serve([0], 0, 0.0015)
     hosts.serve([0, 1], k, math.inf)
-    hosts.run_until(0, math.inf)
+    first.run_until(math.inf)
 
 
 def _chain(nxt: np.ndarray, j: int, count: int) -> list[int]:

@@ -30,7 +30,7 @@ import math
 from collections import deque
 
 from sim.components.batch_plan import Ensemble
-from sim.components.batch_single import SingleBatchHosts, single_model
+from sim.components.batch_single import Host, SingleBatchHosts, single_model
 from sim.components.fleet import Fleet, mark_lost
 from sim.components.gpu import SharedGpu
 from sim.components.seq import floats
@@ -185,38 +185,37 @@ class TritonPool(Fleet):
         self.log, self.ens = log, ens
         self._arr = floats(log.arrival_s)
         self._next = 0
-        self.hosts: list[TritonHost] = []  # the general hosts; one-model instances are rows of `single`
+        self.hosts: list[TritonHost | Host] = []
         self._routable = self.routable
         i = single_model(ens)
-        self.single = SingleBatchHosts(ens, i, log, self._arr) if i is not None else None
+        self.single = SingleBatchHosts(ens, i, log, self._arr) if i is not None else None  # the hosts' arrays
 
     def _on_join(self, iid: int, t: float) -> None:
-        if self.single is not None:
-            self.single.join(t)
-        else:
-            self.hosts.append(TritonHost(self.ens, self.log, t))
+        self.hosts.append(self.single.join(t) if self.single is not None else TritonHost(self.ens, self.log, t))
 
     def _outstanding(self, t: float) -> list[int]:
-        one = self.single
-        for iid in self.routable:  # batches ending by t answer their requests first
-            one.run_until(iid, t) if one is not None else self.hosts[iid].run_until(t)
-        return [one.outstanding(iid) if one is not None else self.hosts[iid].outstanding for iid in self.routable]
+        for iid in self.routable:
+            self.hosts[iid].run_until(t)  # batches ending by t answer their requests first
+        return [self.hosts[iid].outstanding for iid in self.routable]
 
     def _lose(self, iid: int, pos: int, t: float) -> int:
         """Drop what the failed host held; it is never run again (`advance` drains the others only)."""
-        held = self.single.in_flight(iid) if self.single is not None else self.hosts[iid].in_flight()
-        return mark_lost(self.log, held, t)
+        return mark_lost(self.log, self.hosts[iid].in_flight(), t)
 
     def advance(self, until: float) -> None:
         """Route and serve every arrival before `until`; with `until` = inf, drain every instance."""
-        if self.single is not None:
+        if self.single is not None:  # one compiled call routes and serves the stretch
             if self.routable:
                 self._next = self.single.serve(self.routable, self._next, until)
-            if until == math.inf:
-                for iid in range(self.single.n_hosts):
-                    if iid not in self.failed_s:
-                        self.single.run_until(iid, math.inf)
-            return
+        else:
+            self._route(until)
+        if until == math.inf:
+            for iid, host in enumerate(self.hosts):
+                if iid not in self.failed_s:
+                    host.run_until(math.inf)
+
+    def _route(self, until: float) -> None:
+        """Every arrival before `until` to the general host with the fewest requests in flight."""
         arr, hosts, routable, out, k, n = self._arr, self.hosts, self._routable, self.out, self._next, len(self._arr)
         while routable and k < n and arr[k] < until:
             a = arr[k]
@@ -232,31 +231,21 @@ class TritonPool(Fleet):
             host.arrive(a, k)
             k += 1
         self._next = k
-        if until == math.inf:
-            for iid, host in enumerate(hosts):
-                if iid not in self.failed_s:
-                    host.run_until(math.inf)
 
     def billed_intervals(self, horizon_s: float) -> list[tuple[float, float]]:
         """Per instance (launched, end), as every fleet bills; each host knows when its last batch ended."""
-        one = self.single
-        self.busy_until = [one.busy_until(h) for h in range(one.n_hosts)] if one is not None else \
-            [h.busy_until for h in self.hosts]
+        self.busy_until = [h.busy_until for h in self.hosts]
         return super().billed_intervals(horizon_s)
 
     def batch_sizes(self) -> list[dict[int, int]]:
         """Per model: how many batches of each size ran, over all instances."""
         out: list[dict[int, int]] = [{} for _ in self.ens.plans]
-        one = self.single
-        hists = [(one.model, one.batch_sizes(h)) for h in range(one.n_hosts)] if one is not None else \
-            [(i, hist) for h in self.hosts for i, hist in enumerate(h.batch_sizes)]
-        for i, hist in hists:
-            for size, count in hist.items():
-                out[i][size] = out[i].get(size, 0) + count
+        for h in self.hosts:
+            for i, hist in enumerate(h.batch_sizes):
+                for size, count in hist.items():
+                    out[i][size] = out[i].get(size, 0) + count
         return out
 
     def gpu_busy_s(self) -> float:
         """GPU-seconds with a batch running, over all instances."""
-        one = self.single
-        return sum(one.gpu_busy_s(h) for h in range(one.n_hosts)) if one is not None else \
-            sum(h.gpu_busy_s for h in self.hosts)
+        return sum(h.gpu_busy_s for h in self.hosts)

@@ -39,13 +39,13 @@ class OnDemandContainers:
         self._idx = np.zeros(0, np.int64) if idx is None else np.asarray(idx, np.int64)
         self._arr = np.ascontiguousarray(log.arrival_s if idx is None else log.arrival_s[idx], np.float64)
         self._svc = np.ascontiguousarray(service_s, np.float64)
-        n = self._arr.size
+        n, room = self._arr.size, max_concurrency + provisioned + 1
         self._n = np.zeros(7, np.int64)
-        self._bf, self._bc = np.zeros(max_concurrency + provisioned + 1), np.zeros(max_concurrency + provisioned + 1,
-                                                                                 np.int64)
+        self._bf, self._bc = np.zeros(room), np.zeros(room, np.int64)
         self._prov = np.arange(-provisioned, 0, dtype=np.int64)
         self._n[PROV] = provisioned
         self._billed, self._pbilled = np.zeros(n), np.zeros(n if provisioned else 0)
+        self._created = self._died = self._since = self._idle = np.zeros(0)
         self._grow(max(64, warm))
         for cid in range(warm):  # warm at the start, as in steady state: idle since t = 0
             self._created[cid], self._died[cid], self._since[cid] = 0.0, math.inf, 0.0
@@ -55,47 +55,27 @@ class OnDemandContainers:
 
     def _grow(self, size: int) -> None:
         """Room for `size` on-demand containers (their lifetimes and the idle heap), the existing kept."""
-        for name, fill in (("_created", 0.0), ("_died", math.inf), ("_since", 0.0)):
-            new = np.full(size, fill)
-            old = getattr(self, name, None)
-            if old is not None:
-                new[:old.size] = old
+        for name, fill, dtype in (("_created", 0.0, float), ("_died", math.inf, float), ("_since", 0.0, float),
+                                  ("_idle", 0, np.int64)):
+            new, old = np.full(size, fill, dtype), getattr(self, name)
+            new[:old.size] = old
             setattr(self, name, new)
-        idle = np.zeros(size, np.int64)
-        old = getattr(self, "_idle", None)
-        if old is not None:
-            idle[:old.size] = old
-        self._idle = idle
 
     @property
     def idle(self) -> bool:
         """True once every arrival has been served or refused."""
         return self._n[K] >= self._arr.size
 
-    @property
-    def created_s(self) -> np.ndarray:
-        """When each on-demand container was created (s)."""
-        return self._created[:self._n[CREATED]]
-
-    @property
-    def died_s(self) -> np.ndarray:
-        """When each on-demand container was found dead (s; inf while alive)."""
-        return self._died[:self._n[CREATED]]
-
-    @property
-    def idle_since(self) -> np.ndarray:
-        """When each on-demand container last became idle (s)."""
-        return self._since[:self._n[CREATED]]
-
-    @property
-    def billed_s(self) -> np.ndarray:
-        """Per request served or failed on demand, in arrival order: its time in service (s)."""
-        return self._billed[:self._n[BILLED]]
-
-    @property
-    def provisioned_billed_s(self) -> np.ndarray:
-        """The same, for requests on provisioned containers."""
-        return self._pbilled[:self._n[PBILLED]]
+    created_s = property(lambda self: self._created[:self._n[CREATED]],
+                         doc="When each on-demand container was created (s).")
+    died_s = property(lambda self: self._died[:self._n[CREATED]],
+                      doc="When each on-demand container was found dead (s; inf while alive).")
+    idle_since = property(lambda self: self._since[:self._n[CREATED]],
+                          doc="When each on-demand container last became idle (s).")
+    billed_s = property(lambda self: self._billed[:self._n[BILLED]],
+                        doc="Per request served or failed on demand, in arrival order: its time in service (s).")
+    provisioned_billed_s = property(lambda self: self._pbilled[:self._n[PBILLED]],
+                                    doc="The same, for requests on provisioned containers.")
 
     def advance(self, until: float) -> None:
         """Serve every arrival before `until`."""
