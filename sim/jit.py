@@ -30,7 +30,7 @@ class _Pending:
 def _compile(module) -> None:
     """Replace every pending kernel of `module` by its compiled function (itself without numba)."""
     try:
-        from numba import njit
+        from numba import njit  # on first use: numba takes a third of a second to import
     except ImportError:  # pragma: no cover - numba is a dependency; the interpreted loop stays correct
         njit = None
     for name, value in list(vars(module).items()):
@@ -66,7 +66,7 @@ def warm() -> None:
 def compiled() -> bool:
     """True when kernels run compiled (numba installed and not disabled by NUMBA_DISABLE_JIT)."""
     try:
-        from numba.core.config import DISABLE_JIT
+        from numba.core.config import DISABLE_JIT  # on use, as above
     except ImportError:  # pragma: no cover
         return False
     return not DISABLE_JIT
