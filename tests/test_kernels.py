@@ -15,9 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim import jit
-from sim.components import containers
+from sim.catalog import load_catalog
+from sim.components import containers, pool
+from sim.components.credits import CreditBook
 from sim.results import RequestLog
 from tests.reference_containers import OnDemandContainers as Reference
+from tests.reference_pool import BurstablePool as ReferenceBurstable
+from tests.reference_pool import InstancePool as ReferencePool
 
 settings_ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -57,3 +61,88 @@ def test_the_containers_run_compiled():
 
     jit.warm()
     assert jit.compiled() and isinstance(containers._advance, CPUDispatcher)
+
+
+def _pool_run(cls, arrivals, service, workers, elastic, script, credits=None):
+    """Run a pool under a scripted control plane: ("join" | "retire" | "fail" | "tick", t) events in time order,
+    the arrivals before each served first (as the engine does); `credits` for a burstable pool."""
+    log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
+    pool = cls(log, None, service, workers, elastic) if credits is None else cls(log, None, service, workers,
+                                                                                 credits, elastic)
+    pool.join(0.0)
+    for what, t in script:
+        pool.advance(t)
+        if what == "tick":
+            pool.credit_tick(t)
+        elif what == "join":
+            pool.join(t)
+        elif what == "retire" and pool.in_service > 1:
+            pool.retire(t)
+        elif what == "fail":
+            pool.fail(t)
+    pool.advance(math.inf)
+    return log, pool
+
+
+@settings_
+@given(st.integers(0, 2**31), st.integers(1, 500), st.floats(1, 300), st.integers(1, 4), st.booleans(),
+       st.lists(st.tuples(st.sampled_from(["join", "retire", "fail"]), st.floats(0, 30)), max_size=8))
+def test_compiled_pool_matches_the_interpreted_one(seed, n, rate, workers, elastic, script):
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1 / rate, n))
+    service = rng.lognormal(np.log(0.05), 1.0, n)
+    script = sorted(script, key=lambda e: e[1]) if elastic else [e for e in script if e[0] == "fail"][:1]
+    a_log, a = _pool_run(pool.InstancePool, arrivals, service, workers, elastic, script)
+    b_log, b = _pool_run(ReferencePool, arrivals, service, workers, elastic, script)
+    for field in ("status", "start_s", "finish_s"):
+        assert np.array_equal(getattr(a_log, field), getattr(b_log, field), equal_nan=True), field
+    assert a.busy_until == b.busy_until and a.lost == b.lost and a.routable == b.routable
+    assert a.billed_intervals(1e6) == b.billed_intervals(1e6)
+    for iid in range(len(a.joined_s)):  # the worker rows hold what heapq kept, in the same places
+        assert a._free[iid].tolist() == b._free[iid]
+
+
+@settings_
+@given(st.integers(0, 2**31), st.integers(1, 500), st.floats(5, 300), st.integers(1, 4), st.booleans(),
+       st.lists(st.tuples(st.sampled_from(["join", "retire", "fail", "tick", "tick"]), st.floats(0, 30)),
+                max_size=12))
+def test_compiled_burstable_pool_matches_the_interpreted_one(seed, n, rate, workers, elastic, script):
+    """On a T type launched with no credits, so the factors go above 1 at the first tick with work done."""
+    it = load_catalog().instances["ml.t2.medium"]
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1 / rate, n))
+    service = rng.lognormal(np.log(0.2), 1.0, n)
+    script = (sorted(script, key=lambda e: e[1]) if elastic
+              else [e for e in sorted(script, key=lambda e: e[1]) if e[0] in ("tick", "fail")])
+    horizon = float(arrivals[-1]) + 1.0
+    a_log, a = _pool_run(pool.BurstablePool, arrivals, service, workers, elastic, script, _no_credits(it, workers,
+                                                                                                       horizon))
+    b_log, b = _pool_run(ReferenceBurstable, arrivals, service, workers, elastic, script, _no_credits(it, workers,
+                                                                                                     horizon))
+    for field in ("status", "start_s", "finish_s"):
+        assert np.array_equal(getattr(a_log, field), getattr(b_log, field), equal_nan=True), field
+    assert a.credits.routed_s == b.credits.routed_s and a.credits.slow == b.credits.slow
+    assert a.credits.figures() == b.credits.figures() and a.busy_until == b.busy_until
+
+
+def _no_credits(it, workers: int, horizon: float) -> CreditBook:
+    book = CreditBook(it, workers, horizon)
+    book.launch = book.balance_min = 0.0
+    return book
+
+
+def test_the_burstable_comparison_throttles():
+    """The comparison above sees factors above 1: a minute of full load on no credits throttles."""
+    it = load_catalog().instances["ml.t2.medium"]
+    arrivals = np.arange(600) * 0.1
+    _, p = _pool_run(pool.BurstablePool, arrivals, np.full(600, 0.2), 2, True, [("tick", 10.0), ("tick", 20.0)],
+                     _no_credits(it, 2, 100.0))
+    assert p.credits.slow[0] > 1.0 and p.credits.throttled_s > 0
+
+
+def test_the_pool_runs_compiled():
+    """As for the containers: the comparison above would pass on a plain-Python loop."""
+    from numba.core.registry import CPUDispatcher
+
+    jit.warm()
+    assert isinstance(pool._serve, CPUDispatcher) and isinstance(pool._serve_single, CPUDispatcher)
