@@ -16,12 +16,14 @@ from hypothesis import strategies as st
 
 from sim import jit
 from sim.catalog import load_catalog
-from sim.components import containers, pool
+from sim.components import containers, pool, sharing_single
 from sim.components.credits import CreditBook
+from sim.components.sharing import sharing_pool
 from sim.results import RequestLog
 from tests.reference_containers import OnDemandContainers as Reference
 from tests.reference_pool import BurstablePool as ReferenceBurstable
 from tests.reference_pool import InstancePool as ReferencePool
+from tests.reference_sharing import SharingPool as ReferenceSharing
 
 settings_ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -146,3 +148,47 @@ def test_the_pool_runs_compiled():
 
     jit.warm()
     assert isinstance(pool._serve, CPUDispatcher) and isinstance(pool._serve_single, CPUDispatcher)
+
+
+def _sharing_run(make, arrivals, work, vcpus, script):
+    log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
+    p = make(log, work, vcpus)
+    p.join(0.0)
+    for what, t in script:
+        p.advance(t)
+        if what == "join":
+            p.join(t)
+        elif what == "retire" and p.in_service > 1:
+            p.retire(t)
+        elif what == "fail":
+            p.fail(t)
+    p.advance(math.inf)
+    return log, p
+
+
+@settings_
+@given(st.integers(0, 2**31), st.integers(1, 600), st.floats(1, 400), st.integers(1, 4),
+       st.lists(st.tuples(st.sampled_from(["join", "retire", "fail"]), st.floats(0, 30)), max_size=8))
+def test_compiled_sharing_pool_matches_the_interpreted_one(seed, n, rate, vcpus, script):
+    """One job per request on processor-sharing instances; loads up to overload, so heaps outgrow their room."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1 / rate, n))
+    work = rng.lognormal(np.log(0.05), 1.0, n)
+    script = sorted(script, key=lambda e: e[1])
+    a_log, a = _sharing_run(lambda log, w, c: sharing_single.OneJobSharingPool(log, None, w, c), arrivals, work,
+                            vcpus, script)
+    b_log, b = _sharing_run(lambda log, w, c: ReferenceSharing(log, None, w, ((0,),), c), arrivals, work, vcpus,
+                            script)
+    for field in ("status", "start_s", "finish_s"):
+        assert np.array_equal(getattr(a_log, field), getattr(b_log, field), equal_nan=True), field
+    assert a.busy_until == b.busy_until and a.lost == b.lost and a.work_s == b.work_s
+    assert a.billed_intervals(1e6) == b.billed_intervals(1e6)
+
+
+def test_the_sharing_pool_runs_compiled():
+    from numba.core.registry import CPUDispatcher
+
+    jit.warm()
+    assert isinstance(sharing_single._route, CPUDispatcher)
+    assert isinstance(sharing_pool(RequestLog.empty(np.zeros(1), np.zeros(1, np.int32)), None, np.ones(1), ((0,),),
+                                   1), sharing_single.OneJobSharingPool)

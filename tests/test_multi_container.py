@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from sim.application import Application
 from sim.catalog import load_catalog
-from sim.components.sharing import SharingPool
+from sim.components.sharing import sharing_pool
 from sim.distributions import Constant, Exponential
 from sim.metrics import latency_s, request_counts, summary
 from sim.model import ModelSpec
@@ -52,7 +52,7 @@ def ps_sojourn(lam: float, service, seed: int, vcpus: int = 1, n: int = N) -> fl
     """Mean sojourn (s) of one processor-sharing instance of `vcpus` vCPUs, Poisson arrivals, warm-up removed."""
     sc = poisson_scenario(lam, service, n, seed)
     log = RequestLog.empty(sc.arrivals_s, sc.model_idx)
-    pool = SharingPool(log, np.arange(sc.n), sc.service_s, ((0,),), vcpus)
+    pool = sharing_pool(log, np.arange(sc.n), sc.service_s, ((0,),), vcpus)
     pool.join(0.0)
     pool.advance(math.inf)
     return float(latency_s(log, since_s=0.05 * sc.horizon_s).mean())
@@ -109,7 +109,7 @@ def test_scatter_gather_latency_is_the_expected_max_of_the_branches(k, sd):
 def _pool(works, arrivals, vcpus, instances=1, stages=((0,),), hops=None):
     arr = np.asarray(arrivals, float)
     log = RequestLog.empty(arr, np.zeros(arr.size, np.int32))
-    pool = SharingPool(log, np.arange(arr.size), np.asarray(works, float), stages, vcpus, hops)
+    pool = sharing_pool(log, np.arange(arr.size), np.asarray(works, float), stages, vcpus, hops)
     for _ in range(instances):
         pool.join(0.0)
     pool.advance(math.inf)

@@ -1,6 +1,7 @@
 """Least-outstanding-requests routing: one definition (`Fleet.least_outstanding`) and the pools that use it.
 
-`InstancePool` and `SharingPool` keep it inline in their hot loops; `test_triton` checks the pool's copy
+`InstancePool` and `OneJobSharingPool` keep it inline in their compiled loops (held to the interpreted
+loops in tests/test_kernels.py); `test_triton` checks the pool's copy
 against Triton's (which calls the definition) request for request.
 """
 

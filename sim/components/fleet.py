@@ -24,8 +24,8 @@ class Fleet:
     The bookkeeping `target_tracking` needs (`in_service`, `pending`, `request_launch`, `join`, `retire`),
     shared by the data planes of this module and of `tandem`. Subclasses keep per-instance state in
     `_on_join(iid, t)` and count outstanding requests in `out` (indexed by instance id); `least_outstanding`
-    is the routing rule of every pool (`InstancePool` and `SharingPool`'s one-job path keep it inline, for
-    the figures given there).
+    is the routing rule of every pool (`InstancePool` and `OneJobSharingPool` keep it inline in their
+    compiled loops: the first of the fewest, in join order).
 
     `fail(t)` takes an instance down; each data plane overrides `_lose` to drop the requests it held.
     """

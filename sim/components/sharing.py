@@ -9,6 +9,8 @@ Each instance keeps a virtual clock V (the service each job in service has recei
 job of work w joining at V finishes when V reaches V + w, so the jobs sit in one heap keyed by that
 finish and an arrival or departure costs O(log n), with no process per request. Instances advance
 lazily: only when a request is routed (least outstanding requests) or the control plane acts.
+`sharing_pool` serves requests of one job (direct invocation of one container) on the compiled
+`sim.components.sharing_single.OneJobSharingPool`, the same rules on arrays.
 
 A request is a sequence of stages on one instance; the jobs of a stage run at once (branches of a
 scatter-gather), the next stage starts `hops_s[k]` after the last job of stage k - 1 finished.
@@ -22,8 +24,19 @@ import math
 import numpy as np
 
 from sim.components.fleet import Fleet, mark_lost
-from sim.components.seq import block, floats, floats_at, positions
+from sim.components.seq import floats, floats_at, positions
+from sim.components.sharing_single import OneJobSharingPool
 from sim.results import RequestLog
+
+
+def sharing_pool(log: RequestLog, idx: np.ndarray | None, work: np.ndarray, stages: tuple[tuple[int, ...], ...],
+                 vcpus: int, hops_s: tuple[float, ...] | None = None) -> Fleet:
+    """The pool for these requests (arguments as `SharingPool`'s): the compiled one-job pool when every request
+    is one job with no hop, else `SharingPool`."""
+    if stages == ((0,),) and (hops_s is None or tuple(hops_s) == (0.0,)):
+        work = np.asarray(work, float)
+        return OneJobSharingPool(log, idx, work if work.ndim == 1 else work[:, 0], vcpus)
+    return SharingPool(log, idx, work, stages, vcpus, hops_s)
 
 
 class SharingPool(Fleet):
@@ -53,7 +66,6 @@ class SharingPool(Fleet):
         self._hops: list[list] = []           # per instance: heap of (time, seq, request) between stages
         self._due: list[float] = []           # per instance: time of its next event (inf: none)
         self.work_s = 0.0                     # work of every job started, for utilisation
-        self._single = stages == ((0,),) and self.hops_s == (0.0,)  # one job per request: the fast path
 
     def _on_join(self, iid: int, t: float) -> None:
         if len(self.routable) == 1:
@@ -66,8 +78,6 @@ class SharingPool(Fleet):
 
     def advance(self, until: float) -> None:
         """Route every arrival before `until`, then run every instance up to `until`."""
-        if self._single:
-            return self._advance_single(until)
         arr, k, n = self._arr, self._next, len(self._arr)
         if self.routable:
             due, routable, run = self._due, self.routable, self._run
@@ -91,13 +101,10 @@ class SharingPool(Fleet):
     def _lose(self, iid: int, pos: int, t: float) -> int:
         """Drop iid's requests in flight at t: every job in its heap and every request between stages on it.
         `advance(t)` ran each instance with an event by t up to t, so none of them has finished."""
-        if self._single:
-            lost = [self._idx[k] for _, k in self._jobs[iid]]
-        else:
-            ks = [k for k, state in self._flight.items() if state[0] == iid]
-            for k in ks:
-                del self._flight[k]
-            lost = [self._idx[k] for k in ks]
+        ks = [k for k, state in self._flight.items() if state[0] == iid]
+        for k in ks:
+            del self._flight[k]
+        lost = [self._idx[k] for k in ks]
         self._jobs[iid].clear()
         self._hops[iid].clear()
         self._due[iid] = math.inf
@@ -167,64 +174,3 @@ class SharingPool(Fleet):
         if t > self.busy_until[iid]:
             self.busy_until[iid] = t
         self.out[iid] -= 1
-
-    def _advance_single(self, until: float) -> None:
-        """`advance` for one job per request (direct invocation of one container), with the instance's
-        clock kept inline: the same arithmetic as `_run`, without stages, hops or per-request state."""
-        arr, col, k0, n = self._arr, self._cols[0], self._next, len(self._arr)
-        v, clock, jobs, due, routable, out = self._v, self._t, self._jobs, self._due, self.routable, self.out
-        cap, push, settle, k = self.vcpus, heapq.heappush, self._settle_single, k0
-        while routable and k < n and arr[k] < until:
-            a = arr[k]
-            for iid in routable:
-                if due[iid] <= a:
-                    settle(iid, a)
-            # Fleet.least_outstanding inline: calling it cost 7-8% of req/s on benchmarks.options' multi-container
-            # line and on 4 pinned instances (CPU time, best of 15 and 9 runs: 1,049k vs 971k, 632k vs 583k)
-            iid = routable[0] if len(routable) == 1 else min(routable, key=out.__getitem__)
-            heap = jobs[iid]
-            m = len(heap)
-            if m:
-                v[iid] += (cap / m if m > cap else 1.0) * (a - clock[iid])
-            clock[iid] = a
-            push(heap, (v[iid] + col[k], k))
-            out[iid] += 1
-            m += 1
-            due[iid] = a + (heap[0][0] - v[iid]) * (m / cap if m > cap else 1.0)
-            k += 1
-        self._next = k
-        if k > k0:  # under processor sharing service starts on arrival; per batch of arrivals, not per request
-            self.log.start_s[block(self._idx, k0, k)] = np.frombuffer(arr, np.float64)[k0:k]
-            self.work_s += float(np.frombuffer(col, np.float64)[k0:k].sum())
-        for iid in range(len(jobs)):
-            if due[iid] <= until:
-                settle(iid, until)
-
-    def _settle_single(self, iid: int, until: float) -> None:
-        """Departures of instance iid up to `until` (inclusive) on the fast path; sets its next event."""
-        heap, cap, pop = self._jobs[iid], self.vcpus, heapq.heappop
-        v, t = self._v[iid], self._t[iid]
-        idx, finish_s, busy = self._idx, self.log.finish_s, self.busy_until[iid]
-        done = 0
-        while heap:
-            m = len(heap)
-            slow = m / cap if m > cap else 1.0   # 1 / rate
-            t_dep = t + (heap[0][0] - v) * slow
-            if t_dep > until:
-                break
-            v, k = pop(heap)
-            t = t_dep
-            finish_s[idx[k]] = t
-            done += 1
-        self.out[iid] -= done
-        if done and t > busy:
-            self.busy_until[iid] = t
-        if heap:
-            m = len(heap)
-            if until != math.inf:
-                v, t = v + (cap / m if m > cap else 1.0) * (until - t), until
-            self._due[iid] = t + (heap[0][0] - v) * (m / cap if m > cap else 1.0)
-        else:
-            self._due[iid] = math.inf
-            t = until if until != math.inf else t
-        self._v[iid], self._t[iid] = v, t

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 
 from sim.catalog import Catalog, InstanceType
-from sim.components.sharing import SharingPool
+from sim.components.sharing import sharing_pool
 from sim.components.sizing import payload_reasons, usable_memory_mb
 from sim.components.timeout import time_out
 from sim.model import ModelSpec
@@ -148,7 +148,7 @@ def simulate(scenario: Scenario, cfg: MultiContainerConfig) -> SimResult:
     work = lay.work_s(scenario)
     per_request_s = float(sum(work[:, c].mean() for stage in lay.stages for c in stage)) if scenario.n else 0.0
     log = RequestLog.empty(scenario.arrivals_s, scenario.model_idx)
-    pool = SharingPool(log, None, work, lay.stages, it.vcpu, lay.hops_s)
+    pool = sharing_pool(log, None, work, lay.stages, it.vcpu, lay.hops_s)
     run_fleet(scenario, pool, cfg, it.vcpu / max(per_request_s, 1e-9), used, config)
     time_out(log, scenario.catalog.realtime.timeout_s.value)
     return fleet_result("multi-container", scenario, log, pool, it, config, pool.work_s, it.vcpu)
