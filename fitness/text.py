@@ -28,7 +28,7 @@ def clock_text(t_s: float) -> str:
 
 def deployable(chosen: dict | None) -> str:
     """A right-sized configuration in a few words: `2 x ml.c5.large`, `ml.g4dn.xlarge, 0..8 instances`,
-    `1024 MB, up to 20 concurrent`, `2 x ml.c6i.large every 14400 s`; '' when nothing was sized."""
+    `1024 MB, up to 20 concurrent`, `2 x ml.c6i.large, a job every 4.0 h`; '' when nothing was sized."""
     if not chosen:
         return ""
     c, scaling = dict(chosen), {}
@@ -40,9 +40,10 @@ def deployable(chosen: dict | None) -> str:
         text = f"{c['memory_mb']} MB, up to {c.get('max_concurrency', '?')} concurrent"
         pc = c.get("provisioned_concurrency")
         return text + (f", {pc} provisioned" if pc else "")
-    fleet = f"{n} x {it}" if it and n else (it or (f"{n} instances" if n else ""))
+    fleet = f"{n} x {it}" if it and n else (it or (f"{n} instance{'' if n == 1 else 's'}" if n else ""))
     if scaling:
         fleet += f"{', ' if fleet else ''}{scaling.get('min', 1)}..{scaling.get('max', '?')} instances"
     if "schedule" in c:
-        fleet += f" every {c['schedule']}" + ("" if isinstance(c["schedule"], str) else " s")
+        every = c["schedule"] if isinstance(c["schedule"], str) else span_text(float(c["schedule"]))
+        fleet += f"{', ' if fleet else ''}a job every {every}"
     return fleet or ", ".join(f"{k}={v}" for k, v in list(c.items())[:3])

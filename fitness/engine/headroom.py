@@ -19,6 +19,22 @@ containers and caches warm up in a lead of tens of thousands of requests; p99 an
 are resolved by hundreds of thousands)."""
 
 
+MAX_OFFLINE_REQUESTS = 1_500_000
+"""Results judged by an offline deadline are simulated over the whole horizon, never a window of it (part of
+the records would size the job for part of its work and bill part of its cycle): headroom and sensitivity run
+them up to the traffic multiple whose run holds this many requests."""
+MAX_MULTIPLE = 16.0
+"""The highest traffic multiple headroom tests."""
+
+
+def max_multiple(wl: Workload, requests_today: int) -> float:
+    """The highest multiple headroom tests: `MAX_MULTIPLE`, or for offline results the multiple whose whole-horizon
+    run holds `MAX_OFFLINE_REQUESTS` requests (at least 1: today's traffic was simulated whole)."""
+    if wl.slo.delivery != "offline":
+        return MAX_MULTIPLE
+    return max(1.0, min(MAX_MULTIPLE, MAX_OFFLINE_REQUESTS / max(requests_today, 1)))
+
+
 def span_at(rate_rps: float, window_s: float, horizon_s: float) -> tuple[float, float]:
     """(lead, window) in seconds simulated at `rate_rps`: `EARLY_WINDOW_S` then `window_s`, or the whole
     horizon (no lead) when it is not longer; shrunk so that they hold at most `MAX_REQUESTS` requests at that
@@ -31,7 +47,7 @@ def span_at(rate_rps: float, window_s: float, horizon_s: float) -> tuple[float, 
     return span * shrink * share, span * shrink * (1 - share)
 
 
-def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 16.0, tol: float = 0.1,
+def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = MAX_MULTIPLE, tol: float = 0.1,
              window_s: float | None = WINDOW_S) -> float | None:
     """Highest traffic multiple m in [1, max_multiple] at which `config` still meets the SLO; None if m = 1 fails.
 
@@ -44,13 +60,15 @@ def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = 1
     hi / lo <= 1 + tol, two multiples at a time on the cores (`search`); the multiple returned is the highest
     that passed. The SLO is latency and error
     rate (and an offline deadline), not the budget: a serverless bill grows with traffic, which says
-    nothing of what the configuration sustains.
+    nothing of what the configuration sustains. Offline results are judged on the whole horizon, uncut
+    (`MAX_OFFLINE_REQUESTS`; the caller bounds `max_multiple` with `max_multiple()`).
     """
     fixed = wl.model_copy(update={"budget": Budget(), "options": {**wl.options, option_id: config}})
     today = build(fixed)
-    window = window_s or today.horizon_s
+    offline = wl.slo.delivery == "offline"
+    window = today.horizon_s if offline or not window_s else window_s
     rate = peak_rate_rps(today.arrivals_s, today.horizon_s, min(window, today.horizon_s) or 1.0)
-    ok = _judge(fixed, wl, option_id, today, rate, window)
+    ok = _judge(fixed, wl, option_id, today, rate, None if offline else window)
     return search(lambda ms: fork_map(ok, ms), max_multiple, tol)
 
 
@@ -82,14 +100,14 @@ def search(ok_all, max_multiple: float, tol: float) -> float | None:
     return lo
 
 
-def _judge(fixed: Workload, wl: Workload, option_id: str, today, rate_rps: float, window_s: float):
+def _judge(fixed: Workload, wl: Workload, option_id: str, today, rate_rps: float, window_s: float | None):
     """ok(m): whether `fixed` meets the SLO at m x the traffic, on the busiest stretch of today's traffic
     (placed per multiple, as its span shrinks; each multiple draws its traffic only up to the stretch's end),
-    judged after the lead."""
+    judged after the lead; on the whole horizon, never shrunk, when `window_s` is None."""
     def ok(m: float) -> bool:
         traffic = wl.traffic.model_copy(update={"rate_multiplier": wl.traffic.rate_multiplier * m})
         scaled = fixed.model_copy(update={"traffic": traffic})
-        lead, win = span_at(rate_rps * m, window_s, today.horizon_s)
+        lead, win = span_at(rate_rps * m, window_s, today.horizon_s) if window_s else (0.0, today.horizon_s)
         t0 = busiest_start(today, win, lead, noise_sd=3.0) if lead + win < today.horizon_s else None
         if t0 is None:
             run = run_option(scaled, build(scaled), option_id)

@@ -16,7 +16,7 @@ from fitness.engine.caveats import burstable_warnings
 from fitness.engine.closeness import close_call
 from fitness.engine.constraints import constrained
 from fitness.engine.diagnosis import root_causes
-from fitness.engine.headroom import headroom
+from fitness.engine.headroom import headroom, max_multiple
 from fitness.engine.horizon import horizon_warnings
 from fitness.engine.parallel import fork_map
 from fitness.engine.pricing import pricing
@@ -85,7 +85,9 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None) -> Re
     if best is not None:
         if progress:
             progress("headroom")
-        measured = replace(best, headroom=Headroom(headroom(wl, best.option, wl.options.get(best.option, {}))))
+        limit = max_multiple(wl, rec.scenario_requests)
+        measured = replace(best, headroom=Headroom(headroom(wl, best.option, wl.options.get(best.option, {}), limit),
+                                                   limit))
         rec = replace(rec, options=tuple(measured if o is best else o for o in rec.options))
     return replace(rec, sensitivity=_sensitivity(asked, wl, rec, progress)) if wl.sensitivity else rec
 
@@ -149,17 +151,19 @@ def _sensitivity(asked: Workload, chosen: Workload, rec: Recommendation,
     """What would change the decision: weights; traffic x0.5, x2, x10 with every option right-sized again at
     that traffic from the user's own knobs (`asked`), as a team would deploy it then; and the platform
     assumptions, halved and doubled, on the two leading options in their chosen configurations (`chosen`)."""
-    seen: dict[tuple, Recommendation] = {}
+    seen: dict[tuple, Recommendation | None] = {}
 
-    def evaluate(multiple: float, only: tuple[str, ...] = ()) -> Recommendation:
+    def evaluate(multiple: float, only: tuple[str, ...] = ()) -> Recommendation | None:
         if (multiple, only) not in seen:
-            if progress:
-                progress(f"sensitivity: traffic x{multiple:.2g}")
             at = at_traffic(asked, multiple, rec.scenario_requests, rec.horizon_s)
-            seen[multiple, only] = sized(at, only=only)[0]
+            if progress and at is not None:
+                progress(f"sensitivity: traffic x{multiple:.2g}")
+            seen[multiple, only] = sized(at, only=only)[0] if at is not None else None
         return seen[multiple, only]
 
-    today = at_traffic(chosen, 1.0, rec.scenario_requests, rec.horizon_s)
+    # today's traffic is never too much for one run: it was right-sized whole
+    today = at_traffic(chosen, 1.0, rec.scenario_requests, rec.horizon_s) or chosen.model_copy(
+        update={"replications": 1})
     scenario = build(today)
     top = tuple(o.option for o in rec.ranked[:2])
 

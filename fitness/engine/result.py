@@ -44,9 +44,23 @@ class Intervals:
 
 @dataclass(frozen=True)
 class Headroom:
-    """The highest traffic multiple the chosen configuration keeps the SLO at (None: it fails today's)."""
+    """The highest traffic multiple the chosen configuration keeps the SLO at (None: it fails today's), and the
+    highest multiple the search could test (None: no limit known); a headroom equal to that limit is at least
+    it."""
 
     multiple: float | None
+    tested_to: float | None = None
+
+    @property
+    def at_limit(self) -> bool:
+        """Whether every multiple tested passed, so the true headroom may be higher."""
+        return self.multiple is not None and self.tested_to is not None and self.multiple >= self.tested_to
+
+    def phrase(self) -> str:
+        """'up to 2.1 x', or 'up to at least 16 x' at the search's limit; '' when today's traffic already fails."""
+        if self.multiple is None:
+            return ""
+        return f"up to {'at least ' if self.at_limit else ''}{self.multiple:.2g} x"
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,7 @@ class RankedOption(Summary):
             out["tie_with"] = list(self.tie_with)
         if self.headroom is not None:
             out["headroom"] = self.headroom.multiple
+            out["headroom_tested_to"] = self.headroom.tested_to
         if self.binding is not None:
             model, p99, limit = self.binding
             out["binding_slo"] = {"model": model, "p99_ms": p99, "limit_ms": limit}

@@ -8,9 +8,13 @@
 - Platform assumptions (instance launch time, serverless keep-alive, model download rate) halved and doubled:
   the recommended option and the runner-up simulated again in today's configurations with that catalog fact
   changed, and ranked between themselves.
-Sensitivity runs are capped at `MAX_REQUESTS` requests by shortening the horizon: monthly figures are
-projections, so a shorter window of stationary traffic gives the same month (a diurnal pattern loses
-part of its day; the report says so).
+Sensitivity runs are capped at `MAX_REQUESTS` requests by shortening the horizon where the requests are
+(`cut_s`: counted on a replayed trace, a share of the horizon for a pattern): monthly figures are
+projections, so a shorter window of stationary traffic gives the same month (a diurnal pattern or a trace
+loses part of its day; the report says so). Results judged by an offline deadline are never cut: a run
+of part of the records would size the job for part of its work and project its bill from part of its
+cycle. Their runs hold the whole horizon up to `MAX_OFFLINE_REQUESTS`; beyond it the multiple is not
+simulated and the report says so, with today's headroom.
 """
 
 from __future__ import annotations
@@ -18,23 +22,41 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from fitness.engine.headroom import MAX_OFFLINE_REQUESTS
 from fitness.engine.ranking import FITNESS_KEYS, weighted
 from fitness.engine.result import RankedOption, Recommendation
 from fitness.text import deployable, span_text
+from fitness.workload.scenario import trace_time_of
 from fitness.workload.spec import Workload
+from sim.traffic import TraceTraffic
 
 TRAFFIC_MULTIPLES = (0.5, 2.0, 10.0)
 MAX_REQUESTS = 300_000
 BISECTION_STEPS = 3
 
 
-def at_traffic(wl: Workload, multiple: float, requests_today: int, horizon_s: float) -> Workload:
-    """The workload at `multiple` x its traffic, one replication, its horizon shortened so the run stays
-    under `MAX_REQUESTS` requests."""
+def at_traffic(wl: Workload, multiple: float, requests_today: int, horizon_s: float) -> Workload | None:
+    """The workload at `multiple` x its traffic, one replication, over a horizon holding at most `MAX_REQUESTS`
+    requests (`cut_s`); None when results judged by an offline deadline would need a run of more than
+    `MAX_OFFLINE_REQUESTS` (such a run is never cut)."""
     expected = max(1.0, requests_today * multiple)
-    horizon = horizon_s * min(1.0, MAX_REQUESTS / expected)
+    horizon = horizon_s
+    if wl.slo.delivery == "offline":
+        if expected > MAX_OFFLINE_REQUESTS:
+            return None
+    elif expected > MAX_REQUESTS:
+        horizon = cut_s(wl, MAX_REQUESTS / multiple, requests_today, horizon_s)
     traffic = wl.traffic.model_copy(update={"rate_multiplier": wl.traffic.rate_multiplier * multiple})
     return wl.model_copy(update={"traffic": traffic, "horizon": horizon, "replications": 1})
+
+
+def cut_s(wl: Workload, requests: float, requests_today: int, horizon_s: float) -> float:
+    """The horizon (seconds) by which today's traffic has offered about `requests` requests: counted on the
+    trace for a replayed trace (`trace_time_of`), the same share of the horizon for a pattern (whose requests
+    are spread over it)."""
+    if isinstance(wl.traffic, TraceTraffic):
+        return min(max(trace_time_of(wl, requests), math.ulp(horizon_s)), horizon_s)
+    return horizon_s * min(1.0, requests / max(requests_today, 1))
 
 
 def _winner(options: tuple[RankedOption, ...], weights: dict[str, float]) -> str | None:
@@ -61,9 +83,10 @@ def weight_sensitivity(rec: Recommendation) -> list[dict]:
     return out
 
 
-Evaluate = Callable[..., Recommendation]
+Evaluate = Callable[..., Recommendation | None]
 """evaluate(traffic multiple, only=(option ids...)) -> the recommendation at that traffic among those
-options (all when empty), one replication, capped."""
+options (all when empty), one replication, capped; None when that multiple cannot be simulated
+(`at_traffic`)."""
 
 
 def _why(at: Recommendation, old: str, new: str) -> str:
@@ -94,9 +117,12 @@ def traffic_sensitivity(rec: Recommendation, evaluate: Evaluate) -> list[dict]:
     out = []
     for m in TRAFFIC_MULTIPLES:
         at = evaluate(m)
+        if at is None:
+            out.append(_not_simulated(rec, m))
+            continue
         win = at.recommended
         entry = {"kind": "traffic", "change": f"traffic x{m:g}", "multiple": m, "recommended": win,
-                 "changes_decision": win != rec.recommended, "configuration": _deploy(at, win),
+                 "changes_decision": win != rec.recommended, "simulated": True, "configuration": _deploy(at, win),
                  "horizon_s": at.horizon_s,
                  "options": {o.option: {"monthly_usd": o.cost_usd.monthly, "configuration": _deploy(at, o.option)}
                              for o in at.options if o.feasible}}
@@ -119,6 +145,21 @@ def traffic_sensitivity(rec: Recommendation, evaluate: Evaluate) -> list[dict]:
     return out
 
 
+def _not_simulated(rec: Recommendation, m: float) -> dict:
+    """The entry of a multiple whose run would be too long to simulate and cannot be cut (offline results),
+    with what today's headroom says instead."""
+    text = (f"At {m:g} x today's traffic: not simulated. A run would hold about {rec.scenario_requests * m:,.0f} "
+            f"requests, more than the {MAX_OFFLINE_REQUESTS:,} a sensitivity run of results judged by a deadline "
+            "may hold, and such a run is not shortened (part of the records would size the job for part of "
+            "its work)")
+    best = rec.best
+    if best is not None and best.headroom is not None and best.headroom.phrase():
+        text += (f". Today's {_deploy(rec, best.option) or best.option} meets the SLO {best.headroom.phrase()} "
+                 "(headroom)")
+    return {"kind": "traffic", "change": f"traffic x{m:g}", "multiple": m, "recommended": None,
+            "changes_decision": False, "simulated": False, "statement": text + "."}
+
+
 def _deploy(at: Recommendation, option: str | None) -> str:
     """The configuration `option` was right-sized to at that traffic ('' if none)."""
     return deployable((at.sizing.get(option) or {}).get("chosen")) if option else ""
@@ -132,7 +173,7 @@ def _resized(rec: Recommendation, at: Recommendation, option: str, m: float) -> 
     if best is not None and best.option == option and best.headroom is not None and m > 1:
         h = best.headroom.multiple
         today = _deploy(rec, option) or "today's configuration"
-        if h is not None and h < m:
+        if h is not None and h < m and not best.headroom.at_limit:
             text += f" (today's {today} keeps the SLO only up to {h:.2g} x)"
     if at.horizon_s < rec.horizon_s * 0.999:
         text += (f"; simulated over {span_text(at.horizon_s)} of the {span_text(rec.horizon_s)} horizon "

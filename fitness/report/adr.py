@@ -243,8 +243,9 @@ def _why_this(rec: Recommendation) -> list[Block]:
     best = rec.best
     facts = []
     if best.headroom is not None:
-        h = best.headroom.multiple
-        facts.append(f"Headroom: this configuration keeps the SLO up to {h:.2g} x today's traffic." if h is not None
+        h = best.headroom
+        limit = f" (no higher multiple was tested: {h.tested_to:.2g} x is the limit)" if h.at_limit else ""
+        facts.append(f"Headroom: this configuration keeps the SLO {h.phrase()} today's traffic{limit}." if h.phrase()
                      else "Headroom: this configuration does not keep the SLO at today's traffic.")
     if best.utilization is not None:
         facts.append(f"Utilisation: {best.utilization:.1%} of the capacity paid for does work.")

@@ -100,6 +100,22 @@ def requests_before(trace: Trace, horizon_s: float) -> int:
     return int(trace.counts[trace.interval_starts_s < horizon_s].sum())
 
 
+def trace_time_of(wl: Workload, requests: float) -> float:
+    """When the workload's trace, at its own `rate_multiplier`, has offered about `requests` requests (seconds
+    from its start): where its requests are, not where its hours are (a front-loaded trace is cut early).
+
+    Count traces spread each interval's requests evenly over it, as the replay does on average."""
+    trace = load_trace(wl.base_dir / Path(wl.traffic.trace), wl.traffic)
+    raw = requests / wl.traffic.rate_multiplier
+    if trace.counts is None:
+        k = min(int(raw), trace.times_s.size - 1)
+        return float(trace.times_s[k]) if k >= 0 else 0.0
+    before = np.cumsum(trace.counts)
+    i = min(int(np.searchsorted(before, raw, side="left")), before.size - 1)
+    inside = (raw - (before[i - 1] if i else 0)) / max(int(trace.counts[i]), 1)
+    return float(trace.interval_starts_s[i] + trace.interval_s * min(max(inside, 0.0), 1.0))
+
+
 def _check_horizon(horizon_s: float, field: str) -> float:
     """`horizon_s` when it is at most `MAX_HORIZON_S`, else an InputError naming `field`."""
     if horizon_s > MAX_HORIZON_S:
