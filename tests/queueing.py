@@ -53,6 +53,17 @@ def realtime_waits(lam: float, service, c: int, n: int, seed: int, warmup: float
     return queue_wait_s(res.log, since_s=warmup * sc.horizon_s)
 
 
+def routed_waits(lam: float, service, instances: int, workers: int, n: int, seed: int, routing: str,
+                 warmup: float = 0.05) -> np.ndarray:
+    """Queue waits (s) of a pinned realtime endpoint of `instances` x `workers` routed by `routing`
+    ("random" or "least_outstanding"), warm-up removed."""
+    sc = poisson_scenario(lam, service, n, seed)
+    opt = load_all()["realtime"]
+    res = opt.simulate(sc, opt.config_model(instance_type="ml.c5.2xlarge", instance_count=instances,
+                                            workers_per_instance=workers, routing=routing))
+    return queue_wait_s(res.log, since_s=warmup * sc.horizon_s)
+
+
 def serverless_blocking(lam: float, service, c: int, n: int, seed: int, warmup: float = 0.05) -> float:
     """Throttled fraction of a serverless endpoint with max_concurrency c and no cold start."""
     sc = poisson_scenario(lam, service, n, seed)

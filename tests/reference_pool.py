@@ -26,9 +26,10 @@ class InstancePool(Fleet):
     """
 
     def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, workers: int,
-                 elastic: bool = True) -> None:
+                 elastic: bool = True, route_u: np.ndarray | None = None) -> None:
         super().__init__()
         self.log, self.workers, self.elastic = log, workers, elastic
+        self._rnd = None if route_u is None else floats(route_u)  # random routing (added with issue 16)
         self._idx = positions(idx, log.n)
         self._arr = floats_at(log.arrival_s, idx)
         self._svc = floats(service_s)
@@ -95,7 +96,10 @@ class InstancePool(Fleet):
             # Fleet.least_outstanding inline, over counts by position in `routable` so that min and index run
             # in C: calling it (counts by instance id) cost 23% and 13% of req/s on 4 and 16 pinned instances
             # (CPU time, best of 15 and 9 runs: 765k vs 988k, 543k vs 626k); equal on one instance.
-            pos = 0 if len(out) == 1 else out.index(min(out))
+            if self._rnd is not None:
+                pos = min(int(self._rnd[k] * len(out)), len(out) - 1)
+            else:
+                pos = 0 if len(out) == 1 else out.index(min(out))
             iid = routable[pos]
             heap = free[iid]
             s = heap[0] if heap[0] > a else a

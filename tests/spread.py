@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.distributions import Lognormal
-from tests.queueing import CONST_100MS, EXP_100MS, realtime_waits, serverless_blocking
+from tests.queueing import CONST_100MS, EXP_100MS, realtime_waits, routed_waits, serverless_blocking
 
 N = 200_000
 LOGNORMAL = Lognormal(p50_ms=80, p99_ms=400)
@@ -27,6 +27,9 @@ def main() -> None:
         pw = np.array([(w > 0).mean() for w in runs])
         print(f"{name}: Wq {wq.mean():.5f} s, rel sd {wq.std(ddof=1) / wq.mean():.4f}; "
               f"P(wait) {pw.mean():.5f}, sd {pw.std(ddof=1):.5f}")
+    for routing in ("random", "least_outstanding"):  # 3 x 2 workers at rho 0.7: per instance M/M/2 when random
+        wq = np.array([routed_waits(42.0, EXP_100MS, 3, 2, N, s, routing).mean() for s in range(10)])
+        print(f"3 x M/M/2 {routing} rho .7: Wq {wq.mean():.5f} s, rel sd {wq.std(ddof=1) / wq.mean():.4f}")
     for name, (lam, svc, c) in {"M/M/5/5": (40, EXP_100MS, 5), "M/D/5/5": (40, CONST_100MS, 5),
                                 "M/M/10/10": (80, EXP_100MS, 10), "M/D/10/10": (80, CONST_100MS, 10)}.items():
         b = np.array([serverless_blocking(lam, svc, c, N, s) for s in range(10)])

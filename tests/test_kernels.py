@@ -65,12 +65,13 @@ def test_the_containers_run_compiled():
     assert jit.compiled() and isinstance(containers._advance, CPUDispatcher)
 
 
-def _pool_run(cls, arrivals, service, workers, elastic, script, credits=None):
+def _pool_run(cls, arrivals, service, workers, elastic, script, credits=None, route_u=None):
     """Run a pool under a scripted control plane: ("join" | "retire" | "fail" | "tick", t) events in time order,
-    the arrivals before each served first (as the engine does); `credits` for a burstable pool."""
+    the arrivals before each served first (as the engine does); `credits` for a burstable pool; `route_u` for
+    random routing."""
     log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
-    pool = cls(log, None, service, workers, elastic) if credits is None else cls(log, None, service, workers,
-                                                                                 credits, elastic)
+    pool = cls(log, None, service, workers, elastic, route_u) if credits is None else cls(
+        log, None, service, workers, credits, elastic)
     pool.join(0.0)
     for what, t in script:
         pool.advance(t)
@@ -88,14 +89,16 @@ def _pool_run(cls, arrivals, service, workers, elastic, script, credits=None):
 
 @settings_
 @given(st.integers(0, 2**31), st.integers(1, 500), st.floats(1, 300), st.integers(1, 4), st.booleans(),
-       st.lists(st.tuples(st.sampled_from(["join", "retire", "fail"]), st.floats(0, 30)), max_size=8))
-def test_compiled_pool_matches_the_interpreted_one(seed, n, rate, workers, elastic, script):
+       st.lists(st.tuples(st.sampled_from(["join", "retire", "fail"]), st.floats(0, 30)), max_size=8),
+       st.booleans())
+def test_compiled_pool_matches_the_interpreted_one(seed, n, rate, workers, elastic, script, random_routing):
     rng = np.random.default_rng(seed)
     arrivals = np.cumsum(rng.exponential(1 / rate, n))
     service = rng.lognormal(np.log(0.05), 1.0, n)
+    route_u = rng.random(n) if random_routing else None
     script = sorted(script, key=lambda e: e[1]) if elastic else [e for e in script if e[0] == "fail"][:1]
-    a_log, a = _pool_run(pool.InstancePool, arrivals, service, workers, elastic, script)
-    b_log, b = _pool_run(ReferencePool, arrivals, service, workers, elastic, script)
+    a_log, a = _pool_run(pool.InstancePool, arrivals, service, workers, elastic, script, route_u=route_u)
+    b_log, b = _pool_run(ReferencePool, arrivals, service, workers, elastic, script, route_u=route_u)
     for field in ("status", "start_s", "finish_s"):
         assert np.array_equal(getattr(a_log, field), getattr(b_log, field), equal_nan=True), field
     assert a.busy_until == b.busy_until and a.lost == b.lost and a.routable == b.routable

@@ -39,3 +39,18 @@ def test_multi_model_ties_go_to_the_instance_with_the_least_memory_in_use():
     sc = build_scenario([a, b], np.array([0.0, 5.0]), np.array([0, 1], np.int32), 10.0, load_catalog(), 0)
     _, pool = run(sc, MultiModelConfig(instance_type="ml.c5.large", instance_count=2))
     assert [list(c.mem) for c in pool.caches] == [[0], [1]]
+
+
+def test_both_routings_are_exported_as_simulated():
+    """The routing the simulation used is the variant's RoutingConfig, held to botocore's service model and
+    the CloudFormation resource type (`assert_deployable`); the simulated config records it."""
+    from tests.test_export import assert_deployable, calls, deploy, workload
+
+    for routing, strategy in (("random", "RANDOM"), ("least_outstanding", "LEAST_OUTSTANDING_REQUESTS")):
+        d, s = deploy(workload({"realtime": {"instance_type": "ml.c5.xlarge", "instance_count": 3,
+                                             "routing": routing}}), "realtime")
+        assert_deployable(d)
+        assert s.config.option["routing"] == routing
+        v = calls(d, "CreateEndpointConfig")[0]["ProductionVariants"][0]
+        assert v["RoutingConfig"] == {"RoutingStrategy": strategy}
+        assert any(f"RoutingConfig {strategy}" in n for n in d.notes)

@@ -27,6 +27,8 @@ VARIANT = "AllTraffic"
 """The production variant's name: the conventional one for a single-variant endpoint."""
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+ROUTING_STRATEGY = {"least_outstanding": "LEAST_OUTSTANDING_REQUESTS", "random": "RANDOM"}
+"""The simulator's routing knob -> ProductionVariantRoutingConfig.RoutingStrategy."""
 SECONDS_PER_MINUTE = 60.0
 
 FLEET_TEXT = re.compile(r"^(\d+)\.\.(\d+) target ([0-9.eE+-]+)/instance/min$")
@@ -76,10 +78,10 @@ class Notes:
                  "SageMaker Inference Toolkit (the AWS framework images); a custom container must run that many "
                  "workers itself, since the simulation assumed them.")
 
-    def routing(self) -> None:
-        """The simulator routes by least outstanding requests; SageMaker's default is random."""
-        self.add("RoutingConfig LEAST_OUTSTANDING_REQUESTS matches the routing the simulation used (SageMaker's "
-                 "default is RANDOM).")
+    def routing(self, strategy: str) -> None:
+        """The routing strategy the simulation used, set explicitly; SageMaker's default is random."""
+        self.add(f"RoutingConfig {strategy} matches the routing the simulation used (SageMaker's default, "
+                 "without a RoutingConfig, is RANDOM).")
 
     def alarms(self, catalog: Catalog) -> None:
         """How target tracking's alarms behave is AWS's, assumed by the simulation from the catalog."""
@@ -246,13 +248,14 @@ class ExportPlan:
             self.notes.workers()
         return c
 
-    def variant(self, instance_type: str, count: int, routing: bool = True) -> dict:
-        """ProductionVariant on instances; least-outstanding-requests routing as simulated."""
+    def variant(self, instance_type: str, count: int, routing: str | None = "least_outstanding") -> dict:
+        """ProductionVariant on instances, with the routing simulated (`ROUTING_STRATEGY`; None: no
+        RoutingConfig, for endpoints that take none)."""
         v: dict = {"VariantName": VARIANT, "InstanceType": instance_type, "InitialInstanceCount": int(count),
                    "InitialVariantWeight": 1.0}
-        if routing:
-            v["RoutingConfig"] = {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
-            self.notes.routing()
+        if routing is not None:
+            v["RoutingConfig"] = {"RoutingStrategy": ROUTING_STRATEGY[routing]}
+            self.notes.routing(ROUTING_STRATEGY[routing])
         return v
 
     def fleet_scaling(self, model: str | None = None) -> Scaling | None:

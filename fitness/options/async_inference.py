@@ -81,7 +81,7 @@ def build_async(plan: ExportPlan) -> list[EndpointSet]:
         acfg = {"OutputConfig": {"S3OutputPath": f"{out}/{m.name}"},
                 "ClientConfig": {"MaxConcurrentInvocationsPerInstance": workers}}
         sets.append(EndpointSet(m.name, {"PrimaryContainer": plan.container(m, workers)},
-                                plan.variant(knobs["instance_type"], max(1, initial), routing=False),
+                                plan.variant(knobs["instance_type"], max(1, initial), routing=None),
                                 acfg, plan.backlog_scaling(m.name)))
     if any(s.scaling is not None and s.scaling.from_zero for s in sets):
         period = plan.catalog.autoscaling.metric_period_s.value

@@ -91,7 +91,7 @@ def build_multi_model(plan: ExportPlan) -> list[EndpointSet]:
     plan.notes.add(f"Invoke with TargetModel='<model name>.tar.gz' ({c['models']} models under ModelDataS3Prefix). "
                    f"The simulation gave each instance {c['model_memory_budget_mb']:,.0f} MB for loaded models and a "
                    f"{c['disk_budget_mb']:,.0f} MB disk cache, both LRU: SageMaker manages them, nothing to configure.")
-    variant = plan.variant(c["instance_type"], c["initial_count"], routing=False)
+    variant = plan.variant(c["instance_type"], c["initial_count"], routing=None)
     return [EndpointSet(plan.option, {"PrimaryContainer": container}, variant, scaling=plan.fleet_scaling())]
 
 

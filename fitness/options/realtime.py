@@ -18,7 +18,15 @@ and offline; hosts serial, scatter-gather and aggregate patterns as separate end
 
 - **Mechanics.** One endpoint per model (a multi-tenant workload gets as many endpoints as models, each
   with its own instances, idle or not). Each endpoint is a fleet as above: FIFO queue per instance,
-  least-outstanding routing, pinned or target-tracking autoscaling.
+  pinned or target-tracking autoscaling.
+- **Routing** (`routing`, the variant's `RoutingConfig`): `least_outstanding` (default; the export sets
+  `LEAST_OUTSTANDING_REQUESTS`) sends each request to the instance with the fewest requests in flight;
+  `random` sends it to an instance chosen uniformly at random (`RANDOM`, what SageMaker does when an endpoint
+  sets no RoutingConfig: "By default, SageMaker endpoints have a random routing strategy", AWS Machine
+  Learning Blog, 2023-11-30, "Minimize real-time inference latency by using Amazon SageMaker routing
+  strategies"). Each endpoint draws its uniforms from its own seeded stream (`routing/<model>`). At 3
+  instances x 2 workers and rho 0.7, random routing waits about 4 x as long as least outstanding
+  (`tests/test_statistical.py`).
 - **Sizing defaults.** Instance type: the cheapest CPU (GPU, for a GPU model) type on which one worker
   fits (a GPU model against one GPU's memory less `triton.gpu_memory_overhead_mb`); Inferentia types are
   never chosen. Workers: as many as vCPUs (GPUs) and memory allow.
@@ -58,7 +66,7 @@ def build_realtime(plan: ExportPlan) -> list[EndpointSet]:
     for m in hosted(plan, "initial_count"):
         knobs = plan.config.model(m.name)
         model = {"PrimaryContainer": plan.container(m, knobs["workers_per_instance"])}
-        variant = plan.variant(knobs["instance_type"], knobs["initial_count"])
+        variant = plan.variant(knobs["instance_type"], knobs["initial_count"], plan.cfg.routing)
         sets.append(EndpointSet(m.name, model, variant, scaling=plan.fleet_scaling(m.name)))
     separate(plan, len(sets), "real-time")
     return sets

@@ -1,4 +1,5 @@
-"""Instance pool: instances of c workers, a FIFO queue per instance, least-outstanding routing; compiled.
+"""Instance pool: instances of c workers, a FIFO queue per instance, least-outstanding or random routing;
+compiled.
 
 The data plane of real-time endpoints. Each request's start and finish follow from the Kiefer-Wolfowitz
 recursion on its instance's worker free-times, so a request costs a few heap operations and no generator
@@ -9,7 +10,8 @@ process. The per-request loop is one compiled call (`sim.jit`) over arrays:
   one order whatever its layout;
 - outstanding requests per instance id, and the routable ids in join order: least-outstanding routing takes
   the first of the fewest, as the interpreted pool did (tests/reference_pool.py, held to it request for
-  request in tests/test_kernels.py).
+  request in tests/test_kernels.py). Random routing (SageMaker's default when an endpoint sets no
+  RoutingConfig) takes routable id floor(u x count) for the request's own uniform u, drawn by the caller.
 On a burstable type (`BurstablePool`) each instance's service times are multiplied by the factor its
 `CreditBook` sets every tick: the same loop, given the factors (1 on any other type: the same bits).
 """
@@ -34,13 +36,15 @@ class InstancePool(Fleet):
 
     `idx` are the positions in `log` this pool serves (in arrival order; None: every request), `service_s` their service
     times on this hardware. The log gets when each request's work finished; the caller's timeout is applied
-    to it after the run (`sim.components.timeout`).
+    to it after the run (`sim.components.timeout`). `route_u`: one uniform in [0, 1) per request served, for
+    random routing; None: least outstanding requests.
     """
 
     def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, workers: int,
-                 elastic: bool = True) -> None:
+                 elastic: bool = True, route_u: np.ndarray | None = None) -> None:
         super().__init__()
         self.log, self.workers, self.elastic = log, workers, elastic
+        self._rnd = np.zeros(0) if route_u is None else np.ascontiguousarray(route_u, np.float64)
         self._idx = np.zeros(0, np.int64) if idx is None else np.asarray(idx, np.int64)  # empty: every position
         self._arr = np.ascontiguousarray(log.arrival_s if idx is None else log.arrival_s[idx], np.float64)
         self._svc = np.ascontiguousarray(service_s, np.float64)
@@ -103,7 +107,7 @@ class InstancePool(Fleet):
                           self.log.start_s, self.log.finish_s)
         else:
             routable = np.array(self.routable, np.int64)
-            while _serve(self._arr, self._svc, self._idx, self._n, until, self._free, self._outs, routable,
+            while _serve(self._arr, self._svc, self._idx, self._n, until, self._free, self._outs, routable, self._rnd,
                          self._df, self._di, self._dj, busy, slow, routed, self.log.start_s, self.log.finish_s):
                 self._df, self._di, self._dj = (np.concatenate([a, np.zeros_like(a)])
                                                 for a in (self._df, self._di, self._dj))
@@ -115,9 +119,9 @@ class BurstablePool(InstancePool):
     `CreditBook` sets every tick (`sim.components.credits`), and the work it scheduled is kept in the book."""
 
     def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, workers: int,
-                 credits: CreditBook, elastic: bool = True) -> None:
+                 credits: CreditBook, elastic: bool = True, route_u: np.ndarray | None = None) -> None:
         self.credits = credits  # before the base class: joins in its constructor would need it
-        super().__init__(log, idx, service_s, workers, elastic)
+        super().__init__(log, idx, service_s, workers, elastic, route_u)
 
     def _on_join(self, iid: int, t: float) -> None:
         self.credits.join(t)
@@ -146,9 +150,9 @@ class BurstablePool(InstancePool):
 @warm_up
 def _warm() -> None:
     """The kernels once: two instances past the in-flight heap's first room, a failure, one pinned instance."""
-    for elastic in (True, False):
+    for elastic, route_u in ((True, None), (True, np.linspace(0, 0.99, 80)), (False, None)):
         log = RequestLog.empty(np.arange(80) * 0.01, np.zeros(80, np.int32))
-        pool = InstancePool(log, None, np.ones(80), 2, elastic)
+        pool = InstancePool(log, None, np.ones(80), 2, elastic, route_u)
         for _ in range(2 if elastic else 1):
             pool.join(0.0)
         pool.advance(0.5)
@@ -157,10 +161,11 @@ def _warm() -> None:
 
 
 @kernel
-def _serve(arr, svc, idx, n, until, free, outs, routable, df, di, dj, busy, slow, routed, start_s, finish_s):
-    """Route and serve the arrivals from n[K] before `until`; True when the in-flight heap is full (grow it and
-    call again), False when done."""
-    k, nd, size, every = n[K], n[ND], arr.size, idx.size == 0
+def _serve(arr, svc, idx, n, until, free, outs, routable, rnd, df, di, dj, busy, slow, routed, start_s, finish_s):
+    """Route and serve the arrivals from n[K] before `until` (at random by `rnd` when it has a uniform per
+    arrival, else to the least outstanding); True when the in-flight heap is full (grow it and call again),
+    False when done."""
+    k, nd, size, every, lor = n[K], n[ND], arr.size, idx.size == 0, rnd.size == 0
     while k < size and arr[k] < until:
         a = arr[k]
         while nd > 0 and df[0] <= a:
@@ -170,9 +175,12 @@ def _serve(arr, svc, idx, n, until, free, outs, routable, df, di, dj, busy, slow
             n[K], n[ND] = k, nd
             return True
         pos = 0
-        for p in range(1, routable.size):  # the first of the fewest outstanding, in join order
-            if outs[routable[p]] < outs[routable[pos]]:
-                pos = p
+        if not lor:
+            pos = min(int(rnd[k] * routable.size), routable.size - 1)
+        else:
+            for p in range(1, routable.size):  # the first of the fewest outstanding, in join order
+                if outs[routable[p]] < outs[routable[pos]]:
+                    pos = p
         iid = routable[pos]
         row = free[iid]
         s = row[0] if row[0] > a else a

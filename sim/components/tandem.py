@@ -13,16 +13,19 @@ slowed again by a later one: each overlap is charged once, to the later job). A 
 speed, and at saturation with equal steps this is the processor-sharing throughput vcpus / (sum of the CPU
 steps' service); in between it is an approximation.
 
-The recursion takes requests in arrival order at every step. That is exact when a step hands requests
-on in arrival order (one worker per step, or constant service times); with several workers and variable
-service a request can overtake another at one step and still wait for it at the next, which errs on the
-slow side.
+Each step serves requests in order of their arrival at that step (FIFO per step): a request that
+overtakes another at one step (several workers, variable service) reaches the next step first and is
+served first there, as in the queueing network (tests/test_pipeline.py holds two M/M/2 steps to Burke's
+theorem). Requests reach later steps through a heap of (time, request, step, instance), processed in time
+order with the arrivals. The loop that shares vCPUs (and the burstable one) still takes requests in
+arrival order at every step, which errs on the slow side with several workers and variable service.
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
+import math
 
 import numpy as np
 
@@ -55,6 +58,7 @@ class TandemPool(Fleet):
         self._next = 0
         self._free: list[list[list[float]]] = []   # per instance, per step: heap of worker free times
         self._done: list[tuple[float, int, int]] = []   # (finish, instance, log position) of requests in flight
+        self._ev: list[tuple[float, int, int, int]] = []  # (reaches step, request, step, instance) still to serve
         self.wait_s = [0.0] * self.steps
         self.max_wait_s = [0.0] * self.steps
         cpu = [j for j, c in enumerate(cpu_steps) if c]
@@ -69,51 +73,62 @@ class TandemPool(Fleet):
         return self._counted_out(self._done, self.out, t)
 
     def _lose(self, iid: int, pos: int, t: float) -> int:
-        """Drop iid's requests whose last step ends after t, at whichever step they are."""
-        done = self._done
-        lost = [j for f, i, j in done if i == iid and f > t]
+        """Drop iid's requests whose last step ends after t, at whichever step they are (those still on their
+        way to a later step are in `_ev`)."""
+        done, ev = self._done, self._ev
+        lost = [j for f, i, j in done if i == iid and f > t] + [self._idx[r] for _, r, _, i in ev if i == iid]
         done[:] = [e for e in done if e[1] != iid]
+        ev[:] = [e for e in ev if e[3] != iid]
         heapq.heapify(done)
+        heapq.heapify(ev)
         self.out[iid] = 0
         return mark_lost(self.log, lost, t)
 
     def advance(self, until: float) -> None:
-        """Serve every arrival before `until` through all the steps of its instance."""
-        if not self.routable:
-            return
+        """Serve every arrival before `until` at its first step, and every later step a request reaches before
+        `until`, in order of arrival at that step (later steps wait in `_ev` across calls; `advance(inf)`
+        ends the run with none left)."""
         if self._shared is not None:
-            return self._advance_shared(until)
+            if self.routable:
+                self._advance_shared(until)
+            return
         arr, idx, cols, k, n = self._arr, self._idx, self._cols, self._next, len(self._arr)
         start_s, finish_s = self.log.start_s, self.log.finish_s
-        done, out, free, busy = self._done, self.out, self._free, self.busy_until
+        done, out, free, busy, ev = self._done, self.out, self._free, self.busy_until, self._ev
         wait, top = self.wait_s, self.max_wait_s
-        hop, steps = self.hop_s, range(self.steps)
+        hop, last, inf = self.hop_s, self.steps - 1, math.inf
         pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
-        while k < n and arr[k] < until:
-            a = arr[k]
-            while done and done[0][0] <= a:
-                out[pop(done)[1]] -= 1
-            iid = self.least_outstanding()
-            heaps, ready, f = free[iid], a, a
-            for s in steps:
-                heap = heaps[s]
-                begin = heap[0] if heap[0] > ready else ready
-                if s == 0:
-                    start_s[idx[k]] = begin
-                waited = begin - ready
-                wait[s] += waited
-                if waited > top[s]:
-                    top[s] = waited
-                f = begin + cols[s][k]
-                replace(heap, f)
-                ready = f + hop
-            out[iid] += 1
-            j = idx[k]
+        end = n if self.routable else k  # arrivals wait while no instance is in service
+        while True:
+            a = arr[k] if k < end and arr[k] < until else inf
+            if ev and ev[0][0] <= a and ev[0][0] < until:
+                ready, r, s, iid = pop(ev)  # request r reaches step s of instance iid
+            elif a < inf:
+                while done and done[0][0] <= a:
+                    out[pop(done)[1]] -= 1
+                ready, r, s, iid = a, k, 0, self.least_outstanding()
+                out[iid] += 1
+                k += 1
+            else:
+                break
+            heap = free[iid][s]
+            begin = heap[0] if heap[0] > ready else ready
+            waited = begin - ready
+            wait[s] += waited
+            if waited > top[s]:
+                top[s] = waited
+            f = begin + cols[s][r]
+            replace(heap, f)
+            j = idx[r]
+            if s == 0:
+                start_s[j] = begin
+            if s < last:
+                push(ev, (f + hop, r, s + 1, iid))  # ties at a step: the earlier arrival first
+                continue
             push(done, (f, iid, j))  # the position tells a failed instance its requests (`_lose`)
             if f > busy[iid]:
                 busy[iid] = f
             finish_s[j] = f
-            k += 1
         self._next = k
 
     def _advance_shared(self, until: float, slow: list[float] | None = None,

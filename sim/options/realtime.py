@@ -1,10 +1,12 @@
 """`realtime`: provisioned endpoints on dedicated instances, one endpoint per model.
 
-Each endpoint is an `InstancePool` (workers x instances, FIFO per instance, least-outstanding routing)
-with a pinned count or target-tracking autoscaling on invocations per instance.
+Each endpoint is an `InstancePool` (workers x instances, FIFO per instance, least-outstanding or random
+routing) with a pinned count or target-tracking autoscaling on invocations per instance.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -28,7 +30,7 @@ from sim.model import ModelSpec
 from sim.options import register
 from sim.options._fleet import FleetConfig, fault_details, instance_bill, launch_delay_s, provision
 from sim.results import SERVED, ConfigRecord, Figures, RequestLog, SimConfig, SimResult
-from sim.scenario import Scenario
+from sim.scenario import Scenario, stream
 
 
 class RealtimeConfig(FleetConfig):
@@ -36,6 +38,10 @@ class RealtimeConfig(FleetConfig):
 
     workers_per_instance: int | None = Field(default=None, ge=1)
     """Requests served at once per instance; unset: one per vCPU (per GPU for GPU models) that memory allows."""
+    routing: Literal["least_outstanding", "random"] = "least_outstanding"
+    """How the endpoint spreads requests over its instances (the variant's RoutingConfig): the instance with the
+    fewest requests in flight (LEAST_OUTSTANDING_REQUESTS, which the export sets), or one chosen at random
+    (RANDOM, SageMaker's default when no RoutingConfig is given)."""
 
 
 def _hardware(model: ModelSpec, cfg: RealtimeConfig, catalog: Catalog) -> tuple[InstanceType | None, int, list]:
@@ -57,7 +63,7 @@ def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
     reasons += processing_reasons(models, cat.realtime.timeout_s.value, "real-time endpoints")
     plans = [(m, *_hardware(m, cfg, cat)) for m in models]
     reasons += [r for plan in plans for r in plan[3]]
-    config = ConfigRecord(endpoints=len(models))
+    config = ConfigRecord(endpoints=len(models), routing=cfg.routing)
     for m, it, _, _ in plans:
         if it:
             config.set(m.name, instance_type=it.name)
@@ -68,8 +74,11 @@ def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
 
     def serve(i: int, arrivals: np.ndarray, service: np.ndarray) -> Served:
         model, it, workers, _ = plans[i]
+        # a stream per endpoint: every option and configuration sees the same draws for the same model
+        route_u = stream(scenario.seed, f"routing/{model.name}").random(arrivals.size) \
+            if cfg.routing == "random" else None
         return serve_endpoint(model, it, workers, arrivals, service, cfg, cat, scenario.horizon_s,
-                              for_endpoint(scenario.faults, model.name, i == 0))
+                              for_endpoint(scenario.faults, model.name, i == 0), route_u)
 
     log, parts = run_endpoints(scenario, serve, cat.co_hosting.endpoint_hop_ms.value / 1000.0)
     for part in parts:
@@ -81,16 +90,17 @@ def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
 
 def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: np.ndarray, service: np.ndarray,
                    cfg: RealtimeConfig, cat: Catalog, horizon_s: float,
-                   faults: tuple[InstanceFailure, ...] = ()) -> Served:
+                   faults: tuple[InstanceFailure, ...] = (), route_u: np.ndarray | None = None) -> Served:
     """One model's endpoint: an instance pool, pinned or autoscaled, serving these arrivals, failing as
-    `faults` say."""
+    `faults` say; routed at random by `route_u` (a uniform per arrival), else to the least outstanding."""
     log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
     env = Engine()
     elastic = cfg.instance_count is None
     if it.burstable is None:
-        pool = env.attach(InstancePool(log, None, service, workers, elastic=elastic))
+        pool = env.attach(InstancePool(log, None, service, workers, elastic, route_u))
     else:  # a T type: CPU credits, settled every metric period
-        pool = env.attach(BurstablePool(log, None, service, workers, CreditBook(it, workers, horizon_s), elastic))
+        pool = env.attach(BurstablePool(log, None, service, workers, CreditBook(it, workers, horizon_s), elastic,
+                                        route_u))
         env.process(credit_ticks(env, pool, cat.autoscaling.metric_period_s.value))
     config: dict = {}
     capacity = workers / max(model.service_time.expected_ms / 1000.0, 1e-9)
