@@ -143,6 +143,9 @@ def assert_deployable(d: Deployment) -> None:
             service, op, supplied = CFN_AS_API[res["Type"]]
             props = resolve(res["Properties"], params, set(resources))
             props.pop("ScalingTargetId", None)
+            for action in props.pop("ScheduledActions", []):  # each is a PutScheduledAction on the target
+                assert_valid("application-autoscaling", "PutScheduledAction", {**action, **{
+                    k: props[k] for k in ("ServiceNamespace", "ResourceId", "ScalableDimension")}})
             assert_valid(service, op, {**supplied, **props})
 
 

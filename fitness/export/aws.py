@@ -121,6 +121,8 @@ class Scaling:
     scale_in_cooldown_s: int
     scale_out_cooldown_s: int
     period_s: int
+    scheduled: tuple = ()
+    """The knobs' scheduled actions (`sim.options._fleet.ScheduledCapacity`), in time order."""
 
     @property
     def from_zero(self) -> bool:
@@ -137,6 +139,17 @@ class Scaling:
                 "MetricName": "ApproximateBacklogSizePerInstance", "Namespace": "AWS/SageMaker",
                 "Dimensions": [{"Name": "EndpointName", "Value": endpoint_name}], "Statistic": "Average"}
         return {**body, "ScaleInCooldown": self.scale_in_cooldown_s, "ScaleOutCooldown": self.scale_out_cooldown_s}
+
+    def scheduled_actions(self) -> list[dict]:
+        """Per scheduled action: its name suffix, daily cron schedule in UTC and ScalableTargetAction (the members
+        PutScheduledAction and the scalable target's ScheduledActions share)."""
+        out = []
+        for a in self.scheduled:
+            h, m = a.at.split(":")
+            action = {k: v for k, v in (("MinCapacity", a.min), ("MaxCapacity", a.max)) if v is not None}
+            out.append({"ScheduledActionName": f"at-{h}{m}", "Schedule": f"cron({int(m)} {int(h)} * * ? *)",
+                        "Timezone": "Etc/UTC", "ScalableTargetAction": action})
+        return out
 
     def step_from_zero(self) -> dict:
         """StepScalingPolicyConfiguration: one instance when work waits and none serves."""
@@ -289,7 +302,11 @@ class ExportPlan:
         period = self.catalog.autoscaling.metric_period_s.value
         if metric == "invocations":
             target = invocations_per_minute(target, period)
-        return Scaling(metric, lo, hi, target, *self._cooldowns(a), int(period))
+        scheduled = tuple(sorted(getattr(a, "scheduled", ()), key=lambda s: s.at_s))
+        if scheduled:
+            self.notes.add("Scheduled actions run at their times of day in UTC (the simulation's day starts at "
+                           "00:00 UTC); move them if your traffic's clock is another time zone.")
+        return Scaling(metric, lo, hi, target, *self._cooldowns(a), int(period), scheduled)
 
     def _cooldowns(self, a) -> tuple[int, int]:
         """(scale-in, scale-out) cooldowns in whole seconds: the knobs', else the catalog's defaults."""

@@ -238,6 +238,9 @@ def _scaling_calls(plan: ExportPlan, s: EndpointSet, name: str) -> list[ApiCall]
            ApiCall("application-autoscaling", "PutScalingPolicy", s.key,
                    {"PolicyName": f"{name}-target-tracking", **target, "PolicyType": "TargetTrackingScaling",
                     "TargetTrackingScalingPolicyConfiguration": sc.target_tracking(name)})]
+    out += [ApiCall("application-autoscaling", "PutScheduledAction", s.key,
+                    {**target, **a, "ScheduledActionName": f"{name}-{a['ScheduledActionName']}"})
+            for a in sc.scheduled_actions()]
     if sc.from_zero:
         arn = plan.token(f"{camel(s.key)}ScaleFromZeroPolicyArn", f"PolicyARN returned by the scale-from-zero "
                          f"PutScalingPolicy call of {name}", "arn:aws:autoscaling:us-east-1:123456789012:"

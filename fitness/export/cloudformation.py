@@ -51,6 +51,9 @@ def _endpoint(lid: str, s: EndpointSet, name: str) -> dict:
         "MinCapacity": sc.min, "MaxCapacity": sc.max, "ServiceNamespace": "sagemaker",
         "ScalableDimension": SCALABLE_DIMENSION,
         "ResourceId": {"Fn::Sub": f"endpoint/${{{lid}Endpoint.EndpointName}}/variant/{VARIANT}"}}}
+    if sc.scheduled:
+        res[f"{lid}ScalableTarget"]["Properties"]["ScheduledActions"] = [
+            {**a, "ScheduledActionName": f"{name}-{a['ScheduledActionName']}"} for a in sc.scheduled_actions()]
     target = {"Ref": f"{lid}ScalableTarget"}
     res[f"{lid}ScalingPolicy"] = {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
         "PolicyName": f"{name}-target-tracking", "PolicyType": "TargetTrackingScaling", "ScalingTargetId": target,

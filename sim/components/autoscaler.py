@@ -6,6 +6,12 @@ capacity proportionally (ceil(in_service * metric / target)), a low alarm after 
 periods below `scale_in_threshold_ratio` * target does the same downwards, each respecting its cooldown
 and the min/max. New instances serve after the launch delay; retired ones drain.
 
+Scheduled actions (`TargetTracking.schedule`) change min and max at times of day, every day, as
+Application Auto Scaling's scheduled scaling does: the fleet is brought inside the new bounds at once
+("If the current capacity is below the new minimum capacity, Application Auto Scaling scales out to the
+new minimum"; above the new maximum it scales in to it), and target tracking works inside them. The run
+starts at 00:00, with the bounds a full day of the actions leaves in force.
+
 During a scale-out cooldown a larger scale-out still proceeds: the capacity the cooldown's own scale-out
 asked for counts as part of the desired capacity, and only a scale-out beyond it is held back (AWS docs,
 Application Auto Scaling `ScaleOutCooldown`: "the scaling policy won't increase the desired capacity again
@@ -38,6 +44,44 @@ class TargetTracking:
     out_cooldown_s: float
     in_cooldown_s: float
     launch_s: float
+    schedule: tuple[tuple[float, int | None, int | None], ...] = ()
+    """Scheduled actions: (seconds after midnight, new min or None, new max or None), in time order."""
+
+    def bounds_at_start(self) -> tuple[int, int]:
+        """(min, max) in force at 00:00: what a day of the scheduled actions leaves, from the policy's own."""
+        lo, hi = self.min_instances, self.max_instances
+        for _, a_min, a_max in self.schedule:
+            lo, hi = a_min if a_min is not None else lo, a_max if a_max is not None else hi
+        return lo, hi
+
+
+@dataclass
+class Bounds:
+    """The scalable target's min and max as they stand (scheduled actions change them during a run)."""
+
+    min: int
+    max: int
+
+
+DAY_S = 86_400.0
+
+
+def scheduled_actions(env: simpy.Environment, pool: InstancePool, bounds: Bounds, policy: TargetTracking) -> Generator:
+    """Process: run each scheduled action at its time of day, every day: set the bounds, then launch up to a
+    new min or retire down to a new max at once (newest first, draining)."""
+    day = 0.0
+    while True:
+        for at_s, a_min, a_max in policy.schedule:
+            if day + at_s > env.now:
+                yield env.timeout(day + at_s - env.now)
+            bounds.min = a_min if a_min is not None else bounds.min
+            bounds.max = a_max if a_max is not None else bounds.max
+            have = pool.in_service + pool.pending
+            for _ in range(max(0, bounds.min - have)):
+                env.process(launch(env, pool, policy.launch_s))
+            for _ in range(max(0, min(pool.in_service, have - bounds.max))):  # launches under way still land
+                pool.retire(env.now)
+        day += DAY_S
 
 
 def launch(env: simpy.Environment, pool: InstancePool, delay_s: float) -> Generator:
@@ -62,17 +106,21 @@ def target_tracking(env: simpy.Environment, pool: InstancePool, total: Callable[
     `total(t0, t1)` is the metric summed over the endpoint for the period [t0, t1) (invocations, or a
     gauge such as the backlog at t1); the alarms compare it per in-service instance with the target.
     With `min_instances` 0, a period ending with work but no capacity launches one instance, as the
-    step-scaling policy on HasBacklogWithoutCapacity that scale-from-zero needs does.
+    step-scaling policy on HasBacklogWithoutCapacity that scale-from-zero needs does. The bounds are the
+    policy's, changed by its scheduled actions (`scheduled_actions`, started here).
     """
     high = low = 0
     last_out = last_in = -math.inf
     out_level = 0  # the capacity the last scale-out asked for: what a scale-out inside its cooldown must beat
+    bounds = Bounds(*policy.bounds_at_start())
+    if policy.schedule:
+        env.process(scheduled_actions(env, pool, bounds, policy))
     while True:
         yield env.timeout(policy.period_s)
         t, serving = env.now, pool.in_service
         value = total(t - policy.period_s, t)
         if serving + pool.pending == 0:
-            if value > 0 and policy.max_instances > 0:
+            if value > 0 and bounds.max > 0:
                 env.process(launch(env, pool, policy.launch_s))
                 last_out, high, low, out_level = t, 0, 0, 1
             continue
@@ -81,7 +129,7 @@ def target_tracking(env: simpy.Environment, pool: InstancePool, total: Callable[
         low = low + 1 if metric < policy.target * policy.in_ratio else 0
         desired = serving + pool.pending
         proportional = math.ceil(max(serving, 1) * metric / policy.target)
-        wanted = min(policy.max_instances, max(policy.min_instances, proportional))
+        wanted = min(bounds.max, max(bounds.min, proportional))
         cooled = t - last_out >= policy.out_cooldown_s
         if high >= policy.out_datapoints and wanted > desired and (cooled or wanted > out_level):
             for _ in range(wanted - desired):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator, Sequence
+from typing import ClassVar
 
 import numpy as np
 import simpy
@@ -32,11 +33,39 @@ EARLY_WINDOW_S = 600.0
 """The first minutes of traffic that size the initial count: a steady workload starts in steady state."""
 
 
+class ScheduledCapacity(BaseModel):
+    """A scheduled action: every day at `at` (UTC; the run starts at 00:00) the scalable target's min and/or
+    max change, and the fleet is brought inside them at once (Application Auto Scaling scheduled scaling)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
+
+    at: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    """Time of day, HH:MM (UTC), when the action runs, every day."""
+    min: int | None = Field(default=None, ge=0)
+    """New fewest instances from then on; unset: unchanged."""
+    max: int | None = Field(default=None, ge=1)
+    """New most instances from then on; unset: unchanged."""
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> ScheduledCapacity:
+        if self.min is None and self.max is None:
+            raise ValueError("a scheduled action sets min, max or both")
+        return self
+
+    @property
+    def at_s(self) -> float:
+        """Seconds after midnight."""
+        h, m = self.at.split(":")
+        return 3600.0 * int(h) + 60.0 * int(m)
+
+
 class ScalingBounds(BaseModel):
     """The bounds and cooldowns of a target-tracking policy; `Autoscaling` and async's `BacklogScaling` add
     the metric they track."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
+    FLOOR: ClassVar[int] = 1
+    """The lowest min the policy's metric allows (async's backlog allows 0)."""
 
     min: int = Field(default=1, ge=1)
     """Fewest instances in service."""
@@ -48,11 +77,27 @@ class ScalingBounds(BaseModel):
     """Seconds after a scale-out before the next one that asks no more than it did; unset: the catalog's
     default."""
 
+    scheduled: tuple[ScheduledCapacity, ...] = ()
+    """Scheduled actions changing min and max at times of day (for example more instances before a daily
+    peak); unset: min and max hold all day."""
+
     @model_validator(mode="after")
     def _ordered(self) -> ScalingBounds:
         if self.max < self.min:
             raise ValueError("autoscaling max must be >= min")
+        if len({a.at for a in self.scheduled}) < len(self.scheduled):
+            raise ValueError("two scheduled actions at the same time of day")
+        lo, hi = self.min, self.max
+        for a in sorted(self.scheduled, key=lambda a: a.at_s) * 2:  # a day from the bounds, then a day in force
+            lo, hi = a.min if a.min is not None else lo, a.max if a.max is not None else hi
+            if hi < lo or lo < self.FLOOR:
+                raise ValueError(f"the scheduled action at {a.at} leaves min {lo} and max {hi}: expected "
+                                 f"{self.FLOOR} <= min <= max all day")
         return self
+
+    def schedule(self) -> tuple[tuple[float, int | None, int | None], ...]:
+        """The scheduled actions as (seconds after midnight, min, max), in time order."""
+        return tuple((a.at_s, a.min, a.max) for a in sorted(self.scheduled, key=lambda a: a.at_s))
 
 
 class Autoscaling(ScalingBounds):
@@ -103,6 +148,14 @@ def early_rate_rps(arrivals: np.ndarray, horizon_s: float) -> float:
     return np.searchsorted(arrivals, early_s) / early_s if early_s > 0 else 0.0
 
 
+def schedule_text(schedule: tuple[tuple[float, int | None, int | None], ...]) -> str:
+    """'08:00 min 4; 12:00 min 2 max 2': the scheduled actions as the config records them."""
+    def one(at_s: float, lo: int | None, hi: int | None) -> str:
+        bounds = (f" min {lo}" if lo is not None else "") + (f" max {hi}" if hi is not None else "")
+        return f"{int(at_s // 3600):02d}:{int(at_s % 3600 // 60):02d}{bounds}"
+    return "; ".join(one(*a) for a in schedule)
+
+
 def tracking(cfg: FleetConfig, bounds: ScalingBounds, target: float, launch_s: float,
              catalog: Catalog) -> TargetTracking:
     """The autoscaler's policy: `bounds` tracking `target` per instance per metric period, with the catalog's
@@ -114,7 +167,7 @@ def tracking(cfg: FleetConfig, bounds: ScalingBounds, target: float, launch_s: f
         int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value), f.scale_in_threshold_ratio.value,
         bounds.scale_out_cooldown_s if bounds.scale_out_cooldown_s is not None else f.scale_out_cooldown_s.value,
         bounds.scale_in_cooldown_s if bounds.scale_in_cooldown_s is not None else f.scale_in_cooldown_s.value,
-        cfg.launch_s if cfg.launch_s is not None else launch_s)
+        cfg.launch_s if cfg.launch_s is not None else launch_s, bounds.schedule())
 
 
 def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arrivals: np.ndarray, horizon_s: float,
@@ -132,8 +185,10 @@ def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arriv
         a = Autoscaling(min=cfg.min_instances, max=max(2, cfg.min_instances, math.ceil(2 * need)),
                         target_invocations_per_instance=per_instance_rps * period_s)
     target_rps = a.target_invocations_per_instance / period_s
-    initial = cfg.initial_count or min(a.max, max(a.min, math.ceil(early_rate_rps(arrivals, horizon_s) / target_rps)))
-    return tracking(cfg, a, a.target_invocations_per_instance, launch_s, catalog), initial
+    policy = tracking(cfg, a, a.target_invocations_per_instance, launch_s, catalog)
+    lo, hi = policy.bounds_at_start()  # a scheduled action may have changed them before 00:00
+    initial = cfg.initial_count or min(hi, max(lo, math.ceil(early_rate_rps(arrivals, horizon_s) / target_rps)))
+    return policy, initial
 
 
 def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: float, launch_s: float,
@@ -150,6 +205,8 @@ def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: floa
         pol, count = scaling_policy(cfg, capacity_rps, launch_s, arrivals, horizon_s, catalog)
         env.process(target_tracking(env, pool, invocations_counter(arrivals), pol))
         config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} target {pol.target:.0f}/instance/min"
+        if pol.schedule:
+            config["scheduled"] = schedule_text(pol.schedule)
     for _ in range(count):
         pool.join(0.0)
     config["initial_count"] = count

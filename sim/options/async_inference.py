@@ -9,6 +9,7 @@ through HasBacklogWithoutCapacity. Billed for instance time only while instances
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -39,6 +40,7 @@ from sim.scenario import Scenario
 class BacklogScaling(ScalingBounds):
     """Target tracking on ApproximateBacklogSizePerInstance; min 0 allows scaling to zero."""
 
+    FLOOR: ClassVar[int] = 0
     min: int = Field(default=0, ge=0)
     """Fewest instances; 0 scales to zero when idle and out from zero when requests wait."""
     max: int = Field(ge=1)
@@ -104,7 +106,8 @@ def _policy(cfg: AsyncConfig, model: ModelSpec, workers: int, arrivals: np.ndarr
     initial = cfg.initial_count if cfg.initial_count is not None else \
         math.ceil(early_rate_rps(arrivals, horizon_s) / per_inst_rps)
     pol = tracking(cfg, a, a.target_backlog_per_instance, launch_delay_s([model], catalog), catalog)
-    return pol, min(a.max, max(a.min, initial))
+    lo, hi = pol.bounds_at_start()  # a scheduled action may have changed them before 00:00
+    return pol, min(hi, max(lo, initial))
 
 
 def _reasons(scenario: Scenario, cfg: AsyncConfig) -> tuple[list, list[str]]:
