@@ -16,6 +16,12 @@ from sim.results import FAILED, SERVED, THROTTLED, RequestLog, SimResult
 from sim.summary import Backlog, ColdStarts, Cost, Instances, Latency, Requests, Summary, Wait
 
 PERCENTILES = (50, 95, 99)
+SECTIONS = 10
+"""Equal spans of arrival time a run is cut into for the interval on its p99 (`p99_interval_ms`)."""
+T_975_9 = 2.2622
+"""Student's t quantile 0.975 with SECTIONS - 1 = 9 degrees of freedom: a two-sided 95% interval."""
+MIN_SECTION = 100
+"""Served requests a section needs for its p99 to mean anything (at least one request above it)."""
 
 
 def _window(log: RequestLog, since_s: float) -> np.ndarray:
@@ -48,6 +54,28 @@ def distribution_ms(values_s: np.ndarray) -> Latency:
     ms = values_s * 1000.0
     p50, p95, p99 = (float(v) for v in np.percentile(ms, PERCENTILES))
     return Latency(float(ms.mean()), p50, p95, p99, float(ms.max()))
+
+
+def p99_interval_ms(log: RequestLog, horizon_s: float, since_s: float = 0.0) -> tuple[float, float] | None:
+    """A 95% interval on the p99 latency of a run by sectioning (Asmussen and Glynn, Stochastic Simulation,
+    2007, ch. III.5), ms: the p99 of the served requests arriving from `since_s`, plus and minus
+    t(0.975, 9) x sd(p99 of each of `SECTIONS` equal spans of arrival time) / sqrt(SECTIONS).
+
+    It measures how much the p99 moves between parts of the run, not the bias of a short run at a high load
+    (a run that has not settled yet is low in every section alike: `fitness.engine.horizon` warns about
+    that); traffic that changes over the run makes the sections differ by the traffic too, so the
+    interval is then wider than the noise alone. None when a section has fewer than `MIN_SECTION` served
+    requests; (p99, p99) when every section has the same p99 (nothing random)."""
+    m = _window(log, since_s) & (log.status == SERVED)
+    arrival, lat_ms = log.arrival_s[m], (log.finish_s[m] - log.arrival_s[m]) * 1000.0
+    cuts = np.searchsorted(arrival, np.linspace(since_s, horizon_s, SECTIONS + 1)[1:-1])  # arrivals are sorted
+    parts = np.split(lat_ms, cuts)
+    if min(p.size for p in parts) < MIN_SECTION:
+        return None
+    sections = np.array([np.percentile(p, 99) for p in parts])
+    center = float(np.percentile(lat_ms, 99))
+    half = T_975_9 * float(sections.std(ddof=1)) / math.sqrt(SECTIONS)
+    return center - half, center + half
 
 
 def wait_ms(values_s: np.ndarray) -> Wait:
@@ -103,6 +131,7 @@ def summary(result: SimResult, since_s: float = 0.0) -> Summary:
         head, requests=counts, latency_ms=distribution_ms(latency_s(log, since_s)),
         queue_wait_ms=wait_ms(queue_wait_s(log, since_s)), cold_starts=cold_starts(log, since_s),
         instances=instances(result, since_s), cost_usd=cost_summary(result, counts.served),
+        p99_interval_ms=p99_interval_ms(log, result.horizon_s, since_s),
         utilization=result.figures.utilization, cache=result.cache,
         # options with a queue: requests waiting or in process over time
         backlog=Backlog(backlog.mean(result.horizon_s, since_s), backlog.max(result.horizon_s))

@@ -109,6 +109,8 @@ class Summary:
     backlog: Backlog | None = None
     jobs: tuple[Job, ...] | None = None
     latency_by_model_ms: Mapping[str, Latency] | None = None
+    p99_interval_ms: tuple[float, float] | None = None
+    """95% interval on `latency_ms.p99` from sections of the run (`sim.metrics.p99_interval_ms`)."""
 
     @property
     def measured(self) -> bool:
@@ -132,4 +134,6 @@ class Summary:
             out["jobs"] = [asdict(j) for j in self.jobs]
         if self.latency_by_model_ms:
             out["latency_by_model_ms"] = {name: asdict(lat) for name, lat in self.latency_by_model_ms.items()}
+        if self.p99_interval_ms is not None:
+            out["p99_interval_ms"] = list(self.p99_interval_ms)
         return out

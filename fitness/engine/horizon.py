@@ -32,9 +32,28 @@ def needed_horizon_s(horizon_s: float, mean_service_s: float, utilization: float
     return math.ceil(need / 3600.0) * 3600.0
 
 
+def precision_warnings(wl: Workload, rec: Recommendation) -> list[str]:
+    """One warning per feasible option whose p99 is inside the p99 SLO while its 95% interval over sections
+    of the run (`sim.metrics.p99_interval_ms`) reaches beyond it: the run cannot tell whether the SLO holds.
+    The horizon named shrinks the interval's half-width to the margin, half-widths falling as 1 / sqrt(horizon)."""
+    limit = wl.slo.p99_ms
+    out = []
+    for o in rec.options:
+        iv, p99 = o.p99_interval_ms, o.latency_ms.p99 if o.latency_ms else None
+        if limit is None or not o.feasible or iv is None or p99 is None or iv[1] <= limit:
+            continue
+        margin = max(limit - p99, 1e-9)
+        need = math.ceil(rec.horizon_s * ((iv[1] - p99) / margin) ** 2 / 3600.0) * 3600.0
+        out.append(f"{o.option}: its p99 of {p99:,.0f} ms is inside the {limit:g} ms SLO, but the 95% interval over "
+                   f"sections of the {span_text(rec.horizon_s)} run reaches {iv[1]:,.0f} ms: the run cannot tell "
+                   f"whether the SLO holds. Simulate about {need / 3600:g} h (`horizon:`) to tell.")
+    return out
+
+
 def horizon_warnings(wl: Workload, scenario: Scenario, rec: Recommendation) -> list[str]:
-    """One warning per feasible option whose run has not reached steady state (see the module docstring);
-    none for offline delivery, whose latency is set by when jobs run."""
+    """One warning per feasible option whose run has not reached steady state (see the module docstring), and
+    per option whose p99 interval straddles the SLO (`precision_warnings`); none for offline delivery, whose
+    latency is set by when jobs run."""
     if wl.slo.delivery == "offline":  # results judged by a deadline: job schedules, not queues, set latency
         return []
     rule = catalogs.rubric("fitness")["steady_state"]
@@ -52,4 +71,4 @@ def horizon_warnings(wl: Workload, scenario: Scenario, rec: Recommendation) -> l
                        f"half of the {span_text(rec.horizon_s)} run to {second:,.0f} ms in the second: the load "
                        f"has not settled. Simulate at least {need / 3600:g} h (`horizon:`) before trusting this "
                        "p99.")
-    return out
+    return out + precision_warnings(wl, rec)

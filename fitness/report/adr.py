@@ -23,6 +23,7 @@ from fitness.report.costs import cost_section
 from fitness.report.risks import risks_section
 from fitness.text import clock_text, duration_text, span_text
 from sim.cost import HOURS_PER_MONTH
+from sim.metrics import SECTIONS as RUN_SECTIONS
 
 
 def _clean(x: Any) -> Any:
@@ -249,6 +250,10 @@ def _why_this(rec: Recommendation) -> list[Block]:
                      else "Headroom: this configuration does not keep the SLO at today's traffic.")
     if best.utilization is not None:
         facts.append(f"Utilisation: {best.utilization:.1%} of the capacity paid for does work.")
+    iv = best.p99_interval_ms
+    if iv is not None and iv[1] > iv[0]:  # no interval where nothing varies
+        facts.append(f"Precision: the p99 of {duration_text(best.latency_ms.p99)} has a 95% interval of "
+                     f"{duration_text(iv[0])} to {duration_text(iv[1])} over {RUN_SECTIONS} sections of the run.")
     tried = (rec.sizing.get(best.option) or {}).get("tried") or []
     cheaper = [t for t in tried if not t.get("feasible") and t.get("reasons")
                and (t.get("monthly_usd") is None or t["monthly_usd"] < best.cost_usd.monthly)]
