@@ -14,7 +14,7 @@ import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -122,7 +122,45 @@ class Scaling:
     scale_out_cooldown_s: int
     period_s: int
     scheduled: tuple = ()
-    """The knobs' scheduled actions (`sim.options._fleet.ScheduledCapacity`), in time order."""
+    """The knobs' scheduled actions (`sim.options._scaling.ScheduledCapacity`), in time order."""
+    step: Any = None
+    """The knobs' step scaling (`sim.options._scaling.StepScaling`) instead of target tracking; None: target
+    tracking."""
+    step_datapoints: tuple[int, int] = (0, 0)
+    """Breaching periods of the scale-out and scale-in alarms when the knobs leave them unset (the catalog's)."""
+
+    def step_policies(self) -> list[tuple[str, dict, dict]]:
+        """Per step alarm (scale-out first): its direction ("out" or "in"), the StepScalingPolicyConfiguration
+        and the PutMetricAlarm body without name, actions and endpoint (`step_alarm` completes it), in AWS
+        units (per minute)."""
+        out = []
+        for way, alarm, cooldown, points in (("out", self.step.scale_out, self.scale_out_cooldown_s,
+                                              self.step_datapoints[0]),
+                                             ("in", self.step.scale_in, self.scale_in_cooldown_s,
+                                              self.step_datapoints[1])):
+            if alarm is None:
+                continue
+            per_min = invocations_per_minute(1.0, self.period_s)
+            steps = []
+            for s in alarm.steps:
+                step: dict = {"ScalingAdjustment": s.change}
+                if s.lower is not None:
+                    step["MetricIntervalLowerBound"] = round(s.lower * per_min, 4)
+                if s.upper is not None:
+                    step["MetricIntervalUpperBound"] = round(s.upper * per_min, 4)
+                steps.append(step)
+            policy = {"AdjustmentType": "ChangeInCapacity", "MetricAggregationType": "Average",
+                      "Cooldown": round(alarm.cooldown_s) if alarm.cooldown_s is not None else cooldown,
+                      "StepAdjustments": steps}
+            n = alarm.datapoints or points
+            body = {"MetricName": "InvocationsPerInstance", "Namespace": "AWS/SageMaker", "Statistic": "Sum",
+                    "Period": self.period_s, "EvaluationPeriods": n, "DatapointsToAlarm": n,
+                    "Threshold": round(alarm.threshold * per_min, 4),
+                    "ComparisonOperator": "GreaterThanThreshold" if way == "out" else "LessThanThreshold",
+                    # no invocations, no datapoint: idle minutes count towards scaling in, never out
+                    "TreatMissingData": "notBreaching" if way == "out" else "breaching"}
+            out.append((way, policy, body))
+        return out
 
     @property
     def from_zero(self) -> bool:
@@ -163,6 +201,13 @@ class Scaling:
                 "Namespace": "AWS/SageMaker", "Dimensions": [{"Name": "EndpointName", "Value": endpoint_name}],
                 "Statistic": "Average", "Period": self.period_s, "EvaluationPeriods": 1, "DatapointsToAlarm": 1,
                 "Threshold": 1.0, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "missing"}
+
+
+def step_alarm(body: dict, alarm_name: str, endpoint_name, policy_arn) -> dict:
+    """A step policy's PutMetricAlarm body completed: its name, the policy it triggers and the endpoint's variant
+    (`endpoint_name` and `policy_arn` may be CloudFormation references)."""
+    return {"AlarmName": alarm_name, "AlarmActions": [policy_arn], **body,
+            "Dimensions": [{"Name": "EndpointName", "Value": endpoint_name}, {"Name": "VariantName", "Value": VARIANT}]}
 
 
 @dataclass(frozen=True)
@@ -291,7 +336,7 @@ class ExportPlan:
         if getattr(self.cfg, "instance_count", None) is not None:
             return None
         if a is not None:
-            lo, hi, target = a.min, a.max, getattr(a, knob)
+            lo, hi, target = a.min, a.max, getattr(a, knob) or 0.0  # 0: step scaling tracks no target
         elif (text := (self.config.model(model) if model else self.config.option).get("autoscaling")) is not None:
             lo, hi, target = _parse(recorded, text)
             if sized_note:
@@ -306,7 +351,9 @@ class ExportPlan:
         if scheduled:
             self.notes.add("Scheduled actions run at their times of day in UTC (the simulation's day starts at "
                            "00:00 UTC); move them if your traffic's clock is another time zone.")
-        return Scaling(metric, lo, hi, target, *self._cooldowns(a), int(period), scheduled)
+        f = self.catalog.autoscaling
+        return Scaling(metric, lo, hi, target, *self._cooldowns(a), int(period), scheduled, getattr(a, "step", None),
+                       (int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value)))
 
     def _cooldowns(self, a) -> tuple[int, int]:
         """(scale-in, scale-out) cooldowns in whole seconds: the knobs', else the catalog's defaults."""

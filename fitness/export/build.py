@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from fitness.engine.constraints import constrained
 from fitness.engine.windows import size_option, window_of
 from fitness.errors import UserError
-from fitness.export.aws import SCALABLE_DIMENSION, VARIANT, EndpointSet, ExportPlan, camel, resource_name
+from fitness.export.aws import SCALABLE_DIMENSION, VARIANT, EndpointSet, ExportPlan, camel, resource_name, step_alarm
 from fitness.export.cloudformation import templates
 from fitness.export.deployment import ApiCall, Deployment
 from fitness.options import NoExport, option_ids, unit
@@ -234,10 +234,21 @@ def _scaling_calls(plan: ExportPlan, s: EndpointSet, name: str) -> list[ApiCall]
     target = {"ServiceNamespace": "sagemaker", "ResourceId": f"endpoint/{name}/variant/{VARIANT}",
               "ScalableDimension": SCALABLE_DIMENSION}
     out = [ApiCall("application-autoscaling", "RegisterScalableTarget", s.key,
-                   {**target, "MinCapacity": sc.min, "MaxCapacity": sc.max}),
-           ApiCall("application-autoscaling", "PutScalingPolicy", s.key,
-                   {"PolicyName": f"{name}-target-tracking", **target, "PolicyType": "TargetTrackingScaling",
-                    "TargetTrackingScalingPolicyConfiguration": sc.target_tracking(name)})]
+                   {**target, "MinCapacity": sc.min, "MaxCapacity": sc.max})]
+    if sc.step is None:
+        out.append(ApiCall("application-autoscaling", "PutScalingPolicy", s.key,
+                           {"PolicyName": f"{name}-target-tracking", **target, "PolicyType": "TargetTrackingScaling",
+                            "TargetTrackingScalingPolicyConfiguration": sc.target_tracking(name)}))
+    for way, policy, alarm in sc.step_policies() if sc.step is not None else ():
+        arn = plan.token(f"{camel(s.key)}Step{way.capitalize()}PolicyArn", f"PolicyARN returned by the step "
+                         f"scale-{way} PutScalingPolicy call of {name}", "arn:aws:autoscaling:us-east-1:123456789012:"
+                         "scalingPolicy:00000000-0000-0000-0000-000000000000:resource/sagemaker/endpoint/x:policyName/y",
+                         None, in_template=False)
+        out += [ApiCall("application-autoscaling", "PutScalingPolicy", s.key,
+                        {"PolicyName": f"{name}-step-{way}", **target, "PolicyType": "StepScaling",
+                         "StepScalingPolicyConfiguration": policy}),
+                ApiCall("cloudwatch", "PutMetricAlarm", s.key, step_alarm(alarm, f"{name}-invocations-{way}", name,
+                                                                          arn))]
     out += [ApiCall("application-autoscaling", "PutScheduledAction", s.key,
                     {**target, **a, "ScheduledActionName": f"{name}-{a['ScheduledActionName']}"})
             for a in sc.scheduled_actions()]

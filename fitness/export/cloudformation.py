@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from fitness.errors import UserError
-from fitness.export.aws import SCALABLE_DIMENSION, VARIANT, EndpointSet, ExportPlan, camel
+from fitness.export.aws import SCALABLE_DIMENSION, VARIANT, EndpointSet, ExportPlan, camel, step_alarm
 from sim.catalog import Catalog
 
 TOKEN = re.compile(r"\{\{([A-Za-z0-9]+)\}\}")
@@ -55,9 +55,17 @@ def _endpoint(lid: str, s: EndpointSet, name: str) -> dict:
         res[f"{lid}ScalableTarget"]["Properties"]["ScheduledActions"] = [
             {**a, "ScheduledActionName": f"{name}-{a['ScheduledActionName']}"} for a in sc.scheduled_actions()]
     target = {"Ref": f"{lid}ScalableTarget"}
-    res[f"{lid}ScalingPolicy"] = {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
-        "PolicyName": f"{name}-target-tracking", "PolicyType": "TargetTrackingScaling", "ScalingTargetId": target,
-        "TargetTrackingScalingPolicyConfiguration": sc.target_tracking(endpoint_name)}}
+    if sc.step is None:
+        res[f"{lid}ScalingPolicy"] = {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
+            "PolicyName": f"{name}-target-tracking", "PolicyType": "TargetTrackingScaling", "ScalingTargetId": target,
+            "TargetTrackingScalingPolicyConfiguration": sc.target_tracking(endpoint_name)}}
+    for way, policy, alarm in sc.step_policies() if sc.step is not None else ():
+        key = f"{lid}Step{way.capitalize()}"
+        res[f"{key}Policy"] = {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
+            "PolicyName": f"{name}-step-{way}", "PolicyType": "StepScaling", "ScalingTargetId": target,
+            "StepScalingPolicyConfiguration": policy}}
+        res[f"{key}Alarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": step_alarm(
+            alarm, f"{name}-invocations-{way}", endpoint_name, {"Ref": f"{key}Policy"})}
     if sc.from_zero:
         res[f"{lid}ScaleFromZeroPolicy"] = {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
             "PolicyName": f"{name}-scale-from-zero", "PolicyType": "StepScaling", "ScalingTargetId": target,

@@ -48,11 +48,15 @@ class TargetTracking:
     """Scheduled actions: (seconds after midnight, new min or None, new max or None), in time order."""
 
     def bounds_at_start(self) -> tuple[int, int]:
-        """(min, max) in force at 00:00: what a day of the scheduled actions leaves, from the policy's own."""
-        lo, hi = self.min_instances, self.max_instances
-        for _, a_min, a_max in self.schedule:
-            lo, hi = a_min if a_min is not None else lo, a_max if a_max is not None else hi
-        return lo, hi
+        """(min, max) in force at 00:00 (`start_bounds`)."""
+        return start_bounds(self.min_instances, self.max_instances, self.schedule)
+
+
+def start_bounds(lo: int, hi: int, schedule: tuple[tuple[float, int | None, int | None], ...]) -> tuple[int, int]:
+    """(min, max) in force at 00:00: what a day of the scheduled actions leaves, from the policy's own."""
+    for _, a_min, a_max in schedule:
+        lo, hi = a_min if a_min is not None else lo, a_max if a_max is not None else hi
+    return lo, hi
 
 
 @dataclass

@@ -11,100 +11,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator, Sequence
-from typing import ClassVar
 
 import numpy as np
 import simpy
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.catalog import Catalog, InstanceType
-from sim.components.autoscaler import TargetTracking, invocations_counter, launch, target_tracking
+from sim.components.autoscaler import TargetTracking, invocations_counter, launch, start_bounds, target_tracking
 from sim.components.credits import CreditBook, credit_ticks
 from sim.components.fleet import Fleet
 from sim.components.sizing import peak_rate_rps
+from sim.components.step_scaling import StepPolicy, Steps, step_scaling
 from sim.cost import instance_meters, object_store_usd, served_data_usd
 from sim.engine import Engine
 from sim.faults import InstanceFailure
 from sim.model import ModelSpec
+from sim.options._scaling import Autoscaling, ScalingBounds, StepAlarm
 from sim.results import SERVED, ConfigRecord, Figures, RequestLog, SimResult
 from sim.scenario import Scenario
 
 EARLY_WINDOW_S = 600.0
 """The first minutes of traffic that size the initial count: a steady workload starts in steady state."""
-
-
-class ScheduledCapacity(BaseModel):
-    """A scheduled action: every day at `at` (UTC; the run starts at 00:00) the scalable target's min and/or
-    max change, and the fleet is brought inside them at once (Application Auto Scaling scheduled scaling)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
-
-    at: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-    """Time of day, HH:MM (UTC), when the action runs, every day."""
-    min: int | None = Field(default=None, ge=0)
-    """New fewest instances from then on; unset: unchanged."""
-    max: int | None = Field(default=None, ge=1)
-    """New most instances from then on; unset: unchanged."""
-
-    @model_validator(mode="after")
-    def _changes_something(self) -> ScheduledCapacity:
-        if self.min is None and self.max is None:
-            raise ValueError("a scheduled action sets min, max or both")
-        return self
-
-    @property
-    def at_s(self) -> float:
-        """Seconds after midnight."""
-        h, m = self.at.split(":")
-        return 3600.0 * int(h) + 60.0 * int(m)
-
-
-class ScalingBounds(BaseModel):
-    """The bounds and cooldowns of a target-tracking policy; `Autoscaling` and async's `BacklogScaling` add
-    the metric they track."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
-    FLOOR: ClassVar[int] = 1
-    """The lowest min the policy's metric allows (async's backlog allows 0)."""
-
-    min: int = Field(default=1, ge=1)
-    """Fewest instances in service."""
-    max: int = Field(ge=1)
-    """Most instances in service; at least `min`."""
-    scale_in_cooldown_s: float | None = Field(default=None, ge=0)
-    """Seconds after any scaling before the next scale-in; unset: the catalog's default."""
-    scale_out_cooldown_s: float | None = Field(default=None, ge=0)
-    """Seconds after a scale-out before the next one that asks no more than it did; unset: the catalog's
-    default."""
-
-    scheduled: tuple[ScheduledCapacity, ...] = ()
-    """Scheduled actions changing min and max at times of day (for example more instances before a daily
-    peak); unset: min and max hold all day."""
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ScalingBounds:
-        if self.max < self.min:
-            raise ValueError("autoscaling max must be >= min")
-        if len({a.at for a in self.scheduled}) < len(self.scheduled):
-            raise ValueError("two scheduled actions at the same time of day")
-        lo, hi = self.min, self.max
-        for a in sorted(self.scheduled, key=lambda a: a.at_s) * 2:  # a day from the bounds, then a day in force
-            lo, hi = a.min if a.min is not None else lo, a.max if a.max is not None else hi
-            if hi < lo or lo < self.FLOOR:
-                raise ValueError(f"the scheduled action at {a.at} leaves min {lo} and max {hi}: expected "
-                                 f"{self.FLOOR} <= min <= max all day")
-        return self
-
-    def schedule(self) -> tuple[tuple[float, int | None, int | None], ...]:
-        """The scheduled actions as (seconds after midnight, min, max), in time order."""
-        return tuple((a.at_s, a.min, a.max) for a in sorted(self.scheduled, key=lambda a: a.at_s))
-
-
-class Autoscaling(ScalingBounds):
-    """Target tracking on InvocationsPerInstance (per minute); cooldowns default to the catalog's."""
-
-    target_invocations_per_instance: float = Field(gt=0)
-    """Invocations per instance per metric period (one minute) that the policy tracks."""
 
 
 class FleetConfig(BaseModel):
@@ -170,8 +97,26 @@ def tracking(cfg: FleetConfig, bounds: ScalingBounds, target: float, launch_s: f
         cfg.launch_s if cfg.launch_s is not None else launch_s, bounds.schedule())
 
 
+def stepping(cfg: FleetConfig, a: Autoscaling, launch_s: float, catalog: Catalog) -> StepPolicy:
+    """The step-scaling process's policy from `a.step`, alarms' datapoints and cooldowns defaulting to the
+    catalog's target-tracking ones (scale-out and scale-in)."""
+    f = catalog.autoscaling
+
+    def steps(alarm: StepAlarm | None, datapoints: float, cooldown_s: float) -> Steps | None:
+        if alarm is None:
+            return None
+        adjustments = tuple((-math.inf if s.lower is None else s.lower, math.inf if s.upper is None else s.upper,
+                             s.change) for s in alarm.steps)
+        return Steps(alarm.threshold, alarm.datapoints or int(datapoints), adjustments,
+                     alarm.cooldown_s if alarm.cooldown_s is not None else cooldown_s)
+
+    return StepPolicy(a.min, a.max, f.metric_period_s.value, cfg.launch_s if cfg.launch_s is not None else launch_s,
+                      steps(a.step.scale_out, f.scale_out_datapoints.value, f.scale_out_cooldown_s.value),
+                      steps(a.step.scale_in, f.scale_in_datapoints.value, f.scale_in_cooldown_s.value), a.schedule())
+
+
 def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arrivals: np.ndarray, horizon_s: float,
-                   catalog: Catalog) -> tuple[TargetTracking, int]:
+                   catalog: Catalog) -> tuple[TargetTracking | StepPolicy, int]:
     """Target tracking and initial count: the user's, or sized from what one instance serves flat out.
 
     Sized: target = target_utilization x capacity_rps per instance (per metric period), max = twice the
@@ -184,9 +129,13 @@ def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arriv
         need = peak_rate_rps(arrivals, horizon_s) / per_instance_rps
         a = Autoscaling(min=cfg.min_instances, max=max(2, cfg.min_instances, math.ceil(2 * need)),
                         target_invocations_per_instance=per_instance_rps * period_s)
-    target_rps = a.target_invocations_per_instance / period_s
-    policy = tracking(cfg, a, a.target_invocations_per_instance, launch_s, catalog)
-    lo, hi = policy.bounds_at_start()  # a scheduled action may have changed them before 00:00
+    if a.step is not None:  # step scaling: the first minutes' need at the sized utilisation starts it
+        policy = stepping(cfg, a, launch_s, catalog)
+        target_rps = per_instance_rps
+    else:
+        target_rps = a.target_invocations_per_instance / period_s
+        policy = tracking(cfg, a, a.target_invocations_per_instance, launch_s, catalog)
+    lo, hi = start_bounds(policy.min_instances, policy.max_instances, policy.schedule)  # scheduled since 00:00
     initial = cfg.initial_count or min(hi, max(lo, math.ceil(early_rate_rps(arrivals, horizon_s) / target_rps)))
     return policy, initial
 
@@ -203,8 +152,12 @@ def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: floa
     count = cfg.instance_count
     if count is None:
         pol, count = scaling_policy(cfg, capacity_rps, launch_s, arrivals, horizon_s, catalog)
-        env.process(target_tracking(env, pool, invocations_counter(arrivals), pol))
-        config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} target {pol.target:.0f}/instance/min"
+        if isinstance(pol, StepPolicy):
+            env.process(step_scaling(env, pool, invocations_counter(arrivals), pol))
+            config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} step scaling"
+        else:
+            env.process(target_tracking(env, pool, invocations_counter(arrivals), pol))
+            config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} target {pol.target:.0f}/instance/min"
         if pol.schedule:
             config["scheduled"] = schedule_text(pol.schedule)
     for _ in range(count):
