@@ -170,6 +170,8 @@ class AutoscalingFacts(BaseModel):
     scale_in_threshold_ratio: Fact
     scale_out_cooldown_s: Fact
     scale_in_cooldown_s: Fact
+    high_resolution_period_s: Fact
+    high_resolution_scale_out_datapoints: Fact
 
 
 class ServerlessFacts(BaseModel):

@@ -114,7 +114,7 @@ class Scaling:
     (`invocations`) or queued requests per instance (`backlog`); `from_zero` adds the scale-out-from-zero
     step policy and alarm that async endpoints with min 0 need."""
 
-    metric: Literal["invocations", "backlog"]
+    metric: Literal["invocations", "backlog", "concurrency"]
     min: int
     max: int
     target: float
@@ -172,6 +172,9 @@ class Scaling:
         body: dict = {"TargetValue": round(self.target, 4)}
         if self.metric == "invocations":
             body["PredefinedMetricSpecification"] = {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}
+        elif self.metric == "concurrency":
+            body["PredefinedMetricSpecification"] = {
+                "PredefinedMetricType": "SageMakerVariantConcurrentRequestsPerModelHighResolution"}
         else:
             body["CustomizedMetricSpecification"] = {
                 "MetricName": "ApproximateBacklogSizePerInstance", "Namespace": "AWS/SageMaker",
@@ -345,7 +348,9 @@ class ExportPlan:
             return None
         self.notes.alarms(self.catalog)
         period = self.catalog.autoscaling.metric_period_s.value
-        if metric == "invocations":
+        if metric == "invocations" and getattr(a, "target_concurrent_requests", None) is not None:
+            metric, target = "concurrency", a.target_concurrent_requests  # requests held: no per-minute rate
+        elif metric == "invocations":
             target = invocations_per_minute(target, period)
         scheduled = tuple(sorted(getattr(a, "scheduled", ()), key=lambda s: s.at_s))
         if scheduled:

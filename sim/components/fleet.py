@@ -99,6 +99,11 @@ class Fleet:
         counted out."""
         return [self.out[i] for i in self.routable]
 
+    def held(self, t: float) -> int:
+        """Requests held at t (queued, loading or in service) by the instances in service: the concurrency
+        the high-resolution ConcurrentRequestsPerModel metric reports, summed."""
+        return sum(self._outstanding(t))
+
     def _counted_out(self, done: list, out: list[int], t: float) -> list[int]:
         """`_outstanding` for pools that keep a heap `done` of (finish, instance, ...) and counts `out` by
         instance id: the completions up to t are counted out first."""

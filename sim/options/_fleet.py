@@ -84,14 +84,18 @@ def schedule_text(schedule: tuple[tuple[float, int | None, int | None], ...]) ->
 
 
 def tracking(cfg: FleetConfig, bounds: ScalingBounds, target: float, launch_s: float,
-             catalog: Catalog) -> TargetTracking:
+             catalog: Catalog, high_resolution: bool = False) -> TargetTracking:
     """The autoscaler's policy: `bounds` tracking `target` per instance per metric period, with the catalog's
     alarms and (unless `bounds` sets them) cooldowns; instances serve `cfg.launch_s`, or `launch_s` when
-    unset, after a scale-out decision."""
+    unset, after a scale-out decision. `high_resolution`: the 10-second metric period, its scale-out
+    datapoints, and scale-in after as long as the standard alarms wait."""
     f = catalog.autoscaling
+    period, out_points, in_points = f.metric_period_s.value, f.scale_out_datapoints.value, f.scale_in_datapoints.value
+    if high_resolution:
+        period, out_points = f.high_resolution_period_s.value, f.high_resolution_scale_out_datapoints.value
+        in_points = in_points * f.metric_period_s.value / period
     return TargetTracking(
-        bounds.min, bounds.max, target, f.metric_period_s.value,
-        int(f.scale_out_datapoints.value), int(f.scale_in_datapoints.value), f.scale_in_threshold_ratio.value,
+        bounds.min, bounds.max, target, period, int(out_points), round(in_points), f.scale_in_threshold_ratio.value,
         bounds.scale_out_cooldown_s if bounds.scale_out_cooldown_s is not None else f.scale_out_cooldown_s.value,
         bounds.scale_in_cooldown_s if bounds.scale_in_cooldown_s is not None else f.scale_in_cooldown_s.value,
         cfg.launch_s if cfg.launch_s is not None else launch_s, bounds.schedule())
@@ -129,8 +133,10 @@ def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arriv
         need = peak_rate_rps(arrivals, horizon_s) / per_instance_rps
         a = Autoscaling(min=cfg.min_instances, max=max(2, cfg.min_instances, math.ceil(2 * need)),
                         target_invocations_per_instance=per_instance_rps * period_s)
-    if a.step is not None:  # step scaling: the first minutes' need at the sized utilisation starts it
-        policy = stepping(cfg, a, launch_s, catalog)
+    if a.step is not None or a.target_concurrent_requests is not None:
+        # no invocations target: the first minutes' need at the sized utilisation sets the initial count
+        policy = stepping(cfg, a, launch_s, catalog) if a.step is not None else tracking(
+            cfg, a, a.target_concurrent_requests, launch_s, catalog, high_resolution=True)
         target_rps = per_instance_rps
     else:
         target_rps = a.target_invocations_per_instance / period_s
@@ -155,6 +161,11 @@ def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: floa
         if isinstance(pol, StepPolicy):
             env.process(step_scaling(env, pool, invocations_counter(arrivals), pol))
             config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} step scaling"
+        elif cfg.autoscaling is not None and cfg.autoscaling.target_concurrent_requests is not None:
+            # the gauge at the end of each 10-s period: requests held by the instances in service
+            env.process(target_tracking(env, pool, lambda t0, t1: pool.held(t1), pol))
+            config["autoscaling"] = (f"{pol.min_instances}..{pol.max_instances} target {pol.target:g} "
+                                     "concurrent/instance")
         else:
             env.process(target_tracking(env, pool, invocations_counter(arrivals), pol))
             config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} target {pol.target:.0f}/instance/min"

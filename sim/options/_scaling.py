@@ -147,13 +147,17 @@ class Autoscaling(ScalingBounds):
     default to the catalog's."""
 
     target_invocations_per_instance: float | None = Field(default=None, gt=0)
-    """Invocations per instance per metric period (one minute) that target tracking tracks; unset with `step`."""
+    """Invocations per instance per metric period (one minute) that target tracking tracks."""
+    target_concurrent_requests: float | None = Field(default=None, gt=0)
+    """Requests held per instance (queued or in service) that target tracking on the high-resolution
+    ConcurrentRequestsPerModel metric tracks (a datapoint every 10 s: faster scale-out)."""
     step: StepScaling | None = None
     """Step scaling instead of target tracking."""
 
     @model_validator(mode="after")
     def _one_policy(self) -> Autoscaling:
-        if (self.target_invocations_per_instance is None) == (self.step is None):
-            raise ValueError("give target_invocations_per_instance (target tracking) or step (step scaling), "
-                             "one of them")
+        given = [self.target_invocations_per_instance, self.target_concurrent_requests, self.step]
+        if sum(g is not None for g in given) != 1:
+            raise ValueError("give target_invocations_per_instance or target_concurrent_requests (target "
+                             "tracking) or step (step scaling), one of them")
         return self
