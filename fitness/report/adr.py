@@ -21,9 +21,14 @@ from fitness.engine.run import DELIVERY_WORDS
 from fitness.report.blocks import Block, Bullets, Charts, Section, Table, Text, markdown, page
 from fitness.report.costs import cost_section
 from fitness.report.risks import risks_section
-from fitness.text import clock_text, duration_text, span_text
+from fitness.report.why import OUTCOME as _OUTCOME
+from fitness.report.why import binding_text as _binding
+from fitness.report.why import drill_text as _drill
+from fitness.report.why import num as _num
+from fitness.report.why import val as _val
+from fitness.report.why import why_this as _why_this
+from fitness.text import duration_text, span_text
 from sim.cost import HOURS_PER_MONTH
-from sim.metrics import SECTIONS as RUN_SECTIONS
 
 
 def _clean(x: Any) -> Any:
@@ -42,21 +47,6 @@ def _clean(x: Any) -> Any:
 def to_json(obj: Any) -> str:
     """Indented JSON with NaN mapped to null."""
     return json.dumps(_clean(obj), indent=2, allow_nan=False)
-
-
-def _num(x: float | None, fmt: str = ",.2f") -> str:
-    return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, fmt)
-
-
-def _val(v: Any) -> str:
-    """A config or catalog value as short text: floats without trailing zeros, lists comma-separated."""
-    if isinstance(v, float):
-        return _num(v, "g")
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_val(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_val(x)}" for k, x in v.items()) + "}"
-    return str(v)
 
 
 def _errors(o: RankedOption) -> float:
@@ -238,65 +228,6 @@ def _decision(rec: Recommendation) -> list[Block]:
     return out
 
 
-def _why_this(rec: Recommendation) -> list[Block]:
-    """Headroom, utilisation, why this size (the cheaper configurations tried and why each was refused) and
-    the per-model results of the recommended option."""
-    best = rec.best
-    facts = []
-    if best.headroom is not None:
-        h = best.headroom
-        limit = f" (no higher multiple was tested: {h.tested_to:.2g} x is the limit)" if h.at_limit else ""
-        facts.append(f"Headroom: this configuration keeps the SLO {h.phrase()} today's traffic{limit}." if h.phrase()
-                     else "Headroom: this configuration does not keep the SLO at today's traffic.")
-    if best.utilization is not None:
-        facts.append(f"Utilisation: {best.utilization:.1%} of the capacity paid for does work.")
-    iv = best.p99_interval_ms
-    if iv is not None and iv[1] > iv[0]:  # no interval where nothing varies
-        facts.append(f"Precision: the p99 of {duration_text(best.latency_ms.p99)} has a 95% interval of "
-                     f"{duration_text(iv[0])} to {duration_text(iv[1])} over {RUN_SECTIONS} sections of the run.")
-    tried = (rec.sizing.get(best.option) or {}).get("tried") or []
-    cheaper = [t for t in tried if not t.get("feasible") and t.get("reasons")
-               and (t.get("monthly_usd") is None or t["monthly_usd"] < best.cost_usd.monthly)]
-    if cheaper:
-        keys = [k for k in tried[0] if k not in _OUTCOME]
-        facts.append("Why this size: " + "; ".join(
-            f"{', '.join(f'{k}={_val(t.get(k))}' for k in keys if t.get(k) is not None)} was refused "
-            f"({t['reasons'][0]})" for t in cheaper[:3]) + ".")
-    out: list[Block] = [Bullets(facts)] if facts else []
-    if best.latency_by_model_ms:
-        out.append(Table(["model", "p50", "p99", "max"], [[m, duration_text(v.p50), duration_text(v.p99),
-                                                          duration_text(v.max)]
-                                                         for m, v in best.latency_by_model_ms.items()]))
-    return out
-
-
-def _binding(best: RankedOption) -> list[Block]:
-    """Which p99 objective binds the recommended option when models have SLOs of their own."""
-    if best.binding is None:
-        return []
-    model, p99, limit = best.binding
-    what = f"model `{model}`" if model is not None else "the pooled p99"
-    return [Text("p", f"Binding SLO: {what}, p99 {duration_text(p99)} of its {_num(limit, 'g')} ms "
-                      f"({p99 / limit:.0%} of the limit).")]
-
-
-def _drill(rec: Recommendation) -> list[Block]:
-    """The recommended configuration's failure drill (production endpoints on instances), in one paragraph."""
-    d = (rec.sizing.get(rec.recommended) or {}).get("failure_drill") if rec.recommended else None
-    if not d:
-        return []
-    where = f"of the `{d['model']}` endpoint " if d.get("model") else ""
-    back = d.get("replacement_serving_s")
-    until = (f"its replacement served at {clock_text(back)}, after the launch delay" if back is not None else
-             "its replacement did not serve before the end of the run")
-    during = (f"p99 {duration_text(d['p99_ms'])} over the requests arriving while one instance short"
-              if d.get("p99_ms") is not None else "no request arrived while one instance short")
-    verdict = "The SLO held." if d.get("keeps_slo") else "The SLO broke: " + "; ".join(d.get("reasons") or []) + "."
-    return [Text("p", f"Failure drill: one instance {where}failed at {clock_text(d['at_s'])}, the busiest minute, "
-                      f"losing the {d['lost_requests']:,} requests it held; {until}; {during}, "
-                      f"error rate {d['error_rate']:.3%} over the run. {verdict}")]
-
-
 def _rationale(rec: Recommendation) -> list[Block]:
     """One sentence per fitness function: the ranking's explanation, else one built from the numbers."""
     best = rec.best
@@ -330,7 +261,6 @@ def _sensitivity(rec: Recommendation) -> list[Block]:
     return [Bullets(items)] if items else [Text("note", "No sensitivity analysis in this recommendation.")]
 
 
-_OUTCOME = ("feasible", "monthly_usd", "p99_ms", "reasons", "failure_drill", "screened")
 """The fields of a sizing trial that say how it fared; the others are its knobs."""
 
 
