@@ -114,7 +114,7 @@ class Scaling:
     (`invocations`) or queued requests per instance (`backlog`); `from_zero` adds the scale-out-from-zero
     step policy and alarm that async endpoints with min 0 need."""
 
-    metric: Literal["invocations", "backlog", "concurrency"]
+    metric: Literal["invocations", "backlog", "concurrency", "cpu"]
     min: int
     max: int
     target: float
@@ -175,6 +175,11 @@ class Scaling:
         elif self.metric == "concurrency":
             body["PredefinedMetricSpecification"] = {
                 "PredefinedMetricType": "SageMakerVariantConcurrentRequestsPerModelHighResolution"}
+        elif self.metric == "cpu":  # the instances' CPUUtilization, averaged over the variant's instances
+            body["CustomizedMetricSpecification"] = {
+                "MetricName": "CPUUtilization", "Namespace": "/aws/sagemaker/Endpoints", "Statistic": "Average",
+                "Dimensions": [{"Name": "EndpointName", "Value": endpoint_name},
+                               {"Name": "VariantName", "Value": VARIANT}]}
         else:
             body["CustomizedMetricSpecification"] = {
                 "MetricName": "ApproximateBacklogSizePerInstance", "Namespace": "AWS/SageMaker",
@@ -350,6 +355,10 @@ class ExportPlan:
         period = self.catalog.autoscaling.metric_period_s.value
         if metric == "invocations" and getattr(a, "target_concurrent_requests", None) is not None:
             metric, target = "concurrency", a.target_concurrent_requests  # requests held: no per-minute rate
+        elif metric == "invocations" and getattr(a, "target_cpu_utilization", None) is not None:
+            # simulated: percent of the workers busy; CPUUtilization sums the cores, one per busy worker
+            workers = (self.config.model(model) if model else self.config.option).get("workers_per_instance") or 1
+            metric, target = "cpu", a.target_cpu_utilization * workers
         elif metric == "invocations":
             target = invocations_per_minute(target, period)
         scheduled = tuple(sorted(getattr(a, "scheduled", ()), key=lambda s: s.at_s))

@@ -18,12 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.catalog import Catalog, InstanceType
 from sim.components.autoscaler import TargetTracking, invocations_counter, launch, start_bounds, target_tracking
+from sim.components.busy import BusyMeter
 from sim.components.credits import CreditBook, credit_ticks
 from sim.components.fleet import Fleet
+from sim.components.mme_pool import ModelAwarePool
+from sim.components.pool import InstancePool
 from sim.components.sizing import peak_rate_rps
 from sim.components.step_scaling import StepPolicy, Steps, step_scaling
 from sim.cost import instance_meters, object_store_usd, served_data_usd
 from sim.engine import Engine
+from sim.errors import InputError
 from sim.faults import InstanceFailure
 from sim.model import ModelSpec
 from sim.options._scaling import Autoscaling, ScalingBounds, StepAlarm
@@ -133,10 +137,12 @@ def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arriv
         need = peak_rate_rps(arrivals, horizon_s) / per_instance_rps
         a = Autoscaling(min=cfg.min_instances, max=max(2, cfg.min_instances, math.ceil(2 * need)),
                         target_invocations_per_instance=per_instance_rps * period_s)
-    if a.step is not None or a.target_concurrent_requests is not None:
+    if a.target_invocations_per_instance is None:
         # no invocations target: the first minutes' need at the sized utilisation sets the initial count
         policy = stepping(cfg, a, launch_s, catalog) if a.step is not None else tracking(
-            cfg, a, a.target_concurrent_requests, launch_s, catalog, high_resolution=True)
+            cfg, a, a.target_concurrent_requests, launch_s, catalog, high_resolution=True) \
+            if a.target_concurrent_requests is not None else tracking(cfg, a, a.target_cpu_utilization, launch_s,
+                                                                      catalog)
         target_rps = per_instance_rps
     else:
         target_rps = a.target_invocations_per_instance / period_s
@@ -166,6 +172,15 @@ def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: floa
             env.process(target_tracking(env, pool, lambda t0, t1: pool.held(t1), pol))
             config["autoscaling"] = (f"{pol.min_instances}..{pol.max_instances} target {pol.target:g} "
                                      "concurrent/instance")
+        elif cfg.autoscaling is not None and cfg.autoscaling.target_cpu_utilization is not None:
+            if not isinstance(pool, InstancePool | ModelAwarePool):
+                raise InputError("autoscaling.target_cpu_utilization", "target tracking on CPU on real-time or "
+                                 "multi-model endpoints (a request holds one worker, a worker one vCPU); on this "
+                                 "option track invocations or concurrency", got=cfg.autoscaling.target_cpu_utilization)
+            meter = BusyMeter(pool)  # busy worker-seconds of the period, as a percent of one instance's workers
+            env.process(target_tracking(env, pool, lambda t0, t1: 100.0 * meter(t0, t1) / ((t1 - t0) * pool.workers),
+                                        pol))
+            config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} target {pol.target:g}% CPU"
         else:
             env.process(target_tracking(env, pool, invocations_counter(arrivals), pol))
             config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} target {pol.target:.0f}/instance/min"

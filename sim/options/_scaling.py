@@ -151,13 +151,17 @@ class Autoscaling(ScalingBounds):
     target_concurrent_requests: float | None = Field(default=None, gt=0)
     """Requests held per instance (queued or in service) that target tracking on the high-resolution
     ConcurrentRequestsPerModel metric tracks (a datapoint every 10 s: faster scale-out)."""
+    target_cpu_utilization: float | None = Field(default=None, gt=0, le=100)
+    """Percent of an instance's workers busy (one worker per vCPU, as sized by default) that target tracking
+    on CPUUtilization tracks, per one-minute period (`sim.components.busy`)."""
     step: StepScaling | None = None
     """Step scaling instead of target tracking."""
 
     @model_validator(mode="after")
     def _one_policy(self) -> Autoscaling:
-        given = [self.target_invocations_per_instance, self.target_concurrent_requests, self.step]
+        given = [self.target_invocations_per_instance, self.target_concurrent_requests,
+                 self.target_cpu_utilization, self.step]
         if sum(g is not None for g in given) != 1:
-            raise ValueError("give target_invocations_per_instance or target_concurrent_requests (target "
-                             "tracking) or step (step scaling), one of them")
+            raise ValueError("give target_invocations_per_instance, target_concurrent_requests or "
+                             "target_cpu_utilization (target tracking) or step (step scaling), one of them")
         return self
