@@ -56,7 +56,8 @@ def distribution_ms(values_s: np.ndarray) -> Latency:
     return Latency(float(ms.mean()), p50, p95, p99, float(ms.max()))
 
 
-def p99_interval_ms(log: RequestLog, horizon_s: float, since_s: float = 0.0) -> tuple[float, float] | None:
+def p99_interval_ms(log: RequestLog, horizon_s: float, since_s: float = 0.0,
+                    p99_ms: float | None = None) -> tuple[float, float] | None:
     """A 95% interval on the p99 latency of a run by sectioning (Asmussen and Glynn, Stochastic Simulation,
     2007, ch. III.5), ms: the p99 of the served requests arriving from `since_s`, plus and minus
     t(0.975, 9) x sd(p99 of each of `SECTIONS` equal spans of arrival time) / sqrt(SECTIONS).
@@ -65,7 +66,8 @@ def p99_interval_ms(log: RequestLog, horizon_s: float, since_s: float = 0.0) -> 
     (a run that has not settled yet is low in every section alike: `fitness.engine.horizon` warns about
     that); traffic that changes over the run makes the sections differ by the traffic too, so the
     interval is then wider than the noise alone. None when a section has fewer than `MIN_SECTION` served
-    requests; (p99, p99) when every section has the same p99 (nothing random)."""
+    requests; (p99, p99) when every section has the same p99 (nothing random). `p99_ms`: the run's p99 when
+    the caller has it already (`summary`)."""
     m = _window(log, since_s) & (log.status == SERVED)
     arrival, lat_ms = log.arrival_s[m], (log.finish_s[m] - log.arrival_s[m]) * 1000.0
     cuts = np.searchsorted(arrival, np.linspace(since_s, horizon_s, SECTIONS + 1)[1:-1])  # arrivals are sorted
@@ -73,7 +75,7 @@ def p99_interval_ms(log: RequestLog, horizon_s: float, since_s: float = 0.0) -> 
     if min(p.size for p in parts) < MIN_SECTION:
         return None
     sections = np.array([np.percentile(p, 99) for p in parts])
-    center = float(np.percentile(lat_ms, 99))
+    center = float(np.percentile(lat_ms, 99)) if p99_ms is None else p99_ms
     half = T_975_9 * float(sections.std(ddof=1)) / math.sqrt(SECTIONS)
     return center - half, center + half
 
@@ -127,11 +129,12 @@ def summary(result: SimResult, since_s: float = 0.0) -> Summary:
     log = result.log
     counts = request_counts(log, since_s)
     backlog, jobs = result.figures.backlog, result.figures.jobs
+    latency = distribution_ms(latency_s(log, since_s))
     return replace(
-        head, requests=counts, latency_ms=distribution_ms(latency_s(log, since_s)),
+        head, requests=counts, latency_ms=latency,
         queue_wait_ms=wait_ms(queue_wait_s(log, since_s)), cold_starts=cold_starts(log, since_s),
         instances=instances(result, since_s), cost_usd=cost_summary(result, counts.served),
-        p99_interval_ms=p99_interval_ms(log, result.horizon_s, since_s),
+        p99_interval_ms=p99_interval_ms(log, result.horizon_s, since_s, latency.p99),
         utilization=result.figures.utilization, cache=result.cache,
         # options with a queue: requests waiting or in process over time
         backlog=Backlog(backlog.mean(result.horizon_s, since_s), backlog.max(result.horizon_s))

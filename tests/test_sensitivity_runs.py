@@ -82,4 +82,4 @@ def test_a_multiple_that_cannot_be_simulated_says_so_and_gives_the_headroom(monk
     assert f"{rec.scenario_requests * 10:,}" in x10["statement"]
     h = rec.best.headroom  # its runs are not cut either: the search stops where a run would hold 20,000
     assert h.tested_to == pytest.approx(20_000 / rec.scenario_requests)
-    assert h.multiple is None or f"meets the SLO {h.phrase()} (headroom)" in x10["statement"]
+    assert h.multiple is not None and f"meets the SLO {h.phrase()} (headroom)" in x10["statement"]

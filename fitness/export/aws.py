@@ -110,14 +110,15 @@ class Placeholder:
 
 @dataclass(frozen=True)
 class Scaling:
-    """Target tracking as simulated, in AWS units: the target is invocations per instance per minute
-    (`invocations`) or queued requests per instance (`backlog`); `from_zero` adds the scale-out-from-zero
-    step policy and alarm that async endpoints with min 0 need."""
+    """The scaling policy as simulated, in AWS units: the target is invocations per instance per minute
+    (`invocations`), queued requests per instance (`backlog`), requests held per instance (`concurrency`) or
+    CPUUtilization summed over the cores (`cpu`); None for `step` scaling (its alarms are in `step`).
+    `from_zero` adds the scale-out-from-zero step policy and alarm that async endpoints with min 0 need."""
 
-    metric: Literal["invocations", "backlog", "concurrency", "cpu"]
+    metric: Literal["invocations", "backlog", "concurrency", "cpu", "step"]
     min: int
     max: int
-    target: float
+    target: float | None
     scale_in_cooldown_s: int
     scale_out_cooldown_s: int
     period_s: int
@@ -133,14 +134,13 @@ class Scaling:
         """Per step alarm (scale-out first): its direction ("out" or "in"), the StepScalingPolicyConfiguration
         and the PutMetricAlarm body without name, actions and endpoint (`step_alarm` completes it), in AWS
         units (per minute)."""
-        out = []
+        out, per_min = [], invocations_per_minute(1.0, self.period_s)
         for way, alarm, cooldown, points in (("out", self.step.scale_out, self.scale_out_cooldown_s,
                                               self.step_datapoints[0]),
                                              ("in", self.step.scale_in, self.scale_in_cooldown_s,
                                               self.step_datapoints[1])):
             if alarm is None:
                 continue
-            per_min = invocations_per_minute(1.0, self.period_s)
             steps = []
             for s in alarm.steps:
                 step: dict = {"ScalingAdjustment": s.change}
@@ -344,7 +344,7 @@ class ExportPlan:
         if getattr(self.cfg, "instance_count", None) is not None:
             return None
         if a is not None:
-            lo, hi, target = a.min, a.max, getattr(a, knob) or 0.0  # 0: step scaling tracks no target
+            lo, hi, target = a.min, a.max, getattr(a, "target", None) or getattr(a, knob)  # None: step scaling
         elif (text := (self.config.model(model) if model else self.config.option).get("autoscaling")) is not None:
             lo, hi, target = _parse(recorded, text)
             if sized_note:
@@ -353,12 +353,10 @@ class ExportPlan:
             return None
         self.notes.alarms(self.catalog)
         period = self.catalog.autoscaling.metric_period_s.value
-        if metric == "invocations" and getattr(a, "target_concurrent_requests", None) is not None:
-            metric, target = "concurrency", a.target_concurrent_requests  # requests held: no per-minute rate
-        elif metric == "invocations" and getattr(a, "target_cpu_utilization", None) is not None:
-            # simulated: percent of the workers busy; CPUUtilization sums the cores, one per busy worker
-            workers = (self.config.model(model) if model else self.config.option).get("workers_per_instance") or 1
-            metric, target = "cpu", a.target_cpu_utilization * workers
+        if metric == "invocations" and a is not None:
+            metric = a.tracks  # concurrency: requests held, no per-minute rate
+        if metric == "cpu":  # simulated: percent of the workers busy; CPUUtilization sums the cores, one each
+            target *= (self.config.model(model) if model else self.config.option).get("workers_per_instance") or 1
         elif metric == "invocations":
             target = invocations_per_minute(target, period)
         scheduled = tuple(sorted(getattr(a, "scheduled", ()), key=lambda s: s.at_s))

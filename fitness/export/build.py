@@ -13,6 +13,8 @@ CLI.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -240,29 +242,29 @@ def _scaling_calls(plan: ExportPlan, s: EndpointSet, name: str) -> list[ApiCall]
                            {"PolicyName": f"{name}-target-tracking", **target, "PolicyType": "TargetTrackingScaling",
                             "TargetTrackingScalingPolicyConfiguration": sc.target_tracking(name)}))
     for way, policy, alarm in sc.step_policies() if sc.step is not None else ():
-        arn = plan.token(f"{camel(s.key)}Step{way.capitalize()}PolicyArn", f"PolicyARN returned by the step "
-                         f"scale-{way} PutScalingPolicy call of {name}", "arn:aws:autoscaling:us-east-1:123456789012:"
-                         "scalingPolicy:00000000-0000-0000-0000-000000000000:resource/sagemaker/endpoint/x:policyName/y",
-                         None, in_template=False)
-        out += [ApiCall("application-autoscaling", "PutScalingPolicy", s.key,
-                        {"PolicyName": f"{name}-step-{way}", **target, "PolicyType": "StepScaling",
-                         "StepScalingPolicyConfiguration": policy}),
-                ApiCall("cloudwatch", "PutMetricAlarm", s.key, step_alarm(alarm, f"{name}-invocations-{way}", name,
-                                                                          arn))]
+        out += _alarmed_step(plan, s, name, target, f"Step{way.capitalize()}", f"step scale-{way}", f"step-{way}",
+                             policy, partial(step_alarm, alarm, f"{name}-invocations-{way}", name))
     out += [ApiCall("application-autoscaling", "PutScheduledAction", s.key,
                     {**target, **a, "ScheduledActionName": f"{name}-{a['ScheduledActionName']}"})
             for a in sc.scheduled_actions()]
     if sc.from_zero:
-        arn = plan.token(f"{camel(s.key)}ScaleFromZeroPolicyArn", f"PolicyARN returned by the scale-from-zero "
-                         f"PutScalingPolicy call of {name}", "arn:aws:autoscaling:us-east-1:123456789012:"
-                         "scalingPolicy:00000000-0000-0000-0000-000000000000:resource/sagemaker/endpoint/x:policyName/y",
-                         None, in_template=False)
-        out += [ApiCall("application-autoscaling", "PutScalingPolicy", s.key,
-                        {"PolicyName": f"{name}-scale-from-zero", **target, "PolicyType": "StepScaling",
-                         "StepScalingPolicyConfiguration": sc.step_from_zero()}),
-                ApiCall("cloudwatch", "PutMetricAlarm", s.key, sc.alarm_from_zero(f"{name}-backlog-without-capacity",
-                                                                                  name, arn))]
+        out += _alarmed_step(plan, s, name, target, "ScaleFromZero", "scale-from-zero", "scale-from-zero",
+                             sc.step_from_zero(), partial(sc.alarm_from_zero, f"{name}-backlog-without-capacity", name))
     return out
+
+
+def _alarmed_step(plan: ExportPlan, s: EndpointSet, name: str, target: dict, key: str, what: str, suffix: str,
+                  policy: dict, alarm: Callable[[str], dict]) -> list[ApiCall]:
+    """A StepScaling policy (`name`-`suffix`) and the CloudWatch alarm that triggers it (`alarm(policy ARN)` its
+    body): the ARN is only known once the policy exists, so it is a placeholder the user fills in between the
+    calls."""
+    arn = plan.token(f"{camel(s.key)}{key}PolicyArn", f"PolicyARN returned by the {what} PutScalingPolicy call of "
+                     f"{name}", "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:00000000-0000-0000-0000-"
+                     "000000000000:resource/sagemaker/endpoint/x:policyName/y", None, in_template=False)
+    return [ApiCall("application-autoscaling", "PutScalingPolicy", s.key,
+                    {"PolicyName": f"{name}-{suffix}", **target, "PolicyType": "StepScaling",
+                     "StepScalingPolicyConfiguration": policy}),
+            ApiCall("cloudwatch", "PutMetricAlarm", s.key, alarm(arn))]
 
 
 def fixed_files(folder: Path) -> list[str]:

@@ -47,10 +47,6 @@ class TargetTracking:
     schedule: tuple[tuple[float, int | None, int | None], ...] = ()
     """Scheduled actions: (seconds after midnight, new min or None, new max or None), in time order."""
 
-    def bounds_at_start(self) -> tuple[int, int]:
-        """(min, max) in force at 00:00 (`start_bounds`)."""
-        return start_bounds(self.min_instances, self.max_instances, self.schedule)
-
 
 def start_bounds(lo: int, hi: int, schedule: tuple[tuple[float, int | None, int | None], ...]) -> tuple[int, int]:
     """(min, max) in force at 00:00: what a day of the scheduled actions leaves, from the policy's own."""
@@ -70,7 +66,16 @@ class Bounds:
 DAY_S = 86_400.0
 
 
-def scheduled_actions(env: simpy.Environment, pool: InstancePool, bounds: Bounds, policy: TargetTracking) -> Generator:
+def scheduled_bounds(env: simpy.Environment, pool: InstancePool, policy) -> Bounds:
+    """The bounds a scaling process works inside (any policy with min_instances, max_instances, schedule and
+    launch_s): those in force at 00:00, changed from then on by the scheduled actions' own process."""
+    bounds = Bounds(*start_bounds(policy.min_instances, policy.max_instances, policy.schedule))
+    if policy.schedule:
+        env.process(scheduled_actions(env, pool, bounds, policy))
+    return bounds
+
+
+def scheduled_actions(env: simpy.Environment, pool: InstancePool, bounds: Bounds, policy) -> Generator:
     """Process: run each scheduled action at its time of day, every day: set the bounds, then launch up to a
     new min or retire down to a new max at once (newest first, draining)."""
     day = 0.0
@@ -116,9 +121,7 @@ def target_tracking(env: simpy.Environment, pool: InstancePool, total: Callable[
     high = low = 0
     last_out = last_in = -math.inf
     out_level = 0  # the capacity the last scale-out asked for: what a scale-out inside its cooldown must beat
-    bounds = Bounds(*policy.bounds_at_start())
-    if policy.schedule:
-        env.process(scheduled_actions(env, pool, bounds, policy))
+    bounds = scheduled_bounds(env, pool, policy)
     while True:
         yield env.timeout(policy.period_s)
         t, serving = env.now, pool.in_service

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import simpy
 
-from sim.components.autoscaler import Bounds, launch, scheduled_actions, start_bounds
+from sim.components.autoscaler import launch, scheduled_bounds
 from sim.components.pool import InstancePool  # or any pool with in_service, pending, retire, join
 
 
@@ -60,9 +60,7 @@ class StepPolicy:
 def step_scaling(env: simpy.Environment, pool: InstancePool, total: Callable[[float, float], float],
                  policy: StepPolicy) -> Generator:
     """Process: evaluate both alarms every period and resize the pool by their steps (module docstring)."""
-    bounds = Bounds(*start_bounds(policy.min_instances, policy.max_instances, policy.schedule))
-    if policy.schedule:
-        env.process(scheduled_actions(env, pool, bounds, policy))
+    bounds = scheduled_bounds(env, pool, policy)
     out, inn = policy.out, policy.inn
     high = low = 0
     out_until = in_until = -math.inf  # when each cooldown ends

@@ -10,7 +10,7 @@ serves after the launch delay scale-out uses (`schedule_faults`).
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 import numpy as np
 import simpy
@@ -137,19 +137,29 @@ def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arriv
         need = peak_rate_rps(arrivals, horizon_s) / per_instance_rps
         a = Autoscaling(min=cfg.min_instances, max=max(2, cfg.min_instances, math.ceil(2 * need)),
                         target_invocations_per_instance=per_instance_rps * period_s)
-    if a.target_invocations_per_instance is None:
-        # no invocations target: the first minutes' need at the sized utilisation sets the initial count
-        policy = stepping(cfg, a, launch_s, catalog) if a.step is not None else tracking(
-            cfg, a, a.target_concurrent_requests, launch_s, catalog, high_resolution=True) \
-            if a.target_concurrent_requests is not None else tracking(cfg, a, a.target_cpu_utilization, launch_s,
-                                                                      catalog)
-        target_rps = per_instance_rps
-    else:
-        target_rps = a.target_invocations_per_instance / period_s
-        policy = tracking(cfg, a, a.target_invocations_per_instance, launch_s, catalog)
+    policy = stepping(cfg, a, launch_s, catalog) if a.tracks == "step" else tracking(
+        cfg, a, a.target, launch_s, catalog, high_resolution=a.tracks == "concurrency")
+    # without an invocations target, the first minutes' need at the sized utilisation sets the initial count
+    target_rps = a.target / period_s if a.tracks == "invocations" else per_instance_rps
     lo, hi = start_bounds(policy.min_instances, policy.max_instances, policy.schedule)  # scheduled since 00:00
     initial = cfg.initial_count or min(hi, max(lo, math.ceil(early_rate_rps(arrivals, horizon_s) / target_rps)))
     return policy, initial
+
+
+def _metric(tracks: str, pool, arrivals: np.ndarray, cfg: FleetConfig) -> tuple[Callable[[float, float], float], str]:
+    """metric(t0, t1) summed over the fleet for the policy that `tracks` it, and how the config records its
+    target: invocations in the period (step scaling too), requests held at t1, or busy worker-seconds as a
+    percent of one instance's workers (where a request holds one worker: `sim.components.busy`)."""
+    if tracks == "concurrency":  # the gauge at the end of each 10-s period
+        return (lambda t0, t1: pool.held(t1)), "target {:g} concurrent/instance"
+    if tracks == "cpu":
+        if not isinstance(pool, InstancePool | ModelAwarePool):
+            raise InputError("autoscaling.target_cpu_utilization", "target tracking on CPU on real-time or "
+                             "multi-model endpoints (a request holds one worker, a worker one vCPU); on this "
+                             "option track invocations or concurrency", got=cfg.autoscaling.target_cpu_utilization)
+        meter = BusyMeter(pool)
+        return (lambda t0, t1: 100.0 * meter(t0, t1) / ((t1 - t0) * pool.workers)), "target {:g}% CPU"
+    return invocations_counter(arrivals), "target {:.0f}/instance/min"
 
 
 def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: float, launch_s: float,
@@ -164,26 +174,11 @@ def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: floa
     count = cfg.instance_count
     if count is None:
         pol, count = scaling_policy(cfg, capacity_rps, launch_s, arrivals, horizon_s, catalog)
-        if isinstance(pol, StepPolicy):
-            env.process(step_scaling(env, pool, invocations_counter(arrivals), pol))
-            config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} step scaling"
-        elif cfg.autoscaling is not None and cfg.autoscaling.target_concurrent_requests is not None:
-            # the gauge at the end of each 10-s period: requests held by the instances in service
-            env.process(target_tracking(env, pool, lambda t0, t1: pool.held(t1), pol))
-            config["autoscaling"] = (f"{pol.min_instances}..{pol.max_instances} target {pol.target:g} "
-                                     "concurrent/instance")
-        elif cfg.autoscaling is not None and cfg.autoscaling.target_cpu_utilization is not None:
-            if not isinstance(pool, InstancePool | ModelAwarePool):
-                raise InputError("autoscaling.target_cpu_utilization", "target tracking on CPU on real-time or "
-                                 "multi-model endpoints (a request holds one worker, a worker one vCPU); on this "
-                                 "option track invocations or concurrency", got=cfg.autoscaling.target_cpu_utilization)
-            meter = BusyMeter(pool)  # busy worker-seconds of the period, as a percent of one instance's workers
-            env.process(target_tracking(env, pool, lambda t0, t1: 100.0 * meter(t0, t1) / ((t1 - t0) * pool.workers),
-                                        pol))
-            config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} target {pol.target:g}% CPU"
-        else:
-            env.process(target_tracking(env, pool, invocations_counter(arrivals), pol))
-            config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} target {pol.target:.0f}/instance/min"
+        tracks = cfg.autoscaling.tracks if cfg.autoscaling is not None else "invocations"
+        metric, what = _metric(tracks, pool, arrivals, cfg)
+        env.process((step_scaling if tracks == "step" else target_tracking)(env, pool, metric, pol))
+        config["autoscaling"] = f"{pol.min_instances}..{pol.max_instances} " + (
+            "step scaling" if tracks == "step" else what.format(pol.target))
         if pol.schedule:
             config["scheduled"] = schedule_text(pol.schedule)
     for _ in range(count):

@@ -5,7 +5,7 @@ control-plane processes)."""
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -157,11 +157,23 @@ class Autoscaling(ScalingBounds):
     step: StepScaling | None = None
     """Step scaling instead of target tracking."""
 
+    @property
+    def tracks(self) -> Literal["invocations", "concurrency", "cpu", "step"]:
+        """What the policy scales on: the one of its targets (or `step`) that is given."""
+        return next(k for k, v in self._policies().items() if v is not None)
+
+    @property
+    def target(self) -> float | None:
+        """The target of target tracking, in the unit of what it `tracks`; None for step scaling."""
+        return self._policies()[self.tracks] if self.tracks != "step" else None
+
+    def _policies(self) -> dict:
+        return {"invocations": self.target_invocations_per_instance, "concurrency": self.target_concurrent_requests,
+                "cpu": self.target_cpu_utilization, "step": self.step}
+
     @model_validator(mode="after")
     def _one_policy(self) -> Autoscaling:
-        given = [self.target_invocations_per_instance, self.target_concurrent_requests,
-                 self.target_cpu_utilization, self.step]
-        if sum(g is not None for g in given) != 1:
+        if sum(g is not None for g in self._policies().values()) != 1:
             raise ValueError("give target_invocations_per_instance, target_concurrent_requests or "
                              "target_cpu_utilization (target tracking) or step (step scaling), one of them")
         return self

@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from sim.catalog import Catalog
-from sim.components.autoscaler import TargetTracking, target_tracking
+from sim.components.autoscaler import TargetTracking, start_bounds, target_tracking
 from sim.components.queue import SharedQueue
 from sim.components.sizing import cheapest_fitting, hardware_reasons, max_workers, payload_reasons, peak_rate_rps
 from sim.engine import Engine
@@ -106,7 +106,7 @@ def _policy(cfg: AsyncConfig, model: ModelSpec, workers: int, arrivals: np.ndarr
     initial = cfg.initial_count if cfg.initial_count is not None else \
         math.ceil(early_rate_rps(arrivals, horizon_s) / per_inst_rps)
     pol = tracking(cfg, a, a.target_backlog_per_instance, launch_delay_s([model], catalog), catalog)
-    lo, hi = pol.bounds_at_start()  # a scheduled action may have changed them before 00:00
+    lo, hi = start_bounds(pol.min_instances, pol.max_instances, pol.schedule)  # scheduled since 00:00
     return pol, min(hi, max(lo, initial))
 
 
