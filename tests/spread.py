@@ -1,14 +1,19 @@
 """Measure the run-to-run spread behind the tolerances of test_statistical.py.
 
-Run: `python -m tests.spread` (seeds 0..9, N = 200,000 each; about a minute).
+Run: `python -m tests.spread` (seeds 0..9, N = 200,000 each; about a minute), and the spread behind
+test_cold_start_distribution's P99_SD (seeds 0..7).
 """
 
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
 from sim.distributions import Lognormal
 from tests.queueing import CONST_100MS, EXP_100MS, realtime_waits, routed_waits, serverless_blocking
+from tests.test_cold_start_distribution import cold_p99_errors
 
 N = 200_000
 LOGNORMAL = Lognormal(p50_ms=80, p99_ms=400)
@@ -34,6 +39,11 @@ def main() -> None:
                                 "M/M/10/10": (80, EXP_100MS, 10), "M/D/10/10": (80, CONST_100MS, 10)}.items():
         b = np.array([serverless_blocking(lam, svc, c, N, s) for s in range(10)])
         print(f"{name}: blocking {b.mean():.5f}, rel sd {b.std(ddof=1) / b.mean():.4f}")
+    with tempfile.TemporaryDirectory() as folder:  # test_cold_start_distribution's p99 of cold requests
+        errors = [cold_p99_errors(Path(folder), s) for s in range(8)]
+    for name in ("law", "constant"):
+        e = np.array([x[name] for x in errors])
+        print(f"cold p99, container start {name}: error {e.mean():+.4f}, sd {e.std(ddof=1):.4f}")
 
 
 if __name__ == "__main__":

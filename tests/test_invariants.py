@@ -29,9 +29,11 @@ service = st.one_of(
     st.builds(lambda m, c: {"dist": "gamma", "mean_ms": m, "cv": c}, st.floats(1, 2000), st.floats(0.1, 3)),
 )
 
+# a container start is a constant (s) or, drawn per container or instance started, a distribution (ms)
 models = st.builds(lambda svc, mem, start, load, i: ModelSpec(
-    name=f"m{i}", service_time=svc, memory_mb=mem, container_start_s=start, load_s=load),
-    service, st.floats(0, 3000), st.floats(0, 30), st.floats(0, 30), st.integers(0, 3))
+    name=f"m{i}", service_time=svc, memory_mb=mem, load_s=load,
+    **({"container_start_s": start} if isinstance(start, float) else {"container_start": start})),
+    service, st.floats(0, 3000), st.floats(0, 30) | service, st.floats(0, 30), st.integers(0, 3))
 
 
 @st.composite

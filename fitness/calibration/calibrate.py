@@ -6,11 +6,10 @@ What goes where:
 - ModelLatency (or a per-request latency column) is the model's `service_time`. SageMaker measures it from
   the front end to the container and back, so it includes time a request waits inside the container:
   calibrate from a period when the endpoint was not saturated.
-- A cold start is a scalar in the workload: container_start_s + size_mb / catalog download bandwidth + load_s.
-  The measured mean cold start is written there: `container_start_s` takes what the download and the
-  workload's `load_s` leave (then `load_s`, then nothing, if they leave less). The fitted cold-start
-  distribution is reported, not written: the workload has no field for its spread.
-  Cold starts come from rows flagged cold (a boolean column; delay = mean cold latency - mean warm latency) or
+- A cold start is container start + size_mb / catalog download bandwidth + load_s. What the measured cold
+  starts leave after the download and load_s is the container start: a distribution (`container_start`)
+  when they vary, else a constant (`container_start_s`); `fitness.calibration.cold` decides. Cold starts
+  come from rows flagged cold (a boolean column; delay = cold latency - mean warm latency) or
   from a file of cold-start durations (e.g. SageMaker's serverless ModelSetupTime).
 - OverheadLatency is SageMaker's own time around the model. A workload has no field for it: it is reported
   next to the catalog's `co_hosting.endpoint_hop_ms`, the per-call overhead the simulator adds between
@@ -29,11 +28,12 @@ import pandas as pd
 import yaml
 
 from fitness.calibration import cloudwatch as cw
-from fitness.calibration.fits import Fit, fit_aggregates, fit_samples, sig
+from fitness.calibration.cold import ColdData, cold_start_updates
+from fitness.calibration.fits import Fit, fit_aggregates, fit_samples
 from fitness.calibration.yaml_edit import set_model_fields
 from fitness.errors import UserError
 from fitness.escape import one_line
-from fitness.workload.spec import ModelEntry, load_workload, parse_workload
+from fitness.workload.spec import load_workload, parse_workload
 from sim.catalog import load_catalog
 from sim.errors import did_you_mean
 
@@ -83,11 +83,13 @@ class Calibration:
     notes: tuple[str, ...]
     text: str
     comments_kept: bool
+    container_start: Fit | None = None
+    """The container start's distribution, when the measured cold starts vary (`fitness.calibration.cold`)."""
 
     @property
     def fits(self) -> list[Fit]:
         """Every fit made, service time first."""
-        return [f for f in (self.service, self.cold, self.overhead) if f is not None]
+        return [f for f in (self.service, self.cold, self.container_start, self.overhead) if f is not None]
 
 
 def _unit_of(column: str) -> str | None:
@@ -266,32 +268,32 @@ def _model_index(wl, name: str, source: str) -> int:
                     f"{', ...' if len(names) > 8 else ''}), got {name!r}." + (f" {hint}" if hint else ""))
 
 
-def cold_start_fields(entry: ModelEntry, cold_s: float, bandwidth_mb_per_s: float) -> tuple[dict, str]:
-    """The container_start_s / load_s that make the model's cold start equal `cold_s`, and what was done."""
-    download = entry.download_s(bandwidth_mb_per_s)
-    rest = cold_s - download
-    if rest >= entry.load_s:
-        fields = {"container_start_s": sig(rest - entry.load_s)}
-    else:
-        fields = {"container_start_s": 0.0, "load_s": sig(max(rest, 0.0))}
-    how = (f"cold start {cold_s:,.3g} s = container_start_s {fields['container_start_s']:g} + download "
-           f"{download:,.3g} s (size_mb {entry.size_mb:g} / catalog {bandwidth_mb_per_s:g} MB/s) + load_s "
-           f"{fields.get('load_s', entry.load_s):g}")
-    if rest < 0:
-        how += "; the download alone is longer than the measured cold start: check size_mb"
-    return fields, how
-
-
-def _cold(inputs: Inputs, cold_rows: np.ndarray | None, warm: Fit) -> tuple[Fit | None, float | None]:
-    """The cold-start fit and the mean cold-start delay in ms (None without cold-start data)."""
+def _cold(inputs: Inputs, cold_rows: np.ndarray | None, warm: Fit) -> tuple[Fit | None, ColdData | None]:
+    """The fit of what was measured of cold starts, and the data the container start is fitted to (None, None
+    without cold-start data)."""
     if inputs.cold_starts is not None:
         sub = Inputs((inputs.cold_starts,), unit=inputs.cold_unit)
         fit, _ = _measure(sub.measurements, sub, "--cold-starts", "cold start")
-        return fit, fit.fitted["mean"] if fit.observed["mean"] is None else fit.observed["mean"]
+        mean = fit.fitted["mean"] if fit.observed["mean"] is None else fit.observed["mean"]
+        samples = _durations(sub)
+        return fit, ColdData(mean, samples, law=fit if samples is None else None)
     if cold_rows is None:
         return None, None
     fit = fit_samples(cold_rows, quantity="cold requests' latency")
-    return fit, float(cold_rows.mean()) - warm.observed["mean"]
+    delays = cold_rows - warm.observed["mean"]
+    return fit, ColdData(float(delays.mean()), delays, service=warm)
+
+
+def _durations(inputs: Inputs) -> np.ndarray | None:
+    """The cold-start durations (ms) of a per-request CSV given with --cold-starts; None for aggregates."""
+    path = inputs.measurements[0]
+    if path.suffix.lower() == ".json":
+        return None
+    frame = cw.read_csv(path, "--cold-starts")
+    if cw.looks_like_export(frame):
+        return None
+    values, _, _ = read_requests(frame, inputs, str(path), "--cold-starts")
+    return values
 
 
 def calibrate(workload: Path, model: str, inputs: Inputs, out: Path) -> Calibration:
@@ -302,19 +304,19 @@ def calibrate(workload: Path, model: str, inputs: Inputs, out: Path) -> Calibrat
     service, cold_rows = _measure(inputs.measurements, inputs, "MEASUREMENTS", "service time", entry.service_time)
     updates: dict = {"service_time": service.dist.model_dump(mode="json")}
     notes = []
-    cold, delay_ms = _cold(inputs, cold_rows, service)
+    cold, data = _cold(inputs, cold_rows, service)
     catalog = load_catalog(wl.catalog)
-    if delay_ms is not None and delay_ms > 0:
-        fields, how = cold_start_fields(entry, delay_ms / 1000, catalog.network.model_download_mb_per_s.value)
+    start = None
+    if data is not None and data.mean_ms > 0:
+        fields, how, start = cold_start_updates(entry, data, catalog.network.model_download_mb_per_s.value)
         updates.update(fields)
-        notes.append(how)
+        notes += how
     elif cold is not None:
         notes.append("cold start not written: cold requests were not slower than warm ones on average")
     overhead = _overhead(inputs, catalog, notes)
-    text, kept = _new_text(workload, index, updates, [service, cold], notes, inputs)
-    data = yaml.safe_load(text)
-    parse_workload(data, str(out))  # the new file must validate where it will be written (relative paths)
-    return Calibration(entry.name, index, service, cold, overhead, updates, tuple(notes), text, kept)
+    text, kept = _new_text(workload, index, updates, [service, cold, start], notes, inputs)
+    parse_workload(yaml.safe_load(text), str(out))  # the new file must validate where it will be written
+    return Calibration(entry.name, index, service, cold, overhead, updates, tuple(notes), text, kept, start)
 
 
 def _overhead(inputs: Inputs, catalog, notes: list[str]) -> Fit | None:

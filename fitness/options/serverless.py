@@ -27,7 +27,8 @@ call pays `co_hosting.endpoint_hop_ms`, and the complexity score grows with the 
 - **Mechanics.** One endpoint per model. A request takes an idle provisioned container if there is one, else
   the newest idle on-demand container, the one created last (as SimFaaS does: older idle containers are left
   to expire; not the most recently used one), else a new container that first pays the cold start
-  (`container_start_s` + `size_mb` / `network.model_download_mb_per_s` + `load_s`), unless `max_concurrency`
+  (`container_start_s`, or one draw of `container_start` per container created, + `size_mb` /
+  `network.model_download_mb_per_s` + `load_s`), unless `max_concurrency`
   requests are already in service: then it is throttled (no queue). An idle on-demand container dies
   `keep_alive_s` after its last request (default `serverless.keep_alive_s`, 600 s, an assumption: AWS does not
   document it).

@@ -88,8 +88,11 @@ def _context(rec: Recommendation) -> list[Block]:
     keys = ("name", "kind", "accelerator", "memory_mb", "size_mb", "service_time", "container_start_s", "load_s",
             "container")
     if ctx.get("models"):
+        # a container start that varies is shown as its distribution (ms) in the start column
+        shown = [{**m, "container_start_s": m["container_start"]} if m.get("container_start") else m
+                 for m in ctx["models"]]
         rows = [[*(_val(m.get(k) if m.get(k) is not None else "") for k in keys), _val((m.get("slo") or {}).get(
-            "p99_ms") or "")] for m in ctx["models"]]
+            "p99_ms") or "")] for m in shown]
         out.append(Table(["model", "kind", "accelerator", "memory MB", "artifact MB", "service time", "start s",
                           "load s", "container", "own p99 SLO ms"], rows))
     if ctx.get("application"):

@@ -259,13 +259,17 @@ class Workload(BaseModel):
         """The files this workload reads besides itself (trace, service-time CSVs, catalog), which no command
         may overwrite."""
         names = [getattr(self.traffic, "trace", None), self.catalog if self.catalog.endswith((".yaml", ".yml"))
-                 else None, *(getattr(m.service_time, "csv", None) for m in self.models)]
+                 else None, *(getattr(getattr(m, f), "csv", None) for m in self.models for f in _DIST_FIELDS)]
         return tuple(self.base_dir / n for n in names if n)
 
     def option_config(self, option_id: str) -> BaseModel:
         """The validated config of an option: the workload's, or the option's defaults."""
         opt = load_all()[option_id]
         return opt.config_model(**self.options.get(option_id, {}))
+
+
+_DIST_FIELDS = ("service_time", "container_start")
+"""A model's distribution fields, whose `empirical` samples may come from a CSV."""
 
 
 def _check_names(wl: Workload) -> None:
@@ -323,10 +327,11 @@ def _resolve_files(wl: Workload) -> Workload:
         wl = wl.model_copy(update={"catalog": str(wl.base_dir / wl.catalog)})
     entries = []
     for i, m in enumerate(wl.models):
-        st = m.service_time
-        if isinstance(st, Empirical) and st.csv is not None and not st.samples_ms:
-            samples = read_samples_ms(wl.base_dir / st.csv, f"models[{i}].service_time.csv")
-            m = m.model_copy(update={"service_time": st.model_copy(update={"samples_ms": samples})})
+        for name in _DIST_FIELDS:
+            st = getattr(m, name)
+            if isinstance(st, Empirical) and st.csv is not None and not st.samples_ms:
+                samples = read_samples_ms(wl.base_dir / st.csv, f"models[{i}].{name}.csv")
+                m = m.model_copy(update={name: st.model_copy(update={"samples_ms": samples})})
         entries.append(m)
     return wl.model_copy(update={"models": tuple(entries)})
 

@@ -17,7 +17,8 @@ def _union_tags(union) -> frozenset[str]:
                      for tag in get_args(m.model_fields[f].annotation))
 
 
-_UNIONS = {"traffic": ("pattern", _union_tags(TrafficSpec)), "service_time": ("dist", _union_tags(ServiceTime))}
+_UNIONS = {"traffic": ("pattern", _union_tags(TrafficSpec)), "service_time": ("dist", _union_tags(ServiceTime)),
+           "container_start": ("dist", _union_tags(ServiceTime))}
 """The discriminated-union fields: their tag field and its values."""
 
 

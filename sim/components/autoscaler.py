@@ -29,6 +29,9 @@ import simpy
 
 from sim.components.pool import InstancePool  # or any pool with in_service, pending, retire, join
 
+LaunchDelay = float | Callable[[], float]
+"""Scale-out decision to serving, seconds: a constant, or a function that draws one delay per launch."""
+
 
 @dataclass(frozen=True)
 class TargetTracking:
@@ -43,7 +46,7 @@ class TargetTracking:
     in_ratio: float
     out_cooldown_s: float
     in_cooldown_s: float
-    launch_s: float
+    launch_s: LaunchDelay
     schedule: tuple[tuple[float, int | None, int | None], ...] = ()
     """Scheduled actions: (seconds after midnight, new min or None, new max or None), in time order."""
 
@@ -93,11 +96,11 @@ def scheduled_actions(env: simpy.Environment, pool: InstancePool, bounds: Bounds
         day += DAY_S
 
 
-def launch(env: simpy.Environment, pool: InstancePool, delay_s: float) -> Generator:
-    """Process: an instance asked for now serves after `delay_s`."""
+def launch(env: simpy.Environment, pool: InstancePool, delay_s: LaunchDelay) -> Generator:
+    """Process: an instance asked for now serves after `delay_s` (drawn now, when it is a function)."""
     asked = env.now
     pool.request_launch(asked)
-    yield env.timeout(delay_s)
+    yield env.timeout(delay_s() if callable(delay_s) else delay_s)
     pool.join(env.now, launched_at=asked)
 
 

@@ -14,6 +14,7 @@ key is distinct, so each heap pops in one order whatever its layout: the order o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -25,13 +26,17 @@ K, BUSY, IDLE, PROV, CREATED, BILLED, PBILLED = range(7)
 
 
 class OnDemandContainers:
-    """Containers for the requests `idx` of `log` (None: all of them); `service_s` and `cold_s` are per request (s).
+    """Containers for the requests `idx` of `log` (None: all of them); `service_s` is per request (s).
+
+    `cold_s` is the cold start of every new container (s), or a function giving the next n containers'
+    cold starts (one draw per container created, in creation order).
 
     A response later than `timeout_s` after arrival fails at arrival + timeout, and the platform stops the
     container's work there (`sim.components.timeout`).
     """
 
-    def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, cold_s: float,
+    def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray,
+                 cold_s: float | Callable[[int], np.ndarray],
                  max_concurrency: int, keep_alive_s: float, provisioned: int = 0,
                  timeout_s: float = math.inf, warm: int = 0) -> None:
         self.log, self.cold_s, self.max_conc = log, cold_s, max_concurrency
@@ -45,7 +50,7 @@ class OnDemandContainers:
         self._prov = np.arange(-provisioned, 0, dtype=np.int64)
         self._n[PROV] = provisioned
         self._billed, self._pbilled = np.zeros(n), np.zeros(n if provisioned else 0)
-        self._created = self._died = self._since = self._idle = np.zeros(0)
+        self._created = self._died = self._since = self._idle = self._cold = np.zeros(0)
         self._grow(max(64, warm))
         for cid in range(warm):  # warm at the start, as in steady state: idle since t = 0
             self._created[cid], self._died[cid], self._since[cid] = 0.0, math.inf, 0.0
@@ -54,7 +59,10 @@ class OnDemandContainers:
         self._n[CREATED] = warm
 
     def _grow(self, size: int) -> None:
-        """Room for `size` on-demand containers (their lifetimes and the idle heap), the existing kept."""
+        """Room for `size` on-demand containers (their lifetimes, cold starts and the idle heap), the existing kept."""
+        old = self._cold.size
+        more = self.cold_s(size - old) if callable(self.cold_s) else np.full(size - old, self.cold_s)
+        self._cold = np.r_[self._cold, np.asarray(more, np.float64)]
         for name, fill, dtype in (("_created", 0.0, float), ("_died", math.inf, float), ("_since", 0.0, float),
                                   ("_idle", 0, np.int64)):
             new, old = np.full(size, fill, dtype), getattr(self, name)
@@ -83,7 +91,7 @@ class OnDemandContainers:
         while True:
             full = _advance(until, self._arr, self._svc, self._idx, log.status, log.cold, log.start_s, log.finish_s,
                             self._n, self._bf, self._bc, self._idle, self._prov, self._created, self._died,
-                            self._since, self._billed, self._pbilled, self.keep_alive_s, self.cold_s,
+                            self._since, self._billed, self._pbilled, self.keep_alive_s, self._cold,
                             self.timeout_s, self.max_conc)
             if not full:
                 return
@@ -185,7 +193,8 @@ def _pop_idle(heap, size):
 def _advance(until, arr, svc, idx, status, cold, start_s, finish_s, n, bf, bc, idle, prov, created, died, since,
              billed, pbilled, ka, cold_s, timeout, cap):
     """Serve arrivals from n[K] on before `until` (see the module docstring); True when it stopped early for
-    want of room for another container (grow `created`, `died`, `since` and `idle`, then call again)."""
+    want of room for another container (grow `created`, `died`, `since`, `idle` and `cold_s`, then call
+    again)."""
     k = n[K]
     while k < arr.size and arr[k] < until:
         a = arr[k]
@@ -224,7 +233,7 @@ def _advance(until, arr, svc, idx, status, cold, start_s, finish_s, n, bf, bc, i
             cid = n[CREATED]
             n[CREATED] += 1
             created[cid], died[cid], since[cid] = a, math.inf, a
-            start = a + cold_s
+            start = a + cold_s[cid]
             cold[j] = True
         f = start + svc[k]
         # the timeout rule of sim.components.timeout, counted from arrival; the capped finish is when the

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import simpy
 
-from sim.components.autoscaler import launch, scheduled_bounds
+from sim.components.autoscaler import LaunchDelay, launch, scheduled_bounds
 from sim.components.pool import InstancePool  # or any pool with in_service, pending, retire, join
 
 
@@ -51,7 +51,7 @@ class StepPolicy:
     min_instances: int
     max_instances: int
     period_s: float
-    launch_s: float
+    launch_s: LaunchDelay
     out: Steps | None
     inn: Steps | None
     schedule: tuple[tuple[float, int | None, int | None], ...] = ()

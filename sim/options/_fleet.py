@@ -17,7 +17,14 @@ import simpy
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.catalog import Catalog, InstanceType
-from sim.components.autoscaler import TargetTracking, invocations_counter, launch, start_bounds, target_tracking
+from sim.components.autoscaler import (
+    LaunchDelay,
+    TargetTracking,
+    invocations_counter,
+    launch,
+    start_bounds,
+    target_tracking,
+)
 from sim.components.busy import BusyMeter
 from sim.components.credits import CreditBook, credit_ticks
 from sim.components.fleet import Fleet
@@ -32,7 +39,7 @@ from sim.faults import InstanceFailure
 from sim.model import ModelSpec
 from sim.options._scaling import Autoscaling, ScalingBounds, StepAlarm
 from sim.results import SERVED, ConfigRecord, Figures, RequestLog, SimResult
-from sim.scenario import Scenario
+from sim.scenario import Scenario, stream
 
 EARLY_WINDOW_S = 600.0
 """The first minutes of traffic that size the initial count: a steady workload starts in steady state."""
@@ -73,6 +80,24 @@ def launch_delay_s(models: list[ModelSpec], catalog: Catalog) -> float:
     return catalog.realtime.instance_launch_s.value + max((m.cold_start_s(bw) for m in models), default=0.0)
 
 
+def launch_delays(models: list[ModelSpec], catalog: Catalog, rng: np.random.Generator) -> LaunchDelay:
+    """`launch_delay_s`, with each container drawing its own start per launch from `rng` when a model's start
+    varies (`ModelSpec.container_start`)."""
+    bw = catalog.network.model_download_mb_per_s.value
+    return drawn_launch(launch_delay_s(models, catalog), models, rng, catalog.realtime.instance_launch_s.value,
+                        [m.download_s(bw) + m.load_s for m in models])
+
+
+def drawn_launch(constant_s: float, models: list[ModelSpec], rng: np.random.Generator, base_s: float,
+                 after_s: Sequence[float]) -> LaunchDelay:
+    """`constant_s` when no model's container start varies; else a function drawing, per launch, `base_s` +
+    the slowest of the models' container starts, each followed by its `after_s` (download and load, s)."""
+    if all(m.container_start is None for m in models):
+        return constant_s
+    return lambda: base_s + max(float(m.container_starts_s(rng, 1)[0]) + a for m, a in zip(models, after_s,
+                                                                                           strict=True))
+
+
 def early_rate_rps(arrivals: np.ndarray, horizon_s: float) -> float:
     """Arrivals per second over the first `EARLY_WINDOW_S` (or the whole horizon, if shorter)."""
     early_s = min(EARLY_WINDOW_S, horizon_s)
@@ -87,7 +112,7 @@ def schedule_text(schedule: tuple[tuple[float, int | None, int | None], ...]) ->
     return "; ".join(one(*a) for a in schedule)
 
 
-def tracking(cfg: FleetConfig, bounds: ScalingBounds, target: float, launch_s: float,
+def tracking(cfg: FleetConfig, bounds: ScalingBounds, target: float, launch_s: LaunchDelay,
              catalog: Catalog, high_resolution: bool = False) -> TargetTracking:
     """The autoscaler's policy: `bounds` tracking `target` per instance per metric period, with the catalog's
     alarms and (unless `bounds` sets them) cooldowns; instances serve `cfg.launch_s`, or `launch_s` when
@@ -105,7 +130,7 @@ def tracking(cfg: FleetConfig, bounds: ScalingBounds, target: float, launch_s: f
         cfg.launch_s if cfg.launch_s is not None else launch_s, bounds.schedule())
 
 
-def stepping(cfg: FleetConfig, a: Autoscaling, launch_s: float, catalog: Catalog) -> StepPolicy:
+def stepping(cfg: FleetConfig, a: Autoscaling, launch_s: LaunchDelay, catalog: Catalog) -> StepPolicy:
     """The step-scaling process's policy from `a.step`, alarms' datapoints and cooldowns defaulting to the
     catalog's target-tracking ones (scale-out and scale-in)."""
     f = catalog.autoscaling
@@ -123,7 +148,7 @@ def stepping(cfg: FleetConfig, a: Autoscaling, launch_s: float, catalog: Catalog
                       steps(a.step.scale_in, f.scale_in_datapoints.value, f.scale_in_cooldown_s.value), a.schedule())
 
 
-def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: float, arrivals: np.ndarray, horizon_s: float,
+def scaling_policy(cfg: FleetConfig, capacity_rps: float, launch_s: LaunchDelay, arrivals: np.ndarray, horizon_s: float,
                    catalog: Catalog) -> tuple[TargetTracking | StepPolicy, int]:
     """Target tracking and initial count: the user's, or sized from what one instance serves flat out.
 
@@ -162,7 +187,7 @@ def _metric(tracks: str, pool, arrivals: np.ndarray, cfg: FleetConfig) -> tuple[
     return invocations_counter(arrivals), "target {:.0f}/instance/min"
 
 
-def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: float, launch_s: float,
+def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: float, launch_s: LaunchDelay,
               arrivals: np.ndarray, horizon_s: float, catalog: Catalog, config: dict,
               faults: Sequence[InstanceFailure] = (), model: str | None = None) -> int:
     """Join the initial instances of `pool`, start its autoscaler unless the count is pinned, and schedule
@@ -188,7 +213,7 @@ def provision(env: simpy.Environment, pool, cfg: FleetConfig, capacity_rps: floa
     return count
 
 
-def schedule_faults(env: simpy.Environment, fleet: Fleet, faults: Sequence[InstanceFailure], launch_s: float,
+def schedule_faults(env: simpy.Environment, fleet: Fleet, faults: Sequence[InstanceFailure], launch_s: LaunchDelay,
                     horizon_s: float, model: str | None = None) -> None:
     """Start one control-plane process per fault (`fail_and_replace`), each filling its record in
     `fleet.fault_records` as the run goes (`model`: the endpoint's model, else the fault's own)."""
@@ -199,7 +224,7 @@ def schedule_faults(env: simpy.Environment, fleet: Fleet, faults: Sequence[Insta
         env.process(fail_and_replace(env, fleet, fault.at_s, launch_s, horizon_s, record))
 
 
-def fail_and_replace(env: simpy.Environment, fleet: Fleet, at_s: float, launch_s: float, horizon_s: float,
+def fail_and_replace(env: simpy.Environment, fleet: Fleet, at_s: float, launch_s: LaunchDelay, horizon_s: float,
                      record: dict) -> Generator:
     """Process: at `at_s` an instance fails (`Fleet.fail`); its replacement is asked for then and serves
     `launch_s` later, as an instance launched by the autoscaler does (`launch`)."""
@@ -224,7 +249,8 @@ def run_fleet(scenario: Scenario, fleet: Fleet, cfg: FleetConfig, capacity_rps: 
     scenario's faults. A fleet on a burstable type (one with a `CreditBook` as `credits`) has its credits
     settled every metric period."""
     env = Engine()
-    provision(env, fleet, cfg, capacity_rps, launch_delay_s(models, scenario.catalog), scenario.arrivals_s,
+    delays = launch_delays(models, scenario.catalog, stream(scenario.seed, "launch/fleet"))
+    provision(env, fleet, cfg, capacity_rps, delays, scenario.arrivals_s,
               scenario.horizon_s, scenario.catalog, config, scenario.faults)
     env.attach(fleet)
     burstable = isinstance(getattr(fleet, "credits", None), CreditBook)

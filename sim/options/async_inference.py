@@ -29,12 +29,12 @@ from sim.options._fleet import (
     early_rate_rps,
     instance_bill,
     kept_kb,
-    launch_delay_s,
+    launch_delays,
     s3_bill,
     tracking,
 )
 from sim.results import SERVED, ConfigRecord, Figures, RequestLog, SimConfig, SimResult, Timeline
-from sim.scenario import Scenario
+from sim.scenario import Scenario, stream
 
 
 class BacklogScaling(ScalingBounds):
@@ -91,7 +91,7 @@ def io_s(model: ModelSpec, cfg: AsyncConfig, catalog: Catalog) -> float:
 
 
 def _policy(cfg: AsyncConfig, model: ModelSpec, workers: int, arrivals: np.ndarray, horizon_s: float,
-            catalog: Catalog) -> tuple[TargetTracking, int]:
+            catalog: Catalog, seed: int) -> tuple[TargetTracking, int]:
     """The backlog policy and initial count: the user's, or min 0 and a max for twice the peak minute.
 
     Without an `initial_count`, the endpoint starts with what the first 10 minutes need at
@@ -105,7 +105,8 @@ def _policy(cfg: AsyncConfig, model: ModelSpec, workers: int, arrivals: np.ndarr
         a = BacklogScaling(min=cfg.min_instances, max=max(1, cfg.min_instances, need))
     initial = cfg.initial_count if cfg.initial_count is not None else \
         math.ceil(early_rate_rps(arrivals, horizon_s) / per_inst_rps)
-    pol = tracking(cfg, a, a.target_backlog_per_instance, launch_delay_s([model], catalog), catalog)
+    delays = launch_delays([model], catalog, stream(seed, f"launch/{model.name}"))
+    pol = tracking(cfg, a, a.target_backlog_per_instance, delays, catalog)
     lo, hi = start_bounds(pol.min_instances, pol.max_instances, pol.schedule)  # scheduled since 00:00
     return pol, min(hi, max(lo, initial))
 
@@ -151,7 +152,7 @@ def simulate(scenario: Scenario, cfg: AsyncConfig) -> SimResult:
         q = SharedQueue(log, idx, scenario.service_s[idx] + io_s(m, cfg, cat), workers, timeout)
         count = cfg.instance_count
         if count is None:
-            pol, count = _policy(cfg, m, workers, log.arrival_s[idx], scenario.horizon_s, cat)
+            pol, count = _policy(cfg, m, workers, log.arrival_s[idx], scenario.horizon_s, cat, scenario.seed)
             env.process(target_tracking(env, q, lambda t0, t1, q=q: q.backlog(t1), pol))
             config.set(m.name, autoscaling=f"{pol.min_instances}..{pol.max_instances} target backlog "
                                            f"{pol.target:g}/instance")

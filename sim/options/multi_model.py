@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import Field
 
 from sim.catalog import Catalog, InstanceType
+from sim.components.autoscaler import LaunchDelay
 from sim.components.cache import Footprints
 from sim.components.gpu import gpu_budget_mb
 from sim.components.mme_pool import ModelAwarePool
@@ -25,9 +26,9 @@ from sim.components.timeout import time_out
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig, data_usd, fault_details, instance_bill, provision
+from sim.options._fleet import FleetConfig, data_usd, drawn_launch, fault_details, instance_bill, provision
 from sim.results import ConfigRecord, Figures, RequestLog, SimConfig, SimResult
-from sim.scenario import Scenario
+from sim.scenario import Scenario, stream
 from sim.summary import Cache
 
 OPTION = "multi-model"
@@ -115,9 +116,12 @@ def _plan(scenario: Scenario, cfg: MultiModelConfig) -> tuple[dict, list[str]]:
     return config, reasons
 
 
-def _launch_s(scenario: Scenario) -> float:
-    """Instance provisioning + the serving container's start; models load lazily afterwards."""
-    return scenario.catalog.realtime.instance_launch_s.value + max(m.container_start_s for m in scenario.models)
+def _launch_s(scenario: Scenario) -> LaunchDelay:
+    """Instance provisioning + the serving container's start (drawn per launch when it varies); models load
+    lazily afterwards."""
+    base, models = scenario.catalog.realtime.instance_launch_s.value, list(scenario.models)
+    return drawn_launch(base + max(m.container_start_mean_s for m in models), models,
+                        stream(scenario.seed, "launch/multi-model"), base, [0.0] * len(models))
 
 
 def run(scenario: Scenario, cfg: MultiModelConfig, track: bool = False) -> tuple[SimResult, ModelAwarePool | None]:

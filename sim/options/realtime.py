@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import Field
 
 from sim.catalog import Catalog, InstanceType
+from sim.components.autoscaler import LaunchDelay
 from sim.components.credits import CreditBook, credit_ticks
 from sim.components.flow import Served, merge_capacity, merge_costs, run_endpoints
 from sim.components.pool import BurstablePool, InstancePool
@@ -28,7 +29,14 @@ from sim.engine import Engine
 from sim.faults import InstanceFailure, for_endpoint
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig, fault_details, instance_bill, launch_delay_s, provision
+from sim.options._fleet import (
+    FleetConfig,
+    fault_details,
+    instance_bill,
+    launch_delay_s,
+    launch_delays,
+    provision,
+)
 from sim.results import SERVED, ConfigRecord, Figures, RequestLog, SimConfig, SimResult
 from sim.scenario import Scenario, stream
 
@@ -77,8 +85,9 @@ def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
         # a stream per endpoint: every option and configuration sees the same draws for the same model
         route_u = stream(scenario.seed, f"routing/{model.name}").random(arrivals.size) \
             if cfg.routing == "random" else None
+        delays = launch_delays([model], cat, stream(scenario.seed, f"launch/{model.name}"))
         return serve_endpoint(model, it, workers, arrivals, service, cfg, cat, scenario.horizon_s,
-                              for_endpoint(scenario.faults, model.name, i == 0), route_u)
+                              for_endpoint(scenario.faults, model.name, i == 0), route_u, delays)
 
     log, parts = run_endpoints(scenario, serve, cat.co_hosting.endpoint_hop_ms.value / 1000.0)
     for part in parts:
@@ -90,9 +99,11 @@ def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
 
 def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: np.ndarray, service: np.ndarray,
                    cfg: RealtimeConfig, cat: Catalog, horizon_s: float,
-                   faults: tuple[InstanceFailure, ...] = (), route_u: np.ndarray | None = None) -> Served:
+                   faults: tuple[InstanceFailure, ...] = (), route_u: np.ndarray | None = None,
+                   delays: LaunchDelay | None = None) -> Served:
     """One model's endpoint: an instance pool, pinned or autoscaled, serving these arrivals, failing as
-    `faults` say; routed at random by `route_u` (a uniform per arrival), else to the least outstanding."""
+    `faults` say; routed at random by `route_u` (a uniform per arrival), else to the least outstanding.
+    Instances launch after `delays` (default: the constant `launch_delay_s`)."""
     log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
     env = Engine()
     elastic = cfg.instance_count is None
@@ -104,8 +115,8 @@ def serve_endpoint(model: ModelSpec, it: InstanceType, workers: int, arrivals: n
         env.process(credit_ticks(env, pool, cat.autoscaling.metric_period_s.value))
     config: dict = {}
     capacity = workers / max(model.service_time.expected_ms / 1000.0, 1e-9)
-    provision(env, pool, cfg, capacity, launch_delay_s([model], cat), arrivals, horizon_s, cat, config, faults,
-              model.name)
+    delays = launch_delay_s([model], cat) if delays is None else delays
+    provision(env, pool, cfg, capacity, delays, arrivals, horizon_s, cat, config, faults, model.name)
     env.run_until(horizon_s)
     if isinstance(pool, BurstablePool):  # the run stops before a tick at the horizon: settle the last one
         pool.credit_tick(horizon_s)

@@ -8,6 +8,7 @@ Billed per GB-second of processing plus data processed; provisioned concurrency 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -24,7 +25,7 @@ from sim.model import ModelSpec
 from sim.options import register
 from sim.options._fleet import EARLY_WINDOW_S
 from sim.results import SERVED, ConfigRecord, Figures, RequestLog, SimResult, Timeline
-from sim.scenario import Scenario
+from sim.scenario import Scenario, stream
 
 
 class ServerlessConfig(BaseModel):
@@ -158,7 +159,7 @@ def simulate(scenario: Scenario, cfg: ServerlessConfig) -> SimResult:
         return SimResult.infeasible("serverless", reasons, scenario.horizon_s, config.freeze())
 
     def serve(i: int, arrivals: np.ndarray, service: np.ndarray) -> Served:
-        return serve_endpoint(scenario.models[i], arrivals, service, cfg, ka, cat, scenario.horizon_s)
+        return serve_endpoint(scenario.models[i], arrivals, service, cfg, ka, cat, scenario.horizon_s, scenario.seed)
 
     log, parts = run_endpoints(scenario, serve, cat.co_hosting.endpoint_hop_ms.value / 1000.0)
     for part in parts:
@@ -175,19 +176,28 @@ def simulate(scenario: Scenario, cfg: ServerlessConfig) -> SimResult:
                      merge_costs(parts), figures=figures)
 
 
+def cold_starts(m: ModelSpec, cat: Catalog, seed: int) -> float | Callable[[int], np.ndarray]:
+    """Cold start of each new container of `m`'s endpoint (s): the constant `cold_start_s`, or draws from the
+    stream `cold/<model>` when the container start varies (the same draws for every configuration)."""
+    bw = cat.network.model_download_mb_per_s.value
+    if m.container_start is None:
+        return m.cold_start_s(bw)
+    rng = stream(seed, f"cold/{m.name}")
+    return lambda n: m.cold_starts_s(rng, n, bw)
+
+
 def serve_endpoint(m: ModelSpec, arrivals: np.ndarray, service: np.ndarray, cfg: ServerlessConfig, ka: float,
-                   cat: Catalog, horizon_s: float) -> Served:
-    """One model's serverless endpoint: containers on demand for these arrivals, and its bill."""
+                   cat: Catalog, horizon_s: float, seed: int = 0) -> Served:
+    """One model's serverless endpoint: containers on demand for these arrivals, and its bill (`seed` draws
+    the containers' starts when they vary)."""
     s = cat.serverless
     mem = cfg.memory_mb or default_memory_mb(m, cat)
     log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
     env, work = Engine(), service / speed(mem, cat)
     room = cfg.max_concurrency - cfg.provisioned_concurrency
     warm = min(room, cfg.initial_warm if cfg.initial_warm is not None else steady_warm(arrivals, work, room))
-    fleet = env.attach(OnDemandContainers(log, None, work,
-                                          m.cold_start_s(cat.network.model_download_mb_per_s.value),
-                                          cfg.max_concurrency, ka, cfg.provisioned_concurrency, s.timeout_s.value,
-                                          warm=warm))
+    fleet = env.attach(OnDemandContainers(log, None, work, cold_starts(m, cat, seed), cfg.max_concurrency, ka,
+                                          cfg.provisioned_concurrency, s.timeout_s.value, warm=warm))
     del work  # the containers hold their own compact copy; a week of it is ~100 MB
     env.run_until(horizon_s)
     served = int(np.sum(log.status == SERVED))

@@ -26,9 +26,17 @@ from sim.distributions import Constant
 from sim.engine import Engine
 from sim.model import ModelSpec
 from sim.options import register
-from sim.options._fleet import FleetConfig, data_usd, fault_details, instance_bill, provision, schedule_faults
+from sim.options._fleet import (
+    FleetConfig,
+    data_usd,
+    drawn_launch,
+    fault_details,
+    instance_bill,
+    provision,
+    schedule_faults,
+)
 from sim.results import ConfigRecord, Figures, RequestLog, SimConfig, SimResult
-from sim.scenario import Scenario
+from sim.scenario import Scenario, stream
 
 
 class TritonConfig(FleetConfig):
@@ -110,7 +118,7 @@ def launch_delay_s(models: list[ModelSpec], catalog: Catalog) -> float:
     """Scale-out decision to serving: provisioning + the container's start + every model's download and load
     (unlike `_fleet.launch_delay_s`, one Triton server loads its models one after another)."""
     bw = catalog.network.model_download_mb_per_s.value
-    start = max((m.container_start_s for m in models), default=0.0)
+    start = max((m.container_start_mean_s for m in models), default=0.0)
     return catalog.realtime.instance_launch_s.value + start + sum(m.download_s(bw) + m.load_s for m in models)
 
 
@@ -159,7 +167,10 @@ def simulate(scenario: Scenario, cfg: TritonConfig) -> SimResult:
     count, cap = cfg.instance_count, capacity_rps(scenario, plans, paths, path_of, it.gpu_count)
     if count is None and math.isinf(cap):  # only logic steps: no GPU work to scale on
         count = cfg.initial_count or (cfg.autoscaling.min if cfg.autoscaling else 1)
-    launch_s = launch_delay_s(hosted, cat)
+    bw = cat.network.model_download_mb_per_s.value
+    launch_s = drawn_launch(launch_delay_s(hosted, cat), hosted, stream(scenario.seed, "launch/triton"),
+                            cat.realtime.instance_launch_s.value + sum(m.download_s(bw) + m.load_s for m in hosted),
+                            [0.0] * len(hosted))
     if count is None:
         count = provision(env, pool, cfg, cap, launch_s, log.arrival_s, scenario.horizon_s, cat, config,
                           scenario.faults)
