@@ -71,6 +71,9 @@ LINES = (
          "pinned 4 instances, least-outstanding routing"),
     Line("serverless", "serverless", {"memory_mb": 2048, "max_concurrency": 200}, 200,
          "on-demand containers, 0.5 s cold start"),
+    Line("multi-model 2x4", "multi-model",
+         {"instance_type": "ml.c5.xlarge", "instance_count": 2, "workers_per_instance": 4}, 8,
+         "one model on a multi-model endpoint: cache hits, least-outstanding routing"),
     Line("plain SimPy", None, {"capacity": 4}, 4, "simpy.Resource(c=4), one process per request"),
 )
 

@@ -16,11 +16,13 @@ from hypothesis import strategies as st
 
 from sim import jit
 from sim.catalog import load_catalog
-from sim.components import containers, pool, sharing_single
+from sim.components import containers, mme_kernel, mme_pool, pool, sharing_single
+from sim.components.cache import Footprints
 from sim.components.credits import CreditBook
 from sim.components.sharing import sharing_pool
 from sim.results import RequestLog
 from tests.reference_containers import OnDemandContainers as Reference
+from tests.reference_mme import ModelAwarePool as ReferenceMME
 from tests.reference_pool import BurstablePool as ReferenceBurstable
 from tests.reference_pool import InstancePool as ReferencePool
 from tests.reference_sharing import SharingPool as ReferenceSharing
@@ -195,3 +197,60 @@ def test_the_sharing_pool_runs_compiled():
     assert isinstance(sharing_single._route, CPUDispatcher)
     assert isinstance(sharing_pool(RequestLog.empty(np.zeros(1), np.zeros(1, np.int32)), None, np.ones(1), ((0,),),
                                    1), sharing_single.OneJobSharingPool)
+
+
+def _mme_run(cls, log, service, workers, fp, mem_mb, disk_mb, script, track):
+    """A multi-model pool under a scripted control plane (as `_pool_run`), `held` read at each event."""
+    pool = cls(log, None, service, workers, fp, mem_mb, disk_mb, track=track)
+    pool.join(0.0)
+    held = []
+    for what, t in script:
+        pool.advance(t)
+        held.append(pool.held(t))
+        if what == "join":
+            pool.join(t)
+        elif what == "retire" and pool.in_service > 1:
+            pool.retire(t)
+        elif what == "fail":
+            pool.fail(t)
+    pool.advance(math.inf)
+    return pool, held
+
+
+@settings_
+@given(st.integers(0, 2**31), st.integers(1, 600), st.floats(1, 300), st.integers(1, 4), st.integers(1, 12),
+       st.floats(1, 4), st.floats(1, 4), st.floats(0, 2),
+       st.lists(st.tuples(st.sampled_from(["join", "retire", "fail"]), st.floats(0, 30)), max_size=8))
+def test_compiled_multi_model_pool_matches_the_interpreted_one(seed, n, rate, workers, models, mem_x, disk_x,
+                                                               load_s, script):
+    """Models of random sizes under a memory budget `mem_x` times the largest and a disk budget `disk_x`
+    times the largest artifact: evictions from both tiers, loads of random length, delayed hits."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1 / rate, n))
+    service = rng.lognormal(np.log(0.05), 1.0, n)
+    mem, size = rng.uniform(1, 100, models).round(1), rng.uniform(0, 50, models).round(1)
+    fp = Footprints(mem.tolist(), size.tolist(), (rng.uniform(0, 1, models) * load_s).tolist(),
+                    (rng.uniform(0, 3, models) * load_s).tolist())
+    model_idx = rng.zipf(1.5, n).clip(max=models).astype(np.int32) - 1
+    script = sorted(script, key=lambda e: e[1])
+    runs = []
+    for cls in (mme_pool.ModelAwarePool, ReferenceMME):
+        log = RequestLog.empty(arrivals, model_idx)
+        runs.append((log, *_mme_run(cls, log, service, workers, fp, mem.max() * mem_x, size.max() * disk_x + 1,
+                                    script, track=True)))
+    (a_log, a, a_held), (b_log, b, b_held) = runs
+    for field in ("status", "cold", "start_s", "finish_s"):
+        assert np.array_equal(getattr(a_log, field), getattr(b_log, field), equal_nan=field.endswith("_s")), field
+    assert a_held == b_held and a.counters() == b.counters() and a.waited == b.waited
+    assert a.busy_until == b.busy_until and a.lost == b.lost and a.routable == b.routable
+    assert a.billed_intervals(1e6) == b.billed_intervals(1e6)
+    for x, y in zip(a.caches, b.caches, strict=True):
+        assert x.counters() == y.counters() and list(x.mem) == list(y.mem)
+        assert (x.used_mb, x.peak_mb, x.disk_used_mb) == (y.used_mb, y.peak_mb, y.disk_used_mb)
+
+
+def test_the_multi_model_pool_runs_compiled():
+    from numba.core.registry import CPUDispatcher
+
+    jit.warm()
+    assert isinstance(mme_kernel.serve, CPUDispatcher)

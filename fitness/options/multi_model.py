@@ -15,9 +15,9 @@ from sim.options.multi_model import memory_for_models_mb
 from sim.scenario import Scenario
 
 DOCS = """\
-`sim/options/multi_model.py`, data plane `ModelAwarePool` (`sim/components/mme_pool.py`) with a
-`ModelCache` per instance (`sim/components/cache.py`). Delivers sync, async and offline; one model per
-request.
+`sim/options/multi_model.py`, data plane `ModelAwarePool` (`sim/components/mme_pool.py`, compiled in
+`sim/components/mme_kernel.py`) with a model cache per instance. Delivers sync, async and offline; one model
+per request.
 
 - **Cache tiers.** Each instance has a memory tier (loaded models, `memory_mb` each, one copy shared by
   all workers) and a disk tier (artifacts, `size_mb` each), both LRU. A request for a model in memory is

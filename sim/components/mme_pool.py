@@ -1,8 +1,14 @@
-"""Model-aware instance pool: the data plane of multi-model endpoints (MME).
+"""Model-aware instance pool: the data plane of multi-model endpoints (MME); compiled.
 
 Like `InstancePool` (instances x workers, a FIFO queue per instance, least-outstanding routing,
-join/retire/request_launch driven by the autoscaler), plus a `ModelCache` per instance:
+join/retire/request_launch driven by the autoscaler), plus a model cache per instance:
 
+- Cache: a memory tier of loaded models (`memory_mb` each, one copy per instance shared by its workers)
+  and a disk tier of downloaded artifacts (`size_mb` each), each least-recently-used. A request for a
+  model in memory is a hit. Otherwise least-recently-used models leave memory until the new one fits,
+  and it loads from disk (disk read + `load_s`) if its artifact is still there, else is downloaded first
+  (`size_mb` / network bandwidth + `load_s`), evicting least-recently-used artifacts from disk. An
+  artifact's recency follows its model's use, so disk evicts cold artifacts first.
 - Routing: a request for model m goes to an in-service instance that has m in memory (loaded or being
   loaded), the least outstanding among them. If none has it, it goes to the least-outstanding instance
   (ties: the one with the least memory in use), which loads m. When every holder is saturated (all its
@@ -20,28 +26,57 @@ join/retire/request_launch driven by the autoscaler), plus a `ModelCache` per in
 A request enters its instance's queue at arrival (warm) or when its load ends (cold). Pending loads
 sit in one heap ordered by that time and are released before the next arrival, so each instance's
 queue sees requests in order of entry and the Kiefer-Wolfowitz recursion on worker free-times holds.
+
+The per-request loop is one compiled call (`sim.jit`, in `sim.components.mme_kernel`) over arrays: an
+LRU tier is a last-use stamp per (instance, model), so the least recently used is the smallest stamp,
+as an `OrderedDict` moved to its end on each use orders them. The interpreted pool it replaced is
+tests/reference_mme.py, held to it request for request in tests/test_kernels.py.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from sim.components.cache import Footprints, ModelCache
+from sim.components import mme_kernel as kern
+from sim.components.cache import Footprints
 from sim.components.fleet import Fleet, mark_lost
-from sim.components.seq import floats, floats_at, ints, positions
+from sim.components.pool import _count_out
+from sim.jit import warm_up
 from sim.results import RequestLog
+
+_COUNTERS = ("hits", "misses", "evictions", "disk_hits", "downloads", "disk_evictions")
+
+
+@dataclass(frozen=True)
+class CacheBooks:
+    """One instance's cache as it stands: counters, memory and disk in use (MB), its peak, and the models in
+    memory from least to most recently used (`mem`)."""
+
+    hits: int
+    misses: int
+    evictions: int
+    disk_hits: int
+    downloads: int
+    disk_evictions: int
+    used_mb: float
+    peak_mb: float
+    disk_used_mb: float
+    mem: tuple[int, ...]
+
+    def counters(self) -> dict[str, int]:
+        """The counters as a dict (summed over instances by the option)."""
+        return {k: getattr(self, k) for k in _COUNTERS}
 
 
 class ModelAwarePool(Fleet):
     """Serves requests `idx` of `log` (arrival order; None: all of them) on instances with a model cache each.
 
     `service_s` are the requests' service times on this hardware; the log gets when each request's work
-    finished (the caller's timeout is applied after the run, `sim.components.timeout`). `track` keeps
-    memory traces and, per request that waited for a load, (load end, load time or None for a delayed
-    hit) in `waited` (tests, not the hot path).
+    finished (the caller's timeout is applied after the run, `sim.components.timeout`). `track` keeps, per
+    request that waited for a load, (load end, load time or None for a delayed hit) in `waited` (tests).
     """
 
     def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, workers: int,
@@ -50,34 +85,78 @@ class ModelAwarePool(Fleet):
         super().__init__()
         self.log, self.workers, self.track = log, workers, track
         self.fp, self.memory_budget_mb, self.disk_budget_mb = footprints, memory_budget_mb, disk_budget_mb
-        self._idx, self._arr = positions(idx, log.n), floats_at(log.arrival_s, idx)
-        self._svc, self._mod = floats(service_s), ints(log.model_idx if idx is None else log.model_idx[idx])
-        self._next = 0
-        self._free: list[list[float]] = []      # per instance: heap of worker free times
-        self._out = self.out                    # per instance: outstanding requests (queued, loading, in service)
-        self._routable = self.routable          # instances taking new requests, in join order
-        self._holders: list[list[int]] = [[] for _ in footprints.memory_mb]  # per model: routable instances holding it
-        self._ready: list[dict[int, float]] = []  # per instance: model -> when its latest load ends
-        self._done: list[tuple[float, int, int]] = []  # (finish, instance, log position) of requests in flight
-        self._loading: list[tuple[float, int, int]] = []  # (load end, position, instance) of waiting requests
-        self.caches: list[ModelCache] = []
-        self.delayed_hits = 0
-        self.waited: dict[int, tuple[float, float | None]] = {}
+        self._idx = np.zeros(0, np.int64) if idx is None else np.asarray(idx, np.int64)  # empty: every position
+        self._arr = np.array(log.arrival_s if idx is None else log.arrival_s[idx], np.float64)  # own copy
+        self._svc = np.ascontiguousarray(service_s, np.float64)
+        self._mod = np.ascontiguousarray(log.model_idx if idx is None else log.model_idx[idx], np.int64)
+        self._fp = tuple(np.asarray(v, np.float64) for v in (footprints.memory_mb, footprints.size_mb,
+                                                             footprints.disk_load_s, footprints.download_s))
+        m = len(footprints.memory_mb)
+        self._n = np.zeros(kern.N_COUNTERS, np.int64)
+        self._hold, self._nh = np.zeros((m, 4), np.int64), np.zeros(m, np.int64)  # per model: routable holders
+        self._grow_instances(4)
+        self._df, self._di, self._dj = np.zeros(64), np.zeros(64, np.int64), np.zeros(64, np.int64)
+        self._lf, self._lk, self._li = np.zeros(64), np.zeros(64, np.int64), np.zeros(64, np.int64)
+        self._wready = np.full(log.n if track else 0, np.nan)
+        self._wload = np.full(log.n if track else 0, np.nan)
+
+    def _grow_instances(self, cap: int) -> None:
+        """Room for `cap` instances in the per-instance arrays, those there kept."""
+        m = len(self.fp.memory_mb)
+        shapes = {"_free": ((cap, self.workers), 0.0), "_outs": ((cap,), 0), "_ready": ((cap, m), 0.0),
+                  "_stamp": ((cap, m), 0), "_inmem": ((cap, m), False), "_res": ((cap, m), 0),
+                  "_ondisk": ((cap, m), False), "_dstamp": ((cap, m), 0), "_dres": ((cap, m), 0),
+                  "_sizes": ((cap, kern.N_SIZES), 0.0), "_cnt": ((cap, kern.N_CACHE), 0)}
+        for name, (shape, fill) in shapes.items():
+            new = np.full(shape, fill, dtype=type(fill) if not isinstance(fill, bool) else np.bool_)
+            old = getattr(self, name, None)
+            if old is not None:
+                new[:old.shape[0]] = old
+            setattr(self, name, new)
+        hold = np.zeros((m, cap), np.int64)
+        hold[:, :self._hold.shape[1]] = self._hold
+        self._hold = hold
+
+    @property
+    def _next(self) -> int:
+        """The first arrival not yet routed (`Fleet.idle`, `BusyMeter`)."""
+        return int(self._n[kern.K])
 
     @property
     def idle(self) -> bool:
         """True once every arrival has been routed and every load it waited for has ended."""
-        return self._next >= len(self._arr) and not self._loading
+        return self._next >= self._arr.size and self._n[kern.NL] == 0
+
+    @property
+    def delayed_hits(self) -> int:
+        """Requests that found their model resident but still loading, and waited for that load."""
+        return int(self._n[kern.DELAYED])
+
+    @property
+    def caches(self) -> list[CacheBooks]:
+        """Each instance's cache books, in instance id order."""
+        out = []
+        for iid in range(len(self.joined_s)):
+            mem = np.flatnonzero(self._inmem[iid])
+            order = mem[np.argsort(self._stamp[iid, mem], kind="stable")]
+            used, peak, disk = self._sizes[iid, :3].tolist()
+            out.append(CacheBooks(*self._cnt[iid, :len(_COUNTERS)].tolist(), used, peak, disk, tuple(order.tolist())))
+        return out
+
+    @property
+    def waited(self) -> dict[int, tuple[float, float | None]]:
+        """With `track`: per log position that waited for a load, (load end, load time or None)."""
+        pos = np.flatnonzero(~np.isnan(self._wready))
+        return {int(j): (float(self._wready[j]), None if self._wload[j] < 0 else float(self._wload[j]))
+                for j in pos}
 
     def _on_join(self, iid: int, t: float) -> None:
         """Empty memory and disk, idle workers; requests held with no instance in service reach it now."""
         if len(self.routable) == 1:
             self._hold_backlog(t)  # their loads start when the instance is there, not at their arrival
-        holders = self._holders
-        self.caches.append(ModelCache(self.fp, self.memory_budget_mb, self.disk_budget_mb,
-                                      on_evict=lambda m: holders[m].remove(iid), track_memory=self.track))
-        self._free.append([t] * self.workers)
-        self._ready.append({})
+        if iid >= self._free.shape[0]:
+            self._grow_instances(2 * self._free.shape[0])
+        self._free[iid] = t
 
     def retire(self, t: float) -> None:
         """Take the newest instance out of routing at t; it drains what it already queued."""
@@ -89,117 +168,72 @@ class ModelAwarePool(Fleet):
 
     def _forget(self, iid: int) -> None:
         """Instance iid left routing: its copies route nothing any more."""
-        for m in self.caches[iid].mem:
-            self._holders[m].remove(iid)
-        self.caches[iid].on_evict = None
+        for m in np.flatnonzero(self._inmem[iid]):
+            kern.drop_holder(self._hold, self._nh, int(m), iid)
+
+    def _settle(self, t: float) -> None:
+        """Count completions up to t out of the outstanding counters."""
+        self._n[kern.ND] = _count_out(self._df, self._di, self._dj, int(self._n[kern.ND]), t, self._outs)
 
     def _outstanding(self, t: float) -> list[int]:
-        return self._counted_out(self._done, self._out, t)
+        self._settle(t)
+        return [int(self._outs[i]) for i in self.routable]
 
     def _lose(self, iid: int, pos: int, t: float) -> int:
         """Drop iid's requests queued or in service (finish after t) and those waiting for one of its loads."""
         self._forget(iid)
-        done, loading = self._done, self._loading
-        lost = [j for f, i, j in done if i == iid and f > t]
-        lost += [self._idx[k] for _, k, i in loading if i == iid]
-        done[:] = [e for e in done if e[1] != iid]
-        loading[:] = [e for e in loading if e[2] != iid]
-        heapq.heapify(done)
-        heapq.heapify(loading)
-        self._out[iid] = 0
+        nd, nl = int(self._n[kern.ND]), int(self._n[kern.NL])
+        df, di, dj = self._df[:nd], self._di[:nd], self._dj[:nd]
+        lf, lk, li = self._lf[:nl], self._lk[:nl], self._li[:nl]
+        every = self._idx.size == 0
+        waiting = lk[li == iid]
+        lost = np.r_[dj[(di == iid) & (df > t)], waiting if every else self._idx[waiting]]
+        for (f, a, b), keep, (nf, na, nb), counter in (((df, di, dj), di != iid, ("_df", "_di", "_dj"), kern.ND),
+                                                       ((lf, lk, li), li != iid, ("_lf", "_lk", "_li"), kern.NL)):
+            order = np.lexsort((b[keep], a[keep], f[keep]))  # sorted keys are a heap
+            size = int(order.size)
+            for name, col in zip((nf, na, nb), (f, a, b), strict=True):
+                getattr(self, name)[:size] = col[keep][order]
+            self._n[counter] = size
+        self._outs[iid] = 0
         return mark_lost(self.log, lost, t)
-
-    def _used_mb(self, iid: int) -> float:
-        """Memory in use on instance iid: breaks least-outstanding ties towards the emptiest instance."""
-        return self.caches[iid].used_mb
-
-    def _route(self, hs: list[int]) -> int:
-        """Instance for a request whose model is held by `hs` (see the module docstring)."""
-        if not hs:
-            return self.least_outstanding(self._used_mb)
-        out = self._out
-        iid = hs[0]
-        for h in hs:
-            if out[h] < out[iid]:
-                iid = h
-        if out[iid] >= self.workers and len(hs) < len(self._routable):
-            alt = self.least_outstanding(self._used_mb)
-            if out[alt] < self.workers:
-                return alt
-        return iid
 
     def advance(self, until: float) -> None:
         """Route and serve every arrival before `until`, and every request whose load ends before it."""
-        arr, svc, mod, idx, k, n = self._arr, self._svc, self._mod, self._idx, self._next, len(self._arr)
-        start_s, finish_s = self.log.start_s, self.log.finish_s
-        done, loading, out, free, busy = self._done, self._loading, self._out, self._free, self.busy_until
-        holders, caches, ready = self._holders, self.caches, self._ready
-        push, replace, pop = heapq.heappush, heapq.heapreplace, heapq.heappop
-        while self._routable and k < n and arr[k] < until:
-            a = arr[k]
-            while loading and loading[0][0] <= a:
-                self._release(pop(loading))
-            while done and done[0][0] <= a:
-                out[pop(done)[1]] -= 1
-            m = mod[k]
-            hs = holders[m]
-            iid = hs[0] if len(hs) == 1 and out[hs[0]] < self.workers else self._route(hs)
-            load = caches[iid].access(m, a)
-            out[iid] += 1
-            if load is None:
-                r = ready[iid][m]
-                if r > a:  # resident but still loading: wait for that load
-                    self.delayed_hits += 1
-                    self._wait(k, iid, r, None)
-                    k += 1
-                    continue
-            else:
-                hs.append(iid)
-                r = ready[iid][m] = a + load
-                if r > a:
-                    self._wait(k, iid, r, load)
-                    k += 1
-                    continue
-            heap = free[iid]
-            s = heap[0] if heap[0] > a else a
-            f = s + svc[k]
-            replace(heap, f)
-            j = idx[k]
-            push(done, (f, iid, j))  # the position tells a failed instance its requests (`_lose`)
-            if f > busy[iid]:
-                busy[iid] = f
-            start_s[j] = s
-            finish_s[j] = f
-            k += 1
-        self._next = k
-        while loading and loading[0][0] < until:
-            self._release(pop(loading))
-
-    def _wait(self, k: int, iid: int, ready_s: float, load_s: float | None) -> None:
-        """Request at position k waits on instance iid for a load that ends at ready_s."""
-        heapq.heappush(self._loading, (ready_s, k, iid))
-        j = self._idx[k]
-        self.log.cold[j] = True
-        if self.track:
-            self.waited[j] = (ready_s, load_s)
-
-    def _release(self, entry: tuple[float, int, int]) -> None:
-        """A request's load ended: it joins its instance's FIFO queue now."""
-        r, k, iid = entry
-        heap, j = self._free[iid], self._idx[k]
-        s = heap[0] if heap[0] > r else r
-        f = s + self._svc[k]
-        heapq.heapreplace(heap, f)
-        heapq.heappush(self._done, (f, iid, j))
-        if f > self.busy_until[iid]:
-            self.busy_until[iid] = f
-        self.log.start_s[j], self.log.finish_s[j] = s, f
+        busy = np.array(self.busy_until)
+        routable = np.array(self.routable, np.int64)
+        budgets = np.array([self.memory_budget_mb, self.disk_budget_mb])
+        while True:
+            grow = kern.serve(self._arr, self._svc, self._mod, self._idx, self._n, until, routable, self._free,
+                              self._outs, busy, self._hold, self._nh, self._ready, self._stamp, self._inmem,
+                              self._res, self._ondisk, self._dstamp, self._dres, self._sizes, self._cnt,
+                              *self._fp, budgets, self._df, self._di, self._dj, self._lf, self._lk, self._li,
+                              self.log.start_s, self.log.finish_s, self.log.cold, self._wready, self._wload)
+            if grow == kern.DONE:
+                break
+            names = ("_df", "_di", "_dj") if grow == kern.GROW_DONE else ("_lf", "_lk", "_li")
+            for name in names:
+                a = getattr(self, name)
+                setattr(self, name, np.concatenate([a, np.zeros_like(a)]))
+        self.busy_until[:] = busy.tolist()
 
     def counters(self) -> dict[str, int]:
         """Cache counters summed over every instance that served, plus `delayed_hits` (part of hits)."""
-        total = dict.fromkeys(("hits", "misses", "evictions", "disk_hits", "downloads", "disk_evictions"), 0)
-        for c in self.caches:
-            for key, v in c.counters().items():
-                total[key] += v
+        n = len(self.joined_s)
+        total = dict(zip(_COUNTERS, (int(v) for v in self._cnt[:n, :len(_COUNTERS)].sum(axis=0)), strict=True))
         total["delayed_hits"] = self.delayed_hits
         return total
+
+
+@warm_up
+def _warm() -> None:
+    """The kernels once: two instances, two models past the heaps' first room, a disk eviction, a failure."""
+    log = RequestLog.empty(np.arange(200) * 0.01, (np.arange(200) % 3).astype(np.int32))
+    fp = Footprints([10.0, 10.0, 10.0], [5.0, 5.0, 5.0], [0.1, 0.1, 0.1], [0.5, 0.5, 0.5])
+    pool = ModelAwarePool(log, None, np.ones(200), 2, fp, 20.0, 10.0, track=True)
+    for _ in range(2):
+        pool.join(0.0)
+    pool.advance(1.0)
+    pool.fail(1.1)
+    pool.retire(1.2)
+    pool.advance(math.inf)
