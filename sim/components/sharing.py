@@ -18,14 +18,14 @@ scatter-gather), the next stage starts `hops_s[k]` after the last job of stage k
 
 from __future__ import annotations
 
-import heapq
 import math
 
 import numpy as np
 
+from sim.components import sharing_kernel as kern
 from sim.components.fleet import Fleet, mark_lost
-from sim.components.seq import floats, floats_at, positions
 from sim.components.sharing_single import OneJobSharingPool
+from sim.jit import warm_up
 from sim.results import RequestLog
 
 
@@ -45,7 +45,8 @@ class SharingPool(Fleet):
     `work` holds one column per container a request visits (seconds at full speed, one row per request
     in `idx`); `stages` lists, in order, the columns run at once in each stage; `hops_s[k]` is the delay
     before stage k starts (in-host or network hops; 0 for none). The log gets when each request's work
-    finished (the caller's timeout is applied after the run, `sim.components.timeout`).
+    finished (the caller's timeout is applied after the run, `sim.components.timeout`). The loop is
+    compiled (`sim.components.sharing_kernel`); the interpreted pool it replaced is tests/reference_sharing.py.
     """
 
     def __init__(self, log: RequestLog, idx: np.ndarray | None, work: np.ndarray, stages: tuple[tuple[int, ...], ...],
@@ -55,122 +56,70 @@ class SharingPool(Fleet):
         work = work[:, None] if work.ndim == 1 else work
         self.log, self.vcpus, self.stages = log, vcpus, stages
         self.hops_s = tuple(hops_s) if hops_s is not None else (0.0,) * len(stages)
-        self._idx, self._arr = positions(idx, log.n), floats_at(log.arrival_s, idx)
-        self._cols = [floats(work[:, j]) for j in range(work.shape[1])]
-        self._next = 0
-        self._seq = 0                         # tie-breaker for heap entries
-        self._flight: dict[int, list] = {}    # request -> [instance, stage, jobs of the stage still running]
-        self._v: list[float] = []             # per instance: virtual clock (service per job so far)
-        self._t: list[float] = []             # per instance: the time the virtual clock refers to
-        self._jobs: list[list] = []           # per instance: heap of (virtual finish, seq, request)
-        self._hops: list[list] = []           # per instance: heap of (time, seq, request) between stages
-        self._due: list[float] = []           # per instance: time of its next event (inf: none)
-        self.work_s = 0.0                     # work of every job started, for utilisation
+        self._idx = np.zeros(0, np.int64) if idx is None else np.asarray(idx, np.int64)  # empty: every position
+        self._arr = np.array(log.arrival_s if idx is None else log.arrival_s[idx], np.float64)  # held backlog moves
+        self._work = np.ascontiguousarray(work, np.float64)
+        self._off = np.cumsum([0] + [len(st) for st in stages]).astype(np.int64)
+        self._cols = np.array([c for st in stages for c in st], np.int64)
+        self._hops = np.array(self.hops_s, np.float64)
+        size = self._arr.size
+        self._at, self._stage, self._left = np.full(size, -1, np.int64), np.zeros(size, np.int64), np.zeros(size,
+                                                                                                         np.int64)
+        self._n, self._total = np.zeros(2, np.int64), np.zeros(1)
+        self._inst, self._outs, self._nj, self._nh = np.zeros((0, 3)), np.zeros(0, np.int64), np.zeros(0, np.int64), \
+            np.zeros(0, np.int64)
+        self._heaps = [np.zeros((0, 16)), np.zeros((0, 16), np.int64), np.zeros((0, 16), np.int64),
+                       np.zeros((0, 16)), np.zeros((0, 16), np.int64), np.zeros((0, 16), np.int64)]
+
+    @property
+    def _next(self) -> int:
+        """The first arrival not yet routed (`Fleet.idle`)."""
+        return int(self._n[kern.K])
+
+    @property
+    def work_s(self) -> float:
+        """Work of every job started (s at full speed), for utilisation."""
+        return float(self._total[0])
 
     def _on_join(self, iid: int, t: float) -> None:
         if len(self.routable) == 1:
             self._hold_backlog(t)  # requests held with no instance in service start when this one joins
-        self._v.append(0.0)
-        self._t.append(t)
-        self._jobs.append([])
-        self._hops.append([])
-        self._due.append(math.inf)
+        self._inst = np.vstack([self._inst, [0.0, t, math.inf]])
+        self._outs, self._nj, self._nh = (np.r_[a, 0] for a in (self._outs, self._nj, self._nh))
+        self._heaps = [np.vstack([h, np.zeros((1, h.shape[1]), h.dtype)]) for h in self._heaps]
 
-    def advance(self, until: float) -> None:
-        """Route every arrival before `until`, then run every instance up to `until`."""
-        arr, k, n = self._arr, self._next, len(self._arr)
-        if self.routable:
-            due, routable, run = self._due, self.routable, self._run
-            while k < n and arr[k] < until:
-                a = arr[k]
-                for iid in routable:
-                    if due[iid] <= a:
-                        run(iid, a)
-                iid = self.least_outstanding()
-                run(iid, a)  # bring its clock to a before jobs join
-                self.out[iid] += 1
-                self._flight[k] = [iid, -1, 0]
-                self._enter(iid, k, 0, a)
-                run(iid, a)  # its next event changed
-                k += 1
-            self._next = k
-        for iid in range(len(self._jobs)):
-            if self._due[iid] <= until:
-                self._run(iid, until)
+    def _outstanding(self, t: float) -> list[int]:
+        return [int(self._outs[i]) for i in self.routable]
 
     def _lose(self, iid: int, pos: int, t: float) -> int:
         """Drop iid's requests in flight at t: every job in its heap and every request between stages on it.
         `advance(t)` ran each instance with an event by t up to t, so none of them has finished."""
-        ks = [k for k, state in self._flight.items() if state[0] == iid]
-        for k in ks:
-            del self._flight[k]
-        lost = [self._idx[k] for k in ks]
-        self._jobs[iid].clear()
-        self._hops[iid].clear()
-        self._due[iid] = math.inf
-        self.out[iid] = 0
-        return mark_lost(self.log, lost, t)
+        ks = np.flatnonzero(self._at == iid)
+        self._at[ks] = -1
+        self._nj[iid] = self._nh[iid] = 0
+        self._inst[iid, kern.DUE] = math.inf
+        self._outs[iid] = 0
+        return mark_lost(self.log, ks if self._idx.size == 0 else self._idx[ks], t)
 
-    def _enter(self, iid: int, k: int, stage: int, t: float) -> None:
-        """Request k reaches `stage` at t: after its hop, or now (the instance's clock is at t)."""
-        hop = self.hops_s[stage]
-        if hop > 0:
-            self._seq += 1
-            heapq.heappush(self._hops[iid], (t + hop, self._seq, k, stage))
-        else:
-            self._start(iid, k, stage, t)
+    def advance(self, until: float) -> None:
+        """Route every arrival before `until`, then run every instance up to `until`."""
+        busy = np.array(self.busy_until)
+        routable = np.array(self.routable, np.int64)
+        while kern.serve(self._arr, self._work, self._idx, self._n, until, routable, self._inst, self._outs, busy,
+                         *self._heaps[:3], self._nj, *self._heaps[3:], self._nh, self._at, self._stage, self._left,
+                         self._off, self._cols, self._hops, self._total, self.vcpus, self.log.start_s,
+                         self.log.finish_s) == kern.GROW:
+            self._heaps = [np.concatenate([h, np.zeros_like(h)], axis=1) for h in self._heaps]
+        self.busy_until[:] = busy.tolist()
 
-    def _start(self, iid: int, k: int, stage: int, t: float) -> None:
-        """Put the jobs of request k's `stage` in service on instance iid (its clock is at t)."""
-        state = self._flight[k]
-        cols = self.stages[stage]
-        state[1], state[2] = stage, len(cols)
-        if stage == 0:
-            self.log.start_s[self._idx[k]] = t
-        v, jobs = self._v[iid], self._jobs[iid]
-        for c in cols:
-            w = self._cols[c][k]
-            self.work_s += w
-            self._seq += 1
-            heapq.heappush(jobs, (v + w, self._seq, k))
 
-    def _run(self, iid: int, until: float) -> None:
-        """Process instance iid's departures and hop ends up to `until` (inclusive); set its next event."""
-        jobs, hops, cap = self._jobs[iid], self._hops[iid], self.vcpus
-        v, t = self._v[iid], self._t[iid]
-        while True:
-            n = len(jobs)
-            rate = (cap / n if n > cap else 1.0) if n else 0.0
-            t_dep = t + (jobs[0][0] - v) / rate if n else math.inf
-            t_hop = hops[0][0] if hops else math.inf
-            due = min(t_dep, t_hop)
-            if due > until or due == math.inf:
-                self._due[iid] = due
-                break
-            if t_dep <= t_hop:
-                v, t = jobs[0][0], t_dep
-                self._v[iid], self._t[iid] = v, t
-                while jobs and jobs[0][0] <= v:
-                    self._depart(iid, heapq.heappop(jobs)[2], t)
-            else:
-                v, t = v + rate * (t_hop - t), t_hop
-                self._v[iid], self._t[iid] = v, t
-                _, _, k, stage = heapq.heappop(hops)
-                self._start(iid, k, stage, t)
-        if until != math.inf:
-            self._v[iid], self._t[iid] = v + rate * (until - t), until
-
-    def _depart(self, iid: int, k: int, t: float) -> None:
-        """A job of request k finished at t; the request moves on when its stage's last job is done."""
-        state = self._flight[k]
-        state[2] -= 1
-        if state[2]:
-            return
-        if state[1] + 1 < len(self.stages):
-            self._enter(iid, k, state[1] + 1, t)
-            return
-        del self._flight[k]
-        self.log.finish_s[self._idx[k]] = t
-        if t > self.busy_until[iid]:
-            self.busy_until[iid] = t
-        self.out[iid] -= 1
+@warm_up
+def _warm() -> None:
+    """The kernels once: two stages with a hop and two branches, two instances, a failure, heaps grown."""
+    log = RequestLog.empty(np.arange(80) * 0.001, np.zeros(80, np.int32))
+    pool = SharingPool(log, None, np.ones((80, 3)), ((0,), (1, 2)), 1, (0.0, 0.01))
+    for _ in range(2):
+        pool.join(0.0)
+    pool.advance(0.05)
+    pool.fail(0.06)
+    pool.advance(math.inf)
