@@ -16,7 +16,17 @@ from hypothesis import strategies as st
 
 from sim import jit
 from sim.catalog import load_catalog
-from sim.components import containers, mme_kernel, mme_pool, pool, sharing, sharing_kernel, sharing_single
+from sim.components import (
+    containers,
+    mme_kernel,
+    mme_pool,
+    pool,
+    sharing,
+    sharing_kernel,
+    sharing_single,
+    tandem,
+    tandem_kernel,
+)
 from sim.components.cache import Footprints
 from sim.components.credits import CreditBook
 from sim.components.sharing import sharing_pool
@@ -26,6 +36,8 @@ from tests.reference_mme import ModelAwarePool as ReferenceMME
 from tests.reference_pool import BurstablePool as ReferenceBurstable
 from tests.reference_pool import InstancePool as ReferencePool
 from tests.reference_sharing import SharingPool as ReferenceSharing
+from tests.reference_tandem import BurstableTandemPool as ReferenceBurstableTandem
+from tests.reference_tandem import TandemPool as ReferenceTandem
 
 settings_ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -74,10 +86,19 @@ def _pool_run(cls, arrivals, service, workers, elastic, script, credits=None, ro
     log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
     pool = cls(log, None, service, workers, elastic, route_u) if credits is None else cls(
         log, None, service, workers, credits, elastic)
+    drive(pool, script)
+    return log, pool
+
+
+def drive(pool, script) -> list[int]:
+    """The scripted control plane: one instance at 0, then ("join" | "retire" | "fail" | "tick", t) events in
+    time order, the arrivals before each served first (as the engine does); the requests held at each event."""
     pool.join(0.0)
+    held = []
     for what, t in script:
         pool.advance(t)
-        if what == "tick":
+        held.append(pool.held(t))
+        if what == "tick" and hasattr(pool, "credit_tick"):
             pool.credit_tick(t)
         elif what == "join":
             pool.join(t)
@@ -86,7 +107,7 @@ def _pool_run(cls, arrivals, service, workers, elastic, script, credits=None, ro
         elif what == "fail":
             pool.fail(t)
     pool.advance(math.inf)
-    return log, pool
+    return held
 
 
 @settings_
@@ -156,18 +177,10 @@ def test_the_pool_runs_compiled():
 
 
 def _sharing_run(make, arrivals, work, vcpus, script):
+    """A processor-sharing pool under the scripted control plane (`drive`)."""
     log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
     p = make(log, work, vcpus)
-    p.join(0.0)
-    for what, t in script:
-        p.advance(t)
-        if what == "join":
-            p.join(t)
-        elif what == "retire" and p.in_service > 1:
-            p.retire(t)
-        elif what == "fail":
-            p.fail(t)
-    p.advance(math.inf)
+    drive(p, script)
     return log, p
 
 
@@ -231,21 +244,9 @@ def test_the_sharing_pool_runs_compiled():
 
 
 def _mme_run(cls, log, service, workers, fp, mem_mb, disk_mb, script, track):
-    """A multi-model pool under a scripted control plane (as `_pool_run`), `held` read at each event."""
+    """A multi-model pool under the scripted control plane (`drive`)."""
     pool = cls(log, None, service, workers, fp, mem_mb, disk_mb, track=track)
-    pool.join(0.0)
-    held = []
-    for what, t in script:
-        pool.advance(t)
-        held.append(pool.held(t))
-        if what == "join":
-            pool.join(t)
-        elif what == "retire" and pool.in_service > 1:
-            pool.retire(t)
-        elif what == "fail":
-            pool.fail(t)
-    pool.advance(math.inf)
-    return pool, held
+    return pool, drive(pool, script)
 
 
 @settings_
@@ -285,3 +286,51 @@ def test_the_multi_model_pool_runs_compiled():
 
     jit.warm()
     assert isinstance(mme_kernel.serve, CPUDispatcher)
+
+
+def _tandem_run(make, arrivals, script):
+    """A tandem pool under the scripted control plane (`drive`), credit ticks on a burstable one."""
+    log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
+    p = make(log)
+    return log, p, drive(p, script)
+
+
+@settings_
+@given(st.integers(0, 2**31), st.integers(1, 500), st.floats(1, 300), st.integers(1, 3), st.integers(1, 3),
+       st.sampled_from([None, 1, 2, 4]), st.booleans(), st.floats(0, 0.01),
+       st.lists(st.tuples(st.sampled_from(["join", "retire", "fail", "tick"]), st.floats(0, 30)), max_size=10))
+def test_compiled_tandem_pools_match_the_interpreted_ones(seed, n, rate, steps, workers, vcpus, burstable, hop,
+                                                          script):
+    """FIFO per step (no vCPUs shared), the vCPU-sharing loop, and the burstable one on a T type launched
+    with no credits (factors above 1 from the first tick with work done)."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1 / rate, n))
+    service = rng.lognormal(np.log(0.02), 1.0, (n, steps))
+    cpu = tuple(bool(b) for b in rng.integers(0, 2, steps))
+    script = sorted(script, key=lambda e: e[1])
+    it = load_catalog().instances["ml.t2.medium"]
+    horizon = float(arrivals[-1]) + 1.0
+
+    def make(cls, burst_cls):
+        if burstable:
+            return lambda log: burst_cls(log, None, service, workers, _no_credits(it, steps * workers, horizon), hop,
+                                         vcpus, cpu)
+        return lambda log: cls(log, None, service, workers, hop, vcpus, cpu)
+
+    a_log, a, a_held = _tandem_run(make(tandem.TandemPool, tandem.BurstableTandemPool), arrivals, script)
+    b_log, b, b_held = _tandem_run(make(ReferenceTandem, ReferenceBurstableTandem), arrivals, script)
+    for field in ("status", "start_s", "finish_s"):
+        assert np.array_equal(getattr(a_log, field), getattr(b_log, field), equal_nan=True), field
+    assert a_held == b_held and a.wait_s == b.wait_s and a.max_wait_s == b.max_wait_s
+    assert a.busy_until == b.busy_until and a.lost == b.lost
+    assert a.billed_intervals(1e6) == b.billed_intervals(1e6)
+    if burstable:
+        assert a.credits.routed_s == b.credits.routed_s and a.credits.figures() == b.credits.figures()
+
+
+def test_the_tandem_pool_runs_compiled():
+    from numba.core.registry import CPUDispatcher
+
+    jit.warm()
+    assert isinstance(tandem_kernel.serve_fifo, CPUDispatcher) and isinstance(tandem_kernel.serve_shared,
+                                                                              CPUDispatcher)

@@ -17,22 +17,27 @@ Each step serves requests in order of their arrival at that step (FIFO per step)
 overtakes another at one step (several workers, variable service) reaches the next step first and is
 served first there, as in the queueing network (tests/test_pipeline.py holds two M/M/2 steps to Burke's
 theorem). Requests reach later steps through a heap of (time, request, step, instance), processed in time
-order with the arrivals. The loop that shares vCPUs (and the burstable one) still takes requests in
-arrival order at every step, which errs on the slow side with several workers and variable service.
+order with the arrivals (compiled: `sim.components.tandem_kernel`). The loop that shares vCPUs (and the
+burstable one) still takes requests in arrival order at every step, which errs on the slow side with
+several workers and variable service.
 """
 
 from __future__ import annotations
 
-import bisect
-import heapq
 import math
 
 import numpy as np
 
+from sim.components import tandem_kernel as kern
 from sim.components.credits import CreditBook
 from sim.components.fleet import Fleet, mark_lost
-from sim.components.seq import floats, floats_at, positions
+from sim.components.pool import _count_out
+from sim.jit import warm_up
 from sim.results import RequestLog
+
+JOB_BUFFER = 64
+"""Values the buffer of each sorted multiset of CPU jobs holds before it is merged (at least the steps a
+request has: one merge per request at most)."""
 
 
 class TandemPool(Fleet):
@@ -43,7 +48,8 @@ class TandemPool(Fleet):
     request's last step finished (the caller's timeout is applied after the run, `sim.components.timeout`).
     Per-step queue waits are summed in `wait_s` (and their maxima in `max_wait_s`) to show where requests
     queue. `vcpus` and `cpu_steps` (which steps run on CPU) make the CPU steps share the instance's vCPUs;
-    unset, every worker has a CPU of its own.
+    unset, every worker has a CPU of its own. The loops are compiled (`sim.components.tandem_kernel`); the
+    interpreted pools they replaced are tests/reference_tandem.py.
     """
 
     def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, workers: int,
@@ -53,139 +59,98 @@ class TandemPool(Fleet):
         service_s = service_s[:, None] if service_s.ndim == 1 else service_s
         self.log, self.workers, self.hop_s = log, workers, hop_s
         self.steps = service_s.shape[1]
-        self._idx, self._arr = positions(idx, log.n), floats_at(log.arrival_s, idx)
-        self._cols = [floats(service_s[:, j]) for j in range(self.steps)]
-        self._next = 0
-        self._free: list[list[list[float]]] = []   # per instance, per step: heap of worker free times
-        self._done: list[tuple[float, int, int]] = []   # (finish, instance, log position) of requests in flight
-        self._ev: list[tuple[float, int, int, int]] = []  # (reaches step, request, step, instance) still to serve
-        self.wait_s = [0.0] * self.steps
-        self.max_wait_s = [0.0] * self.steps
+        self._idx = np.zeros(0, np.int64) if idx is None else np.asarray(idx, np.int64)  # empty: every position
+        self._arr = np.ascontiguousarray(log.arrival_s if idx is None else log.arrival_s[idx], np.float64)
+        self._cols = np.ascontiguousarray(service_s, np.float64)
+        self._n = np.zeros(3, np.int64)
+        self._free = np.zeros((0, self.steps, workers))  # per instance, per step: heap of worker free times
+        self._outs = np.zeros(0, np.int64)
+        self._done = [np.zeros(64), np.zeros(64, np.int64), np.zeros(64, np.int64)]  # (finish, instance, position)
+        self._ev = [np.zeros(64), np.zeros(64, np.int64), np.zeros(64, np.int64)]  # (reaches, r x steps + step, iid)
+        self._wait, self._top = np.zeros(self.steps), np.zeros(self.steps)
         cpu = [j for j, c in enumerate(cpu_steps) if c]
         # contention only once the CPU workers outnumber the vCPUs: below that the plain recursion is exact
         self._shared = (vcpus, cpu) if vcpus is not None and workers * len(cpu) > vcpus else None
-        self._jobs: list[tuple[list[float], list[float]]] = []  # per instance: sorted starts, finishes of CPU jobs
+        # per instance, CPU job starts and finishes: sorted rows and their buffers (`tandem_kernel.serve_shared`)
+        self._rows, self._bufs = np.zeros((2, 0, 4 * JOB_BUFFER)), np.zeros((2, 0, JOB_BUFFER))
+        self._cnt = np.zeros((2, 0, 3), np.int64)
+
+    wait_s = property(lambda self: self._wait.tolist(), doc="Per step: queue waits summed (s).")
+    max_wait_s = property(lambda self: self._top.tolist(), doc="Per step: the longest queue wait (s).")
+
+    @property
+    def _next(self) -> int:
+        """The first arrival not yet routed (`Fleet.idle`)."""
+        return int(self._n[kern.K])
 
     def _on_join(self, iid: int, t: float) -> None:
-        self._free.append([[t] * self.workers for _ in range(self.steps)])
+        self._free = np.concatenate([self._free, np.full((1, self.steps, self.workers), t)])
+        self._outs = np.r_[self._outs, 0]
+        self._rows, self._bufs, self._cnt = (np.concatenate([a, np.zeros((2, 1, a.shape[2]), a.dtype)], axis=1)
+                                             for a in (self._rows, self._bufs, self._cnt))
 
     def _outstanding(self, t: float) -> list[int]:
-        return self._counted_out(self._done, self.out, t)
+        df, di, dj = self._done
+        self._n[kern.ND] = _count_out(df, di, dj, int(self._n[kern.ND]), t, self._outs)
+        return [int(self._outs[i]) for i in self.routable]
 
     def _lose(self, iid: int, pos: int, t: float) -> int:
         """Drop iid's requests whose last step ends after t, at whichever step they are (those still on their
-        way to a later step are in `_ev`)."""
-        done, ev = self._done, self._ev
-        lost = [j for f, i, j in done if i == iid and f > t] + [self._idx[r] for _, r, _, i in ev if i == iid]
-        done[:] = [e for e in done if e[1] != iid]
-        ev[:] = [e for e in ev if e[3] != iid]
-        heapq.heapify(done)
-        heapq.heapify(ev)
-        self.out[iid] = 0
+        way to a later step are in the step heap)."""
+        nd, ne = int(self._n[kern.ND]), int(self._n[kern.NE])
+        df, di, dj = (a[:nd] for a in self._done)
+        ef, ec, ei = (a[:ne] for a in self._ev)
+        on_way = ec[ei == iid] // self.steps
+        lost = np.r_[dj[(di == iid) & (df > t)], on_way if self._idx.size == 0 else self._idx[on_way]]
+        for heap, (f, a, b), keep, counter in ((self._done, (df, di, dj), di != iid, kern.ND),
+                                               (self._ev, (ef, ec, ei), ei != iid, kern.NE)):
+            order = np.lexsort((b[keep], a[keep], f[keep]))  # sorted keys are a heap
+            size = int(order.size)
+            for arr, col in zip(heap, (f, a, b), strict=True):
+                arr[:size] = col[keep][order]
+            self._n[counter] = size
+        self._outs[iid] = 0
         return mark_lost(self.log, lost, t)
 
     def advance(self, until: float) -> None:
         """Serve every arrival before `until` at its first step, and every later step a request reaches before
-        `until`, in order of arrival at that step (later steps wait in `_ev` across calls; `advance(inf)`
-        ends the run with none left)."""
+        `until`, in order of arrival at that step (later steps wait in the step heap across calls;
+        `advance(inf)` ends the run with none left)."""
         if self._shared is not None:
             if self.routable:
-                self._advance_shared(until)
+                n = len(self.joined_s)
+                self._advance_shared(until, np.ones(n), np.zeros(n))
             return
-        arr, idx, cols, k, n = self._arr, self._idx, self._cols, self._next, len(self._arr)
-        start_s, finish_s = self.log.start_s, self.log.finish_s
-        done, out, free, busy, ev = self._done, self.out, self._free, self.busy_until, self._ev
-        wait, top = self.wait_s, self.max_wait_s
-        hop, last, inf = self.hop_s, self.steps - 1, math.inf
-        pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
-        end = n if self.routable else k  # arrivals wait while no instance is in service
-        while True:
-            a = arr[k] if k < end and arr[k] < until else inf
-            if ev and ev[0][0] <= a and ev[0][0] < until:
-                ready, r, s, iid = pop(ev)  # request r reaches step s of instance iid
-            elif a < inf:
-                while done and done[0][0] <= a:
-                    out[pop(done)[1]] -= 1
-                ready, r, s, iid = a, k, 0, self.least_outstanding()
-                out[iid] += 1
-                k += 1
-            else:
-                break
-            heap = free[iid][s]
-            begin = heap[0] if heap[0] > ready else ready
-            waited = begin - ready
-            wait[s] += waited
-            if waited > top[s]:
-                top[s] = waited
-            f = begin + cols[s][r]
-            replace(heap, f)
-            j = idx[r]
-            if s == 0:
-                start_s[j] = begin
-            if s < last:
-                push(ev, (f + hop, r, s + 1, iid))  # ties at a step: the earlier arrival first
-                continue
-            push(done, (f, iid, j))  # the position tells a failed instance its requests (`_lose`)
-            if f > busy[iid]:
-                busy[iid] = f
-            finish_s[j] = f
-        self._next = k
+        busy, routable = np.array(self.busy_until), np.array(self.routable, np.int64)
+        while (grow := kern.serve_fifo(self._arr, self._cols, self._idx, self._n, until, routable, self._free,
+                                       self._outs, busy, *self._done, *self._ev, self._wait, self._top, self.hop_s,
+                                       self.log.start_s, self.log.finish_s)) != kern.DONE:
+            name = "_done" if grow == kern.GROW_DONE else "_ev"
+            setattr(self, name, [np.concatenate([a, np.zeros_like(a)]) for a in getattr(self, name)])
+        self.busy_until[:] = busy.tolist()
 
-    def _advance_shared(self, until: float, slow: list[float] | None = None,
-                        routed: list[float] | None = None) -> None:
+    def _advance_shared(self, until: float, slow: np.ndarray, routed: np.ndarray) -> None:
         """`advance` when CPU steps contend for the vCPUs: each CPU step's service is stretched by the share
         of vCPUs it gets at its start (see the module docstring); on a burstable type also by the factor of
         its instance's credits (`slow`), the work scheduled being added to `routed` (with no vCPUs shared,
         `BurstableTandemPool` runs this loop for the factor alone).
 
         The CPU jobs assigned on an instance that overlap [t0, t1) are those with start < t1 and finish > t0:
-        with sorted lists of starts and finishes, #starts < t1 - #finishes <= t0. Jobs done by the current
+        with sorted rows of starts and finishes, #starts < t1 - #finishes <= t0. Jobs done by the current
         arrival count +1 - 1 for every later instant, so that many of the smallest starts and finishes are
-        dropped as the clock passes them, keeping the lists to the work still in the system."""
+        dropped as the clock passes them, keeping the rows to the work still in the system."""
         vcpus, cpu = self._shared if self._shared is not None else (0, [])  # none: only the credit factor
-        is_cpu = [j in cpu for j in range(self.steps)]
-        arr, idx, cols, k, n = self._arr, self._idx, self._cols, self._next, len(self._arr)
-        start_s, finish_s = self.log.start_s, self.log.finish_s
-        done, out, free, busy, jobs = self._done, self.out, self._free, self.busy_until, self._jobs
-        pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
-        while k < n and arr[k] < until:
-            a = arr[k]
-            while done and done[0][0] <= a:
-                out[pop(done)[1]] -= 1
-            iid = self.least_outstanding()
-            while len(jobs) <= iid:
-                jobs.append(([], []))
-            starts, ends = jobs[iid]
-            gone = bisect.bisect_right(ends, a)
-            del starts[:gone], ends[:gone]
-            heaps, ready, f = free[iid], a, a
-            sl = slow[iid] if slow is not None else 1.0
-            for s in range(self.steps):
-                heap = heaps[s]
-                begin = heap[0] if heap[0] > ready else ready
-                if s == 0:
-                    start_s[idx[k]] = begin
-                waited = begin - ready
-                self.wait_s[s] += waited
-                self.max_wait_s[s] = max(self.max_wait_s[s], waited)
-                work = cols[s][k] * sl
-                if routed is not None:
-                    routed[iid] += work
-                if is_cpu[s]:
-                    overlap = bisect.bisect_left(starts, begin + work) - bisect.bisect_right(ends, begin)
-                    work /= min(1.0, vcpus / (overlap + 1))
-                f = begin + work
-                replace(heap, f)
-                if is_cpu[s]:
-                    bisect.insort(starts, begin)
-                    bisect.insort(ends, f)
-                ready = f + self.hop_s
-            out[iid] += 1
-            push(done, (f, iid, idx[k]))
-            busy[iid] = max(busy[iid], f)
-            finish_s[idx[k]] = f
-            k += 1
-        self._next = k
+        is_cpu = np.array([j in cpu for j in range(self.steps)])
+        busy, routable = np.array(self.busy_until), np.array(self.routable, np.int64)
+        while (grow := kern.serve_shared(self._arr, self._cols, self._idx, self._n, until, routable, self._free,
+                                         self._outs, busy, *self._done, self._rows, self._bufs, self._cnt, is_cpu,
+                                         vcpus, slow, routed, self._wait, self._top, self.hop_s,
+                                         self.log.start_s, self.log.finish_s)) != kern.DONE:
+            if grow == kern.GROW_DONE:
+                self._done = [np.concatenate([a, np.zeros_like(a)]) for a in self._done]
+            else:
+                self._rows = np.concatenate([self._rows, np.zeros_like(self._rows)], axis=2)
+        self.busy_until[:] = busy.tolist()
 
 
 class BurstableTandemPool(TandemPool):
@@ -210,10 +175,26 @@ class BurstableTandemPool(TandemPool):
     def credit_tick(self, t: float) -> None:
         """Settle the credits up to t (every arrival before t is routed): see `credit_ticks`."""
         free = self._free
-        self.credits.tick(t, lambda iid, t1: sum(f - t1 for heap in free[iid] for f in heap if f > t1), self)
+        self.credits.tick(t, lambda iid, t1: sum(f - t1 for heap in free[iid].tolist() for f in heap if f > t1), self)
 
     def advance(self, until: float) -> None:
         """`TandemPool.advance`, each step's service time scaled by its instance's factor (the loop that also
         shares vCPUs, which it skips when the CPU steps do not outnumber them)."""
         if self.routable:
-            self._advance_shared(until, self.credits.slow, self.credits.routed_s)
+            book = self.credits
+            slow, routed = np.array(book.slow), np.array(book.routed_s)
+            self._advance_shared(until, slow, routed)
+            book.routed_s[:] = routed.tolist()
+
+
+@warm_up
+def _warm() -> None:
+    """The kernels once: both loops on two instances past the heaps' first room, a failure."""
+    for vcpus in (None, 1):
+        log = RequestLog.empty(np.arange(150) * 0.001, np.zeros(150, np.int32))
+        pool = TandemPool(log, None, np.ones((150, 2)), 1, 0.01, vcpus, (True, True))
+        for _ in range(2):
+            pool.join(0.0)
+        pool.advance(0.05)
+        pool.fail(0.06)
+        pool.advance(math.inf)
