@@ -82,6 +82,14 @@ def measure(tree: Path, workload: Path, tally: Path) -> dict:
             "requests": sum(counts), "peak_mb": peak, "recommended": rec.get("recommended")}
 
 
+def warm(tree: Path) -> None:
+    """Compile the kernels of `tree` once, untimed: numba caches them beside their modules, so a fresh worktree
+    would otherwise pay the compilation in whichever example first runs each kernel."""
+    code = "import sim.options as so; so.load_all(); import sim.jit as j; getattr(j, 'warm', lambda: None)()"
+    subprocess.run([sys.executable, "-c", code], cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)},
+                   capture_output=True, check=False)
+
+
 def worktree(rev: str, folder: Path) -> Path:
     """A checkout of `rev` in `folder` (git worktree; removed by the caller)."""
     subprocess.run(["git", "worktree", "add", "--detach", str(folder), rev], cwd=ROOT, check=True,
@@ -123,9 +131,11 @@ def main() -> None:
         if args.baseline:
             base = worktree(args.baseline, Path(tmp) / "baseline")
             try:
+                warm(base)
                 before = [measure(base, base / "examples" / n, tally) for n in names]
             finally:
                 subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, capture_output=True)
+        warm(ROOT)
         rows = [measure(ROOT, ROOT / "examples" / n, tally) for n in names]
     if args.json:
         print(json.dumps({"before": before, "after": rows}))

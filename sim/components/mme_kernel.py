@@ -35,15 +35,14 @@ def serve(arr, svc, mod, idx, n, until, routable, free, outs, busy, hold, nh, re
     `sim.components.mme_pool`); returns DONE, or GROW_DONE / GROW_LOADING when that heap is full (grow it and
     call again: the state is saved at the step that stopped)."""
     k, nd, nl = n[K], n[ND], n[NL]
-    every, track, workers = idx.size == 0, wready.size > 0, free.shape[1]
     while routable.size > 0 and k < arr.size and arr[k] < until:
         a = arr[k]
-        while nl > 0 and lf[0] <= a:
-            if nd == df.size:
+        if nl > 0 and lf[0] <= a:
+            nd, nl = _release_loads(a, True, lf, lk, li, nl, svc, idx, free, busy, df, di, dj, nd, start_s,
+                                    finish_s)
+            if nl > 0 and lf[0] <= a:  # stopped for want of room: loads end before this arrival is routed
                 n[K], n[ND], n[NL] = k, nd, nl
                 return GROW_DONE
-            nd = _release(lf[0], lk[0], li[0], svc, idx, free, busy, df, di, dj, nd, start_s, finish_s)
-            nl = _pop(lf, lk, li, nl)
         while nd > 0 and df[0] <= a:
             outs[di[0]] -= 1
             nd = _pop(df, di, dj, nd)
@@ -51,39 +50,49 @@ def serve(arr, svc, mod, idx, n, until, routable, free, outs, busy, hold, nh, re
             n[K], n[ND], n[NL] = k, nd, nl
             return GROW_DONE if nd == df.size else GROW_LOADING
         m = mod[k]
-        iid = _route(m, routable, outs, hold, nh, sizes, workers)
+        iid = _route(m, routable, outs, hold, nh, sizes, free.shape[1])
         load = _access(iid, m, a, stamp, inmem, res, ondisk, dstamp, dres, sizes, cnt, hold, nh, mem_mb, size_mb,
                        disk_s, down_s, budgets)
         outs[iid] += 1
-        j = k if every else idx[k]
-        r = a
-        if load < 0:
-            r = ready[iid, m]
-            if r > a:  # resident but still loading: wait for that load
-                n[DELAYED] += 1
-        else:
-            hold[m, nh[m]] = iid
-            nh[m] += 1
-            r = a + load
-            ready[iid, m] = r
+        r = _ready_at(iid, m, a, load, ready, hold, nh, n)
         if r > a:
             _push(lf, lk, li, nl, r, k, iid)
             nl += 1
+            j = k if idx.size == 0 else idx[k]
             cold[j] = True
-            if track:
+            if wready.size > 0:  # tracked
                 wready[j], wload[j] = r, load
-            k += 1
-            continue
-        nd = _release(a, k, iid, svc, idx, free, busy, df, di, dj, nd, start_s, finish_s)  # warm: queued now
+        else:
+            nd = _release(a, k, iid, svc, idx, free, busy, df, di, dj, nd, start_s, finish_s)  # warm: queued now
         k += 1
-    while nl > 0 and lf[0] < until:
-        if nd == df.size:
-            n[K], n[ND], n[NL] = k, nd, nl
-            return GROW_DONE
+    nd, nl = _release_loads(until, False, lf, lk, li, nl, svc, idx, free, busy, df, di, dj, nd, start_s, finish_s)
+    n[K], n[ND], n[NL] = k, nd, nl
+    return GROW_DONE if nl > 0 and lf[0] < until else DONE
+
+
+@kernel
+def _ready_at(iid, m, a, load, ready, hold, nh, n):
+    """When a request for m that arrived at a on iid joins its queue: at once on a hit; at the end of the load
+    found running (a delayed hit, counted) or of the load it starts (a miss: iid now holds m)."""
+    if load < 0:
+        r = ready[iid, m]
+        if r > a:
+            n[DELAYED] += 1
+        return r
+    hold[m, nh[m]] = iid
+    nh[m] += 1
+    ready[iid, m] = a + load
+    return a + load
+
+
+@kernel
+def _release_loads(t, inclusive, lf, lk, li, nl, svc, idx, free, busy, df, di, dj, nd, start_s, finish_s):
+    """Queue the requests whose load ended before t (or at t, `inclusive`), in order of load end, while the
+    in-flight heap has room; the heaps' entries after."""
+    while nl > 0 and (lf[0] <= t if inclusive else lf[0] < t) and nd < df.size:
         nd = _release(lf[0], lk[0], li[0], svc, idx, free, busy, df, di, dj, nd, start_s, finish_s)
         nl = _pop(lf, lk, li, nl)
-    n[K], n[ND], n[NL] = k, nd, nl
-    return DONE
+    return nd, nl
 
 
 @kernel

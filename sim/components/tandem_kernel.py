@@ -92,7 +92,7 @@ def serve_shared(arr, cols, idx, n, until, routable, free, outs, busy, df, di, d
     `rows`[kind, iid, lo:lo + m] and a small sorted buffer `bufs`[kind, iid, :nb] (`cnt`[kind, iid] = lo, m,
     nb) that new values go into and that is merged into the row when full. Counting is a binary search in
     each; dropping the smallest moves `lo` on. An insertion then costs the buffer's size, not the row's."""
-    k, nd, steps = n[K], n[ND], cols.shape[1]
+    k, nd = n[K], n[ND]
     while k < arr.size and arr[k] < until:
         a = arr[k]
         while nd > 0 and df[0] <= a:
@@ -107,28 +107,9 @@ def serve_shared(arr, cols, idx, n, until, routable, free, outs, busy, df, di, d
         if nd == df.size or short:
             n[K], n[ND] = k, nd
             return GROW_DONE if nd == df.size else GROW_JOBS
-        ready, f, sl = a, a, slow[iid]
         j = k if idx.size == 0 else idx[k]
-        for s in range(steps):
-            row = free[iid, s]
-            begin = row[0] if row[0] > ready else ready
-            if s == 0:
-                start_s[j] = begin
-            waited = begin - ready
-            wait[s] += waited
-            top[s] = max(top[s], waited)
-            work = cols[k, s] * sl
-            routed[iid] += work
-            if is_cpu[s]:
-                overlap = _count(rows, bufs, cnt, 0, iid, begin + work, False) - _count(rows, bufs, cnt, 1, iid,
-                                                                                       begin, True)
-                work /= min(1.0, vcpus / (overlap + 1))
-            f = begin + work
-            _replace(row, f)
-            if is_cpu[s]:
-                _insert(rows, bufs, cnt, 0, iid, begin)
-                _insert(rows, bufs, cnt, 1, iid, f)
-            ready = f + hop
+        f = _through(k, j, iid, a, cols, free, rows, bufs, cnt, is_cpu, vcpus, slow[iid], routed, wait, top, hop,
+                     start_s)
         outs[iid] += 1
         _push(df, di, dj, nd, f, iid, j)
         nd += 1
@@ -137,6 +118,33 @@ def serve_shared(arr, cols, idx, n, until, routable, free, outs, busy, df, di, d
         k += 1
     n[K], n[ND] = k, nd
     return DONE
+
+
+@kernel
+def _through(k, j, iid, a, cols, free, rows, bufs, cnt, is_cpu, vcpus, sl, routed, wait, top, hop, start_s):
+    """Request k (log position j), arrived at a, through every step of instance iid; its last finish."""
+    ready = f = a
+    for s in range(cols.shape[1]):
+        row = free[iid, s]
+        begin = row[0] if row[0] > ready else ready
+        if s == 0:
+            start_s[j] = begin
+        waited = begin - ready
+        wait[s] += waited
+        top[s] = max(top[s], waited)
+        work = cols[k, s] * sl
+        routed[iid] += work
+        if is_cpu[s]:
+            overlap = _count(rows, bufs, cnt, 0, iid, begin + work, False) - _count(rows, bufs, cnt, 1, iid, begin,
+                                                                                   True)
+            work /= min(1.0, vcpus / (overlap + 1))
+        f = begin + work
+        _replace(row, f)
+        if is_cpu[s]:
+            _insert(rows, bufs, cnt, 0, iid, begin)
+            _insert(rows, bufs, cnt, 1, iid, f)
+        ready = f + hop
+    return f
 
 
 @kernel
