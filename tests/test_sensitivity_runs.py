@@ -7,14 +7,18 @@ requests, eight times the cap, and cut the records' deadline window off the day.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from fitness.engine import headroom, sensitivity
 from fitness.engine.recommend import recommend
+from fitness.engine.run import run_option
 from fitness.engine.sensitivity import MAX_REQUESTS, at_traffic
 from fitness.workload.scenario import build
 from fitness.workload.spec import parse_workload
+from sim.options import load_all
 
 MODEL = {"name": "m", "size_mb": 40, "memory_mb": 500, "container_start_s": 5, "load_s": 2,
          "payload_kb": 1, "response_kb": 0.1, "service_time": {"dist": "lognormal", "p50_ms": 20, "p99_ms": 60}}
@@ -83,3 +87,65 @@ def test_a_multiple_that_cannot_be_simulated_says_so_and_gives_the_headroom(monk
     h = rec.best.headroom  # its runs are not cut either: the search stops where a run would hold 20,000
     assert h.tested_to == pytest.approx(20_000 / rec.scenario_requests)
     assert h.multiple is not None and f"meets the SLO {h.phrase()} (headroom)" in x10["statement"]
+
+
+# ---- facts an option never reads ---------------------------------------------------------------------------
+
+STEP = parse_workload({
+    "name": "step", "horizon": "2h", "seed": 5,
+    "models": [{"name": "m", "size_mb": 200, "memory_mb": 500, "container_start_s": 4, "load_s": 2,
+                "service_time": {"dist": "exponential", "mean_ms": 80}}],
+    "traffic": {"pattern": "diurnal", "trough_rps": 1, "peak_rps": 30, "peak_at_s": "1h", "period_s": "2h"},
+    "slo": {"p99_ms": 1500, "delivery": "offline", "deadline_h": 6}})
+"""Traffic from 1 to 30 req/s and back in two hours: fleets scale out and in (launches), serverless creates
+containers (cold starts) that expire; offline, so every option can deliver."""
+
+
+def _fingerprint(run) -> tuple:
+    r = run.result
+    if not r.feasible:
+        return ("infeasible", tuple(r.reasons))
+    log = r.log
+    return (log.start_s.tobytes(), log.finish_s.tobytes(), log.status.tobytes(), tuple(sorted(r.cost_usd.items())))
+
+
+@pytest.mark.parametrize("option", sorted(load_all()))
+def test_an_option_never_reads_the_facts_it_says_it_ignores(option):
+    """Halved and doubled, a fact in `OptionDef.ignores` leaves the option's run request for request and its
+    bill as they were; the same what-if on a fact it reads changes realtime's and serverless's runs here,
+    so the workload exercises them."""
+    sc = build(STEP)
+    base = _fingerprint(run_option(STEP, sc, option))
+    for fact in load_all()[option].ignores:
+        section, name = fact.split(".")
+        for factor in sensitivity.ASSUMPTION_FACTORS:
+            changed = dataclasses.replace(sc, catalog=sensitivity.with_fact(sc.catalog, section, name, factor))
+            assert _fingerprint(run_option(STEP, changed, option)) == base, (fact, factor)
+    if option in ("realtime", "serverless"):
+        read = "realtime.instance_launch_s" if option == "realtime" else "serverless.keep_alive_s"
+        assert read not in load_all()[option].ignores
+        changed = dataclasses.replace(sc, catalog=sensitivity.with_fact(sc.catalog, *read.split("."), 2.0))
+        assert _fingerprint(run_option(STEP, changed, option)) != base
+
+
+def test_assumptions_neither_leader_reads_are_stated_not_simulated():
+    """With realtime and multi-container in the lead, the serverless keep-alive is not simulated and its two
+    statements say why; the facts either reads are re-ranked, once per factor."""
+    small = STEP.model_copy(update={"horizon": 600.0, "replications": 1})
+    rec = recommend(small)
+    lead = {o.option: o for o in rec.ranked}
+    fake = dataclasses.replace(rec, options=(dataclasses.replace(lead["realtime"], rank=1),
+                                             dataclasses.replace(lead["multi-container"], rank=2)),
+                               recommended="realtime")
+    calls = []
+
+    def evaluate_with(catalog):
+        calls.append(catalog)
+        return fake
+
+    out = sensitivity.assumption_sensitivity(fake, build(small).catalog, evaluate_with)
+    skipped = [s for s in out if not s["simulated"]]
+    assert [s["change"] for s in skipped] == ["serverless.keep_alive_s x0.5", "serverless.keep_alive_s x2"]
+    assert len(calls) == 4 and len(out) == 6
+    for s in skipped:
+        assert s["statement"].endswith("neither reads it (not simulated).") and not s["changes_decision"]

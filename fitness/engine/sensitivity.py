@@ -7,7 +7,8 @@
   changes is found by bisection on a log scale, re-sizing the two options at each step.
 - Platform assumptions (instance launch time, serverless keep-alive, model download rate) halved and doubled:
   the recommended option and the runner-up simulated again in today's configurations with that catalog fact
-  changed, and ranked between themselves.
+  changed, and ranked between themselves. A fact neither of them reads (`OptionDef.ignores`, e.g. the
+  keep-alive for two instance fleets) is not simulated: the statement says so.
 Sensitivity runs are capped at `MAX_REQUESTS` requests by shortening the horizon where the requests are
 (`cut_s`: counted on a replayed trace, a share of the horizon for a pattern): monthly figures are
 projections, so a shorter window of stationary traffic gives the same month (a diurnal pattern or a trace
@@ -28,6 +29,7 @@ from fitness.engine.result import RankedOption, Recommendation
 from fitness.text import deployable, span_text
 from fitness.workload.scenario import trace_time_of
 from fitness.workload.spec import Workload
+from sim.options import option_def
 from sim.traffic import TraceTraffic
 
 TRAFFIC_MULTIPLES = (0.5, 2.0, 10.0)
@@ -199,20 +201,23 @@ def with_fact(catalog, section: str, name: str, factor: float):
 
 def assumption_sensitivity(rec: Recommendation, catalog, evaluate_with: Callable) -> list[dict]:
     """Per assumption and factor, the winner between the recommended option and the runner-up when that
-    fact is halved or doubled (`evaluate_with(catalog)` ranks the two in today's configurations)."""
+    fact is halved or doubled (`evaluate_with(catalog)` ranks the two in today's configurations). A fact
+    neither option reads (`OptionDef.ignores`) cannot change their runs: it is not simulated, and says so."""
     ranked = rec.ranked
     if len(ranked) < 2:
         return []
     out = []
     for section, name, words, unit in ASSUMPTIONS:
         base = getattr(getattr(catalog, section), name).value
+        unread = all(f"{section}.{name}" in option_def(o.option).ignores for o in ranked[:2])
         for factor in ASSUMPTION_FACTORS:
-            win = evaluate_with(with_fact(catalog, section, name, factor)).recommended
-            same = win == rec.recommended
+            win = rec.recommended if unread else evaluate_with(with_fact(catalog, section, name, factor)).recommended
             what = f"With {words} at {base * factor:g} {unit} (x{factor:g} the catalog's {base:g})"
+            if win == rec.recommended:
+                said = f"{what}, {rec.recommended} is still recommended over {ranked[1].option}" + (
+                    ": neither reads it (not simulated)." if unread else ".")
+            else:
+                said = f"{what}, {win or 'no option'} would be recommended instead of {rec.recommended}."
             out.append({"kind": "assumption", "change": f"{section}.{name} x{factor:g}", "recommended": win,
-                        "changes_decision": not same,
-                        "statement": f"{what}, {rec.recommended} is still recommended over {ranked[1].option}."
-                        if same else f"{what}, {win or 'no option'} would be recommended instead of "
-                                     f"{rec.recommended}."})
+                        "changes_decision": win != rec.recommended, "simulated": not unread, "statement": said})
     return out

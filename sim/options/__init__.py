@@ -37,6 +37,10 @@ class OptionDef:
     check: Callable[[BaseModel, Any], None] | None = None
     """`check(config, catalog)`: raises InputError (field relative to the config) for a setting the
     provider's API would refuse, so `validate` reports it before anything is simulated."""
+    ignores: frozenset[str] = frozenset()
+    """Catalog facts (dotted paths, e.g. `serverless.keep_alive_s`) the option never reads: a what-if on one
+    cannot change its run, so the decision engine does not simulate it (tests/test_sensitivity_runs.py
+    holds every option to what it declares)."""
 
 
 REGISTRY: dict[str, OptionDef] = {}
@@ -49,19 +53,20 @@ ALL_DELIVERY = frozenset({"sync", "async", "offline"})
 
 def register(option_id: str, config: type[BaseModel], delivers: frozenset[str] = ALL_DELIVERY,
              patterns: frozenset[str] = frozenset(), credits: bool = False,
-             check: Callable[[BaseModel, Any], None] | None = None) -> Callable:
+             check: Callable[[BaseModel, Any], None] | None = None, ignores: frozenset[str] = frozenset()) -> Callable:
     """Decorator: register `fn(scenario, config) -> SimResult` as hosting option `option_id`.
 
     `delivers` lists the `slo.delivery` modes the option can serve; `patterns` the application patterns
     (serial, scatter-gather, aggregate) it can host beyond one model per request (dynamic selection is
     resolved to one model per request, so every option hosts it). The decision engine rules an option
     out, with the reason, for a workload that needs another delivery or pattern. `credits`: the data plane
-    simulates the CPU credits of burstable types (`sim.components.credits`); `check` see `OptionDef.check`.
+    simulates the CPU credits of burstable types (`sim.components.credits`); `check` and `ignores` see
+    `OptionDef`.
     """
     def deco(fn: Callable[[Scenario, BaseModel], SimResult]) -> Callable:
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else option_id
         REGISTRY[option_id] = OptionDef(option_id, config, fn, summary, frozenset(delivers), frozenset(patterns),
-                                        fn.__module__, credits, check)
+                                        fn.__module__, credits, check, frozenset(ignores))
         return fn
     return deco
 

@@ -131,7 +131,8 @@ def _reasons(scenario: Scenario, cfg: AsyncConfig) -> tuple[list, list[str]]:
     return plans, reasons
 
 
-@register("async", AsyncConfig, delivers=frozenset({"async", "offline"}))
+@register("async", AsyncConfig, delivers=frozenset({"async", "offline"}),
+          ignores=frozenset({"serverless.keep_alive_s"}))
 def simulate(scenario: Scenario, cfg: AsyncConfig) -> SimResult:
     """Asynchronous inference: queued requests, S3 payloads, backlog autoscaling and scale to zero."""
     unsupported(scenario.faults, "async", "its queue lives outside the instances; see SharedQueue.fail")

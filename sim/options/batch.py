@@ -308,7 +308,8 @@ def _config(cfg: BatchConfig, plans: list[tuple[ModelSpec, _Plan | None]]) -> Si
     return out.freeze()
 
 
-@register("batch", BatchConfig, delivers=frozenset({"offline"}))
+@register("batch", BatchConfig, delivers=frozenset({"offline"}),
+          ignores=frozenset({"serverless.keep_alive_s", "realtime.instance_launch_s"}))
 def simulate(scenario: Scenario, cfg: BatchConfig) -> SimResult:
     """Batch transform: scheduled or triggered jobs, start-up overhead, mini-batches, billed per job."""
     unsupported(scenario.faults, "batch", "a failed job is retried by its caller, not modelled")

@@ -97,7 +97,7 @@ def _limits(steps: list[ModelSpec], catalog: Catalog) -> list[str]:
 
 
 @register("inference-pipeline", PipelineConfig, delivers=frozenset({"sync", "async", "offline"}),
-          patterns=frozenset({"serial"}), credits=True)
+          patterns=frozenset({"serial"}), credits=True, ignores=frozenset({"serverless.keep_alive_s"}))
 def simulate(scenario: Scenario, cfg: PipelineConfig) -> SimResult:
     """Inference pipeline: 2..15 containers in sequence on each instance, bound by the slowest step."""
     cat = scenario.catalog

@@ -133,7 +133,7 @@ def instance_for(models: list[ModelSpec], name: str | None, vcpus: int, catalog:
 
 
 @register("multi-container", MultiContainerConfig, delivers=frozenset({"sync", "async", "offline"}),
-          patterns=frozenset({"serial", "scatter-gather", "aggregate"}))
+          patterns=frozenset({"serial", "scatter-gather", "aggregate"}), ignores=frozenset({"serverless.keep_alive_s"}))
 def simulate(scenario: Scenario, cfg: MultiContainerConfig) -> SimResult:
     """Multi-container endpoint: up to 15 containers always loaded on shared instances (CPU)."""
     lay, reasons = layout(scenario, cfg.mode)

@@ -144,7 +144,7 @@ def run(scenario: Scenario, cfg: MultiModelConfig, track: bool = False) -> tuple
     return _result(scenario, log, pool, cat.instance(config["instance_type"]), ConfigRecord(**config).freeze()), pool
 
 
-@register(OPTION, MultiModelConfig)
+@register(OPTION, MultiModelConfig, ignores=frozenset({"serverless.keep_alive_s"}))
 def simulate(scenario: Scenario, cfg: MultiModelConfig) -> SimResult:
     """Multi-model endpoint: models share instances, loaded lazily into LRU memory and disk caches."""
     return run(scenario, cfg)[0]

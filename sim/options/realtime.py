@@ -63,7 +63,8 @@ def _hardware(model: ModelSpec, cfg: RealtimeConfig, catalog: Catalog) -> tuple[
 
 
 @register("realtime", RealtimeConfig, delivers=frozenset({"sync", "async", "offline"}),
-          patterns=frozenset({"serial", "scatter-gather", "aggregate"}), credits=True)
+          patterns=frozenset({"serial", "scatter-gather", "aggregate"}), credits=True,
+          ignores=frozenset({"serverless.keep_alive_s"}))
 def simulate(scenario: Scenario, cfg: RealtimeConfig) -> SimResult:
     """Real-time endpoints: dedicated instances per model, queues, routing and autoscaling."""
     cat, models = scenario.catalog, scenario.models

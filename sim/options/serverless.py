@@ -146,7 +146,7 @@ def _reasons(models: tuple[ModelSpec, ...], cfg: ServerlessConfig, catalog: Cata
 
 
 @register("serverless", ServerlessConfig, patterns=frozenset({"serial", "scatter-gather", "aggregate"}),
-          check=check_config)
+          check=check_config, ignores=frozenset({"realtime.instance_launch_s"}))
 def simulate(scenario: Scenario, cfg: ServerlessConfig) -> SimResult:
     """Serverless inference: on-demand containers, cold starts, keep-alive and throttling."""
     unsupported(scenario.faults, "serverless", "the platform's containers, not instances the endpoint holds")

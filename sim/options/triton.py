@@ -140,7 +140,8 @@ def _hardware(scenario: Scenario, cfg: TritonConfig, hosted: list[ModelSpec]) ->
                   f"(the largest, {best.name}, leaves {gpu_budget_mb(best, cat):,.0f} MB)"]
 
 
-@register("triton", TritonConfig, patterns=frozenset({"serial", "scatter-gather", "aggregate"}))
+@register("triton", TritonConfig, patterns=frozenset({"serial", "scatter-gather", "aggregate"}),
+          ignores=frozenset({"serverless.keep_alive_s"}))
 def simulate(scenario: Scenario, cfg: TritonConfig) -> SimResult:
     """Triton on GPU instances: dynamic batching, concurrent models sharing GPUs, ensembles on one instance."""
     cat = scenario.catalog
