@@ -2,28 +2,8 @@
 (sim/components/mme_pool.py, commit 8183d24): the reference tests/test_kernels.py holds the kernel to,
 request for request, and the readable statement of the LRU tiers the cache tests check.
 
-Model-aware instance pool: the data plane of multi-model endpoints (MME).
-
-Like `InstancePool` (instances x workers, a FIFO queue per instance, least-outstanding routing,
-join/retire/request_launch driven by the autoscaler), plus a `ModelCache` per instance:
-
-- Routing: a request for model m goes to an in-service instance that has m in memory (loaded or being
-  loaded), the least outstanding among them. If none has it, it goes to the least-outstanding instance
-  (ties: the one with the least memory in use), which loads m. When every holder is saturated (all its
-  workers busy) and another instance has a free worker, the request goes there and m gets a second
-  copy: SageMaker routes some of a busy model's traffic to other instances.
-- Lazy loading in the background: the request that misses waits for its model's download (or disk
-  read) + load and only then joins its instance's FIFO queue, so a load holds no worker and never delays
-  the instance's other models. Requests for m that arrive while m loads wait for that same load (no
-  second load); the cache counts them as hits (m is already resident, nothing is fetched again) and the
-  pool counts them as `delayed_hits`. Both kinds of waiting request are marked cold in the log.
-- Loads on one instance run in parallel, each at the full download rate (no bandwidth sharing).
-- An eviction takes effect at once in the books; requests already queued for the evicted copy are still
-  served (in reality the copy leaves when they finish).
-
-A request enters its instance's queue at arrival (warm) or when its load ends (cold). Pending loads
-sit in one heap ordered by that time and are released before the next arrival, so each instance's
-queue sees requests in order of entry and the Kiefer-Wolfowitz recursion on worker free-times holds.
+The rules are those sim/components/mme_pool.py states; here they run on heapq lists and an OrderedDict per
+tier.
 """
 
 from __future__ import annotations

@@ -196,8 +196,9 @@ def read_requests(frame: pd.DataFrame, inputs: Inputs, source: str,
 
 
 def _measure(paths: tuple[Path, ...], inputs: Inputs, field: str, quantity: str,
-             current=None) -> tuple[Fit, np.ndarray | None]:
-    """Fit measurements: CloudWatch exports by aggregates, a per-request CSV by likelihood (cold rows apart)."""
+             current=None) -> tuple[Fit, np.ndarray | None, np.ndarray | None]:
+    """Fit measurements: CloudWatch exports by aggregates, a per-request CSV by likelihood. Returns the fit,
+    the rows flagged cold (ms) and the samples fitted (ms); None where there are none (aggregates)."""
     first = paths[0]
     if len(paths) == 1 and first.suffix.lower() != ".json" and inputs.stat is None:
         frame = cw.read_csv(first, field)
@@ -206,18 +207,19 @@ def _measure(paths: tuple[Path, ...], inputs: Inputs, field: str, quantity: str,
         exports = [cw.from_csv(frame, str(first), field, inputs.column, inputs.stat)]
     else:
         exports = [cw.read_export(p, field, inputs.column, inputs.stat, latency=True) for p in paths]
-    return _from_export(cw.merge(exports, field), inputs, field, quantity, current), None
+    return _from_export(cw.merge(exports, field), inputs, field, quantity, current), None, None
 
 
 def _from_requests(frame: pd.DataFrame, path: Path, inputs: Inputs, field: str,
-                   quantity: str) -> tuple[Fit, np.ndarray | None]:
-    """Fit per-request latencies by maximum likelihood; rows flagged cold are returned apart."""
+                   quantity: str) -> tuple[Fit, np.ndarray | None, np.ndarray]:
+    """Fit per-request latencies by maximum likelihood; rows flagged cold are returned apart, then the warm
+    ones fitted."""
     warm, cold, phrase = read_requests(frame, inputs, str(path), field)
     if inputs.family == "empirical" and warm.size > MAX_EMPIRICAL:
         raise UserError(f"{path}: --family empirical writes every sample into the workload; expected at most "
                         f"{MAX_EMPIRICAL:,}, got {warm.size:,}. Narrow the rows with --where, or let a family be "
                         "fitted (drop --family).")
-    return _noted(fit_samples(warm, inputs.family, quantity), phrase), cold
+    return _noted(fit_samples(warm, inputs.family, quantity), phrase), cold, warm
 
 
 def _noted(fit: Fit, *notes: str) -> Fit:
@@ -273,9 +275,8 @@ def _cold(inputs: Inputs, cold_rows: np.ndarray | None, warm: Fit) -> tuple[Fit 
     without cold-start data)."""
     if inputs.cold_starts is not None:
         sub = Inputs((inputs.cold_starts,), unit=inputs.cold_unit)
-        fit, _ = _measure(sub.measurements, sub, "--cold-starts", "cold start")
+        fit, _, samples = _measure(sub.measurements, sub, "--cold-starts", "cold start")
         mean = fit.fitted["mean"] if fit.observed["mean"] is None else fit.observed["mean"]
-        samples = _durations(sub)
         return fit, ColdData(mean, samples, law=fit if samples is None else None)
     if cold_rows is None:
         return None, None
@@ -284,24 +285,12 @@ def _cold(inputs: Inputs, cold_rows: np.ndarray | None, warm: Fit) -> tuple[Fit 
     return fit, ColdData(float(delays.mean()), delays, service=warm)
 
 
-def _durations(inputs: Inputs) -> np.ndarray | None:
-    """The cold-start durations (ms) of a per-request CSV given with --cold-starts; None for aggregates."""
-    path = inputs.measurements[0]
-    if path.suffix.lower() == ".json":
-        return None
-    frame = cw.read_csv(path, "--cold-starts")
-    if cw.looks_like_export(frame):
-        return None
-    values, _, _ = read_requests(frame, inputs, str(path), "--cold-starts")
-    return values
-
-
 def calibrate(workload: Path, model: str, inputs: Inputs, out: Path) -> Calibration:
     """Fit the measurements and return the calibrated workload's text, validated as if written at `out`."""
     wl = load_workload(workload)
     index = _model_index(wl, model, str(workload))
     entry = wl.models[index]
-    service, cold_rows = _measure(inputs.measurements, inputs, "MEASUREMENTS", "service time", entry.service_time)
+    service, cold_rows, _ = _measure(inputs.measurements, inputs, "MEASUREMENTS", "service time", entry.service_time)
     updates: dict = {"service_time": service.dist.model_dump(mode="json")}
     notes = []
     cold, data = _cold(inputs, cold_rows, service)
@@ -324,7 +313,7 @@ def _overhead(inputs: Inputs, catalog, notes: list[str]) -> Fit | None:
     if inputs.overhead is None:
         return None
     sub = Inputs((inputs.overhead,))
-    overhead, _ = _measure(sub.measurements, sub, "--overhead", "overhead (OverheadLatency)")
+    overhead, _, _ = _measure(sub.measurements, sub, "--overhead", "overhead (OverheadLatency)")
     hop = catalog.co_hosting.endpoint_hop_ms
     notes.append(f"overhead not written (a workload has no field for it): measured mean {overhead.fitted['mean']:,.4g}"
                  f" ms vs the catalog's co_hosting.endpoint_hop_ms {hop.value:g} ms ({hop.source}), which the "

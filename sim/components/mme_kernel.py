@@ -153,19 +153,7 @@ def _access(iid, m, t, stamp, inmem, res, ondisk, dstamp, dres, sizes, cnt, hold
         cnt[iid, HITS] += 1
         return -1.0
     cnt[iid, MISSES] += 1
-    need = mem_mb[m]
-    while cnt[iid, NRES] > 0 and sizes[iid, USED] + need > budgets[0]:
-        old = _pop_lru(iid, stamp, res, cnt, NRES)
-        inmem[iid, old] = False
-        cnt[iid, EVICTIONS] += 1
-        # an empty tier is exactly empty: float drift must not leave a phantom remainder
-        sizes[iid, USED] = sizes[iid, USED] - mem_mb[old] if cnt[iid, NRES] > 0 else 0.0
-        drop_holder(hold, nh, old, iid)
-    inmem[iid, m] = True
-    stamp[iid, m] = tick
-    res[iid, cnt[iid, NRES]] = m
-    cnt[iid, NRES] += 1
-    sizes[iid, USED] += need
+    _admit(iid, m, tick, mem_mb, budgets[0], inmem, stamp, res, sizes, USED, cnt, NRES, EVICTIONS, hold, nh, True)
     if sizes[iid, USED] > sizes[iid, PEAK]:
         sizes[iid, PEAK] = sizes[iid, USED]
     if ondisk[iid, m]:
@@ -173,18 +161,29 @@ def _access(iid, m, t, stamp, inmem, res, ondisk, dstamp, dres, sizes, cnt, hold
         cnt[iid, DISK_HITS] += 1
         return disk_s[m]
     cnt[iid, DOWNLOADS] += 1
-    size = size_mb[m]
-    while cnt[iid, NDRES] > 0 and sizes[iid, DISK_USED] + size > budgets[1]:
-        old = _pop_lru(iid, dstamp, dres, cnt, NDRES)
-        ondisk[iid, old] = False
-        cnt[iid, DISK_EVICTIONS] += 1
-        sizes[iid, DISK_USED] = sizes[iid, DISK_USED] - size_mb[old] if cnt[iid, NDRES] > 0 else 0.0
-    ondisk[iid, m] = True
-    dstamp[iid, m] = tick
-    dres[iid, cnt[iid, NDRES]] = m
-    cnt[iid, NDRES] += 1
-    sizes[iid, DISK_USED] += size
+    _admit(iid, m, tick, size_mb, budgets[1], ondisk, dstamp, dres, sizes, DISK_USED, cnt, NDRES, DISK_EVICTIONS,
+           hold, nh, False)
     return down_s[m]
+
+
+@kernel
+def _admit(iid, m, tick, mb, budget, held_in, stamps, held, sizes, used, cnt, count, evictions, hold, nh, routes):
+    """Put m in one tier of iid's cache (memory, or disk): least recently used models leave until its `mb[m]`
+    fit the budget, each leaving the routing table too when the tier `routes` (memory)."""
+    need = mb[m]
+    while cnt[iid, count] > 0 and sizes[iid, used] + need > budget:
+        old = _pop_lru(iid, stamps, held, cnt, count)
+        held_in[iid, old] = False
+        cnt[iid, evictions] += 1
+        # an empty tier is exactly empty: float drift must not leave a phantom remainder
+        sizes[iid, used] = sizes[iid, used] - mb[old] if cnt[iid, count] > 0 else 0.0
+        if routes:
+            drop_holder(hold, nh, old, iid)
+    held_in[iid, m] = True
+    stamps[iid, m] = tick
+    held[iid, cnt[iid, count]] = m
+    cnt[iid, count] += 1
+    sizes[iid, used] += need
 
 
 @kernel
