@@ -31,6 +31,7 @@ from sim.components.cache import Footprints
 from sim.components.credits import CreditBook
 from sim.components.sharing import sharing_pool
 from sim.results import RequestLog
+from sim.traffic_stats import window_index
 from tests.reference_containers import OnDemandContainers as Reference
 from tests.reference_mme import ModelAwarePool as ReferenceMME
 from tests.reference_pool import BurstablePool as ReferenceBurstable
@@ -334,3 +335,16 @@ def test_the_tandem_pool_runs_compiled():
     jit.warm()
     assert isinstance(tandem_kernel.serve_fifo, CPUDispatcher) and isinstance(tandem_kernel.serve_shared,
                                                                               CPUDispatcher)
+
+
+@settings_
+@given(st.lists(st.floats(0, 2e4), max_size=300), st.sampled_from([60.0, 0.1, 1.7, 3600.0]),
+       st.integers(1, 400), st.booleans(), st.integers(0, 2**31))
+def test_window_index_is_numpys_floor_division(values, window_s, bins, shuffle, seed):
+    """Sorted (bisected) or not (one by one), every arrival's window is numpy's floor(a // w), capped at the
+    last window; arrivals on and one ulp either side of window edges included."""
+    edges = np.arange(1, 40) * window_s
+    a = np.sort(np.r_[values, edges, np.nextafter(edges, 0), np.nextafter(edges, np.inf)])
+    if shuffle:
+        np.random.default_rng(seed).shuffle(a)
+    assert np.array_equal(window_index(a, window_s, bins), np.minimum((a // window_s).astype(np.int64), bins - 1))

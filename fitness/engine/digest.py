@@ -18,7 +18,7 @@ import numpy as np
 
 import catalogs
 from sim.results import SERVED, SimResult
-from sim.traffic_stats import per_window_counts
+from sim.traffic_stats import per_window_counts, window_index
 
 CDF_POINTS = 2000
 """Evenly spaced ranks drawn per latency CDF (plus `CDF_TAIL_POINTS` towards the slowest request)."""
@@ -53,12 +53,12 @@ class Digest:
 
 def cdf_points(latency_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Points of the empirical CDF (latency, fraction at or below) at a few thousand ranks, tail included."""
-    x = np.sort(latency_ms)
+    x = np.sort(latency_ms.astype(np.float32))  # rounding keeps the order: the points of a float64 sort, faster
     n = x.size
     tail = 1.0 - np.logspace(-2, -np.log10(n), CDF_TAIL_POINTS) if n > 100 else np.empty(0)
     ranks = np.unique(np.r_[np.linspace(0, n - 1, min(n, CDF_POINTS)), np.ceil(tail * n) - 1].astype(np.int64))
     ranks = ranks[(ranks >= 0) & (ranks < n)]
-    return x[ranks].astype(np.float32), ((ranks + 1) / n).astype(np.float32)  # float32: half the bytes
+    return x[ranks], ((ranks + 1) / n).astype(np.float32)  # float32: half the bytes
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def compute(result: SimResult, basis: Basis) -> Digest:
     if log.n:
         counts = per_window_counts(log.arrival_s, result.horizon_s, PEAK_WINDOW_S)
         peak = np.percentile(counts, basis.peak_percentile)
-        minute = np.minimum((log.arrival_s // PEAK_WINDOW_S).astype(np.int64), counts.size - 1)
+        minute = window_index(log.arrival_s, PEAK_WINDOW_S, counts.size)
         in_peak = counts[minute] >= peak
         bad = ~served
         if limit is not None and basis.delivery != "offline":

@@ -27,7 +27,7 @@ from fitness.workload.spec import Workload
 from sim.catalog import AutoscalingFacts
 from sim.components.sizing import peak_rate_rps
 from sim.scenario import Scenario
-from sim.traffic_stats import per_window_counts
+from sim.traffic_stats import per_window_counts, window_index
 
 QUANTILE_POINTS = 500
 """Service-time quantiles kept per endpoint for tail estimates: P(S > t) known to 1/500 (a p99 needs 1/100)."""
@@ -42,7 +42,7 @@ def _gaps_scv(arrivals_s: np.ndarray, counts: np.ndarray, window_s: float) -> fl
     if arrivals_s.size < 3:
         return 1.0
     gaps = np.diff(arrivals_s)
-    w = np.minimum((arrivals_s[1:] // window_s).astype(np.int64), counts.size - 1)
+    w = window_index(arrivals_s[1:], window_s, counts.size)
     x = gaps * counts[w] / window_s
     return float(x.var() / x.mean() ** 2) if x.mean() > 0 else 1.0
 

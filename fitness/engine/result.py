@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from sim.results import SimResult
 from sim.summary import Summary
@@ -180,6 +182,8 @@ class Recommendation:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per option with the headline numbers."""
+        import pandas as pd  # lazy: a recommendation is made and reported without pandas (start-up time)
+
         rows = []
         for o in self.options:
             lat, cost = o.latency_ms, o.cost_usd

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import pandas as pd
-
 from fitness.errors import UserError, from_input_error
 from fitness.workload.scenario import build
 from fitness.workload.spec import Workload
@@ -35,6 +33,8 @@ class OptionRun:
 
     def to_frame(self):
         """The request log as a pandas DataFrame: arrival, start, finish (s), latency (ms), status, cold."""
+        import pandas as pd  # lazy: simulating needs no pandas (start-up time)
+
         log = self.result.log
         if log is None:
             return pd.DataFrame(columns=["arrival_s", "start_s", "finish_s", "latency_ms", "status", "cold"])
