@@ -8,11 +8,14 @@ the M/M/1 closed form.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import multiprocessing as mp
 
 import pytest
 
+from fitness.engine import ahead as ahead_mod
 from fitness.engine import headroom as headroom_mod
 from fitness.engine import parallel
 from fitness.engine import recommend as recommend_mod
@@ -70,12 +73,35 @@ def test_replications_run_all_at_once_give_the_figures_of_one_seed_after_another
         "traffic": {"pattern": "poisson", "rate_rps": 15},
         "slo": {"p99_ms": 300, "max_error_rate": 0.001}})
     together = recommend_mod.recommend(wl)
-    monkeypatch.setattr(recommend_mod, "PREFETCH_REQUESTS", 0)
+    monkeypatch.setattr(ahead_mod, "PREFETCH_REQUESTS", 0)
     apart = recommend_mod.recommend(wl)
     assert together.recommended == apart.recommended
     key = [(o.option, o.ci.score, o.ci.monthly_usd, o.ci.p99_ms) for o in together.options if o.ci is not None]
     assert key == [(o.option, o.ci.score, o.ci.monthly_usd, o.ci.p99_ms) for o in apart.options if o.ci is not None]
     assert len(key) >= 2
+
+
+def test_the_batches_give_the_recommendation_of_the_stages_run_one_by_one(monkeypatch):
+    """Right-sizing with the traffic what-ifs, then replications, headroom and assumptions as one batch
+    (`fitness.engine.ahead`), or each stage on its own as before: the same recommendation, figure for figure.
+    The second run has nothing simulated ahead, so every piece takes the path `recommend` falls back to when
+    the replications reorder the leaders."""
+    wl = parse_workload({
+        "name": "b", "horizon": "10m", "seed": 3, "replications": 3,
+        "models": [{"name": "m", "memory_mb": 300, "service_time": {"dist": "lognormal", "p50_ms": 20,
+                                                                      "p99_ms": 80}}],
+        "traffic": {"pattern": "poisson", "rate_rps": 15},
+        "slo": {"p99_ms": 300, "max_error_rate": 0.001}})
+    batched = recommend_mod.recommend(wl)
+    first, chosen, _ = recommend_mod.sized(wl)
+    nothing = ahead_mod.Early({}, {}, (), ahead_mod._today(chosen, first))
+    monkeypatch.setattr(recommend_mod, "ahead", lambda *a, **k: nothing)
+    monkeypatch.setattr(recommend_mod, "sized_with_traffic", lambda wl, progress=None: (recommend_mod.sized(wl), {}))
+    staged = recommend_mod.recommend(wl)
+    assert batched.sensitivity and any(s["kind"] == "assumption" and s["simulated"] for s in batched.sensitivity)
+    assert batched.best.headroom is not None
+    assert json.dumps(batched.to_dict(), sort_keys=True, default=str) == \
+        json.dumps(staged.to_dict(), sort_keys=True, default=str)
 
 
 @pytest.mark.parametrize("rate, window, horizon", [(40.0, 3600.0, 6 * 3600.0), (640.0, 3600.0, 6 * 3600.0),
@@ -163,3 +189,28 @@ def test_the_report_says_how_many_candidates_were_simulated_and_how_many_screene
     assert "1 candidate simulated, 1 screened without a run" in text
     table = next(b for b in adr._sizing(rec) if hasattr(b, "rows"))
     assert "screened" not in table.headers
+
+
+def test_each_piece_run_ahead_is_the_piece_run_on_its_own():
+    """Every piece of the second batch is what its stage simulates: the leader's headroom, each seed's run of
+    each feasible option, and each assumption run with its own catalog (which changes some run)."""
+    wl = parse_workload({
+        "name": "p", "horizon": "10m", "seed": 4, "replications": 2,
+        "models": [{"name": "m", "memory_mb": 300, "size_mb": 2000, "service_time": {"dist": "lognormal",
+                                                                                      "p50_ms": 20, "p99_ms": 80}}],
+        "traffic": {"pattern": "poisson", "rate_rps": 2},
+        "slo": {"p99_ms": 3000, "max_error_rate": 0.001}})
+    rec, chosen, _ = recommend_mod.sized(wl)
+    seeds = ahead_mod.Seeds(chosen, rec)
+    early = ahead_mod.ahead(chosen, rec, seeds)
+    assert early.headroom == {rec.best.option: ahead_mod.headroom_of(chosen, rec, rec.best.option)}
+    feasible = [o.option for o in rec.options if o.feasible]
+    assert [s for s, _ in early.seeds[wl.seed + 1]] == [seeds.run(wl.seed + 1, o)[0] for o in feasible]
+    today, sc = early.today
+    base = {o: ahead_mod.light_run(today, sc, o).summary for o in feasible}
+    changed = 0
+    for catalog, oid, run in early.assumptions:
+        alone = ahead_mod.light_run(today, dataclasses.replace(sc, catalog=catalog), oid).summary
+        assert run.summary == alone
+        changed += alone != base[oid]
+    assert early.assumptions and changed

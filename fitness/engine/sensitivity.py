@@ -199,6 +199,20 @@ def with_fact(catalog, section: str, name: str, factor: float):
     return catalog.model_copy(update={section: changed})
 
 
+def _unread(section: str, name: str, options) -> bool:
+    """Whether no option of `options` reads the catalog fact (`OptionDef.ignores`)."""
+    return all(f"{section}.{name}" in option_def(o).ignores for o in options)
+
+
+def assumption_catalogs(top: tuple[str, ...], catalog) -> list[tuple]:
+    """(catalog with one fact changed, option) of every run `assumption_sensitivity` makes for the leaders
+    `top`: each fact one of them reads, halved and doubled, for each of them; none for fewer than two."""
+    if len(top) < 2:
+        return []
+    return [(with_fact(catalog, section, name, factor), oid) for section, name, _, _ in ASSUMPTIONS
+            if not _unread(section, name, top) for factor in ASSUMPTION_FACTORS for oid in top]
+
+
 def assumption_sensitivity(rec: Recommendation, catalog, evaluate_with: Callable) -> list[dict]:
     """Per assumption and factor, the winner between the recommended option and the runner-up when that
     fact is halved or doubled (`evaluate_with(catalog)` ranks the two in today's configurations). A fact
@@ -209,7 +223,7 @@ def assumption_sensitivity(rec: Recommendation, catalog, evaluate_with: Callable
     out = []
     for section, name, words, unit in ASSUMPTIONS:
         base = getattr(getattr(catalog, section), name).value
-        unread = all(f"{section}.{name}" in option_def(o.option).ignores for o in ranked[:2])
+        unread = _unread(section, name, [o.option for o in ranked[:2]])
         for factor in ASSUMPTION_FACTORS:
             win = rec.recommended if unread else evaluate_with(with_fact(catalog, section, name, factor)).recommended
             what = f"With {words} at {base * factor:g} {unit} (x{factor:g} the catalog's {base:g})"
