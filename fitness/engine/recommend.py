@@ -51,6 +51,7 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None) -> Re
     early = ahead(wl, rec, seeds, progress)
     if seeds is not None:
         rec = _replicated(wl, rec, first, progress, seeds, early.seeds)
+    del seeds  # the seeds' scenarios: not needed past the replications
     rec = replace(rec, pricing=pricing(wl, rec, load_catalog(wl.catalog)),
                   close_call=close_call(wl.weights.model_dump(), rec))
     best = rec.best
