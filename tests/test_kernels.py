@@ -39,6 +39,8 @@ from tests.reference_pool import InstancePool as ReferencePool
 from tests.reference_sharing import SharingPool as ReferenceSharing
 from tests.reference_tandem import BurstableTandemPool as ReferenceBurstableTandem
 from tests.reference_tandem import TandemPool as ReferenceTandem
+from tests.test_triton import scenarios as triton_scenarios
+from tests.test_triton import triton_cfg
 
 settings_ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -348,3 +350,43 @@ def test_window_index_is_numpys_floor_division(values, window_s, bins, shuffle, 
     if shuffle:
         np.random.default_rng(seed).shuffle(a)
     assert np.array_equal(window_index(a, window_s, bins), np.minimum((a // window_s).astype(np.int64), bins - 1))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(triton_scenarios(), triton_cfg, st.booleans(), st.floats(0, 1), st.booleans())
+def test_compiled_triton_host_matches_the_interpreted_one(sc, raw, fail, at, general):
+    """Any ensemble (1-4 models, logic steps, serial or parallel patterns, explicit or default batch curves),
+    pinned or autoscaled, with or without an instance failing: the compiled general host
+    (sim/components/triton_kernel.py) gives the interpreted one's outcomes, times, batches and bill exactly.
+    `general`: a one-model ensemble goes to the general host too, not to its fast path."""
+    from unittest import mock
+
+    from sim.components import batcher
+    from sim.faults import InstanceFailure
+    from sim.options.triton import TritonConfig
+    from sim.options.triton import simulate as triton_simulate
+    from tests.reference_triton import ReferenceHosts
+
+    if fail:
+        sc = sc.with_faults(InstanceFailure(at * sc.horizon_s, None))
+    single = (lambda ens: None) if general else batcher.single_model
+    with mock.patch.object(batcher, "single_model", single):
+        fast = triton_simulate(sc, TritonConfig(**raw))
+        with mock.patch.object(batcher, "TritonHosts", ReferenceHosts):
+            slow = triton_simulate(sc, TritonConfig(**raw))
+    assert fast.feasible == slow.feasible
+    if not fast.feasible:
+        return
+    for f in ("status", "start_s", "finish_s"):
+        assert np.array_equal(getattr(fast.log, f), getattr(slow.log, f), equal_nan=True), f
+    assert fast.figures.details == slow.figures.details
+    assert fast.figures.utilization == slow.figures.utilization and fast.cost_usd == slow.cost_usd
+
+
+def test_the_triton_host_runs_compiled():
+    from numba.core.registry import CPUDispatcher
+
+    from sim.components import triton_kernel
+
+    jit.warm()
+    assert isinstance(triton_kernel.serve, CPUDispatcher)

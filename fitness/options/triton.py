@@ -23,9 +23,10 @@ from sim.model import ModelSpec
 from sim.scenario import Scenario
 
 DOCS = """\
-`sim/options/triton.py`, data plane `TritonPool` (`sim/components/batcher.py`, `sim/components/gpu.py`;
-`sim/components/batch_single.py` serves the common case of one model on no more execution slots than GPUs,
-where no two batches share a GPU, about 3x faster and with the same results). Delivers sync, async and
+`sim/options/triton.py`, data plane `TritonPool` (`sim/components/batcher.py`, `sim/components/gpu.py`,
+compiled in `sim/components/triton_kernel.py`; `sim/components/batch_single.py` serves the common case of one
+model on no more execution slots than GPUs, where no two batches share a GPU, about 3x faster and with the
+same results). Delivers sync, async and
 offline; hosts serial, scatter-gather and aggregate as ensembles on one instance.
 
 - **Dynamic batching** (Triton's batcher semantics). Requests for a model wait in one FIFO queue per

@@ -1,5 +1,5 @@
 """What a Triton instance runs, as data: each model's batching plan and each request's path through the
-ensemble (shared by the general host, `batcher.TritonHost`, and the one-model fast path, `batch_single`)."""
+ensemble (shared by the general host, `triton_kernel`, and the one-model fast path, `batch_single`)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """Triton's dynamic batcher for the common case: one model, one stage, no more slots than GPUs, compiled.
 
-`batcher.TritonHost` handles any ensemble with GPU processor sharing. When an instance hosts a single model
-that every request visits once, and the model has no more execution slots than the instance has GPUs, no
-two batches ever share a GPU: each batch runs at full speed from its start, so it ends at start + work.
+`triton_kernel` (the general host) handles any ensemble with GPU processor sharing. When an instance hosts
+a single model that every request visits once, and the model has no more execution slots than the instance
+has GPUs, no two batches ever share a GPU: each batch runs at full speed from its start, so it ends at start + work.
 Each host is then a FIFO queue in front of `slots` servers that take requests in batches, served with its
 running batches' ends and one delay timer instead of the general host's stage maps, timer heap and
 virtual clock. The batching rules are `BatchPlan.ready_size` and `max_queue_delay` exactly as in
-`TritonHost`, events at one instant in the same order (batch ends before the delay timer, arrivals after
+the general host, events at one instant in the same order (batch ends before the delay timer, arrivals after
 both); only the end times' last bits may differ, as start + work is computed directly.
 
 Every host of a pool lives in arrays (`SingleBatchHosts`), so that routing and serving a stretch of
@@ -96,7 +96,7 @@ class SingleBatchHosts:
 
 
 class Host:
-    """Row `h` of a `SingleBatchHosts`, with the general host's interface (`batcher.TritonHost`) for the
+    """Row `h` of a `SingleBatchHosts`, with the general host's interface (`batcher.GeneralHost`) for the
     pool's control plane: settling up to a time, what it holds, when it was last busy, what it ran."""
 
     def __init__(self, hosts: SingleBatchHosts, h: int) -> None:
@@ -199,8 +199,8 @@ def _start(h, first, size, t, f, i, rend, rmeta, hist, nxt, p, work, start_s):
 
 @kernel
 def _dispatch(h, t, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s):
-    """Send batches while a slot is free and a batch is due (`TritonHost._dispatch`'s rules). The delay timer
-    is armed only for the oldest request waiting: once that one leaves, it is disarmed."""
+    """Send batches while a slot is free and a batch is due (the general host's rules, `triton_kernel._dispatch`).
+    The delay timer is armed only for the oldest request waiting: once that one leaves, it is disarmed."""
     cap = due.size - 1
     while i[h, 3] > 0 and i[h, 2] > 0:
         queued = i[h, 2]

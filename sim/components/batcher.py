@@ -17,7 +17,8 @@ Semantics follow Triton's dynamic batcher (docs: user_guide/batcher.md, "Preferr
   stage waits for the slowest. Business-logic steps are fixed CPU delays (their own service time, no
   batching, no GPU, no contention).
 
-Per-request work runs in a plain event loop per instance (no SimPy process per request); `TritonPool`
+Per-request work runs in compiled loops over every instance's arrays (no SimPy process per request):
+`batch_single` for one model on no more slots than GPUs, `triton_kernel` for any ensemble. `TritonPool`
 routes arrivals across instances (least outstanding requests) and offers the control-plane interface of
 `InstancePool` (join, retire, request_launch, in_service, pending, billed_intervals), so the autoscaler
 drives it unchanged.
@@ -25,152 +26,158 @@ drives it unchanged.
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections import deque
 
-from sim.components.batch_plan import Ensemble
+import numpy as np
+
+from sim.components import triton_kernel
+from sim.components.batch_plan import BatchPlan, Ensemble
 from sim.components.batch_single import Host, SingleBatchHosts, single_model
 from sim.components.fleet import Fleet, mark_lost
-from sim.components.gpu import SharedGpu
 from sim.components.seq import floats
+from sim.jit import warm_up
 from sim.results import RequestLog
 
-_DELAY, _LOGIC = 0, 1  # timer kinds: a batcher's queue delay expires; a business-logic step ends
+
+class TritonHosts:
+    """Every instance of one pool running a general ensemble, in arrays for the compiled host
+    (`sim.components.triton_kernel`): `join` adds a host, `serve` routes and serves a stretch of arrivals."""
+
+    def __init__(self, ens: Ensemble, log: RequestLog, arrivals) -> None:
+        self.ens, self.log, self.gpus, n, m = ens, log, int(ens.gpus), log.n, len(ens.plans)
+        plans = [p if p is not None else BatchPlan(slots=0) for p in ens.plans]
+        self._arr = np.frombuffer(arrivals, np.float64) if not isinstance(arrivals, np.ndarray) else arrivals
+        self._mi = np.array([(p.slots, p.logic, w is not None) for p, w in zip(plans, ens.work, strict=True)],
+                            np.int64).reshape(m, 3)
+        self._mp = np.array([(p.delay_s, math.nan if p.fixed_s is None else p.fixed_s, p.per_item_s,
+                              p.fixed_fraction, p.mean_s) for p in plans]).reshape(m, 5)
+        top = max(p.max_batch for p in plans)
+        self._due = np.array([[p.ready_size(q) for q in range(top + 1)] for p in plans], np.int64)
+        self._work = np.zeros((m, n))
+        for i, w in enumerate(ens.work):
+            if w is not None:
+                self._work[i] = np.asarray(w, np.float64)
+        self._paths(ens, n)
+        self._rq = np.full((n, 3), -1, np.int64)
+        self._nxt, self._qt, self._touched = np.full((m, n), -1, np.int64), np.zeros((m, n)), np.zeros(m, np.int64)
+        self.runs = max(1, sum(p.slots for p in plans))  # batches running at once on a host, at most
+        self.need = top * m + 2 * m + 1                  # timers one event may push, at most
+        self.n_hosts, self._cap = 0, 0
+        self._grow(4, 64)
+
+    def _paths(self, ens: Ensemble, n: int) -> None:
+        """Each path's stages as (start, count) into one flat array of models."""
+        stages = max(len(p) for p in ens.paths)
+        self._plen = np.array([len(p) for p in ens.paths], np.int64)
+        self._pstart = np.zeros((len(ens.paths), stages), np.int64)
+        self._pcount = np.zeros((len(ens.paths), stages), np.int64)
+        flat: list[int] = []
+        for p, path in enumerate(ens.paths):
+            for k, stage in enumerate(path):
+                self._pstart[p, k], self._pcount[p, k] = len(flat), len(stage)
+                flat.extend(stage)
+        self._pm = np.array(flat, np.int64)
+        self._path_of = np.zeros(n, np.int64) if ens.path_of is None else np.asarray(ens.path_of, np.int64)
+
+    def _grow(self, rows: int, timers: int) -> None:
+        """Room for `rows` hosts and `timers` timers a host, what is there kept."""
+        m, top, r = len(self.ens.plans), self._due.shape[1], self.runs
+        new = {"fh": np.zeros((rows, 5)), "ih": np.zeros((rows, 5), np.int64), "qi": np.zeros((rows, m, 4), np.int64),
+               "qa": np.full((rows, m), math.inf), "hist": np.zeros((rows, m, top), np.int64),
+               "rv": np.zeros((rows, r)), "rm": np.zeros((rows, r, 4), np.int64),
+               "tt": np.zeros((rows, timers)), "ti": np.zeros((rows, timers, 3), np.int64)}
+        for name, arr in new.items():
+            old = getattr(self, "_" + name, None)
+            if old is not None:
+                arr[tuple(slice(0, k) for k in old.shape)] = old
+            setattr(self, "_" + name, arr)
+        self._cap = timers
+
+    def state(self) -> tuple:
+        """The arrays the kernels read and write, in their order."""
+        return (self._fh, self._ih, self._qi, self._qa, self._hist, self._rv, self._rm, self._tt, self._ti, self._rq,
+                self._nxt, self._qt, self._work, self._mi, self._mp, self._due, self._path_of, self._plen,
+                self._pstart, self._pcount, self._touched, self.log.start_s, self._pm, self.log.finish_s)
+
+    def more_timers(self) -> None:
+        """Twice the timer heap (a kernel stopped for room)."""
+        self._grow(self._fh.shape[0], 2 * self._cap)
+
+    def join(self, t0: float) -> GeneralHost:
+        """A host starts serving at t0: empty queues, every slot free, no timers; returns it."""
+        h = self.n_hosts
+        if h == self._fh.shape[0]:
+            self._grow(2 * h, self._cap)
+        self._fh[h] = (t0, t0, t0, 0.0, 0.0)
+        self._ih[h] = 0
+        self._qi[h, :, :3] = (-1, -1, 0)
+        self._qi[h, :, 3] = self._mi[:, 0]
+        self._qa[h] = math.inf
+        self.n_hosts += 1
+        return GeneralHost(self, h)
+
+    def serve(self, routable: list[int], k: int, until: float) -> int:
+        """Route and serve arrivals k, k+1, ... before `until` across the `routable` hosts (fewest requests in
+        flight, ties to the first in `routable`); returns the next k."""
+        r = np.asarray(routable, np.int64)
+        while True:
+            k, done = triton_kernel.serve(r, k, until, self._arr, self.state(), self.gpus, self.need)
+            if done:
+                return int(k)
+            self.more_timers()
 
 
-class TritonHost:
-    """One instance: a batcher per model, its GPUs, and the requests in flight on it."""
+class GeneralHost:
+    """Row `h` of a `TritonHosts`, with the interface the pool's control plane reads (as `batch_single.Host`)."""
 
-    def __init__(self, ens: Ensemble, log: RequestLog, t0: float) -> None:
-        self.ens, self.log = ens, log
-        m = len(ens.plans)
-        self.gpu = SharedGpu(ens.gpus, t0)
-        self.now = self.busy_until = t0
-        self.outstanding = 0
-        self.batch_sizes: list[dict[int, int]] = [{} for _ in range(m)]
-        self._queue: list[deque[int]] = [deque() for _ in range(m)]
-        self._ready: list[deque[float]] = [deque() for _ in range(m)]
-        self._free = [p.slots if p is not None else 0 for p in ens.plans]
-        self._timer_at = [math.inf] * m
-        self._timers: list[tuple[float, int, int, int]] = []  # (time, seq, kind, model or request)
-        self._seq = 0
-        self._stage: dict[int, int] = {}   # request -> position of its current stage
-        self._left: dict[int, int] = {}    # request -> branches of that stage still running
-        self._touched: set[int] = set()    # models whose queues grew during the current event
-        self._only = ens.paths[0] if ens.path_of is None else None  # every request's path, when there is one
-
-    @property
-    def gpu_busy_s(self) -> float:
-        """GPU-seconds with a batch running on this instance."""
-        return self.gpu.busy_s
-
-    def in_flight(self) -> list[int]:
-        """The requests taken and not yet answered (queued, in a batch or between stages)."""
-        return list(self._stage)
-
-    def _timer(self, t: float, kind: int, x: int) -> None:
-        heapq.heappush(self._timers, (t, self._seq, kind, x))
-        self._seq += 1
+    def __init__(self, hosts: TritonHosts, h: int) -> None:
+        self.hosts, self.h = hosts, h
 
     def run_until(self, t_lim: float) -> None:
         """Process every batch end and timer at or before `t_lim`, in time order (batch ends first)."""
-        gpu, timers = self.gpu, self._timers
-        while True:
-            tg = gpu.next_finish()
-            tt = timers[0][0] if timers else math.inf
-            if (tg > t_lim and tt > t_lim) or tg == tt == math.inf:
-                break
-            if tg <= tt:
-                t, (i, js) = gpu.finish()
-                self._free[i] += 1
-                self._touched.add(i)
-                for j in js:
-                    self._branch_done(j, t)
-            else:
-                t, _, kind, x = heapq.heappop(timers)
-                if kind == _DELAY:
-                    if t == self._timer_at[x]:
-                        self._timer_at[x] = math.inf
-                    self._touched.add(x)
-                else:
-                    self._branch_done(x, t)
-            self._dispatch_touched(t)
-        if t_lim != math.inf and t_lim > self.now:
-            self.now = t_lim
+        hs = self.hosts
+        while not triton_kernel.run_until(self.h, t_lim, hs.state(), hs.gpus, hs.need):
+            hs.more_timers()
 
-    def arrive(self, t: float, j: int) -> None:
-        """Request j reaches this instance at t (or when the instance started, if later)."""
-        t = max(t, self.now)
-        self.outstanding += 1
-        path = self._only or self.ens.paths[self.ens.path_of[j]]
-        self._stage[j], self._left[j] = 0, len(path[0])
-        for i in path[0]:
-            self._enter(i, j, t)
-        self._dispatch_touched(t)
+    @property
+    def outstanding(self) -> int:
+        """Requests this host holds (queued, in a batch or between stages)."""
+        return int(self.hosts._ih[self.h, triton_kernel.OUT])
 
-    def _enter(self, i: int, j: int, t: float) -> None:
-        """Request j joins model i's queue at t (a logic step starts at once)."""
-        if self.ens.plans[i].logic:
-            if self._stage[j] == 0:
-                self._mark_start(j, t)
-            self._timer(t + self.ens.work[i][j], _LOGIC, j)
-            return
-        self._queue[i].append(j)
-        self._ready[i].append(t)
-        self._touched.add(i)
+    @property
+    def busy_until(self) -> float:
+        """When this host last answered a request."""
+        return float(self.hosts._fh[self.h, triton_kernel.BUSY])
 
-    def _mark_start(self, j: int, t: float) -> None:
-        start = self.log.start_s
-        if not start[j] <= t:  # NaN (not started yet) or a later branch: keep the earliest start
-            start[j] = t
+    @property
+    def gpu_busy_s(self) -> float:
+        """GPU-seconds with a batch running on this host."""
+        return float(self.hosts._fh[self.h, triton_kernel.GBUSY])
 
-    def _dispatch_touched(self, t: float) -> None:
-        while self._touched:
-            self._dispatch(self._touched.pop(), t)
+    @property
+    def batch_sizes(self) -> list[dict[int, int]]:
+        """Per model: how many batches of each size ran."""
+        return [{size: int(c) for size, c in enumerate(row) if c} for row in self.hosts._hist[self.h]]
 
-    def _dispatch(self, i: int, t: float) -> None:
-        """Send batches of model i while it has a free slot and a batch is due (Triton's rules)."""
-        plan, q, ready = self.ens.plans[i], self._queue[i], self._ready[i]
-        while self._free[i] and q:
-            size = plan.ready_size(len(q))
-            if not size:
-                deadline = ready[0] + plan.delay_s
-                if t < deadline:
-                    if self._timer_at[i] != deadline:
-                        self._timer_at[i] = deadline
-                        self._timer(deadline, _DELAY, i)
-                    return
-                size = len(q)
-            js = [q.popleft() for _ in range(size)]
-            for _ in range(size):
-                ready.popleft()
-            self._free[i] -= 1
-            hist = self.batch_sizes[i]
-            hist[size] = hist.get(size, 0) + 1
-            samples = self.ens.work[i]
-            self.gpu.start(t, plan.work_s([samples[j] for j in js] if samples is not None else js), (i, js))
-            for j in js:
-                if self._stage[j] == 0:
-                    self._mark_start(j, t)
+    def in_flight(self) -> list[int]:
+        """The requests taken and not yet answered (queued, in a batch or between stages)."""
+        return [int(j) for j in triton_kernel.in_flight(self.h, self.hosts._rq)]
 
-    def _branch_done(self, j: int, t: float) -> None:
-        """One of request j's branches ended at t: move it to its next stage, or finish it."""
-        left = self._left[j] - 1
-        if left:
-            self._left[j] = left
-            return
-        path = self._only or self.ens.paths[self.ens.path_of[j]]
-        k = self._stage[j] + 1
-        if k < len(path):
-            self._stage[j], self._left[j] = k, len(path[k])
-            for i in path[k]:
-                self._enter(i, j, t)
-            return
-        del self._stage[j], self._left[j]
-        self.outstanding -= 1
-        self.busy_until = max(self.busy_until, t)
-        self.log.finish_s[j] = t
+
+@warm_up
+def _warm() -> None:
+    """Every kernel once, on a two-stage ensemble (a logic step, then a batched model) and two hosts."""
+    work = [np.array([0.01, 0.02, 0.03]), np.array([0.001, 0.002, 0.003])]
+    plans = [BatchPlan(slots=2, max_batch=2, delay_s=0.001), BatchPlan(logic=True)]
+    ens = Ensemble(plans, [((1,), (0,))], None, work, 1)
+    log = RequestLog.empty(np.array([0.0, 0.001, 0.002]), np.zeros(3, np.int64))
+    hosts = TritonHosts(ens, log, log.arrival_s)
+    first = hosts.join(0.0)
+    hosts.join(0.0)
+    k = hosts.serve([0], 0, 0.0015)
+    hosts.serve([0, 1], k, math.inf)
+    first.run_until(math.inf)
+    first.in_flight()
 
 
 class TritonPool(Fleet):
@@ -185,13 +192,13 @@ class TritonPool(Fleet):
         self.log, self.ens = log, ens
         self._arr = floats(log.arrival_s)
         self._next = 0
-        self.hosts: list[TritonHost | Host] = []
-        self._routable = self.routable
+        self.hosts: list[GeneralHost | Host] = []
         i = single_model(ens)
-        self.single = SingleBatchHosts(ens, i, log, self._arr) if i is not None else None  # the hosts' arrays
+        # the hosts' arrays: the one-model fast path, or the general host
+        self.arrays = SingleBatchHosts(ens, i, log, self._arr) if i is not None else TritonHosts(ens, log, self._arr)
 
     def _on_join(self, iid: int, t: float) -> None:
-        self.hosts.append(self.single.join(t) if self.single is not None else TritonHost(self.ens, self.log, t))
+        self.hosts.append(self.arrays.join(t))
 
     def _outstanding(self, t: float) -> list[int]:
         for iid in self.routable:
@@ -203,34 +210,14 @@ class TritonPool(Fleet):
         return mark_lost(self.log, self.hosts[iid].in_flight(), t)
 
     def advance(self, until: float) -> None:
-        """Route and serve every arrival before `until`; with `until` = inf, drain every instance."""
-        if self.single is not None:  # one compiled call routes and serves the stretch
-            if self.routable:
-                self._next = self.single.serve(self.routable, self._next, until)
-        else:
-            self._route(until)
+        """Route and serve every arrival before `until` (one compiled call); with `until` = inf, drain every
+        instance."""
+        if self.routable:
+            self._next = self.arrays.serve(self.routable, self._next, until)
         if until == math.inf:
             for iid, host in enumerate(self.hosts):
                 if iid not in self.failed_s:
                     host.run_until(math.inf)
-
-    def _route(self, until: float) -> None:
-        """Every arrival before `until` to the general host with the fewest requests in flight."""
-        arr, hosts, routable, out, k, n = self._arr, self.hosts, self._routable, self.out, self._next, len(self._arr)
-        while routable and k < n and arr[k] < until:
-            a = arr[k]
-            if len(routable) == 1:
-                host = hosts[routable[0]]
-                host.run_until(a)
-            else:
-                for iid in routable:  # each host counts its own requests in flight; routing reads them in `out`
-                    host = hosts[iid]
-                    host.run_until(a)
-                    out[iid] = host.outstanding
-                host = hosts[self.least_outstanding()]
-            host.arrive(a, k)
-            k += 1
-        self._next = k
 
     def billed_intervals(self, horizon_s: float) -> list[tuple[float, float]]:
         """Per instance (launched, end), as every fleet bills; each host knows when its last batch ended."""
