@@ -9,7 +9,8 @@ the option would be and the ratio `x SimPy` is a lower bound. The workloads:
 - realtime autoscaled: diurnal day, trough 5 / peak 20 req/s x the scale to reach N requests;
 - serverless, async: Poisson;
 - multi-model: 1000 models with Zipf(0.9) popularity on 2 pinned instances;
-- multi-container (3 containers, direct), inference-pipeline (3 steps), triton (batch 8): Poisson.
+- multi-container (3 containers, direct), inference-pipeline (3 steps), triton (batch 8; and a serial
+  ensemble, business logic -> model -> business logic, on 2 instances: the general host): Poisson.
 
     python -m benchmarks.options [--requests N] [--json]
 """
@@ -66,6 +67,14 @@ def cases(n: int) -> list[tuple[str, str, dict]]:
         ("triton batch 8", "triton", {"horizon": h, "models": [{"name": "m", **MODEL}], "traffic": poisson,
                                       "options": {"triton": {"instance_type": "ml.g4dn.xlarge",
                                                              "instance_count": 1}}}),
+        ("triton ensemble logic-model-logic", "triton",
+         {"horizon": h, "models": [{"name": "pre", "kind": "logic", "service_time": {"dist": "constant",
+                                                                                      "value_ms": 2}},
+                                   {"name": "m", **MODEL},
+                                   {"name": "post", "kind": "logic", "service_time": {"dist": "constant",
+                                                                                       "value_ms": 1}}],
+          "traffic": poisson, "application": {"pattern": "serial", "steps": ["pre", "m", "post"]},
+          "options": {"triton": {"instance_type": "ml.g4dn.xlarge", "instance_count": 2}}}),
     ]
 
 
