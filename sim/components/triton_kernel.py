@@ -218,6 +218,30 @@ def _due_by(h, t, fh, ih, rv, rm, tt, gpus):
 
 
 @kernel
+def _end_batch(h, t, fh, ih, qi, rv, rm, tt, ti, rq, nxt, qt, work, mi, touched, start_s, path_of, plen, pstart,
+               pcount, pm, finish_s, gpus):
+    """`SharedGpu.finish` at t (the earliest virtual finish), then each of its requests' branch is done."""
+    r = _first_run(h, ih, rv, rm)
+    _sync(h, t, fh, ih, gpus)
+    fh[h, GV] = max(fh[h, GV], rv[h, r])  # snap the clock onto the finish, so rounding never ends one early
+    i, j, size = rm[h, r, 1], rm[h, r, 2], rm[h, r, 3]
+    last = ih[h, NRUN] - 1
+    rv[h, r] = rv[h, last]
+    for c in range(4):
+        rm[h, r, c] = rm[h, last, c]
+    ih[h, NRUN] = last
+    qi[h, i, FREE] += 1
+    touched[i] = 1
+    for _ in range(size):
+        after = nxt[i, j]  # read first: the request may join another queue of this model's list
+        rq[j, LEFT] -= 1
+        if rq[j, LEFT] == 0:
+            _branch_done(h, j, t, fh, ih, qi, tt, ti, rq, nxt, qt, work, mi, touched, start_s, path_of, plen, pstart,
+                         pcount, pm, finish_s)
+        j = after
+
+
+@kernel
 def run_until(h, t_lim, s, gpus, need):
     """`TritonHost.run_until`: every batch end and timer of host h at or before `t_lim`. Returns False when
     it stopped for room in the timer heap (call again once it has grown)."""
@@ -231,25 +255,9 @@ def run_until(h, t_lim, s, gpus, need):
         if ih[h, TN] + need > tt.shape[1]:
             return False
         if tg <= tq:
-            r = _first_run(h, ih, rv, rm)
-            _sync(h, tg, fh, ih, gpus)
-            fh[h, GV] = max(fh[h, GV], rv[h, r])  # snap the clock onto the finish (`SharedGpu.finish`)
-            i, j, size = rm[h, r, 1], rm[h, r, 2], rm[h, r, 3]
-            last = ih[h, NRUN] - 1
-            rv[h, r] = rv[h, last]
-            for c in range(4):
-                rm[h, r, c] = rm[h, last, c]
-            ih[h, NRUN] = last
-            qi[h, i, FREE] += 1
-            touched[i] = 1
             t = tg
-            for _ in range(size):
-                after = nxt[i, j]  # read first: the request may join another queue of this model's list
-                rq[j, LEFT] -= 1
-                if rq[j, LEFT] == 0:
-                    _branch_done(h, j, t, fh, ih, qi, tt, ti, rq, nxt, qt, work, mi, touched, start_s, path_of, plen,
-                                 pstart, pcount, pm, finish_s)
-                j = after
+            _end_batch(h, t, fh, ih, qi, rv, rm, tt, ti, rq, nxt, qt, work, mi, touched, start_s, path_of, plen,
+                       pstart, pcount, pm, finish_s, gpus)
         else:
             k = _pop(h, ih, tt, ti)
             t, kind, x = tt[h, k], ti[h, k, 1], ti[h, k, 2]
