@@ -13,11 +13,6 @@ HOUR_S = 3600.0
 DAY_S = 86400.0
 
 
-def window_bins(horizon_s: float, window_s: float) -> int:
-    """Aligned windows of `window_s` covering the horizon (at least one)."""
-    return max(1, int(np.ceil(horizon_s / window_s)))
-
-
 def window_index(arrivals_s: np.ndarray, window_s: float, bins: int) -> np.ndarray:
     """The aligned window [k w, (k+1) w) of each arrival, k = floor(arrival / w) as numpy's `//` computes it,
     the last of `bins` windows taking everything from its start on (int64)."""
@@ -64,7 +59,7 @@ def _warm() -> None:
 
 def per_window_counts(arrivals_s: np.ndarray, horizon_s: float, window_s: float) -> np.ndarray:
     """Requests in each aligned window [k w, (k+1) w) up to the horizon."""
-    bins = window_bins(horizon_s, window_s)
+    bins = max(1, int(np.ceil(horizon_s / window_s)))
     return np.bincount(window_index(arrivals_s, window_s, bins), minlength=bins)
 
 

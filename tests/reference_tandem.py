@@ -192,13 +192,7 @@ class TandemPool(Fleet):
 
 
 class BurstableTandemPool(TandemPool):
-    """`TandemPool` on a burstable (T) type: every step's service time is multiplied by the factor the instance's
-    `CreditBook` sets each tick (`sim.components.credits`); fixed-performance types keep the loop above.
-
-    A worker free after a tick is busy until then without a gap at the first step only; at a later step a
-    request may still be on its way (previous step, hop) at the tick, so the busy time of a tick can slip
-    into the next one by up to a request's earlier steps: well under the tick's minute.
-    """
+    """The interpreted `sim.components.tandem.BurstableTandemPool` (its docstring says how credits slow the steps)."""
 
     def __init__(self, log: RequestLog, idx: np.ndarray | None, service_s: np.ndarray, workers: int,
                  credits: CreditBook, hop_s: float = 0.0, vcpus: int | None = None,

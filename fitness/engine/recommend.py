@@ -117,11 +117,12 @@ def _sensitivity(asked: Workload, rec: Recommendation, traffic: dict, early: Ear
 
     def evaluate_with(catalog) -> Recommendation:
         sc = dataclasses.replace(scenario, catalog=catalog)
-        missing = [oid for oid in top if early.assumption(catalog, oid) is None]
+        runs = {oid: early.assumption(catalog, oid) for oid in top}
+        missing = [oid for oid, run in runs.items() if run is None]
         if missing and progress:
             progress("sensitivity: platform assumptions")
-        ran = dict(zip(missing, fork_map(lambda oid: light_run(today, sc, oid), missing), strict=True))
-        return rank(today, sc, [ran.get(oid) or early.assumption(catalog, oid) for oid in top])
+        runs.update(zip(missing, fork_map(lambda oid: light_run(today, sc, oid), missing), strict=True))
+        return rank(today, sc, [runs[oid] for oid in top])
 
     return (weight_sensitivity(rec) + traffic_sensitivity(rec, evaluate)
             + assumption_sensitivity(rec, scenario.catalog, evaluate_with))

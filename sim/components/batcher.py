@@ -111,7 +111,7 @@ class TritonHosts:
         self._fh[h] = (t0, t0, t0, 0.0, 0.0)
         self._ih[h] = 0
         self._qi[h, :, :3] = (-1, -1, 0)
-        self._qi[h, :, 3] = self._mi[:, 0]
+        self._qi[h, :, triton_kernel.FREE] = self._mi[:, triton_kernel.SLOTS]
         self._qa[h] = math.inf
         self.n_hosts += 1
         return GeneralHost(self, h)

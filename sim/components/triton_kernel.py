@@ -109,7 +109,10 @@ def _next_finish(h, fh, ih, rv, rm, gpus):
 
 @kernel
 def _batch_work(i, first, size, nxt, mi, mp, work):
-    """`BatchPlan.work_s` of the batch of `size` requests from `first` on, same operations in the same order."""
+    """`BatchPlan.work_s` of the batch of `size` requests from `first` on, same operations in the same order
+    (a model without samples has an explicit curve: the curve)."""
+    if not mi[i, HASWORK]:
+        return mp[i, FIXED_S] + mp[i, PER_ITEM_S] * size
     total, j = 0.0, first
     for _ in range(size):
         total += work[i, j]
@@ -149,8 +152,7 @@ def _dispatch(h, i, t, fh, ih, qi, qa, hist, rv, rm, tt, ti, rq, nxt, qt, work, 
             qi[h, i, TAIL] = -1
         qi[h, i, FREE] -= 1
         hist[h, i, size] += 1
-        w = _batch_work(i, first, size, nxt, mi, mp, work) if mi[i, HASWORK] else \
-            mp[i, FIXED_S] + mp[i, PER_ITEM_S] * size
+        w = _batch_work(i, first, size, nxt, mi, mp, work)
         _sync(h, t, fh, ih, gpus)
         r = ih[h, NRUN]
         rv[h, r], rm[h, r, 0], rm[h, r, 1], rm[h, r, 2], rm[h, r, 3] = fh[h, GV] + w, ih[h, GSEQ], i, first, size
