@@ -34,7 +34,15 @@ def _compile(module) -> None:
     except ImportError:  # pragma: no cover - numba is a dependency; the interpreted loop stays correct
         njit = None
     for name, value in list(vars(module).items()):
-        if isinstance(value, _Pending):
+        if not isinstance(value, _Pending):
+            continue
+        home = sys.modules[value.fn.__module__]
+        if home is not module:
+            # a kernel imported from another module: compiled there, so that the kernels it calls in its own
+            # module are compiled too (numba resolves them from that module's globals)
+            _compile(home)
+            setattr(module, name, getattr(home, value.fn.__name__))
+        else:
             setattr(module, name, value.fn if njit is None else njit(cache=True, nogil=True)(value.fn))
 
 

@@ -9,6 +9,7 @@ commit b40b70c here (tests/reference_containers.py).
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -289,6 +290,19 @@ def test_the_multi_model_pool_runs_compiled():
 
     jit.warm()
     assert isinstance(mme_kernel.serve, CPUDispatcher)
+
+
+def test_a_kernel_borrowed_from_another_module_compiles_first_and_cold(tmp_path):
+    """The multi-model kernel calls the pool's heap kernels: compiled first, in a process whose numba cache is
+    empty (a fresh clone, a Dask worker), they still compile with the pool's own kernels they call."""
+    import subprocess
+    import sys
+
+    code = ("from sim import jit\nfrom sim.components import mme_kernel, mme_pool, pool\n"
+            "jit._compile(mme_kernel)\nmme_pool._warm()\nassert mme_kernel._push is pool._push\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
 
 
 def _tandem_run(make, arrivals, script):
