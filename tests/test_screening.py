@@ -214,3 +214,48 @@ def test_each_piece_run_ahead_is_the_piece_run_on_its_own():
         assert run.summary == alone
         changed += alone != base[oid]
     assert early.assumptions and changed
+
+
+def _tenants(budget_usd: float | None):
+    """Three small CPU models, each on its own real-time endpoint in production (2 instances at least), a
+    Poisson stream over 10 minutes, and a monthly budget below what 2 instances per endpoint cost."""
+    return parse_workload({
+        "name": "tenants", "horizon": "1h", "seed": 5,
+        "models": [{"name": f"t{i}", "memory_mb": 500, "size_mb": 100,
+                    "service_time": {"dist": "exponential", "mean_ms": 40}} for i in range(3)],
+        "traffic": {"pattern": "poisson", "rate_rps": 6},
+        "slo": {"p99_ms": 500, "max_error_rate": 0.001},
+        "budget": {"monthly_usd": budget_usd}})
+
+
+def test_autoscaling_and_defaults_whose_instances_alone_break_the_budget_are_screened_and_would_break_it():
+    """After the cheapest pinned count met the SLO over budget, autoscaling between 2 and 2 is that count,
+    and any policy (or the option's defaults) with a minimum of 2 pays at least 2 x every endpoint's price x
+    730 h: listed as screened; simulated anyway, each costs what the pinned count did or at least that bound,
+    over the budget, and the outcome is the one the full search gives."""
+    wl = _tenants(50.0)
+    sc = build(wl)
+    sizing = right_size(wl, sc, "realtime")
+    simulated = [t for t in sizing.tried if not t.screened]
+    screened = [t for t in sizing.tried if t.screened]
+    assert [t.config.get("instance_count") for t in simulated] == [2], [t.config for t in sizing.tried]
+    assert any("runs the 2 pinned instances" in t.reasons[0] for t in screened)
+    bounds = [t for t in screened if "instance time alone" in t.reasons[0]]
+    assert any("defaults" in t.reasons[0] for t in bounds) and len(bounds) >= 2
+    pinned = simulated[0]
+    for t in screened:
+        run = run_option(wl.model_copy(update={"options": {"realtime": t.config}}), sc, "realtime")
+        bound = float(t.reasons[0].split(" cost ")[1].split(" USD")[0].replace(",", "")) if t in bounds else None
+        assert run.summary.cost_usd.monthly > wl.budget.monthly_usd
+        if bound is None:  # min = max = the pinned count: the same run
+            assert run.summary.cost_usd.monthly == pinned.monthly_usd
+            assert run.summary.latency_ms.p99 == pinned.p99_ms
+        else:
+            assert run.summary.cost_usd.monthly >= bound
+    assert sizing.chosen is None and sizing.run.summary.cost_usd.monthly == pinned.monthly_usd
+
+
+def test_without_a_budget_nothing_is_screened_for_it():
+    """The budget bound needs a budget: without one, the same workload simulates its autoscaling."""
+    tried = right_size(_tenants(None), build(_tenants(None)), "realtime").tried
+    assert not any("instance time alone" in r for t in tried for r in t.reasons)

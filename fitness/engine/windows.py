@@ -25,7 +25,7 @@ from fitness.engine import digest
 from fitness.engine.constraints import constrained
 from fitness.engine.parallel import fork_map
 from fitness.engine.run import OptionRun, run_option
-from fitness.engine.sizing import Runner, Sizing
+from fitness.engine.sizing import Runner, Sizing, defaults
 from fitness.options import unit
 from fitness.workload.spec import Workload
 from sim.options._fleet import EARLY_WINDOW_S
@@ -57,14 +57,6 @@ def right_size(wl: Workload, scenario: Scenario, option_id: str, max_trials: int
     if r.best is None and not pinned and not r.stopped and not r.hopeless:
         r.run(defaults(raw, floor, u.config_model), force=True)
     return r.sizing(pinned)
-
-
-def defaults(raw: dict, floor: int, config_model) -> dict:
-    """The option's own defaults with the user's knobs, its sized autoscaling kept at `floor` instances or
-    more when the option has such a knob."""
-    if floor and "min_instances" in config_model.model_fields:
-        return {**raw, "min_instances": max(floor, raw.get("min_instances") or 0)}
-    return raw
 
 
 @dataclass(frozen=True)

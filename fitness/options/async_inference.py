@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import math
 
+from fitness.engine.fleets import FLEET_PINS, fleet_search, per_model_plans, pinned_config, without
 from fitness.engine.queueing import Plan
-from fitness.engine.sizing import FLEET_PINS, Runner, fleet_search, per_model_plans, pinned_config, without
+from fitness.engine.sizing import Runner
 from fitness.export.aws import EndpointSet, ExportPlan
 from fitness.export.hosting import hosted
 from fitness.options import OptionUnit, register

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from fitness.engine.fleets import FLEET_PINS, distinct, fleet_search, pinned_config, tracked_config
 from fitness.engine.queueing import Demand, plan, sizing_window_s
-from fitness.engine.sizing import FLEET_PINS, Runner, distinct, fleet_search, pinned_config, tracked_config
+from fitness.engine.sizing import Runner
 from fitness.export.aws import EndpointSet, ExportPlan
 from fitness.export.hosting import containers
 from fitness.options import OptionUnit, register

@@ -5,8 +5,9 @@ The simulation is `sim/options/multi_container.py`; this unit adds what the deci
 
 from __future__ import annotations
 
+from fitness.engine.fleets import FLEET_PINS, distinct, fleet_search, pinned_config, tracked_config
 from fitness.engine.queueing import Demand, plan, sizing_window_s
-from fitness.engine.sizing import FLEET_PINS, Runner, distinct, fleet_search, pinned_config, tracked_config
+from fitness.engine.sizing import Runner
 from fitness.export.aws import EndpointSet, ExportPlan
 from fitness.export.hosting import containers, used
 from fitness.options import OptionUnit, register

@@ -5,8 +5,9 @@ The simulation is `sim/options/multi_model.py`; this unit adds what the decision
 
 from __future__ import annotations
 
+from fitness.engine.fleets import FLEET_PINS, fleet_search, pinned_config, tracked_config, types_for
 from fitness.engine.queueing import Demand, plan, sizing_window_s
-from fitness.engine.sizing import FLEET_PINS, Runner, fleet_search, pinned_config, tracked_config, types_for
+from fitness.engine.sizing import Runner
 from fitness.export.aws import EndpointSet, ExportPlan
 from fitness.options import OptionUnit, register
 from fitness.workload.spec import Workload

@@ -5,7 +5,16 @@ The simulation is `sim/options/realtime.py`; this unit adds what the decision en
 
 from __future__ import annotations
 
-from fitness.engine.sizing import FLEET_PINS, Runner, fleet_search, per_model_plans, pinned_config, tracked_config
+from fitness.engine.fleets import (
+    FLEET_PINS,
+    fleet_search,
+    per_model_hourly,
+    per_model_plans,
+    pinned_config,
+    screen_defaults,
+    tracked_config,
+)
+from fitness.engine.sizing import Runner
 from fitness.export.aws import EndpointSet, ExportPlan
 from fitness.export.hosting import hosted, separate
 from fitness.options import OptionUnit, register
@@ -53,8 +62,11 @@ and offline; hosts serial, scatter-gather and aggregate patterns as separate end
 def search_realtime(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> None:
     """realtime: instance type (every type that fits every model) x pinned count, cheapest first, from one
     below the Erlang C count per endpoint at the metric-period rates; then target tracking (min 1, max the
-    count, target the per-instance rate that count carried at the peak) if the traffic leaves room to save."""
-    fleet_search(r, per_model_plans(r, raw), pinned_config(raw), tracked_config(r, raw))
+    count, target the per-instance rate that count carried at the peak) if the traffic leaves room to save.
+    Policies and defaults whose instances alone break the budget are screened (`budget_floor`)."""
+    hourly = per_model_hourly(r)
+    fleet_search(r, per_model_plans(r, raw), pinned_config(raw), tracked_config(r, raw), hourly=hourly)
+    screen_defaults(r, raw, hourly)
 
 
 # --- export -----------------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from fitness.engine.fleets import FLEET_PINS, autoscale, pinned_config, tracked_config
 from fitness.engine.queueing import Demand, Plan, allowance, count_needed, sizing_window_s
-from fitness.engine.sizing import FLEET_PINS, Runner, autoscale, pinned_config, tracked_config
+from fitness.engine.sizing import Runner
 from fitness.escape import one_line, path_part
 from fitness.export.aws import EndpointSet, ExportPlan
 from fitness.export.hosting import used
