@@ -3,9 +3,10 @@
 A kernel is plain Python over numpy arrays and numbers (the subset numba compiles), so it reads like the
 rest of the simulator and runs unchanged, only slower, where numba is missing or `NUMBA_DISABLE_JIT=1` is
 set (how the tests hold the compiled and the interpreted loop to the same results). Compiled code is cached
-on disk beside the module, so the compilation is paid once per machine (about 6 s), and loading it from
-the cache once per process (under a second): `warm()` does that before work is forked, so that forked
-workers inherit the kernels instead of each loading them again.
+on disk beside the module, so the compilation is paid once per machine (every kernel: 40 s on the 2-core VM
+of 2026-12-07, 30 s before the helpers were inlined), and loading it from the cache once per process (1.2 s):
+`warm()` does that before work is forked, so that forked workers inherit the kernels instead of each loading
+them again.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ class _Pending:
     """A kernel not compiled yet: the first call compiles every kernel of its module (numba resolves the
     kernels a kernel calls when it compiles it, so they must all be compiled functions by then)."""
 
-    def __init__(self, fn: Callable) -> None:
-        self.fn, self.__name__, self.__doc__ = fn, fn.__name__, fn.__doc__
+    def __init__(self, fn: Callable, inline: bool = False) -> None:
+        self.fn, self.__name__, self.__doc__, self.inline = fn, fn.__name__, fn.__doc__, inline
 
     def __call__(self, *args):
         module = sys.modules[self.fn.__module__]
@@ -43,13 +44,21 @@ def _compile(module) -> None:
             _compile(home)
             setattr(module, name, getattr(home, value.fn.__name__))
         else:
-            setattr(module, name, value.fn if njit is None else njit(cache=True, nogil=True)(value.fn))
+            setattr(module, name, value.fn if njit is None else
+                    njit(cache=True, nogil=True, inline="always" if value.inline else "never")(value.fn))
 
 
 def kernel(fn: Callable) -> Callable:
     """`fn` as a kernel: compiled (no Python objects, cached on disk) when its module's first kernel is
     called, so that importing a data plane never imports numba."""
     return _Pending(fn)
+
+
+def inlined(fn: Callable) -> Callable:
+    """`fn` as a kernel that the kernels calling it compile into their own body (numba's `inline="always"`):
+    for the small helpers of a per-request loop, where a call's cost (numba counts a reference on each array
+    argument) would be most of the work. Still callable on its own."""
+    return _Pending(fn, inline=True)
 
 
 _WARMERS: list[Callable[[], None]] = []

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from sim.jit import kernel, warm_up
+from sim.jit import inlined, kernel, warm_up
 
 MINUTE_S = 60.0
 HOUR_S = 3600.0
@@ -46,7 +46,7 @@ def _window_index(arrivals_s, window_s, bins):
     return out
 
 
-@kernel
+@inlined
 def _window(arrival_s, window_s, last):
     return min(max(int(arrival_s // window_s), 0), last)
 

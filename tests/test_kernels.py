@@ -305,6 +305,19 @@ def test_a_kernel_borrowed_from_another_module_compiles_first_and_cold(tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
 
 
+def test_the_helpers_of_a_per_request_loop_are_compiled_into_it_and_its_entry_points_are_not():
+    """`sim.jit.inlined` helpers compile with numba's inline="always" (a call per request would cost a reference
+    count on every array), entry points called from Python with "never" (inlining them would only grow the
+    compile); both stay callable, and the comparisons above hold either to the interpreted loops."""
+    from sim.components import batch_single
+
+    jit.warm()
+    assert batch_single._arrive.targetoptions["inline"] == "always"
+    assert pool._push.targetoptions["inline"] == "always" and mme_kernel._push is pool._push
+    assert batch_single._serve.targetoptions["inline"] == "never"
+    assert mme_kernel.serve.targetoptions["inline"] == "never"
+
+
 def _tandem_run(make, arrivals, script):
     """A tandem pool under the scripted control plane (`drive`), credit ticks on a burstable one."""
     log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))

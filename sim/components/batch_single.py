@@ -23,7 +23,7 @@ from array import array
 import numpy as np
 
 from sim.components.batch_plan import BatchPlan, Ensemble
-from sim.jit import kernel, warm_up
+from sim.jit import inlined, kernel, warm_up
 from sim.results import RequestLog
 
 # per-host float state (columns of `f`) and int state (columns of `i`)
@@ -161,7 +161,7 @@ def _chain(nxt: np.ndarray, j: int, count: int) -> list[int]:
     return out
 
 
-@kernel
+@inlined
 def _batch_work(first, size, nxt, p, work):
     """GPU-seconds of the batch of `size` requests from `first` on (`BatchPlan.work_s`, same operations in
     the same order, so the same bits)."""
@@ -179,7 +179,7 @@ def _batch_work(first, size, nxt, p, work):
     return total - p[3] * total * (size - 1) / size
 
 
-@kernel
+@inlined
 def _start(h, first, size, t, f, i, rend, rmeta, hist, nxt, p, work, start_s):
     """A batch of `size` requests from `first` on starts at t on a free slot of host h."""
     i[h, 3] -= 1
@@ -197,7 +197,7 @@ def _start(h, first, size, t, f, i, rend, rmeta, hist, nxt, p, work, start_s):
     i[h, 6] += 1
 
 
-@kernel
+@inlined
 def _dispatch(h, t, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s):
     """Send batches while a slot is free and a batch is due (the general host's rules, `triton_kernel._dispatch`).
     The delay timer is armed only for the oldest request waiting: once that one leaves, it is disarmed."""
@@ -222,7 +222,7 @@ def _dispatch(h, t, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s):
         _start(h, first, size, t, f, i, rend, rmeta, hist, nxt, p, work, start_s)
 
 
-@kernel
+@inlined
 def _earliest(h, i, rend, rmeta):
     """The running slot of host h that ends first (ties: started first), or -1."""
     best = -1
@@ -233,7 +233,7 @@ def _earliest(h, i, rend, rmeta):
     return best
 
 
-@kernel
+@inlined
 def _finish(h, s, f, i, rend, rmeta, nxt, finish_s):
     """Running slot s of host h ended: its requests are answered (the timeout is applied after the run)."""
     tf, first, size = rend[h, s], rmeta[h, s, 1], rmeta[h, s, 2]
@@ -270,7 +270,7 @@ def _run_until(h, t_lim, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s
         f[h, 0] = t_lim
 
 
-@kernel
+@inlined
 def _arrive(h, t, j, f, i, rend, rmeta, hist, nxt, qt, due, p, work, start_s):
     """Request j reaches host h at t (or when the host started, if later)."""
     if t < f[h, 0]:

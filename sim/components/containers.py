@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.jit import kernel, warm_up
+from sim.jit import inlined, kernel, warm_up
 from sim.results import FAILED, THROTTLED, RequestLog
 
 # the counters of `_n`
@@ -120,7 +120,7 @@ def _warm() -> None:
     c.advance(math.inf)
 
 
-@kernel
+@inlined
 def _push_busy(bf, bc, size, f, c):
     """Push (f, c) on the busy heap of `size` entries (ordered by free time, then id)."""
     i = size
@@ -133,7 +133,7 @@ def _push_busy(bf, bc, size, f, c):
     bf[i], bc[i] = f, c
 
 
-@kernel
+@inlined
 def _pop_busy(bf, bc, size):
     """Remove the top of the busy heap of `size` entries (the caller read it first)."""
     size -= 1
@@ -154,7 +154,7 @@ def _pop_busy(bf, bc, size):
         bf[i], bc[i] = f, c
 
 
-@kernel
+@inlined
 def _push_idle(heap, cid, size):
     """Push container `cid` on the idle heap of `size` entries (the newest, highest id, on top)."""
     i = size
@@ -167,7 +167,7 @@ def _push_idle(heap, cid, size):
     heap[i] = cid
 
 
-@kernel
+@inlined
 def _pop_idle(heap, size):
     """Remove and return the top (newest) of the idle heap of `size` entries."""
     top = heap[0]

@@ -12,7 +12,7 @@ in-flight heap of `sim.components.pool`; every key is distinct, so each pops in 
 from __future__ import annotations
 
 from sim.components.pool import _pop, _push, _replace
-from sim.jit import kernel
+from sim.jit import inlined, kernel
 
 # `n`: next arrival, entries of the in-flight and loading heaps, delayed hits
 K, ND, NL, DELAYED = range(4)
@@ -70,7 +70,7 @@ def serve(arr, svc, mod, idx, n, until, routable, free, outs, busy, hold, nh, re
     return GROW_DONE if nl > 0 and lf[0] < until else DONE
 
 
-@kernel
+@inlined
 def _ready_at(iid, m, a, load, ready, hold, nh, n):
     """When a request for m that arrived at a on iid joins its queue: at once on a hit; at the end of the load
     found running (a delayed hit, counted) or of the load it starts (a miss: iid now holds m)."""
@@ -85,7 +85,7 @@ def _ready_at(iid, m, a, load, ready, hold, nh, n):
     return a + load
 
 
-@kernel
+@inlined
 def _release_loads(t, inclusive, lf, lk, li, nl, svc, idx, free, busy, df, di, dj, nd, start_s, finish_s):
     """Queue the requests whose load ended before t (or at t, `inclusive`), in order of load end, while the
     in-flight heap has room; the heaps' entries after."""
@@ -95,7 +95,7 @@ def _release_loads(t, inclusive, lf, lk, li, nl, svc, idx, free, busy, df, di, d
     return nd, nl
 
 
-@kernel
+@inlined
 def _release(r, k, iid, svc, idx, free, busy, df, di, dj, nd, start_s, finish_s):
     """Request k joins iid's FIFO queue at r (its arrival, or the end of the load it waited for); the
     in-flight entries after. The in-flight entry's position tells a failed instance its requests."""
@@ -112,7 +112,7 @@ def _release(r, k, iid, svc, idx, free, busy, df, di, dj, nd, start_s, finish_s)
     return nd + 1
 
 
-@kernel
+@inlined
 def _least_outstanding(routable, outs, sizes):
     """The routable instance with the fewest outstanding requests, ties to the least memory in use, then to
     the first joined."""
@@ -124,7 +124,7 @@ def _least_outstanding(routable, outs, sizes):
     return best
 
 
-@kernel
+@inlined
 def _route(m, routable, outs, hold, nh, sizes, workers):
     """Instance for a request for model m (see `sim.components.mme_pool`)."""
     if nh[m] == 0:
@@ -140,7 +140,7 @@ def _route(m, routable, outs, hold, nh, sizes, workers):
     return iid
 
 
-@kernel
+@inlined
 def _access(iid, m, t, stamp, inmem, res, ondisk, dstamp, dres, sizes, cnt, hold, nh, mem_mb, size_mb, disk_s,
             down_s, budgets):
     """Use model m on instance iid: -1 if it is in memory (a hit), else the seconds its load takes."""
@@ -166,7 +166,7 @@ def _access(iid, m, t, stamp, inmem, res, ondisk, dstamp, dres, sizes, cnt, hold
     return down_s[m]
 
 
-@kernel
+@inlined
 def _admit(iid, m, tick, mb, budget, held_in, stamps, held, sizes, used, cnt, count, evictions, hold, nh, routes):
     """Put m in one tier of iid's cache (memory, or disk): least recently used models leave until its `mb[m]`
     fit the budget, each leaving the routing table too when the tier `routes` (memory)."""
@@ -186,7 +186,7 @@ def _admit(iid, m, tick, mb, budget, held_in, stamps, held, sizes, used, cnt, co
     sizes[iid, used] += need
 
 
-@kernel
+@inlined
 def _pop_lru(iid, stamps, held, cnt, count):
     """Remove and return the least recently used model of a tier (the smallest stamp among `held`)."""
     size = cnt[iid, count]

@@ -24,7 +24,7 @@ import numpy as np
 
 from sim.components.credits import CreditBook
 from sim.components.fleet import Fleet, mark_lost
-from sim.jit import kernel, warm_up
+from sim.jit import inlined, kernel, warm_up
 from sim.results import RequestLog
 
 # the counters of `_n`: next arrival to route, entries of the in-flight heap
@@ -230,7 +230,7 @@ def _count_out(df, di, dj, nd, t, outs):
     return nd
 
 
-@kernel
+@inlined
 def _replace(row, f):
     """heapq.heapreplace(row, f) step for step (heapq._siftup then _siftdown), so the row's layout is the list's."""
     end, pos, child = row.size, 0, 1
@@ -251,7 +251,7 @@ def _replace(row, f):
     row[pos] = f
 
 
-@kernel
+@inlined
 def _less(df, di, dj, a, b):
     """Entry a before entry b: (finish, instance, position) compared in that order."""
     if df[a] != df[b]:
@@ -261,7 +261,7 @@ def _less(df, di, dj, a, b):
     return dj[a] < dj[b]
 
 
-@kernel
+@inlined
 def _swap(df, di, dj, a, b):
     """Exchange entries a and b of the in-flight heap."""
     df[a], df[b] = df[b], df[a]
@@ -269,7 +269,7 @@ def _swap(df, di, dj, a, b):
     dj[a], dj[b] = dj[b], dj[a]
 
 
-@kernel
+@inlined
 def _push(df, di, dj, nd, f, i, j):
     """Add (f, i, j) to the in-flight heap of `nd` entries (room checked by the caller)."""
     df[nd], di[nd], dj[nd] = f, i, j
@@ -282,7 +282,7 @@ def _push(df, di, dj, nd, f, i, j):
         pos = parent
 
 
-@kernel
+@inlined
 def _pop(df, di, dj, nd):
     """Remove the first entry of the in-flight heap of `nd` entries; the entries left."""
     nd -= 1

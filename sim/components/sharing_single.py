@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from sim.components.fleet import Fleet, mark_lost
-from sim.jit import kernel, warm_up
+from sim.jit import inlined, kernel, warm_up
 from sim.results import RequestLog
 
 # the counters of `_n`: next arrival to route, first free place of the heap buffer
@@ -155,7 +155,7 @@ def _settle_all(until, count, idx, inst, seg, outs, hv, hk, cap, finish_s, busy)
             _settle(iid, until, idx, inst, seg, outs, hv, hk, cap, finish_s, busy, every)
 
 
-@kernel
+@inlined
 def _settle(iid, until, idx, inst, seg, outs, hv, hk, cap, finish_s, busy, every):
     """Departures of instance iid up to `until` (inclusive); sets its next event."""
     v, t, off, m = inst[iid, 0], inst[iid, 1], seg[iid, 0], seg[iid, 2]
@@ -183,20 +183,20 @@ def _settle(iid, until, idx, inst, seg, outs, hv, hk, cap, finish_s, busy, every
     inst[iid, 0], inst[iid, 1], seg[iid, 2] = v, t, m
 
 
-@kernel
+@inlined
 def _before(hv, hk, a, b):
     """Entry a before entry b: (virtual finish, request) compared in that order."""
     return hv[a] < hv[b] or (hv[a] == hv[b] and hk[a] < hk[b])
 
 
-@kernel
+@inlined
 def _swap(hv, hk, a, b):
     """Exchange entries a and b."""
     hv[a], hv[b] = hv[b], hv[a]
     hk[a], hk[b] = hk[b], hk[a]
 
 
-@kernel
+@inlined
 def _push(hv, hk, off, m, v, k):
     """Add (v, k) to the heap of `m` entries at `off` (room checked by the caller)."""
     pos = off + m
@@ -209,7 +209,7 @@ def _push(hv, hk, off, m, v, k):
         pos = parent
 
 
-@kernel
+@inlined
 def _pop(hv, hk, off, m):
     """Remove the first entry of the heap of `m` entries at `off`; the entries left."""
     m -= 1

@@ -15,14 +15,14 @@ import math
 import numpy as np
 
 from sim.components.pool import _pop, _push, _replace
-from sim.jit import kernel
+from sim.jit import inlined, kernel
 
 # `n`: next arrival, entries of the in-flight heap, entries of the step heap; what the loops return
 K, ND, NE = range(3)
 DONE, GROW_DONE, GROW_STEPS, GROW_JOBS = range(4)
 
 
-@kernel
+@inlined
 def _least_outstanding(routable, outs):
     """The first of the fewest outstanding requests, in join order."""
     iid = routable[0]
@@ -120,7 +120,7 @@ def serve_shared(arr, cols, idx, n, until, routable, free, outs, busy, df, di, d
     return DONE
 
 
-@kernel
+@inlined
 def _through(k, j, iid, a, cols, free, rows, bufs, cnt, is_cpu, vcpus, sl, routed, wait, top, hop, start_s):
     """Request k (log position j), arrived at a, through every step of instance iid; its last finish."""
     ready = f = a
@@ -147,7 +147,7 @@ def _through(k, j, iid, a, cols, free, rows, bufs, cnt, is_cpu, vcpus, sl, route
     return f
 
 
-@kernel
+@inlined
 def _count(rows, bufs, cnt, kind, iid, x, right):
     """Values of the multiset below x (`right`: at most x), as bisect_left (bisect_right) on a sorted list."""
     lo, m, nb = cnt[kind, iid, 0], cnt[kind, iid, 1], cnt[kind, iid, 2]
@@ -157,7 +157,7 @@ def _count(rows, bufs, cnt, kind, iid, x, right):
     return np.searchsorted(rows[kind, iid, lo:lo + m], x) + np.searchsorted(bufs[kind, iid, :nb], x)
 
 
-@kernel
+@inlined
 def _drop(rows, bufs, cnt, kind, iid, g):
     """Remove the g smallest values of the multiset (ties: either copy; the values left are the same)."""
     lo, m, nb = cnt[kind, iid, 0], cnt[kind, iid, 1], cnt[kind, iid, 2]
@@ -173,7 +173,7 @@ def _drop(rows, bufs, cnt, kind, iid, g):
     cnt[kind, iid, 0], cnt[kind, iid, 1], cnt[kind, iid, 2] = lo + i, m - i, nb - b
 
 
-@kernel
+@inlined
 def _fits(rows, cnt, kind, iid, size):
     """Room after the row for one more buffer's merge, moving the row back to 0 when at least as many were
     dropped as are live (so each value moves O(1) times); False: the rows must grow."""
@@ -187,7 +187,7 @@ def _fits(rows, cnt, kind, iid, size):
     return m + size <= rows.shape[2]
 
 
-@kernel
+@inlined
 def _insert(rows, bufs, cnt, kind, iid, x):
     """Add x to the buffer (after the values equal to it); a full buffer is merged into the row."""
     lo, m, nb = cnt[kind, iid, 0], cnt[kind, iid, 1], cnt[kind, iid, 2]

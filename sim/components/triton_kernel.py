@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from sim.jit import kernel
+from sim.jit import inlined, kernel
 
 # per-host floats (fh) and ints (ih)
 NOW, BUSY, GT, GV, GBUSY = 0, 1, 2, 3, 4
@@ -33,7 +33,7 @@ DELAY_S, FIXED_S, PER_ITEM_S, FRACTION, MEAN_S = 0, 1, 2, 3, 4
 _DELAY, _LOGIC = 0, 1
 
 
-@kernel
+@inlined
 def _push(h, t, kind, x, ih, tt, ti):
     """Timer (t, next seq, kind, x) onto host h's heap."""
     k = ih[h, TN]
@@ -48,14 +48,14 @@ def _push(h, t, kind, x, ih, tt, ti):
         k = p
 
 
-@kernel
+@inlined
 def _swap(h, a, b, tt, ti):
     tt[h, a], tt[h, b] = tt[h, b], tt[h, a]
     for c in range(3):
         ti[h, a, c], ti[h, b, c] = ti[h, b, c], ti[h, a, c]
 
 
-@kernel
+@inlined
 def _pop(h, ih, tt, ti):
     """Remove host h's earliest timer (its fields stay readable at the old last slot)."""
     last = ih[h, TN] - 1
@@ -74,13 +74,13 @@ def _pop(h, ih, tt, ti):
         k = m
 
 
-@kernel
+@inlined
 def _rate(h, ih, gpus):
     n = ih[h, NRUN]
     return 1.0 if n <= gpus else gpus / n
 
 
-@kernel
+@inlined
 def _sync(h, t, fh, ih, gpus):
     """`SharedGpu._sync`: the virtual clock and the busy GPU-seconds moved to t."""
     if ih[h, NRUN] > 0 and t > fh[h, GT]:
@@ -89,7 +89,7 @@ def _sync(h, t, fh, ih, gpus):
     fh[h, GT] = max(fh[h, GT], t)
 
 
-@kernel
+@inlined
 def _first_run(h, ih, rv, rm):
     """The running batch with the smallest (virtual finish, seq), or -1."""
     best = -1
@@ -99,7 +99,7 @@ def _first_run(h, ih, rv, rm):
     return best
 
 
-@kernel
+@inlined
 def _next_finish(h, fh, ih, rv, rm, gpus):
     s = _first_run(h, ih, rv, rm)
     if s < 0:
@@ -107,7 +107,7 @@ def _next_finish(h, fh, ih, rv, rm, gpus):
     return fh[h, GT] + max(0.0, rv[h, s] - fh[h, GV]) / _rate(h, ih, gpus)
 
 
-@kernel
+@inlined
 def _batch_work(i, first, size, nxt, mi, mp, work):
     """`BatchPlan.work_s` of the batch of `size` requests from `first` on, same operations in the same order
     (a model without samples has an explicit curve: the curve)."""
@@ -123,7 +123,7 @@ def _batch_work(i, first, size, nxt, mi, mp, work):
     return total - mp[i, FRACTION] * total * (size - 1) / size
 
 
-@kernel
+@inlined
 def _mark_start(j, t, start_s):
     if not start_s[j] <= t:  # NaN (not started yet) or a later branch: keep the earliest start
         start_s[j] = t
@@ -213,7 +213,7 @@ def _dispatch_touched(h, t, fh, ih, qi, qa, hist, rv, rm, tt, ti, rq, nxt, qt, w
             _dispatch(h, i, t, fh, ih, qi, qa, hist, rv, rm, tt, ti, rq, nxt, qt, work, mi, mp, due, start_s, gpus)
 
 
-@kernel
+@inlined
 def _due_by(h, t, fh, ih, rv, rm, tt, gpus):
     """Whether host h has a batch end or a timer at or before t."""
     return _next_finish(h, fh, ih, rv, rm, gpus) <= t or (ih[h, TN] > 0 and tt[h, 0] <= t)
