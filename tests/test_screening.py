@@ -259,3 +259,15 @@ def test_without_a_budget_nothing_is_screened_for_it():
     """The budget bound needs a budget: without one, the same workload simulates its autoscaling."""
     tried = right_size(_tenants(None), build(_tenants(None)), "realtime").tried
     assert not any("instance time alone" in r for t in tried for r in t.reasons)
+
+
+def test_a_fleet_the_user_starts_below_its_minimum_is_bounded_from_where_it_starts():
+    """With `initial_count: 1` an autoscaled fleet of minimum 2 starts on one instance: autoscaling between 2
+    and 2 is no longer the pinned pair, and the budget bound counts one instance (which still breaks it here)."""
+    wl = _tenants(50.0)
+    wl = wl.model_copy(update={"options": {"realtime": {"initial_count": 1}}})
+    tried = right_size(wl, build(wl), "realtime").tried
+    assert not any("pinned instances already simulated" in r for t in tried for r in t.reasons)
+    bounds = [t.reasons[0] for t in tried if t.screened and "instance time alone" in t.reasons[0]]
+    assert bounds and all(b.startswith(("at least 1 instance per endpoint costs",
+                                        "the option's defaults: at least 1 instance")) for b in bounds), bounds

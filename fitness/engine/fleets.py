@@ -163,16 +163,25 @@ def autoscale(r: Runner, p: Plan, count: int, scaled: Callable[[Plan, int], dict
 
 def scaling_screened(r: Runner, count: int, cfg: dict, hourly: Hourly | None) -> str | None:
     """Why the autoscaled `cfg` need not be simulated after `count` pinned instances were: a policy whose min
-    and max are both `count` runs exactly those instances, and one whose min alone breaks the budget
-    (`budget_floor`, given `hourly`) cannot pass; None otherwise."""
+    and max are both `count` runs exactly those instances (when it starts with them and no fault is
+    injected), and one whose min alone breaks the budget (`budget_floor`, given `hourly`) cannot pass; None
+    otherwise."""
     a = getattr(r.config_model(**cfg), "autoscaling", None) if r.config_model is not None else None
     if a is None or a.schedule():  # a scheduled action may lower the min: no bound holds
         return None
-    if a.min >= a.max == count:
+    # the same instances from t = 0 (no initial count of the user's to scale from) and nothing to replace
+    if a.min >= a.max == count and cfg.get("initial_count") is None and not r.scenario.faults:
         return (f"autoscaling between {count} and {count} instances runs the {count} pinned instances already "
                 "simulated")
     price = hourly(cfg) if hourly is not None else None
-    return budget_floor(r, price, a.min) if price is not None else None
+    return budget_floor(r, price, starts_from(cfg, a.min)) if price is not None else None
+
+
+def starts_from(cfg: dict, least: int) -> int:
+    """The fewest instances a fleet with minimum `least` ever runs: fewer when the user's `initial_count`
+    starts it below its minimum."""
+    first = cfg.get("initial_count")
+    return least if first is None else min(least, int(first))
 
 
 def budget_floor(r: Runner, hourly_usd: float, least: int) -> str | None:
@@ -200,6 +209,7 @@ def screen_defaults(r: Runner, raw: dict, hourly: Hourly) -> None:
         return
     cfg = defaults(raw, r.floor, r.config_model)
     least, price = capacity_floor(r.config_model(**cfg)), hourly(cfg)
+    least = None if least is None else starts_from(cfg, least)
     if least is not None and price is not None and (why := budget_floor(r, price, least)) is not None:
         r.screen(cfg, f"the option's defaults: {why}")
 
