@@ -13,8 +13,8 @@ handful of simulations, not a grid:
 - a trial that breaks the budget ends the search (every later candidate costs more), and so does one the
   option cannot serve at all (payload, delivery, pattern: no knob searched changes those); when the
   work alone breaks the latency targets, one trial shows it.
-The search of each option is in its unit, documented on its function. `fitness.engine.windows.right_size`
-is the entry point.
+The search of each option is in its unit, documented on its function; the fleet searches the options on
+instances share are `fitness.engine.fleets`. `fitness.engine.windows.right_size` is the entry point.
 """
 
 from __future__ import annotations

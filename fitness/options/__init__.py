@@ -4,7 +4,8 @@ An option's simulation lives in `sim/options/<module>.py` (its config model, dat
 `slo.delivery` modes and patterns it serves, registered there with `sim.options.register`). Everything the
 product adds lives in one module of this package, registered once with `register(OptionUnit(...))`:
 - `pins`: the knobs that pin its capacity (a workload that sets them is simulated once, as given);
-- `search`: its right-sizing search (`fitness.engine.sizing` has the machinery they share);
+- `search`: its right-sizing search (`fitness.engine.sizing` and `fitness.engine.fleets` have the machinery
+  they share);
 - `export`: its export builder (`fitness.export`), or `NoExport` saying why it has none;
 - `rubric`: its entry in `catalogs/rubrics/complexity.yaml` (the scaling-complexity score);
 - `docs`: its section of `docs/options.md`, which `python -m fitness.docgen docs/` writes from it.
