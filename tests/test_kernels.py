@@ -305,6 +305,23 @@ def test_a_kernel_borrowed_from_another_module_compiles_first_and_cold(tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
 
 
+def test_an_empty_cache_is_filled_by_forked_compilers_and_a_full_one_is_only_loaded(tmp_path):
+    """A fresh install compiles the kernels in `jit.COMPILERS` forked processes, which write the disk cache;
+    the process then loads them from it (the same kernels, the same types). A later process finds the cache
+    and forks nothing."""
+    import subprocess
+    import sys
+
+    code = ("from sim import jit, options\nimport sim.traffic_stats\noptions.load_all()\njit.warm()\n"
+            "from sim.components import pool\nassert len(pool._serve.signatures) >= 1\n"
+            "print(jit.compiled_apart)\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+            for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], [r.stderr[-2000:] for r in runs]
+    assert [r.stdout.split()[-1] for r in runs] == ["True", "False"]
+
+
 def test_the_helpers_of_a_per_request_loop_are_compiled_into_it_and_its_entry_points_are_not():
     """`sim.jit.inlined` helpers compile with numba's inline="always" (a call per request would cost a reference
     count on every array), entry points called from Python with "never" (inlining them would only grow the
