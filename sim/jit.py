@@ -74,15 +74,14 @@ def warm_up(fn: Callable[[], None]) -> Callable[[], None]:
 
 COMPILERS = 2
 """Processes that compile the kernels when the disk cache has none of them (the machines this runs on)."""
-compiled_apart = False
-"""Whether this process's `warm` had the kernels compiled in forked processes (an empty cache)."""
 
 
-def warm() -> None:
+def warm() -> bool:
     """Compile, or load from the disk cache, every registered kernel in this process, once. On an empty cache
     (a fresh install) the modules are first compiled in `COMPILERS` forked processes, each its share, which
-    write the cache: this process then loads them as on any later run, in a fraction of the time."""
-    global compiled_apart
+    write the cache: this process then loads them as on any later run, in a fraction of the time. Returns
+    whether it forked them."""
+    forked = False
     todo = [fn for fn in _WARMERS if fn not in _WARMED]
     told = [c for c in map(_cached, todo) if c is not None]
     if len(todo) > 1 and told and not any(told) and _can_fork():
@@ -94,10 +93,11 @@ def warm() -> None:
             proc.start()
         for proc in procs:
             proc.join()
-        compiled_apart = True  # a child that failed leaves its kernels to be compiled below, as without it
+        forked = True  # a child that failed leaves its kernels to be compiled below, as without it
     for fn in todo:
         fn()
         _WARMED.add(fn)
+    return forked
 
 
 def _run_all(fns: list[Callable[[], None]]) -> None:

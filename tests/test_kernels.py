@@ -312,9 +312,8 @@ def test_an_empty_cache_is_filled_by_forked_compilers_and_a_full_one_is_only_loa
     import subprocess
     import sys
 
-    code = ("from sim import jit, options\nimport sim.traffic_stats\noptions.load_all()\njit.warm()\n"
-            "from sim.components import pool\nassert len(pool._serve.signatures) >= 1\n"
-            "print(jit.compiled_apart)\n")
+    code = ("from sim import jit, options\nimport sim.traffic_stats\noptions.load_all()\nforked = jit.warm()\n"
+            "from sim.components import pool\nassert len(pool._serve.signatures) >= 1\nprint(forked)\n")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
             for _ in range(2)]

@@ -209,21 +209,8 @@ def screen_defaults(r: Runner, raw: dict, hourly: Hourly) -> None:
         return
     cfg = defaults(raw, r.floor, r.config_model)
     least, price = capacity_floor(r.config_model(**cfg)), hourly(cfg)
-    least = None if least is None else starts_from(cfg, least)
-    if least is not None and price is not None and (why := budget_floor(r, price, least)) is not None:
+    if least is not None and price is not None and (why := budget_floor(r, price, starts_from(cfg, least))):
         r.screen(cfg, f"the option's defaults: {why}")
-
-
-def per_model_hourly(r: Runner) -> Hourly:
-    """`Hourly` of an option with one endpoint per model (realtime): every model's endpoint, on the
-    configuration's type or, unset, the cheapest that fits the model; None when a type is not in the catalog."""
-    cat, models = r.scenario.catalog, r.scenario.models
-
-    def hourly(cfg: dict) -> float | None:
-        name = cfg.get("instance_type")
-        types = [cat.instances.get(name) if name else cheapest_fitting(m, cat) for m in models]
-        return None if any(t is None for t in types) else float(sum(t.price_per_hour.value for t in types))
-    return hourly
 
 
 def size_up(r: Runner, plans: list[Plan], i: int, count: int, pinned: Callable[[Plan, int], dict]) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from fitness.engine.fleets import (
     FLEET_PINS,
+    Hourly,
     fleet_search,
-    per_model_hourly,
     per_model_plans,
     pinned_config,
     screen_defaults,
@@ -19,6 +19,7 @@ from fitness.export.aws import EndpointSet, ExportPlan
 from fitness.export.hosting import hosted, separate
 from fitness.options import OptionUnit, register
 from fitness.workload.spec import Workload
+from sim.options.realtime import endpoint_type
 from sim.scenario import Scenario
 
 DOCS = """\
@@ -64,9 +65,21 @@ def search_realtime(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> None:
     below the Erlang C count per endpoint at the metric-period rates; then target tracking (min 1, max the
     count, target the per-instance rate that count carried at the peak) if the traffic leaves room to save.
     Policies and defaults whose instances alone break the budget are screened (`budget_floor`)."""
-    hourly = per_model_hourly(r)
+    hourly = endpoints_hourly(r)
     fleet_search(r, per_model_plans(r, raw), pinned_config(raw), tracked_config(r, raw), hourly=hourly)
     screen_defaults(r, raw, hourly)
+
+
+def endpoints_hourly(r: Runner) -> Hourly:
+    """`Hourly` of realtime: one instance on every model's endpoint, each on the type the simulation gives it
+    (`sim.options.realtime.endpoint_type`); None when a model fits no type."""
+    cat, models = r.scenario.catalog, r.scenario.models
+
+    def hourly(cfg: dict) -> float | None:
+        knobs = r.config_model(**cfg)
+        types = [endpoint_type(m, knobs, cat) for m in models]
+        return None if any(t is None for t in types) else float(sum(t.price_per_hour.value for t in types))
+    return hourly
 
 
 # --- export -----------------------------------------------------------------------------------------

@@ -52,10 +52,16 @@ class RealtimeConfig(FleetConfig):
     (RANDOM, SageMaker's default when no RoutingConfig is given)."""
 
 
+def endpoint_type(model: ModelSpec, cfg: RealtimeConfig, catalog: Catalog) -> InstanceType | None:
+    """The instance type of one model's endpoint: the configured one, else the cheapest the model fits (None
+    when none does)."""
+    return catalog.instance(cfg.instance_type, "options.realtime.instance_type") if cfg.instance_type \
+        else cheapest_fitting(model, catalog)
+
+
 def _hardware(model: ModelSpec, cfg: RealtimeConfig, catalog: Catalog) -> tuple[InstanceType | None, int, list]:
     """Instance type and workers for one model's endpoint, or the reasons it cannot run."""
-    it = catalog.instance(cfg.instance_type, "options.realtime.instance_type") if cfg.instance_type \
-        else cheapest_fitting(model, catalog)
+    it = endpoint_type(model, cfg, catalog)
     if it is None:
         return None, 0, [f"no instance type in catalog {catalog.name} fits model {model.name}"]
     reasons = hardware_reasons(it, model, cfg.workers_per_instance, catalog)
