@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from sim.jit import inlined, kernel, warm_up
+from sim.jit import allocating, inlined, warm_up
 
 MINUTE_S = 60.0
 HOUR_S = 3600.0
@@ -19,7 +19,7 @@ def window_index(arrivals_s: np.ndarray, window_s: float, bins: int) -> np.ndarr
     return _window_index(np.ascontiguousarray(arrivals_s, dtype=np.float64), float(window_s), int(bins))
 
 
-@kernel
+@allocating
 def _window_index(arrivals_s, window_s, bins):
     # numpy's float floor division costs more than the rest of a digest on a million requests; numba's `//`
     # is the same Python floor division (fmod, then the quotient rounded), so the windows are the same

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from sim.components.pool import _pop, _push
-from sim.jit import kernel
+from sim.jit import inlined, kernel
 
 # `n`: next arrival, sequence number; `inst` columns; what `serve` returns
 K, SEQ = range(2)
@@ -58,7 +58,7 @@ def serve(arr, work, idx, n, until, routable, inst, outs, busy, jv, js, jk, nj, 
     return DONE
 
 
-@kernel
+@inlined
 def _widest(off):
     """The most jobs any stage runs at once."""
     w = 1
@@ -68,7 +68,7 @@ def _widest(off):
     return w
 
 
-@kernel
+@inlined
 def _enter(iid, k, s, t, inst, jv, js, jk, nj, ht, hs, hk, nh, stage, left, off, cols, hops, work, idx, n, total,
            start_s):
     """Request k reaches stage s at t: after its hop, or now (the instance's clock is at t)."""
@@ -81,7 +81,7 @@ def _enter(iid, k, s, t, inst, jv, js, jk, nj, ht, hs, hk, nh, stage, left, off,
         _start(iid, k, s, t, inst, jv, js, jk, nj, stage, left, off, cols, work, idx, n, total, start_s)
 
 
-@kernel
+@inlined
 def _start(iid, k, s, t, inst, jv, js, jk, nj, stage, left, off, cols, work, idx, n, total, start_s):
     """Put the jobs of request k's stage s in service on instance iid (its clock is at t)."""
     stage[k], left[k] = s, off[s + 1] - off[s]
@@ -130,7 +130,7 @@ def _run(iid, until, inst, outs, busy, jv, js, jk, nj, ht, hs, hk, nh, at, stage
         inst[iid, V], inst[iid, T] = v + rate * (until - t), until
 
 
-@kernel
+@inlined
 def _depart(iid, k, t, inst, outs, busy, jv, js, jk, nj, ht, hs, hk, nh, at, stage, left, off, cols, hops, work,
             idx, n, total, start_s, finish_s):
     """A job of request k finished at t; the request moves on when its stage's last job is done."""

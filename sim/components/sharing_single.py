@@ -120,16 +120,16 @@ def _route(arr, col, idx, n, until, routable, inst, seg, outs, hv, hk, cap, fini
             if inst[r, 2] <= a:
                 _settle(r, a, idx, inst, seg, outs, hv, hk, cap, finish_s, busy, every)
         iid = routable[0]
-        for r in routable[1:]:
-            if outs[r] < outs[iid]:
-                iid = r
+        for p in range(1, routable.size):
+            if outs[routable[p]] < outs[iid]:
+                iid = routable[p]
         if seg[iid, 2] == seg[iid, 1]:  # its heap is full: move it to a segment twice as large
             if n[TOP] + 2 * seg[iid, 1] > hv.size:
                 n[K] = k
                 return True
             off, m, top = seg[iid, 0], seg[iid, 2], n[TOP]
-            hv[top:top + m] = hv[off:off + m]
-            hk[top:top + m] = hk[off:off + m]
+            for q in range(m):  # a loop: kernels create no slices
+                hv[top + q], hk[top + q] = hv[off + q], hk[off + q]
             seg[iid, 0], seg[iid, 1] = top, 2 * seg[iid, 1]
             n[TOP] = top + seg[iid, 1]
         off, m = seg[iid, 0], seg[iid, 2]

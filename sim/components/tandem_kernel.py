@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from sim.components.pool import _pop, _push, _replace
 from sim.jit import inlined, kernel
 
@@ -151,10 +149,20 @@ def _through(k, j, iid, a, cols, free, rows, bufs, cnt, is_cpu, vcpus, sl, route
 def _count(rows, bufs, cnt, kind, iid, x, right):
     """Values of the multiset below x (`right`: at most x), as bisect_left (bisect_right) on a sorted list."""
     lo, m, nb = cnt[kind, iid, 0], cnt[kind, iid, 1], cnt[kind, iid, 2]
-    if right:  # numba wants `side` as a constant
-        return (np.searchsorted(rows[kind, iid, lo:lo + m], x, side="right")
-                + np.searchsorted(bufs[kind, iid, :nb], x, side="right"))
-    return np.searchsorted(rows[kind, iid, lo:lo + m], x) + np.searchsorted(bufs[kind, iid, :nb], x)
+    return _bisect(rows[kind, iid], lo, lo + m, x, right) - lo + _bisect(bufs[kind, iid], 0, nb, x, right)
+
+
+@inlined
+def _bisect(a, lo, hi, x, right):
+    """Where x goes in the sorted a[lo:hi]: after the values below it (`right`: at most it), as numpy's
+    searchsorted on the slice (a loop: kernels create no slices)."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < x or (right and a[mid] == x):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @inlined
@@ -168,8 +176,8 @@ def _drop(rows, bufs, cnt, kind, iid, g):
             b += 1
         else:
             i += 1
-    if b:
-        buf[:nb - b] = buf[b:nb].copy()
+    for q in range(nb - b):  # shift left in place (a loop: kernels create no slices)
+        buf[q] = buf[q + b]
     cnt[kind, iid, 0], cnt[kind, iid, 1], cnt[kind, iid, 2] = lo + i, m - i, nb - b
 
 
@@ -182,7 +190,8 @@ def _fits(rows, cnt, kind, iid, size):
         return True
     if lo < m:
         return False
-    rows[kind, iid, :m] = rows[kind, iid, lo:lo + m].copy()
+    for q in range(m):  # lo >= m: every value moves down past the ones still to move
+        rows[kind, iid, q] = rows[kind, iid, lo + q]
     cnt[kind, iid, 0] = 0
     return m + size <= rows.shape[2]
 
@@ -192,7 +201,7 @@ def _insert(rows, bufs, cnt, kind, iid, x):
     """Add x to the buffer (after the values equal to it); a full buffer is merged into the row."""
     lo, m, nb = cnt[kind, iid, 0], cnt[kind, iid, 1], cnt[kind, iid, 2]
     buf, row = bufs[kind, iid], rows[kind, iid]
-    p = np.searchsorted(buf[:nb], x, side="right")
+    p = _bisect(buf, 0, nb, x, True)
     for q in range(nb, p, -1):
         buf[q] = buf[q - 1]
     buf[p] = x

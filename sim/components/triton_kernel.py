@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from sim.jit import inlined, kernel
+from sim.jit import allocating, inlined, kernel
 
 # per-host floats (fh) and ints (ih)
 NOW, BUSY, GT, GV, GBUSY = 0, 1, 2, 3, 4
@@ -312,7 +312,7 @@ def serve(routable, k, until, arr, s, gpus, need):
     return k, True
 
 
-@kernel
+@allocating
 def in_flight(h, rq):
     """The requests host h holds (queued, in a batch or between stages), in arrival order."""
     count = 0
