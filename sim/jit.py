@@ -34,6 +34,8 @@ def _compile(module) -> None:
         from numba import njit  # on first use: numba takes a third of a second to import
     except ImportError:  # pragma: no cover - numba is a dependency; the interpreted loop stays correct
         njit = None
+    else:
+        _array_maths_without_scipy()
     for name, value in list(vars(module).items()):
         if not isinstance(value, _Pending):
             continue
@@ -44,9 +46,45 @@ def _compile(module) -> None:
             _compile(home)
             setattr(module, name, getattr(home, value.fn.__name__))
         else:
-            setattr(module, name, value.fn if njit is None else
-                    njit(cache=True, nogil=True, inline="always" if value.inline else "never",
-                         _nrt=value.counted)(value.fn))
+            setattr(module, name, value.fn if njit is None else _cached_njit(njit, value))
+
+
+def _array_maths_without_scipy() -> None:
+    """Import numba's array maths (which numba loads with the first kernel) without scipy.linalg.
+
+    At import it checks whether scipy's BLAS is there by importing scipy.linalg: 0.3 s of every process, and
+    BLAS threads, for kernels that use no BLAS. So it is imported with scipy.linalg hidden, then told what a
+    lookup that imports nothing finds (numba's BLAS functions import scipy themselves when compiled). Nothing
+    is hidden when scipy.linalg is imported already."""
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    import importlib.util
+
+    sys.modules["scipy.linalg"] = None  # type: ignore[assignment]  # "import scipy.linalg" raises ImportError
+    try:
+        import numba.np.arraymath as maths
+    finally:
+        del sys.modules["scipy.linalg"]
+    maths._HAVE_BLAS = importlib.util.find_spec("scipy") is not None
+
+
+def _cached_njit(njit: Callable, value: _Pending) -> Callable:
+    """`value`'s function compiled by numba, cached on disk under a key that holds how it is compiled.
+
+    Numba keys its cache by the function's bytecode and its file's stamp only: compiled with other options
+    (inlining, reference counting) from an unchanged file, a kernel would load the code of the old options.
+    The options join the key here, so such code is compiled afresh."""
+    from numba.core.caching import FunctionCache  # with numba, on first use
+
+    options = {"inline": "always" if value.inline else "never", "_nrt": value.counted}
+
+    class Cache(FunctionCache):
+        def _index_key(self, sig, codegen):
+            return (*super()._index_key(sig, codegen), tuple(sorted(options.items())))
+
+    dispatcher = njit(cache=True, nogil=True, **options)(value.fn)
+    dispatcher._cache = Cache(dispatcher.py_func)
+    return dispatcher
 
 
 def kernel(fn: Callable) -> Callable:

@@ -350,6 +350,25 @@ def test_kernels_run_without_reference_counting_except_the_ones_that_create_arra
     assert len(kernels) > 20
 
 
+def test_the_disk_cache_keeps_code_compiled_with_other_options_apart():
+    """Numba keys its cache by bytecode and file stamp: the code of a kernel compiled with reference counting would
+    be loaded for the same function compiled without. `sim.jit` adds the options to the key."""
+    from numba import njit
+    from numba.core.caching import FunctionCache
+
+    def fn(a):
+        return a[0]
+
+    def key(pending):
+        dispatcher = jit._cached_njit(njit, pending)
+        return dispatcher._cache._index_key("sig", dispatcher.targetdescr.target_context.codegen())
+
+    plain = FunctionCache(fn)._index_key("sig", njit(fn).targetdescr.target_context.codegen())
+    lean, counted, inline = key(jit._Pending(fn)), key(jit._Pending(fn, counted=True)), key(jit._Pending(fn, True))
+    assert lean[:len(plain)] == counted[:len(plain)] == plain
+    assert len({lean, counted, inline}) == 3
+
+
 def _tandem_run(make, arrivals, script):
     """A tandem pool under the scripted control plane (`drive`), credit ticks on a burstable one."""
     log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))

@@ -72,3 +72,15 @@ def test_the_probe_sees_a_heavy_import():
 def test_the_engine_behind_recommend_imports_no_pandas():
     """`recommend` ranks and reports without pandas (a DataFrame is made only when asked: `to_frame`)."""
     assert "pandas" not in probe(statement="import fitness.engine.recommend")[1]
+
+
+def test_loading_the_kernels_leaves_scipy_linalg_alone_and_numba_blas_still_compiles():
+    """numba's array maths imports scipy.linalg to see whether BLAS is there (0.3 s a process); `sim.jit` imports
+    it with scipy.linalg hidden. Kernels load without it, and a numba function that needs BLAS still compiles
+    (importing scipy then) and computes."""
+    code = ("import sys\nfrom sim import jit, options\nimport sim.traffic_stats\noptions.load_all()\njit.warm()\n"
+            "before = 'scipy.linalg' in sys.modules\nimport numpy as np\nfrom numba import njit\n"
+            "dot = njit(lambda a, b: np.dot(a, b))\nprint(before, dot(np.ones(3), np.arange(3.0)))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "3.0"]

@@ -8,6 +8,7 @@ depend on which worker ran them or in what order; they are returned in the items
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Sequence
@@ -52,6 +53,10 @@ def fork_map(fn: Callable, items: Sequence, done: Callable | None = None) -> lis
         return out
     _WORK = fn
     warm()  # the compiled kernels, loaded once here, are inherited by every worker
+    # What exists now is kept out of the cyclic collector for good (Python's advice before a fork): the workers'
+    # collections then leave the inherited pages unwritten (shared, not copied), and no collection, nor the one at
+    # exit, walks numba's type graph again (an exit 0.58 s -> 0.18 s after loading the kernels, 2026-12-07).
+    gc.freeze()
     try:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_mark_worker) as pool:
             futures = {pool.submit(_call, item): i for i, item in enumerate(items)}
