@@ -11,6 +11,7 @@ that forked workers inherit the kernels instead of each loading them again.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Callable
 
@@ -58,11 +59,9 @@ def _array_maths_without_scipy() -> None:
     is hidden when scipy.linalg is imported already."""
     if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
         return
-    import importlib.util
-
     sys.modules["scipy.linalg"] = None  # type: ignore[assignment]  # "import scipy.linalg" raises ImportError
     try:
-        import numba.np.arraymath as maths
+        import numba.np.arraymath as maths  # numba is imported by now: this only runs its array maths
     finally:
         del sys.modules["scipy.linalg"]
     maths._HAVE_BLAS = importlib.util.find_spec("scipy") is not None

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fitness.engine.recommend import _replicated, recommend, sized
+from fitness.engine.recommend import _replicated, recommend
+from fitness.engine.sized import sized
 from fitness.workload.spec import load_workload, parse_workload
 
 ROOT = Path(__file__).resolve().parents[1]

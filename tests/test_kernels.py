@@ -22,6 +22,7 @@ from sim.components import (
     mme_kernel,
     mme_pool,
     pool,
+    queue,
     sharing,
     sharing_kernel,
     sharing_single,
@@ -37,6 +38,7 @@ from tests.reference_containers import OnDemandContainers as Reference
 from tests.reference_mme import ModelAwarePool as ReferenceMME
 from tests.reference_pool import BurstablePool as ReferenceBurstable
 from tests.reference_pool import InstancePool as ReferencePool
+from tests.reference_queue import SharedQueue as ReferenceQueue
 from tests.reference_sharing import SharingPool as ReferenceSharing
 from tests.reference_tandem import BurstableTandemPool as ReferenceBurstableTandem
 from tests.reference_tandem import TandemPool as ReferenceTandem
@@ -468,3 +470,42 @@ def test_the_triton_host_runs_compiled():
 
     jit.warm()
     assert isinstance(triton_kernel.serve, CPUDispatcher)
+
+
+def _queue_run(make, arrivals, work, workers, script, timeout_s):
+    """A shared queue under a scripted control plane (instances joining and retiring), the backlog read at each
+    event; (log, backlogs)."""
+    log = RequestLog.empty(arrivals, np.zeros(arrivals.size, np.int32))
+    q = make(log, np.arange(arrivals.size), work, workers, timeout_s)
+    q.join(0.0)
+    backlogs = []
+    for what, t in script:
+        q.advance(t)
+        backlogs.append(q.backlog(t))
+        if what == "join":
+            q.join(t)
+        elif what == "retire" and q.in_service > 0:
+            q.retire(t)
+    q.advance(math.inf)
+    return log, backlogs, q
+
+
+@settings_
+@given(st.integers(0, 2**31), st.integers(1, 400), st.floats(1, 300), st.integers(1, 4),
+       st.lists(st.tuples(st.sampled_from(["join", "retire", "tick"]), st.floats(0, 30)), max_size=10),
+       st.sampled_from([math.inf, 0.2]))
+def test_compiled_shared_queue_matches_the_interpreted_one(seed, n, rate, workers, script, timeout_s):
+    """The asynchronous queue's kernels against the heapq loop they replaced: the same start, finish and status
+    of every request, the same backlog at every event, the same busy times (instances may retire to zero and
+    requests wait for the next one)."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1 / rate, n))
+    work = rng.lognormal(np.log(0.05), 1.0, n)
+    script = sorted(script, key=lambda e: e[1])
+    a_log, a_back, a = _queue_run(queue.SharedQueue, arrivals, work, workers, script, timeout_s)
+    b_log, b_back, b = _queue_run(ReferenceQueue, arrivals, work, workers, script, timeout_s)
+    assert a_back == b_back
+    np.testing.assert_array_equal(a_log.start_s, b_log.start_s)
+    np.testing.assert_array_equal(a_log.finish_s, b_log.finish_s)
+    np.testing.assert_array_equal(a_log.status, b_log.status)
+    assert a.busy_until == b.busy_until and a.idle == b.idle

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fitness.engine.horizon import precision_warnings
-from fitness.engine.recommend import sized
+from fitness.engine.sized import sized
 from fitness.workload.spec import parse_workload
 from sim.catalog import load_catalog
 from sim.distributions import Constant

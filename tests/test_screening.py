@@ -20,6 +20,7 @@ from fitness.engine import headroom as headroom_mod
 from fitness.engine import parallel
 from fitness.engine import recommend as recommend_mod
 from fitness.engine.run import run_option
+from fitness.engine.sized import sized
 from fitness.engine.windows import right_size
 from fitness.workload.scenario import build
 from fitness.workload.spec import parse_workload
@@ -82,8 +83,9 @@ def test_replications_run_all_at_once_give_the_figures_of_one_seed_after_another
 
 
 def test_the_batches_give_the_recommendation_of_the_stages_run_one_by_one(monkeypatch):
-    """Right-sizing with the traffic what-ifs, then replications, headroom and assumptions as one batch
-    (`fitness.engine.ahead`), or each stage on its own as before: the same recommendation, figure for figure.
+    """Right-sizing with the traffic what-ifs, then replications, headroom, assumptions and the crossover
+    bisection as one batch (`fitness.engine.ahead`), or each stage on its own as before: the same
+    recommendation, figure for figure.
     The second run has nothing simulated ahead, so every piece takes the path `recommend` falls back to when
     the replications reorder the leaders."""
     wl = parse_workload({
@@ -92,11 +94,14 @@ def test_the_batches_give_the_recommendation_of_the_stages_run_one_by_one(monkey
                                                                       "p99_ms": 80}}],
         "traffic": {"pattern": "poisson", "rate_rps": 15},
         "slo": {"p99_ms": 300, "max_error_rate": 0.001}})
+    seen = []
+    monkeypatch.setattr(recommend_mod, "ahead", lambda *a, **k: seen.append(ahead_mod.ahead(*a, **k)) or seen[-1])
     batched = recommend_mod.recommend(wl)
-    first, chosen, _ = recommend_mod.sized(wl)
+    assert [list(e.crossings) for e in seen] == [[(10.0, "serverless", "realtime")]]  # bisected in the batch
+    first, chosen, _ = sized(wl)
     nothing = ahead_mod.Early({}, {}, (), ahead_mod._today(chosen, first))
     monkeypatch.setattr(recommend_mod, "ahead", lambda *a, **k: nothing)
-    monkeypatch.setattr(recommend_mod, "sized_with_traffic", lambda wl, progress=None: (recommend_mod.sized(wl), {}))
+    monkeypatch.setattr(recommend_mod, "sized_with_traffic", lambda wl, progress=None: (sized(wl), {}))
     staged = recommend_mod.recommend(wl)
     assert batched.sensitivity and any(s["kind"] == "assumption" and s["simulated"] for s in batched.sensitivity)
     assert batched.best.headroom is not None
@@ -200,7 +205,7 @@ def test_each_piece_run_ahead_is_the_piece_run_on_its_own():
                                                                                       "p50_ms": 20, "p99_ms": 80}}],
         "traffic": {"pattern": "poisson", "rate_rps": 2},
         "slo": {"p99_ms": 3000, "max_error_rate": 0.001}})
-    rec, chosen, _ = recommend_mod.sized(wl)
+    rec, chosen, _ = sized(wl)
     seeds = ahead_mod.Seeds(chosen, rec)
     early = ahead_mod.ahead(chosen, rec, seeds)
     assert early.headroom == {rec.best.option: ahead_mod.headroom_of(chosen, rec, rec.best.option)}

@@ -6,17 +6,19 @@ wait on each other:
 - the traffic what-ifs (every option right-sized again at x0.5, x2, x10) start from the user's workload and
   need nothing today's right-sizing decides, so `sized_with_traffic` sizes today's traffic and the what-ifs
   as one batch, the highest multiple first (it sizes the largest fleets);
-- the replications (each feasible option under other seeds), the headroom of the recommended option and the
-  platform-assumption what-ifs (the two leaders with one catalog fact changed) need today's choice, so
-  `ahead` runs them as the second batch, headroom and the assumptions for the leaders the first seed ranked.
-  When the replications reorder the leaders, `recommend` simulates the new leaders' pieces afterwards.
+- the replications (each feasible option under other seeds), the headroom of the recommended option, the
+  platform-assumption what-ifs (the two leaders with one catalog fact changed) and the traffic multiple where
+  another option takes over (a bisection, `sensitivity.crossing`) need today's choice, so `ahead` runs them
+  as the second batch, for the leaders the first seed ranked. The two chains of runs (headroom, crossings)
+  go first. When the replications reorder the leaders, `recommend` simulates the new leaders' pieces
+  afterwards.
 Every piece depends only on its inputs (same workload, scenario and seed), so the results are those of the
 stages run one by one."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from fitness.engine import digest
@@ -25,8 +27,8 @@ from fitness.engine.headroom import headroom, max_multiple
 from fitness.engine.parallel import fork_map
 from fitness.engine.result import Recommendation
 from fitness.engine.run import OptionRun, run_option
-from fitness.engine.sensitivity import TRAFFIC_MULTIPLES, assumption_catalogs, at_traffic
-from fitness.engine.sized import assembled, prepared
+from fitness.engine.sensitivity import TRAFFIC_MULTIPLES, assumption_catalogs, at_traffic, crossing
+from fitness.engine.sized import assembled, prepared, sized
 from fitness.engine.windows import replication_scenario, size_option
 from fitness.options import option_ids
 from fitness.workload.scenario import build
@@ -84,12 +86,14 @@ def light_run(wl: Workload, scenario, option: str) -> OptionRun:
 @dataclass(frozen=True)
 class Early:
     """What `ahead` simulated: per seed the runs of every feasible option (in rank order); headroom by
-    option; the assumption runs as (catalog, option, run); today's workload and scenario for the assumptions."""
+    option; the assumption runs as (catalog, option, run); today's workload and scenario for the assumptions;
+    the crossover multiples as `traffic_sensitivity` takes them ({(multiple, today's winner, its winner): x})."""
 
     seeds: dict[int, list]
     headroom: dict[str, float | None]
     assumptions: tuple[tuple, ...]
     today: tuple
+    crossings: dict = field(default_factory=dict)
 
     def assumption(self, catalog, option: str) -> OptionRun | None:
         """The run of `option` with `catalog`, if it was simulated."""
@@ -126,16 +130,20 @@ def sized_with_traffic(wl: Workload, progress: Callable[[str], None] | None = No
 
 
 def ahead(wl: Workload, rec: Recommendation, seeds: Seeds | None,
-          progress: Callable[[str], None] | None = None) -> Early:
-    """Run the replications of a short scenario, the headroom of the leader and the assumption what-ifs
-    (when `wl.sensitivity`) as one batch on the cores (see the module). `wl`: the workload with the chosen
-    configurations; `rec`: the first seed's ranking."""
+          progress: Callable[[str], None] | None = None, asked: Workload | None = None,
+          traffic: dict | None = None) -> Early:
+    """Run the replications of a short scenario, the headroom of the leader, the assumption what-ifs and the
+    crossover multiples (when `wl.sensitivity`) as one batch on the cores (see the module). `wl`: the workload
+    with the chosen configurations; `rec`: the first seed's ranking; `asked`: the user's workload, which
+    sensitivity re-sizes at other traffic; `traffic`: {multiple: recommendation there} (`sized_with_traffic`)."""
     today = _today(wl, rec) if wl.sensitivity else (None, None)
     cases = assumption_catalogs(tuple(o.option for o in rec.ranked[:2]), today[1].catalog) if wl.sensitivity \
         else []
     jobs: dict[tuple, Callable] = {}
-    if rec.best is not None:  # a chain of runs: first
+    if rec.best is not None:  # the chains of runs: first
         jobs["headroom", rec.best.option] = partial(headroom_of, wl, rec, rec.best.option)
+    for m, win in _takeovers(rec, traffic or {}) if wl.sensitivity and asked is not None else []:
+        jobs["crossing", m, win] = partial(crossing, partial(resized_at, asked, rec), m, rec.recommended, win)
     feasible = [o.option for o in rec.options if o.feasible]
     if seeds is not None and seeds.together and feasible:
         for seed, oid in seeds.pairs(feasible):
@@ -151,7 +159,23 @@ def ahead(wl: Workload, rec: Recommendation, seeds: Seeds | None,
         if key[0] == "seed":
             by_seed.setdefault(key[1], []).append(value)
     return Early(by_seed, {k[1]: v for k, v in out.items() if k[0] == "headroom"},
-                 tuple((cases[k[1]][0], k[2], v) for k, v in out.items() if k[0] == "assume"), today)
+                 tuple((cases[k[1]][0], k[2], v) for k, v in out.items() if k[0] == "assume"), today,
+                 {(k[1], rec.recommended, k[2]): v for k, v in out.items() if k[0] == "crossing"})
+
+
+def _takeovers(rec: Recommendation, traffic: dict) -> list[tuple[float, str]]:
+    """(multiple, winner there) of each traffic multiple whose winner is another feasible option than today's."""
+    if rec.recommended is None:
+        return []
+    return [(m, at.recommended) for m, at in sorted(traffic.items())
+            if at is not None and at.recommended not in (None, rec.recommended)]
+
+
+def resized_at(asked: Workload, rec: Recommendation, multiple: float, only: tuple[str, ...] = ()):
+    """The recommendation at `multiple` x today's traffic, `only` these options right-sized from the user's
+    knobs (what `recommend`'s sensitivity evaluates)."""
+    at = at_traffic(asked, multiple, rec.scenario_requests, rec.horizon_s)
+    return sized(at, only=only)[0] if at is not None else None
 
 
 def _traffic_plans(asked: Workload, requests: int, horizon_s: float) -> dict[float, tuple | None]:

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import replace
 
-from fitness.engine.ahead import Early, Seeds, ahead, headroom_of, light_run, sized_with_traffic
+from fitness.engine.ahead import Early, Seeds, ahead, headroom_of, light_run, resized_at, sized_with_traffic
 from fitness.engine.closeness import close_call
 from fitness.engine.constraints import constrained
 from fitness.engine.headroom import max_multiple
@@ -21,8 +21,7 @@ from fitness.engine.ranking import rank
 from fitness.engine.replications import replicate
 from fitness.engine.result import Headroom, Recommendation
 from fitness.engine.run import run_option
-from fitness.engine.sensitivity import assumption_sensitivity, at_traffic, traffic_sensitivity, weight_sensitivity
-from fitness.engine.sized import sized
+from fitness.engine.sensitivity import assumption_sensitivity, traffic_sensitivity, weight_sensitivity
 from fitness.options import option_ids
 from fitness.workload.scenario import build
 from fitness.workload.spec import Workload
@@ -48,7 +47,7 @@ def recommend(wl: Workload, progress: Callable[[str], None] | None = None) -> Re
     asked = wl  # the user's own knobs: sensitivity re-sizes from them at each traffic multiple
     (rec, wl, first), traffic = sized_with_traffic(wl, progress)
     seeds = Seeds(wl, rec) if wl.replications > 1 else None
-    early = ahead(wl, rec, seeds, progress)
+    early = ahead(wl, rec, seeds, progress, asked, traffic)
     if seeds is not None:
         rec = _replicated(wl, rec, first, progress, seeds, early.seeds)
     del seeds  # the seeds' scenarios: not needed past the replications
@@ -105,11 +104,10 @@ def _sensitivity(asked: Workload, rec: Recommendation, traffic: dict, early: Ear
     seen: dict[tuple, Recommendation | None] = {(m, ()): r for m, r in traffic.items()}
 
     def evaluate(multiple: float, only: tuple[str, ...] = ()) -> Recommendation | None:
-        if (multiple, only) not in seen:
-            at = at_traffic(asked, multiple, rec.scenario_requests, rec.horizon_s)
-            if progress and at is not None:
+        if (multiple, only) not in seen:  # a bisection step (the multiples themselves are in `traffic`)
+            if progress:
                 progress(f"sensitivity: traffic x{multiple:.2g}")
-            seen[multiple, only] = sized(at, only=only)[0] if at is not None else None
+            seen[multiple, only] = resized_at(asked, rec, multiple, only)
         return seen[multiple, only]
 
     today, scenario = early.today
@@ -124,5 +122,5 @@ def _sensitivity(asked: Workload, rec: Recommendation, traffic: dict, early: Ear
         runs.update(zip(missing, fork_map(lambda oid: light_run(today, sc, oid), missing), strict=True))
         return rank(today, sc, [runs[oid] for oid in top])
 
-    return (weight_sensitivity(rec) + traffic_sensitivity(rec, evaluate)
+    return (weight_sensitivity(rec) + traffic_sensitivity(rec, evaluate, early.crossings)
             + assumption_sensitivity(rec, scenario.catalog, evaluate_with))

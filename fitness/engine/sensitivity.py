@@ -114,9 +114,15 @@ def crossover(evaluate: Evaluate, lo: float, hi: float, old: str, new: str) -> f
     return math.sqrt(lo * hi)
 
 
-def traffic_sensitivity(rec: Recommendation, evaluate: Evaluate) -> list[dict]:
-    """The decision at each traffic multiple, with the crossover multiple when it changes."""
-    out = []
+def crossing(evaluate: Evaluate, m: float, today: str, win: str) -> float:
+    """`crossover` between today's traffic and multiple `m`, where `win` replaces today's `today`."""
+    return crossover(evaluate, *((1.0, m) if m > 1 else (m, 1.0)), *((today, win) if m > 1 else (win, today)))
+
+
+def traffic_sensitivity(rec: Recommendation, evaluate: Evaluate, known: dict | None = None) -> list[dict]:
+    """The decision at each traffic multiple, with the crossover multiple when it changes. `known`:
+    {(multiple, today's winner, its winner): crossover} found already (`fitness.engine.ahead`)."""
+    out, known = [], known or {}
     for m in TRAFFIC_MULTIPLES:
         at = evaluate(m)
         if at is None:
@@ -136,8 +142,8 @@ def traffic_sensitivity(rec: Recommendation, evaluate: Evaluate) -> list[dict]:
         elif rec.recommended is None:
             entry["statement"] = f"At {m:g} x today's traffic, {win} would meet the constraints."
         else:
-            x = crossover(evaluate, *((1.0, m) if m > 1 else (m, 1.0)), *((rec.recommended, win) if m > 1
-                                                                         else (win, rec.recommended)))
+            x = known.get((m, rec.recommended, win))
+            x = crossing(evaluate, m, rec.recommended, win) if x is None else x
             side = "above" if m > 1 else "below"
             entry["crossover_multiple"] = x
             entry["statement"] = (f"{side.capitalize()} about {x:.2g} x today's traffic, {win} becomes the "
