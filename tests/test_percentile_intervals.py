@@ -11,13 +11,15 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fitness.engine.horizon import precision_warnings
 from fitness.engine.sized import sized
 from fitness.workload.spec import parse_workload
 from sim.catalog import load_catalog
 from sim.distributions import Constant
-from sim.metrics import T_975_9, p99_interval_ms, summary
+from sim.metrics import T_975_9, distribution_ms, p99_interval_ms, summary
 from sim.model import ModelSpec
 from sim.options import load_all
 from sim.scenario import build_scenario
@@ -80,3 +82,16 @@ def test_a_p99_whose_interval_straddles_the_slo_names_the_horizon_that_would_tel
     assert "reaches 120 ms" in warning and "Simulate about 2 h" in warning
     inside = dataclasses.replace(made, options=(dataclasses.replace(made.options[0], p99_interval_ms=(80.0, 99.0)),))
     assert precision_warnings(wl, inside) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0, 1e4, allow_nan=False, allow_infinity=False), min_size=1, max_size=500),
+       st.integers(0, 3))
+def test_the_latency_percentiles_are_numpys_to_the_bit(values, ties):
+    """`distribution_ms` takes its percentiles on a sorted copy (faster): the same values, bit for bit, as numpy's
+    on the values in arrival order, ties and single values included."""
+    x = np.round(np.array(values), ties) if ties else np.array(values)  # rounding makes ties
+    d = distribution_ms(x / 1000.0)
+    ms = x / 1000.0 * 1000.0
+    assert (d.p50, d.p95, d.p99) == tuple(float(v) for v in np.percentile(ms, [50, 95, 99]))
+    assert d.mean == float(ms.mean()) and d.max == float(ms.max())
