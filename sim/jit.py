@@ -4,7 +4,7 @@ A kernel is plain Python over numpy arrays and numbers (the subset numba compile
 rest of the simulator and runs unchanged, only slower, where numba is missing or `NUMBA_DISABLE_JIT=1` is
 set (how the tests hold the compiled and the interpreted loop to the same results). Compiled code is cached
 on disk beside the module, so the compilation is paid once per machine and checkout (every kernel, on the
-2-core VM of 2026-12-07: 40 s in one process, 20.7 s in the two `warm` forks on an empty cache), and
+2-core VM of 2026-12-07: 29.4 s in one process, 19.5 s in the two `warm` forks on an empty cache), and
 loading it from the cache once per process (under a second): `warm()` does that before work is forked, so
 that forked workers inherit the kernels instead of each loading them again.
 """
