@@ -99,3 +99,17 @@ def test_fork_map_keeps_the_order_of_the_items(monkeypatch):
     out = parallel.fork_map(lambda x: (time.sleep(0.03 * (6 - x)), x * x)[1], list(range(7)),
                             lambda item, k: seen.append(k))
     assert out == [x * x for x in range(7)] and seen == list(range(1, 8))
+
+
+def test_fork_map_freezes_what_the_workers_inherit(monkeypatch):
+    """Before forking, the parent's objects leave the cyclic collector (`gc.freeze`): the workers then share their
+    pages instead of copying them, and no later collection walks them. Serial work freezes nothing."""
+    import gc  # here: only this test reads the collector
+
+    gc.unfreeze()
+    parallel.fork_map(lambda x: x, [1])  # one item: no worker is forked
+    assert gc.get_freeze_count() == 0
+    monkeypatch.setattr(parallel, "workers_for", lambda n: min(n, 2))
+    assert parallel.fork_map(lambda x: x + 1, [1, 2]) == [2, 3]
+    assert gc.get_freeze_count() > 0
+    gc.unfreeze()
