@@ -7,7 +7,6 @@ scipy, plotly and dask take seconds to import, which `--help`, `validate` and `s
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from enum import StrEnum
@@ -83,8 +82,8 @@ def validate(workload: WorkloadArg) -> None:
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of workload files (for editor completion and CI checks)."""
-    from fitness.workload.spec import workload_schema  # lazy
-    typer.echo(json.dumps(workload_schema(), indent=2))
+    from fitness.workload.schema_file import schema_text, shipped_schema  # lazy
+    typer.echo(schema_text(shipped_schema()), nl=False)
 
 
 @app.command()

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from fitness.errors import UserError
 from fitness.workload.scenario import build
+from fitness.workload.schema_file import SCHEMA_FILE, schema_text
 from fitness.workload.spec import load_workload, parse_workload, workload_schema
 
 BASE = {"name": "w", "models": [{"name": "m", "service_time": {"dist": "constant", "value_ms": 5}}],
@@ -109,6 +110,23 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 @pytest.fixture(scope="module")
 def schema() -> dict:
     return workload_schema()
+
+
+def test_the_shipped_schema_is_the_generated_one(schema):
+    """`load_workload` and `fitness schema` read the schema shipped in the package; it must be what the models
+    generate today (regenerate with `python -m fitness.docgen docs/`)."""
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text(schema), (
+        "fitness/workload/workload.schema.json is stale: run `python -m fitness.docgen docs/`")
+
+
+def test_a_workload_is_held_to_the_shipped_schema(tmp_path, monkeypatch):
+    """The loader checks a file against the shipped schema (not a fresh generation): a schema that forbids
+    every document makes a valid workload fail with the schema's message."""
+    monkeypatch.setattr("fitness.workload.spec.shipped_schema", lambda: {"not": {}})
+    path = tmp_path / "w.yaml"
+    path.write_text((EXAMPLES / "fraud-detection.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(UserError, match="held to the JSON Schema"):
+        load_workload(path)
 
 
 def _refs(node: object):

@@ -1,4 +1,5 @@
-"""`python -m fitness.docgen DIR`: write the generated reference pages (`fitness.docgen.generated`) into DIR."""
+"""`python -m fitness.docgen DIR`: write the generated reference pages (`fitness.docgen.generated`) into DIR, and the
+workload's JSON Schema shipped in the package (`fitness/workload/workload.schema.json`) when it is stale."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import typer
 
 from fitness.docgen import generated, stale
 from fitness.docgen.markdown import COMMAND, MARK
+from fitness.workload.schema_file import SCHEMA_FILE, schema_text
+from fitness.workload.spec import workload_schema
 
 
 def _write(out_dir: Annotated[Path, typer.Argument(help="Folder of the docs (docs/).", show_default=False)],
@@ -20,9 +23,15 @@ def _write(out_dir: Annotated[Path, typer.Argument(help="Folder of the docs (doc
         raise typer.Exit(2)
     pages = generated()
     todo = stale(out_dir, pages)
+    schema = schema_text(workload_schema())
+    schema_stale = not SCHEMA_FILE.is_file() or SCHEMA_FILE.read_text(encoding="utf-8") != schema
     if check:
-        typer.echo("stale: " + ", ".join(todo) + f"; run `{COMMAND}`" if todo else "generated pages are current")
-        raise typer.Exit(1 if todo else 0)
+        names = todo + [str(SCHEMA_FILE)] * schema_stale
+        typer.echo("stale: " + ", ".join(names) + f"; run `{COMMAND}`" if names else "generated pages are current")
+        raise typer.Exit(1 if names else 0)
+    if schema_stale:  # package data beside the models, not a page of out_dir
+        SCHEMA_FILE.write_text(schema, encoding="utf-8")
+        typer.echo(f"wrote {SCHEMA_FILE}")
     foreign = [n for n in todo if (out_dir / n).is_file()
                and not (out_dir / n).read_text(encoding="utf-8").startswith(MARK)]
     if foreign:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 import catalogs
 from fitness.errors import UserError, from_input_error
 from fitness.workload.schema_edit import check_against_schema, complete_names, require_tags
+from fitness.workload.schema_file import shipped_schema
 from fitness.workload.validation import describe_validation_error
 from fitness.workload.yamlio import read_yaml_mapping
 from sim.catalog import Catalog, load_catalog
@@ -363,8 +364,9 @@ def load_workload(path: str | Path) -> Workload:
     path = Path(path)
     data = read_yaml_mapping(path)
     wl = parse_workload(data, str(path))
-    check_against_schema(data, workload_schema, str(path))  # after: the loader's own messages come first
+    check_against_schema(data, shipped_schema, str(path))  # after: the loader's own messages come first
     return wl
+
 
 
 def workload_schema() -> dict:
