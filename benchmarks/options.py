@@ -9,6 +9,7 @@ the option would be and the ratio `x SimPy` is a lower bound. The workloads:
 - realtime autoscaled: diurnal day, trough 5 / peak 20 req/s x the scale to reach N requests;
 - serverless, async: Poisson;
 - multi-model: 1000 models with Zipf(0.9) popularity on 2 pinned instances;
+- inference-components: 3 models, copies tracked per model on managed ml.c5.2xlarge instances: Poisson;
 - multi-container (3 containers, direct), inference-pipeline (3 steps), triton (batch 8; and a serial
   ensemble, business logic -> model -> business logic, on 2 instances: the general host): Poisson.
 
@@ -64,6 +65,9 @@ def cases(n: int) -> list[tuple[str, str, dict]]:
          {"horizon": h, "models": three, "traffic": poisson,
           "application": {"pattern": "serial", "steps": ["m0", "m1", "m2"]},
           "options": {"inference-pipeline": {"instance_type": "ml.c5.2xlarge", "instance_count": 1}}}),
+        ("inference-components 3 models autoscaled", "inference-components",
+         {"horizon": h, "models": three, "traffic": poisson,
+          "options": {"inference-components": {"instance_type": "ml.c5.2xlarge"}}}),
         ("triton batch 8", "triton", {"horizon": h, "models": [{"name": "m", **MODEL}], "traffic": poisson,
                                       "options": {"triton": {"instance_type": "ml.g4dn.xlarge",
                                                              "instance_count": 1}}}),

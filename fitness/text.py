@@ -28,7 +28,8 @@ def clock_text(t_s: float) -> str:
 
 def deployable(chosen: dict | None) -> str:
     """A right-sized configuration in a few words: `2 x ml.c5.large`, `ml.g4dn.xlarge, 0..8 instances`,
-    `1024 MB, up to 20 concurrent`, `2 x ml.c6i.large, a job every 4.0 h`; '' when nothing was sized."""
+    `1024 MB, up to 20 concurrent`, `2 x ml.c6i.large, a job every 4.0 h`, `4 x ml.c5.large, 8 model copies`;
+    '' when nothing was sized."""
     if not chosen:
         return ""
     c, scaling = dict(chosen), {}
@@ -43,6 +44,13 @@ def deployable(chosen: dict | None) -> str:
     fleet = f"{n} x {it}" if it and n else (it or (f"{n} instance{'' if n == 1 else 's'}" if n else ""))
     if scaling:
         fleet += f"{', ' if fleet else ''}{scaling.get('min', 1)}..{scaling.get('max', '?')} instances"
+    copies = [v for k, v in c.items() if k == "copies" or k.startswith("copies.")]
+    tops = [v for k, v in c.items() if k == "max_copies" or k.startswith("max_copies.")]
+    if copies or tops:  # inference components: copies of the models on the instances
+        total = sum(int(v) for v in copies or tops if isinstance(v, int | float))
+        fleet += f"{', ' if fleet else ''}{'' if copies else 'up to '}{total} model copies"
+        if n is None and "min_instances" in c:
+            fleet += f" from {c['min_instances']} instances"
     if "schedule" in c:
         every = c["schedule"] if isinstance(c["schedule"], str) else span_text(float(c["schedule"]))
         fleet += f"{', ' if fleet else ''}a job every {every}"

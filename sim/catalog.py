@@ -29,6 +29,7 @@ from sim.catalog_facts import (
     Confidence,
     ExportFacts,
     Fact,
+    InferenceComponentFacts,
     InstanceType,
     MultiModelFacts,
     NameList,
@@ -74,6 +75,7 @@ class Catalog(BaseModel):
     batch: BatchFacts
     co_hosting: CoHostingFacts
     multi_model: MultiModelFacts
+    inference_components: InferenceComponentFacts
     triton: TritonFacts
     commitments: CommitmentFacts
     export: ExportFacts

@@ -335,6 +335,17 @@ class MultiModelFacts(BaseModel):
     disk_read_mb_per_s: Fact
 
 
+class InferenceComponentFacts(BaseModel):
+    """Inference components and managed instance scaling: the API's bounds on a copy and the instance scale-in."""
+
+    model_config = _FROZEN
+
+    min_cpu_cores_per_copy: Fact
+    min_memory_per_copy_mb: Fact
+    scale_in_cooldown_min: Fact
+    scale_in_max_step: Fact
+
+
 class TritonFacts(BaseModel):
     """Triton on GPU: default batch latency curve and GPU memory overhead."""
 

@@ -51,6 +51,7 @@ QUOTA_FACTS = ("serverless.endpoints_per_region", "serverless.startup_limit_s", 
 BILL_DATE = datetime.date(2026, 12, 2)  # the whole bill (storage, S3, commitments, new types), the same day
 SCALING_DATE = datetime.date(2026, 12, 4)  # the high-resolution concurrency metric, for issue 16
 SCALING_FACTS = ("autoscaling.high_resolution_period_s", "autoscaling.high_resolution_scale_out_datapoints")
+COMPONENTS_DATE = datetime.date(2026, 12, 7)  # inference components and managed instance scaling, for issue 19
 BILL_FACTS = ("realtime.storage_price_per_gb_month", "realtime.default_volume_gb",
               "serverless.provisioned_price_per_gb_second", "serverless.provisioned_inference_price_per_gb_second",
               "object_store.storage_price_per_gb_month", "object_store.put_price_per_1000",
@@ -94,11 +95,11 @@ def test_read_catalog_text_rejects_unknown_and_escaping_names() -> None:
 def test_every_fact_has_source_and_date(cat: Catalog) -> None:
     facts = cat.facts()
     # instance prices + 4 credit facts per burstable type + 7 realtime + 8 autoscaling + 18 serverless
-    # + 1 network + 4 async + 7 object store + 7 batch + 5 co-hosting + 2 multi-model + 2 triton
-    # + 2 commitments + 7 export
+    # + 1 network + 4 async + 7 object store + 7 batch + 5 co-hosting + 2 multi-model + 4 inference components
+    # + 2 triton + 2 commitments + 7 export
     burstable = sum(it.burstable is not None for it in cat.instances.values())
     assert burstable == 2
-    assert len(facts) == len(cat.instances) + 4 * burstable + 7 + 8 + 18 + 1 + 4 + 7 + 7 + 5 + 2 + 2 + 2 + 7
+    assert len(facts) == len(cat.instances) + 4 * burstable + 7 + 8 + 18 + 1 + 4 + 7 + 7 + 5 + 2 + 4 + 2 + 2 + 7
     for path, fact in facts.items():
         assert isinstance(fact, Fact), path
         assert fact.source.strip(), path
@@ -106,6 +107,7 @@ def test_every_fact_has_source_and_date(cat: Catalog) -> None:
         dated = (CFN_DATE if path.startswith("export.cloudformation_") and path != CFN_DESCRIPTION else
                  EXPORT_DATE) if path.startswith("export.") else CREDITS_DATE if ".burstable." in path else \
             QUOTAS_DATE if path in QUOTA_FACTS else SCALING_DATE if path in SCALING_FACTS else \
+            COMPONENTS_DATE if path.startswith("inference_components.") else \
             BILL_DATE if path in BILL_FACTS or new_type else CATALOG_DATE
         assert fact.retrieved == dated, path
         if fact.confidence == "assumption":
@@ -129,7 +131,8 @@ def test_facts_walk_every_section_in_file_order(raw: dict) -> None:
         "extra.cloudformation_inline_template_max_bytes"]
     sections = list(dict.fromkeys(p.split(".")[0] for p in facts))
     assert sections == ["instances", "realtime", "autoscaling", "serverless", "network", "async_inference",
-                        "object_store", "batch", "co_hosting", "multi_model", "triton", "commitments", "export",
+                        "object_store", "batch", "co_hosting", "multi_model", "inference_components", "triton",
+                        "commitments", "export",
                         "extra"]
     assert list(facts)[:2] == ["instances.ml.t2.medium.price_per_hour",
                                "instances.ml.t2.medium.burstable.baseline_share_per_vcpu"]

@@ -200,6 +200,43 @@ def test_multi_tenant_saas_multi_model():
     assert_bill(run, {**instances(secs, 0.102, volume_gb=30), "data": gb(req.served * 5) * DATA}, 163.35)
 
 
+SHARED_KB = {"fraud-check": 2 + 1, "recommend": 2 + 4, "embed-query": 1 + 3, "rerank": 8 + 2}
+"""shared-endpoint: payload + response of each model, KB."""
+
+
+def served_kb(run: OptionRun) -> float:
+    """KB in and out of the requests each model served (shared-endpoint's models differ)."""
+    log, names = run.result.log, list(SHARED_KB)
+    return float(sum(((log.model_idx == i) & (log.status == 0)).sum() * SHARED_KB[n] for i, n in enumerate(names)))
+
+
+def test_shared_endpoint_multi_container_three_instances():
+    """shared-endpoint, recommended multi-container on 3 x ml.m5.large (0.115 USD/h) for 1 h: 359,289 requests,
+    143,950 fraud checks (3 KB each way in all), 107,914 recommendations (6 KB), 104,550 embeddings (4 KB) and
+    2,875 re-ranks (10 KB).
+    - instances: 10,800 s x 0.115 / 3600 = 0.3450 USD; storage: 10,800 s x 8 GB x 0.14 / 2,628,000 = 0.0046 USD;
+    - data: 431,850 + 647,484 + 418,200 + 28,750 = 1,526,284 KB = 1.4556 GB x 0.016 = 0.0233 USD.
+    The hour 0.3729 USD, the month x 730 = 272.21 USD."""
+    run = pinned("shared-endpoint", "multi-container", {"instance_type": "ml.m5.large", "instance_count": 3})
+    req, secs = run.summary.requests, run.result.figures.instance_seconds
+    assert req.served == 359_289 and secs == 10_800 and served_kb(run) == 1_526_284
+    assert_bill(run, {**instances(secs, 0.115), "data": gb(served_kb(run)) * DATA}, 272.21)
+
+
+def test_shared_endpoint_inference_components_pay_the_instances_not_the_copies():
+    """shared-endpoint as inference components, 2 copies of each model (1 core each) on 4 pinned x ml.c5.large:
+    the copies reserve all 8 cores, and the bill is the instances' whatever the copies hold.
+    - instances: 14,400 s x 0.102 / 3600 = 0.4080 USD; storage: 14,400 s x 8 GB x 0.14 / 2,628,000 = 0.0061 USD;
+    - data: the same 1,526,284 KB as multi-container = 0.0233 USD.
+    The hour 0.4374 USD, the month x 730 = 319.32 USD."""
+    run = pinned("shared-endpoint", "inference-components", {"instance_type": "ml.c5.large", "instance_count": 4,
+                                                              "copies": 2})
+    req, secs = run.summary.requests, run.result.figures.instance_seconds
+    assert req.served == 359_289 and secs == 14_400 and served_kb(run) == 1_526_284
+    assert run.result.figures.details["reserved_share"] == pytest.approx(1.0)
+    assert_bill(run, {**instances(secs, 0.102), "data": gb(served_kb(run)) * DATA}, 319.32)
+
+
 def test_nightly_landing_batch_every_four_hours():
     """nightly-landing, batch on 2 x ml.c6i.large every 4 h: the 600,000 records of the night in one job.
     - instances: 16,445.31 instance-seconds x 0.102 / 3600 = 0.4660 USD;
@@ -242,4 +279,4 @@ def test_every_bundled_example_has_its_bill_here():
     """A new example gets a hand-computed bill in this file (sweep grids are not workloads)."""
     names = {p.stem for p in EXAMPLES.glob("*.yaml") if "workloads" not in (yaml.safe_load(p.read_text()) or {})}
     billed = set(re.findall(r'pinned\("([\w-]+)"', Path(__file__).read_text()))
-    assert len(names) == 13 and names == billed
+    assert len(names) == 14 and names == billed

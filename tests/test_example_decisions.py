@@ -107,3 +107,27 @@ def test_records_landing_at_one_get_a_trigger_that_meets_the_six_hour_deadline()
     assert round(s.cost_usd.breakdown["s3_storage"], 4) == 0.0143
     one = next(t for t in sz.tried if t.config["instance_count"] == 1)
     assert "misses the 6 h deadline" in one.reasons[0]
+
+
+def test_shared_endpoint_a_slow_model_blocks_the_fast_ones_behind_a_multi_model_endpoint_not_as_components():
+    """shared-endpoint: 100 requests/s over four models, 0.8/s of them a 1.8 s re-rank (about 1.4 vCPUs busy), the
+    rest 8-20 ms; p95 80 ms. Behind a multi-model endpoint every model shares each instance's workers in one FIFO,
+    so on 2 x ml.c5.large (4 vCPUs) a fast request that waits, waits behind re-ranks of seconds: the p95 is over a
+    second. As inference components each model has copies of its own (Erlang C per model, never below a copy per
+    production instance: 2 copies x 4 models of 1 core = 8 cores = 4 x ml.c5.large), and the fast models wait only
+    behind their own requests: the p95 holds in steady state, and only the failure drill (half the copies gone
+    while an instance is replaced) is refused. The same copies on ml.m5.large or ml.r5.large (the same 2 cores a
+    type and the same placement) are listed as screened, not simulated."""
+    wl = example("shared-endpoint", horizon=1800.0)
+    sc = build(wl)
+    mme = right_size(wl, sc, "multi-model")
+    first = next(t for t in mme.tried if not t.screened)
+    assert first.config == {"instance_type": "ml.c5.large", "instance_count": 2}
+    assert "p95 latency" in first.reasons[0] and int(first.reasons[0].split()[2].replace(",", "")) > 1000
+    ic = right_size(wl, sc, "inference-components")
+    pinned = ic.tried[0]
+    assert pinned.config == {"instance_type": "ml.c5.large", "instance_count": 4, "copies": 2}
+    assert pinned.reasons and all(r.startswith("while one instance is replaced") for r in pinned.reasons)
+    twins = [t for t in ic.tried if t.screened and "would place and run these copies as" in t.reasons[0]]
+    assert {t.config["instance_type"] for t in twins} >= {"ml.m5.large", "ml.r5.large"}
+    assert ic.run.summary.feasible

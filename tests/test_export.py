@@ -121,7 +121,8 @@ CFN_AS_API = {"AWS::SageMaker::Model": ("sagemaker", "CreateModel", {"ModelName"
               "AWS::ApplicationAutoScaling::ScalingPolicy": ("application-autoscaling", "PutScalingPolicy", {
                   "ServiceNamespace": "sagemaker", "ResourceId": "endpoint/x/variant/AllTraffic",
                   "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}),
-              "AWS::CloudWatch::Alarm": ("cloudwatch", "PutMetricAlarm", {})}
+              "AWS::CloudWatch::Alarm": ("cloudwatch", "PutMetricAlarm", {}),
+              "AWS::SageMaker::InferenceComponent": ("sagemaker", "CreateInferenceComponent", {})}
 """CloudFormation types whose properties are the API's request members (plus what the stack supplies)."""
 
 
@@ -261,6 +262,60 @@ def test_multi_model_endpoint():
     assert calls(d, "CreateEndpointConfig")[0]["ProductionVariants"][0]["InitialInstanceCount"] == 2
     assert not calls(d, "RegisterScalableTarget")  # a pinned count
     assert len(d.artifacts) == 20 and d.artifacts[0] == "{{ModelDataS3Prefix}}/tenant-0.tar.gz"
+
+
+def test_inference_components_endpoint_then_a_component_per_model_with_its_copy_scaling():
+    """Inference components: an endpoint config with no model and managed instance scaling (IDLE_RELEASE, the
+    catalog's cooldown), then per model CreateModel, CreateInferenceComponent with the simulated reservation and
+    initial copies, and target tracking on InvocationsPerCopy; a model allowed to scale to zero copies also gets
+    the step policy and its NoCapacityInvocationFailures alarm. Every body is a valid request, the template too."""
+    models = [{"name": "a", **CPU}, {"name": "b", **CPU}]
+    d, s = deploy(workload({"inference-components": {"instance_type": "ml.c5.xlarge", "min_copies": 0,
+                                                     "min_instances": 1, "cpu_cores_per_copy": 2}}, models),
+                  "inference-components")
+    assert_deployable(d)
+    (config,) = calls(d, "CreateEndpointConfig")
+    variant = config["ProductionVariants"][0]
+    assert "ModelName" not in variant and config["ExecutionRoleArn"] == "{{ExecutionRoleArn}}"
+    managed = variant["ManagedInstanceScaling"]
+    assert managed["Status"] == "ENABLED" and managed["MinInstanceCount"] == 1
+    assert managed["ScaleInPolicy"] == {"Strategy": "IDLE_RELEASE", "CooldownInMinutes": 20, "MaximumStepSize": 1}
+    components = calls(d, "CreateInferenceComponent")
+    assert [c["Specification"]["ComputeResourceRequirements"]["NumberOfCpuCoresRequired"] for c in components] == [2.0,
+                                                                                                                  2.0]
+    assert [c["RuntimeConfig"]["CopyCount"] for c in components] == [s.config.model(m)["initial_copies"]
+                                                                     for m in ("a", "b")]
+    policies = calls(d, "PutScalingPolicy")
+    tracking = [p for p in policies if p["PolicyType"] == "TargetTrackingScaling"]
+    assert {p["ResourceId"] for p in tracking} == {f"inference-component/{c['InferenceComponentName']}"
+                                                    for c in components}
+    assert all(p["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]["PredefinedMetricType"]
+               == "SageMakerInferenceComponentInvocationsPerCopy" for p in tracking)
+    alarms = calls(d, "PutMetricAlarm")
+    assert [a["MetricName"] for a in alarms] == ["NoCapacityInvocationFailures"] * 2
+
+
+def test_inference_components_on_concurrency_track_the_high_resolution_metric():
+    """Copies tracked on requests held: SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution at the
+    simulated target."""
+    d, _ = deploy(workload({"inference-components": {"instance_type": "ml.c5.xlarge",
+                                                     "target_concurrent_per_copy": 2}}), "inference-components")
+    assert_deployable(d)
+    (policy,) = calls(d, "PutScalingPolicy")
+    spec = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert spec["PredefinedMetricSpecification"]["PredefinedMetricType"] == \
+        "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"
+    assert spec["TargetValue"] == 2
+
+
+def test_inference_components_pinned_copies_and_instances_have_no_scaling():
+    """Pinned instances and copies: no managed instance scaling, no Application Auto Scaling."""
+    d, _ = deploy(workload({"inference-components": {"instance_type": "ml.c5.xlarge", "instance_count": 2,
+                                                     "copies": 2}}), "inference-components")
+    assert_deployable(d)
+    assert "ManagedInstanceScaling" not in calls(d, "CreateEndpointConfig")[0]["ProductionVariants"][0]
+    assert calls(d, "CreateInferenceComponent")[0]["RuntimeConfig"] == {"CopyCount": 2}
+    assert not calls(d, "RegisterScalableTarget")
 
 
 def test_multi_container_direct_and_serial():

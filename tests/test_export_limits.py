@@ -40,6 +40,8 @@ EVERY_OPTION = {
     "inference-pipeline": workload({"inference-pipeline": {"instance_type": "ml.c5.2xlarge"}}, STEPS,
                                    application={"pattern": "serial", "steps": ["pre", "model"]}),
     "triton": workload({"triton": {"instance_type": "ml.g4dn.xlarge", "instance_count": 1, "max_batch_size": 8}}, GPU),
+    "inference-components": workload({"inference-components": {"instance_type": "ml.c5.xlarge", "min_copies": 0,
+                                                               "min_instances": 1}}, TWO),
 }
 """A small workload per exportable option, autoscaled where the option scales (more resource types to lint)."""
 

@@ -24,6 +24,7 @@ from fitness.engine.windows import size_option, window_of
 from fitness.errors import UserError
 from fitness.export.aws import SCALABLE_DIMENSION, VARIANT, EndpointSet, ExportPlan, camel, resource_name, step_alarm
 from fitness.export.cloudformation import templates
+from fitness.export.components import ComponentSet
 from fitness.export.deployment import ApiCall, Deployment
 from fitness.options import NoExport, option_ids, unit
 from fitness.workload.scenario import build
@@ -212,6 +213,8 @@ def _role(plan: ExportPlan) -> str:
 
 def _calls(plan: ExportPlan, s, name: str) -> list[ApiCall]:
     """The API calls of one endpoint set (or transform job stream), in the order they must run."""
+    if isinstance(s, ComponentSet):  # renders itself: endpoint first, then each model's component
+        return [ApiCall(*c) for c in s.calls(name, _role(plan), lambda model: plan.name(name, model))]
     model = ApiCall("sagemaker", "CreateModel", s.key, {"ModelName": name, "ExecutionRoleArn": _role(plan), **s.model})
     if not isinstance(s, EndpointSet):
         run = plan.token("RunId", f"a suffix unique to each transform job run, e.g. the date and hour (at most "

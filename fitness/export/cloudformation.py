@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from fitness.errors import UserError
 from fitness.export.aws import SCALABLE_DIMENSION, VARIANT, EndpointSet, ExportPlan, camel, step_alarm
+from fitness.export.components import ComponentSet
 from sim.catalog import Catalog
 
 TOKEN = re.compile(r"\{\{([A-Za-z0-9]+)\}\}")
@@ -161,7 +162,10 @@ def _units(plan: ExportPlan, sets: list, names: dict[str, str], params: dict) ->
         lid = camel(s.key)
         while f"{lid}Model" in taken:
             lid += "X"
-        if isinstance(s, EndpointSet):
+        if isinstance(s, ComponentSet):
+            res, outputs = s.resources(lid, names[s.key], "{{ExecutionRoleArn}}",
+                                       lambda model, n=names[s.key]: plan.name(n, model))
+        elif isinstance(s, EndpointSet):
             res = _endpoint(lid, s, names[s.key])
             outputs = {f"{lid}EndpointName": {"Value": {"Fn::GetAtt": [f"{lid}Endpoint", "EndpointName"]}}}
         else:

@@ -44,7 +44,8 @@ def ranking_table(rec: Recommendation) -> Table:
     errors, the first reason)."""
     table = Table(title=Text(f"{rec.workload}: recommended {rec.recommended or 'none'}"))
     for c in TERMINAL_COLUMNS:
-        table.add_column(c, no_wrap=c not in ("notes", "deploy"), overflow="ellipsis",
+        # a header never shrinks below its own name (a long option id squeezes the wrapped columns)
+        table.add_column(c, no_wrap=c not in ("notes", "deploy"), overflow="ellipsis", min_width=len(c),
                          max_width=60 if c == "notes" else None)
     for row in option_rows(rec):
         cells = dict(zip(HEADERS, row, strict=True))

@@ -111,9 +111,25 @@ def invocations_counter(arrivals_s: np.ndarray) -> Callable[[float, float], int]
     return count
 
 
+def period_counter(arrivals_s: np.ndarray, period_s: float, horizon_s: float) -> Callable[[float, float], int]:
+    """`invocations_counter` for a policy evaluated at whole periods: the counts of every period up to the horizon
+    taken once (the same `searchsorted` at every period boundary), so an evaluation is a lookup; any other window
+    falls back to searching."""
+    edges = np.arange(0.0, horizon_s + period_s, period_s)
+    at = np.searchsorted(arrivals_s, edges)
+    search = invocations_counter(arrivals_s)
+
+    def count(t0: float, t1: float) -> int:
+        k = int(round(t1 / period_s))
+        if 0 < k < edges.size and edges[k] == t1 and edges[k - 1] == t0:
+            return int(at[k] - at[k - 1])
+        return search(t0, t1)
+    return count
+
+
 def target_tracking(env: simpy.Environment, pool: InstancePool, total: Callable[[float, float], float],
                     policy: TargetTracking) -> Generator:
-    """Process: evaluate the alarms every period and resize the pool.
+    """Process: evaluate the alarms every period and resize the pool (`Tracker.evaluate`).
 
     `total(t0, t1)` is the metric summed over the endpoint for the period [t0, t1) (invocations, or a
     gauge such as the backlog at t1); the alarms compare it per in-service instance with the target.
@@ -121,32 +137,56 @@ def target_tracking(env: simpy.Environment, pool: InstancePool, total: Callable[
     step-scaling policy on HasBacklogWithoutCapacity that scale-from-zero needs does. The bounds are the
     policy's, changed by its scheduled actions (`scheduled_actions`, started here).
     """
-    high = low = 0
-    last_out = last_in = -math.inf
-    out_level = 0  # the capacity the last scale-out asked for: what a scale-out inside its cooldown must beat
-    bounds = scheduled_bounds(env, pool, policy)
+    tracker = Tracker(env, pool, total, policy)
     while True:
         yield env.timeout(policy.period_s)
+        tracker.evaluate()
+
+
+def tracking_together(env: simpy.Environment, trackers: list[Tracker], period_s: float) -> Generator:
+    """Process: every `period_s`, each tracker's evaluation in turn: many fleets' policies of one period (a model's
+    copies each, on an endpoint of inference components) as one control event instead of one each."""
+    while True:
+        yield env.timeout(period_s)
+        for tracker in trackers:
+            tracker.evaluate()
+
+
+class Tracker:
+    """One target-tracking policy on one pool, between its evaluations: the alarms' breaching streaks, the last
+    scale-out and scale-in, and what the last scale-out asked for (see `target_tracking`)."""
+
+    def __init__(self, env: simpy.Environment, pool: InstancePool, total: Callable[[float, float], float],
+                 policy: TargetTracking) -> None:
+        self.env, self.pool, self.total, self.policy = env, pool, total, policy
+        self.high = self.low = 0
+        self.last_out = self.last_in = -math.inf
+        self.out_level = 0  # the capacity the last scale-out asked for: what a scale-out inside its cooldown must beat
+        self.bounds = scheduled_bounds(env, pool, policy)
+
+    def evaluate(self) -> None:
+        """The alarms at the end of a period: scale out or in as `target_tracking` says."""
+        env, pool, policy, bounds = self.env, self.pool, self.policy, self.bounds
         t, serving = env.now, pool.in_service
-        value = total(t - policy.period_s, t)
+        value = self.total(t - policy.period_s, t)
         if serving + pool.pending == 0:
             if value > 0 and bounds.max > 0:
                 env.process(launch(env, pool, policy.launch_s))
-                last_out, high, low, out_level = t, 0, 0, 1
-            continue
+                self.last_out, self.high, self.low, self.out_level = t, 0, 0, 1
+            return
         metric = value / max(serving, 1)
-        high = high + 1 if metric > policy.target else 0
-        low = low + 1 if metric < policy.target * policy.in_ratio else 0
+        self.high = self.high + 1 if metric > policy.target else 0
+        self.low = self.low + 1 if metric < policy.target * policy.in_ratio else 0
         desired = serving + pool.pending
         proportional = math.ceil(max(serving, 1) * metric / policy.target)
         wanted = min(bounds.max, max(bounds.min, proportional))
-        cooled = t - last_out >= policy.out_cooldown_s
-        if high >= policy.out_datapoints and wanted > desired and (cooled or wanted > out_level):
+        cooled = t - self.last_out >= policy.out_cooldown_s
+        if self.high >= policy.out_datapoints and wanted > desired and (cooled or wanted > self.out_level):
             for _ in range(wanted - desired):
                 env.process(launch(env, pool, policy.launch_s))
-            last_out, high, out_level = t, 0, wanted
-        elif (low >= policy.in_datapoints and wanted < desired and pool.pending == 0
-              and t - last_in >= policy.in_cooldown_s and t - last_out >= policy.in_cooldown_s):
+            self.last_out, self.high, self.out_level = t, 0, wanted
+        elif (self.low >= policy.in_datapoints and wanted < desired and pool.pending == 0
+              and t - self.last_in >= policy.in_cooldown_s and t - self.last_out >= policy.in_cooldown_s):
             for _ in range(desired - wanted):
                 pool.retire(t)
-            last_in, low = t, 0
+            self.last_in, self.low = t, 0

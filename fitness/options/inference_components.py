@@ -1,0 +1,292 @@
+"""The `inference-components` option as the product knows it: its sizing search, export, rubric entry and docs.
+
+The simulation is `sim/options/inference_components.py`; this unit adds what the decision engine needs of it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fitness.engine.fleets import budget_floor, distinct, next_size
+from fitness.engine.queueing import Demand, allowance, count_needed, sizing_window_s, targets
+from fitness.engine.sizing import Runner
+from fitness.export.aws import ExportPlan, camel, invocations_per_minute
+from fitness.export.components import Component, ComponentSet
+from fitness.options import OptionUnit, register
+from fitness.workload.spec import Workload
+from sim.catalog import InstanceType
+from sim.options.inference_components import (
+    InferenceComponentsConfig,
+    capacity_of,
+    copy_of,
+    copy_reasons,
+    hosts_for,
+    per_model,
+    placed,
+)
+from sim.scenario import Scenario
+
+DOCS = """\
+`sim/options/inference_components.py`, data plane `CopyPool` (`sim/components/copies.py`: the compiled
+`InstancePool` whose members are copies) on a shared `Placement` (`sim/components/placement.py`). Delivers
+sync, async and offline; one model per request.
+
+- **Copies.** Each model is an inference component; each copy reserves CPU cores
+  (`cpu_cores_per_copy`, default 1), memory (`memory_mb_per_copy`, default its workers' `memory_mb`, at least
+  `inference_components.min_memory_per_copy_mb`) and, for a GPU model, accelerators (`accelerators_per_copy`,
+  default 1) on one instance. A CPU copy serves one request per whole core it reserves (FIFO per copy); a GPU
+  copy one per accelerator. Requests go to the copy of their model with the fewest outstanding.
+- **Placement.** A new copy goes to the instance with room for it: the one with the most room left in its
+  scarcest resource (`placement: spread`, SPREAD) or the least (`binpack`, BINPACK). With none, managed
+  instance scaling launches an instance (`realtime.instance_launch_s`) and the copy waits for it. A copy serves
+  once its instance does and its container has started, downloaded and loaded the model (the model's cold
+  start). Instances offer their vCPUs, memory less `realtime.memory_overhead_mb`, and GPUs.
+- **Scaling.** Per model, copies pinned (`copies`) or target tracking on
+  SageMakerInferenceComponentInvocationsPerCopy (the catalog's `autoscaling.*` alarms and cooldowns; default
+  target `target_utilization` of a copy's capacity, max twice the peak minute's need), or with
+  `target_concurrent_per_copy` on the requests each copy holds
+  (SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution: `autoscaling.high_resolution_*`, a gauge
+  every 10 s, scale-in after as long as the standard alarms wait). With `min_copies: 0` an idle model scales to
+  zero copies: a request that finds none fails at once (NoCapacityInvocationFailures), and the next metric
+  period with such failures asks for one copy (the step policy the AWS docs pair with that alarm). A retired
+  copy gives back its reservation at once and drains. Instances are pinned (`instance_count`) or managed between
+  `min_instances` and `max_instances` (default: what every model's max copies take); an instance left without
+  copies is released `inference_components.scale_in_cooldown_min` after it emptied, if still empty then
+  (IDLE_RELEASE), never below `min_instances`. A copy that finds no room and no instance to add is never placed
+  (`unplaced_copies`).
+- **Defaults.** Instance type: the cheapest CPU (GPU, when a model needs one) non-burstable type a copy of every
+  model fits on. Never sized onto a burstable type: CPU credits are not simulated here.
+- **Limits.** As real-time endpoints (6 MB, 60 s). Copies below the API's minimum cores or memory, or larger
+  than the instance, make the option infeasible.
+- **Billing.** Instance-seconds x price of the endpoint's instances, whatever the copies reserve; the ML
+  storage volume of each instance; the data processed in and out. Utilisation is busy seconds over the paid
+  instances' cores (GPUs when a model needs one), so capacity no copy reserved counts as idle;
+  `reserved_share` (details) is the share of the paid capacity, by its scarcest resource, the copies reserved.
+- **Failures.** An instance failure takes every copy on it (the instance whose copies hold the most requests);
+  each copy is asked for again at once, on an instance with room or on a new one.
+- **Search.** Per candidate type (cheapest first): per model the copies Erlang C says meet the latency targets
+  (one below it, never below stability), instances for them by placement (never below the production floor),
+  cheapest first; in production at least one copy of every model per floor instance (2), so one lost instance
+  loses no model. A failing candidate adds a copy to every model. After the first that passes: the same copies
+  as the max of per-model target tracking on managed instances (when a model can scale below them), and the
+  next size up in the family with those copies on fewer instances (listed as screened when it costs no less).
+- **Checked by** `tests/test_inference_components.py` (one model with one copy is the real-time endpoint request
+  for request; a pinned copy count is an M/M/c per model; placement, scale to zero and instance release worked
+  by hand; hand-worked cases against a multi-model endpoint; invariants).
+"""
+"""This option's section of docs/options.md (generated from it)."""
+
+PINS = ("instance_count", "copies")
+"""Capacity is pinned by both the instances and the copies."""
+
+
+def copies_needed(wl: Workload, sc: Scenario, workers: list[int]) -> list[int]:
+    """Per model, the copies of `workers` workers Erlang C says meet the latency targets at the sizing window's
+    rates, one below it (the trials show the boundary), never below stability or one copy. Count-expanded models
+    of one spec take the count of their busiest member (as real-time endpoints of one spec do): a thousand
+    tenants cost one closed form, not a thousand."""
+    goals, share, window = targets(wl), allowance(wl), sizing_window_s(wl, sc)
+    busiest: dict[str, int] = {}
+    for i, m in enumerate(sc.models):
+        spec = m.model_dump_json(exclude={"name"}) + f"/{workers[i]}"
+        if spec not in busiest or sc.for_model(i).size > sc.for_model(busiest[spec]).size:
+            busiest[spec] = i
+    count: dict[str, int] = {}
+    for spec, i in busiest.items():
+        idx = sc.for_model(i)
+        if idx.size == 0:
+            count[spec] = 1
+            continue
+        stable, slo = count_needed(Demand.of(sc.arrivals_s[idx], sc.service_s[idx], sc.horizon_s, window),
+                                   workers[i], goals, share)
+        count[spec] = max(1, stable, (slo or stable) - 1)
+    return [count[m.model_dump_json(exclude={"name"}) + f"/{workers[i]}"] for i, m in enumerate(sc.models)]
+
+
+def per_model_knob(names: list[str], values: list[int]) -> int | dict[str, int]:
+    """One value for every model when they agree, else the mapping of model name to value."""
+    return values[0] if len(set(values)) == 1 else dict(zip(names, values, strict=True))
+
+
+def candidate_types(sc: Scenario, raw: dict) -> list[InstanceType]:
+    """The user's type, or every distinct non-burstable type a copy of every model fits on, cheapest first."""
+    cat, models = sc.catalog, sc.models
+    if raw.get("instance_type"):
+        return [cat.instance(raw["instance_type"])]
+    cfg = InferenceComponentsConfig(**{k: v for k, v in raw.items() if k != "instance_type"})
+    names = [m.name for m in models]
+    gpu = any(m.accelerator == "gpu" for m in models)
+    return distinct(cat.cheapest(lambda t: t.accelerator in ("cpu", "gpu") and t.has_gpu == gpu
+                                 and t.burstable is None
+                                 and not any(copy_reasons(m, copy_of(m, cfg, names, cat), t, cat) for m in models)))
+
+
+def search_inference_components(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> None:
+    """inference-components: per type, the Erlang C copies per model and the instances they take, cheapest first;
+    a candidate that fails adds a copy to every model the user left unpinned; one that would place its copies as
+    a cheaper one did, on as many cores and GPUs, is listed as screened; after the first that passes, target
+    tracking per model up to those copies on managed instances (never below the production floor) and the next
+    size up. The user's `copies` and `instance_count` are kept (a type their copies overflow is screened)."""
+    cat, models = sc.catalog, sc.models
+    names = [m.name for m in models]
+    base = InferenceComponentsConfig(**{k: v for k, v in raw.items() if k not in ("instance_type", "copies")})
+    users = [per_model(raw.get("copies"), m.name, names, "copies") for m in models]
+    queue, seen = [], {}
+    for t in candidate_types(sc, raw):
+        copies = [copy_of(m, base, names, cat) for m in models]
+        # production: a copy of every model on each of the floor's instances, so one instance lost loses no model
+        sized = copies_needed(wl, sc, [c.workers for c in copies])
+        queue.append((t, copies, [max(n, r.floor) if u is None else u for u, n in zip(users, sized, strict=True)]))
+    while queue and r.left:
+        k = min(range(len(queue)), key=lambda j: (_hosts(r, base, *queue[j]) * queue[j][0].price_per_hour.value, j))
+        t, copies, counts = queue[k]
+        hosts = raw.get("instance_count") or _hosts(r, base, t, copies, counts)
+        pinned = {**{k2: v for k2, v in raw.items() if k2 not in ("min_instances", "max_instances", "max_copies")},
+                  "instance_type": t.name, "instance_count": hosts, "copies": per_model_knob(names, counts)}
+        if (why := _screened(r, base, t, copies, counts, hosts, seen)) is not None:
+            r.screen(pinned, why)
+            if why.startswith("at least"):  # the budget: the cheapest candidate left, every other costs more
+                return
+        else:
+            out = r.run(pinned)
+            if out is None:
+                return
+            if out[0].feasible:
+                _tracked(r, raw, t, counts, names)
+                _size_up(r, raw, t, copies, counts, hosts, pinned)
+                return
+        more = [n + 1 if u is None else n for u, n in zip(users, counts, strict=True)]
+        if more == counts:  # every model's copies are the user's: this type has nothing more to try
+            queue.pop(k)
+        else:
+            queue[k] = (t, copies, more)
+
+
+def _hosts(r: Runner, base: InferenceComponentsConfig, t: InstanceType, copies: list, counts: list[int]) -> int:
+    """Instances of type `t` the copies take, never below the production floor."""
+    return max(r.floor, 1, hosts_for(counts, copies, capacity_of(t, r.scenario.catalog), base.placement))
+
+
+def _screened(r: Runner, base: InferenceComponentsConfig, t: InstanceType, copies: list, counts: list[int],
+              hosts: int, seen: dict) -> str | None:
+    """Why a candidate need not be simulated: its instances alone break the budget (`budget_floor`), its copies
+    overflow the user's instance count, or a cheaper type placed them alike (and failed); None to simulate it."""
+    cat = r.scenario.catalog
+    if (why := budget_floor(r, t.price_per_hour.value, hosts)) is not None:
+        return why
+    need = hosts_for(counts, copies, capacity_of(t, cat), base.placement)
+    if need > hosts:
+        return f"these copies take {need} x {t.name}, more than the {hosts} instances pinned"
+    shape = (t.vcpu, t.gpu_count, hosts, tuple(placed(counts, copies, capacity_of(t, cat), base.placement)))
+    if shape in seen:
+        return (f"{t.name} would place and run these copies as {seen[shape]} (the same cores, GPUs and placement), "
+                "at a higher price")
+    seen[shape] = t.name
+    return None
+
+
+def _tracked(r: Runner, raw: dict, t: InstanceType, counts: list[int], names: list[str]) -> None:
+    """Per-model target tracking up to the pinned copies that passed (never below a copy per floor instance), on
+    managed instances from the floor up."""
+    if raw.get("instance_count") is not None or raw.get("copies") is not None:
+        return  # the user pinned one of the two: nothing to scale
+    least = max(r.floor, 1)
+    low = raw.get("min_copies", least)
+    if all(n <= low for n in counts):
+        return  # every model already at its fewest copies: the copies, so the instances, cannot scale
+    r.run({**raw, "instance_type": t.name, "min_instances": max(least, raw.get("min_instances") or 1),
+           "min_copies": low, "max_copies": per_model_knob(names, counts)})
+
+
+def _size_up(r: Runner, raw: dict, t: InstanceType, copies: list, counts: list[int], hosts: int,
+             pinned: dict) -> None:
+    """The next size up in the family with the same copies on the fewer instances it packs them into (never below
+    the floor): simulated when it costs less, else listed as screened (the cheaper feasible trial is chosen)."""
+    cat = r.scenario.catalog
+    bigger = next_size(cat, t.name) if not raw.get("instance_type") else None
+    if bigger is None:
+        return
+    big = cat.instance(bigger)
+    if any(copy_reasons(m, c, big, cat) for m, c in zip(r.scenario.models, copies, strict=True)):
+        return
+    n = max(r.floor, 1, hosts_for(counts, copies, capacity_of(big, cat), pinned.get("placement", "spread")))
+    cfg = {**pinned, "instance_type": bigger, "instance_count": n}
+    if n * big.price_per_hour.value >= hosts * t.price_per_hour.value:
+        r.screen(cfg, f"{n} x {bigger} cost no less than the {hosts} x {t.name} that met the constraints")
+        return
+    r.run(cfg)
+
+
+# --- export -----------------------------------------------------------------------------------------
+
+COPY_TEXT = re.compile(r"^(\d+)\.\.(\d+) target ([0-9.eE+-]+)(/copy/min| concurrent/copy)$")
+"""How the simulation records a model's copy policy, e.g. '1..4 target 300/copy/min' (invocations per metric
+period) or '1..4 target 2 concurrent/copy' (requests held per copy)."""
+MANAGED_TEXT = re.compile(r"^(\d+)\.\.(\d+) managed$")
+"""How the simulation records managed instance scaling, e.g. '2..5 managed'."""
+
+
+def _copy_scaling(plan: ExportPlan, text: str | None) -> dict | None:
+    """A model's copy scaling as simulated, in AWS units (invocations per copy per minute), or None (pinned)."""
+    if text is None:
+        return None
+    m = COPY_TEXT.match(str(text))
+    if m is None:
+        raise ValueError(f"unrecognised copy scaling record {text!r}: expected {COPY_TEXT.pattern}")
+    f = plan.catalog.autoscaling
+    period, concurrent = f.metric_period_s.value, m.group(4) != "/copy/min"
+    return {"min": int(m.group(1)), "max": int(m.group(2)), "concurrent": concurrent,
+            "target": float(m.group(3)) if concurrent else invocations_per_minute(float(m.group(3)), period),
+            "in_cooldown_s": round(f.scale_in_cooldown_s.value), "out_cooldown_s": round(f.scale_out_cooldown_s.value),
+            "period_s": int(period)}
+
+
+def _variant(plan: ExportPlan) -> dict:
+    """The endpoint's variant: no model (the components bring them), its instances pinned or under managed
+    instance scaling (IDLE_RELEASE after the catalog's cooldown, as simulated)."""
+    c, ic = plan.config.option, plan.catalog.inference_components
+    variant = plan.variant(c["instance_type"], max(1, int(c["initial_instances"])))
+    managed = MANAGED_TEXT.match(str(c["instances"]))
+    if managed is not None:
+        variant["ManagedInstanceScaling"] = {
+            "Status": "ENABLED", "MinInstanceCount": int(managed.group(1)), "MaxInstanceCount": int(managed.group(2)),
+            "ScaleInPolicy": {"Strategy": "IDLE_RELEASE", "CooldownInMinutes": int(ic.scale_in_cooldown_min.value),
+                              "MaximumStepSize": int(ic.scale_in_max_step.value)}}
+        plan.notes.add(f"Managed instance scaling runs {managed.group(1)} to {managed.group(2)} instances; an instance "
+                       f"left with no copy was released {ic.scale_in_cooldown_min.value:g} minutes after it emptied "
+                       "in the simulation (IDLE_RELEASE; AWS documents the cooldown for consolidation).")
+    return variant
+
+
+def build_inference_components(plan: ExportPlan) -> list[ComponentSet]:
+    """inference-components: one endpoint, then per model its model, its component (the simulated reservation
+    and copies) and its copy scaling."""
+    components = []
+    for m in plan.models:
+        k = plan.config.model(m.name)
+        need = {"NumberOfCpuCoresRequired": float(k["cpu_cores_per_copy"]),
+                "MinMemoryRequiredInMb": int(round(k["memory_mb_per_copy"]))}
+        if k.get("accelerators_per_copy"):
+            need["NumberOfAcceleratorDevicesRequired"] = float(k["accelerators_per_copy"])
+        scaling = _copy_scaling(plan, k.get("autoscaling"))
+        if scaling is not None and scaling["min"] == 0:
+            plan.token(f"{camel(m.name)}ScaleFromZeroPolicyArn", f"PolicyARN returned by the scale-from-zero "
+                       f"PutScalingPolicy call of model {m.name}'s component",
+                       "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:00000000-0000-0000-0000-"
+                       "000000000000:resource/sagemaker/inference-component/x:policyName/y", None, in_template=False)
+            plan.notes.add("A component scaled to zero copies answers with an error until a copy is back: the "
+                           "NoCapacityInvocationFailures alarm asks for one copy, as simulated.")
+        components.append(Component(m.name, {"PrimaryContainer": plan.container(m, int(k["workers_per_copy"]))},
+                                    need, int(k["initial_copies"]), scaling))
+    if any(c.scaling for c in components):
+        plan.notes.alarms(plan.catalog)
+    plan.notes.add("Invoke with InferenceComponentName set to the model's component (named <endpoint>-<model>).")
+    return [ComponentSet(plan.option, _variant(plan), tuple(components))]
+
+
+UNIT = register(OptionUnit(
+    "inference-components", "SageMaker inference components (per-model copies on shared instances)",
+    pins=PINS, search=search_inference_components, export=build_inference_components,
+    rubric="inference-components", docs=DOCS, pins_all=True, production_instances=2))
+"""The `inference-components` unit, registered once."""
+
