@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from fitness.engine.windows import right_size
 from fitness.workload.scenario import build
-from fitness.workload.spec import parse_workload
+from fitness.workload.spec import load_workload, parse_workload
 from sim.catalog import load_catalog
 from sim.components.autoscaler import invocations_counter, period_counter
 from sim.components.placement import Placement
@@ -40,6 +40,7 @@ from tests.invariants import check_common, explained
 from tests.queueing import erlang_c
 
 CAT = load_catalog()
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def poisson(models: list[ModelSpec], rates: list[float], horizon_s: float, seed: int):
@@ -378,3 +379,32 @@ def test_the_search_keeps_the_copies_or_the_instances_the_user_set():
         sz = right_size(wl, build(wl), "inference-components")
         simulated = [t for t in sz.tried if not t.screened and "max_copies" not in t.config]
         assert simulated and all(t.config[knob] == value for t in simulated), [t.config for t in sz.tried]
+
+
+def test_the_search_fills_the_paid_instances_with_copies():
+    """One steady model (Poisson 150/s, exponential 20 ms: 3 erlangs) on ml.c5.large (2 vCPUs), 1-core copies: every
+    pinned candidate simulated has as many copies as its instances have cores (the instances are paid whatever
+    the copies reserve, so their room is filled), and a failing candidate is followed by one with one more
+    instance."""
+    wl = parse_workload({"name": "s", "horizon": "20m", "seed": 4,
+                         "traffic": {"pattern": "poisson", "rate_rps": 150},
+                         "models": [{"name": "m", "memory_mb": 300,
+                                     "service_time": {"dist": "exponential", "mean_ms": 20}}],
+                         "slo": {"p99_ms": 120}, "options": {"inference-components": {"instance_type": "ml.c5.large"}}})
+    sz = right_size(wl, build(wl), "inference-components")
+    pinned = [t for t in sz.tried if not t.screened and "instance_count" in t.config]
+    assert pinned and all(t.config["copies"] == 2 * t.config["instance_count"] for t in pinned)
+    counts = [t.config["instance_count"] for t in pinned]
+    assert counts == list(range(counts[0], counts[0] + len(counts)))
+
+
+def test_copy_scaling_that_cannot_bill_less_is_screened():
+    """fraud-scoring-400 (steady 400/s, 5.49 vCPUs of work): the 8 one-core copies on 4 x ml.c5.large that pass
+    run at 69%, above the 60% the sized copy target tracks, so even the quietest minute needs all 8 (9.2 copies'
+    worth): copy scaling could never release an instance and is listed, not simulated. fraud-detection (40/s on
+    2 x ml.c5.large, 4 copies): the fewest copies (2 of its one model) already take the 2 production instances."""
+    for name, why in (("fraud-scoring-400", "quietest minute"), ("fraud-detection", "fewest copies")):
+        wl = load_workload(EXAMPLES / f"{name}.yaml").model_copy(update={"horizon": 1200.0})
+        sz = right_size(wl, build(wl), "inference-components")
+        scaled = [t for t in sz.tried if "max_copies" in t.config]
+        assert scaled and all(t.screened and why in t.reasons[0] for t in scaled), [t.reasons for t in sz.tried]

@@ -5,7 +5,10 @@ The simulation is `sim/options/inference_components.py`; this unit adds what the
 
 from __future__ import annotations
 
+import math
 import re
+
+import numpy as np
 
 from fitness.engine.fleets import budget_floor, distinct, next_size
 from fitness.engine.queueing import Demand, allowance, count_needed, sizing_window_s, targets
@@ -25,6 +28,7 @@ from sim.options.inference_components import (
     placed,
 )
 from sim.scenario import Scenario
+from sim.traffic_stats import per_window_counts
 
 DOCS = """\
 `sim/options/inference_components.py`, data plane `CopyPool` (`sim/components/copies.py`: the compiled
@@ -65,11 +69,16 @@ sync, async and offline; one model per request.
 - **Failures.** An instance failure takes every copy on it (the instance whose copies hold the most requests);
   each copy is asked for again at once, on an instance with room or on a new one.
 - **Search.** Per candidate type (cheapest first): per model the copies Erlang C says meet the latency targets
-  (one below it, never below stability), instances for them by placement (never below the production floor),
-  cheapest first; in production at least one copy of every model per floor instance (2), so one lost instance
-  loses no model. A failing candidate adds a copy to every model. After the first that passes: the same copies
-  as the max of per-model target tracking on managed instances (when a model can scale below them), and the
-  next size up in the family with those copies on fewer instances (listed as screened when it costs no less).
+  (one below it, never below stability; count-expanded models take their busiest member's), in production at
+  least one copy of every model per floor instance (2), so one lost instance loses no model; the instances they
+  take by placement, never below the floor, and their room filled with copies (the instances are paid whatever
+  the copies reserve: each added to the model with the most erlangs per copy). A failing candidate gets one more
+  instance, filled alike. Screened, not simulated: instances alone over the budget, a dearer type that places
+  the copies exactly as a cheaper one did (the same cores, GPUs and placement), copy scaling that cannot bill
+  fewer instances (the fewest copies already take them, or even the quietest minute needs every copy at the
+  sized target), and a size up that costs no less. After the first candidate that passes: the same copies as the
+  max of per-model target tracking on managed instances, and the next size up in the family. The user's `copies`
+  and `instance_count` are kept.
 - **Checked by** `tests/test_inference_components.py` (one model with one copy is the real-time endpoint request
   for request; a pinned copy count is an M/M/c per model; placement, scale to zero and instance release worked
   by hand; hand-worked cases against a multi-model endpoint; invariants).
@@ -122,21 +131,26 @@ def candidate_types(sc: Scenario, raw: dict) -> list[InstanceType]:
 
 
 def search_inference_components(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> None:
-    """inference-components: per type, the Erlang C copies per model and the instances they take, cheapest first;
-    a candidate that fails adds a copy to every model the user left unpinned; one that would place its copies as
-    a cheaper one did, on as many cores and GPUs, is listed as screened; after the first that passes, target
-    tracking per model up to those copies on managed instances (never below the production floor) and the next
-    size up. The user's `copies` and `instance_count` are kept (a type their copies overflow is screened)."""
+    """inference-components: per type, the Erlang C copies per model and the instances they take, their room
+    filled with copies (`_fill`: the instances are paid whatever the copies reserve), cheapest first; a candidate
+    that fails gets one more instance, filled alike; one that would place its copies as a cheaper one did, on as
+    many cores and GPUs, is listed as screened; after the first that passes, target tracking per model up to
+    those copies on managed instances (never below the production floor) and the next size up. The user's
+    `copies` and `instance_count` are kept (a type their copies overflow is screened)."""
     cat, models = sc.catalog, sc.models
     names = [m.name for m in models]
     base = InferenceComponentsConfig(**{k: v for k, v in raw.items() if k not in ("instance_type", "copies")})
     users = [per_model(raw.get("copies"), m.name, names, "copies") for m in models]
     queue, seen = [], {}
+    load = [sc.for_model(i).size * float(np.mean(sc.service_s[sc.for_model(i)])) / sc.horizon_s
+            if sc.for_model(i).size else 0.0 for i in range(len(models))]  # erlangs of each model
     for t in candidate_types(sc, raw):
         copies = [copy_of(m, base, names, cat) for m in models]
         # production: a copy of every model on each of the floor's instances, so one instance lost loses no model
         sized = copies_needed(wl, sc, [c.workers for c in copies])
-        queue.append((t, copies, [max(n, r.floor) if u is None else u for u, n in zip(users, sized, strict=True)]))
+        counts = [max(n, r.floor) if u is None else u for u, n in zip(users, sized, strict=True)]
+        hosts = raw.get("instance_count") or _hosts(r, base, t, copies, counts)
+        queue.append((t, copies, _fill(r, base, t, copies, counts, users, load, hosts)))
     while queue and r.left:
         k = min(range(len(queue)), key=lambda j: (_hosts(r, base, *queue[j]) * queue[j][0].price_per_hour.value, j))
         t, copies, counts = queue[k]
@@ -152,14 +166,38 @@ def search_inference_components(r: Runner, wl: Workload, sc: Scenario, raw: dict
             if out is None:
                 return
             if out[0].feasible:
-                _tracked(r, raw, t, counts, names)
+                _tracked(r, raw, t, copies, counts, names, hosts)
                 _size_up(r, raw, t, copies, counts, hosts, pinned)
                 return
-        more = [n + 1 if u is None else n for u, n in zip(users, counts, strict=True)]
-        if more == counts:  # every model's copies are the user's: this type has nothing more to try
+        # one more instance, filled (none more when the user pinned the count)
+        more = _fill(r, base, t, copies, counts, users, load, hosts + (raw.get("instance_count") is None))
+        if more == counts:  # nothing left to add on this type: the user's copies, or the user's instances full
             queue.pop(k)
         else:
             queue[k] = (t, copies, more)
+
+
+def _fill(r: Runner, base: InferenceComponentsConfig, t: InstanceType, copies: list, counts: list[int],
+          users: list, load: list[float], hosts: int) -> list[int]:
+    """`counts` with copies added, one at a time, while `hosts` instances still hold them all: each to the model
+    with the most load (erlangs) per copy that the user left unpinned and that has work; a model whose copy
+    reserves no less than one that did not fit is not tried again."""
+    cap, counts = capacity_of(t, r.scenario.catalog), list(counts)
+    while True:
+        failed: list[tuple] = []
+        busiest = sorted((i for i, u in enumerate(users) if u is None and load[i] > 0),
+                         key=lambda i: -load[i] / max(counts[i], 1))
+        for i in busiest:
+            need = copies[i].need
+            if any(all(a >= b for a, b in zip(need, f, strict=True)) for f in failed):
+                continue
+            trial = [n + (j == i) for j, n in enumerate(counts)]
+            if max(r.floor, 1, hosts_for(trial, copies, cap, base.placement)) <= hosts:
+                counts = trial
+                break
+            failed.append(need)
+        else:
+            return counts
 
 
 def _hosts(r: Runner, base: InferenceComponentsConfig, t: InstanceType, copies: list, counts: list[int]) -> int:
@@ -185,17 +223,47 @@ def _screened(r: Runner, base: InferenceComponentsConfig, t: InstanceType, copie
     return None
 
 
-def _tracked(r: Runner, raw: dict, t: InstanceType, counts: list[int], names: list[str]) -> None:
+def _tracked(r: Runner, raw: dict, t: InstanceType, copies: list, counts: list[int], names: list[str],
+             hosts: int) -> None:
     """Per-model target tracking up to the pinned copies that passed (never below a copy per floor instance), on
-    managed instances from the floor up."""
+    managed instances from the floor up; listed as screened when it cannot bill less (`_cannot_save`)."""
     if raw.get("instance_count") is not None or raw.get("copies") is not None:
         return  # the user pinned one of the two: nothing to scale
     least = max(r.floor, 1)
     low = raw.get("min_copies", least)
     if all(n <= low for n in counts):
         return  # every model already at its fewest copies: the copies, so the instances, cannot scale
-    r.run({**raw, "instance_type": t.name, "min_instances": max(least, raw.get("min_instances") or 1),
-           "min_copies": low, "max_copies": per_model_knob(names, counts)})
+    cfg = {**raw, "instance_type": t.name, "min_instances": max(least, raw.get("min_instances") or 1),
+           "min_copies": low, "max_copies": per_model_knob(names, counts)}
+    if (why := _cannot_save(r, raw, t, copies, counts, hosts, low)) is not None:
+        r.screen(cfg, why)
+        return
+    r.run(cfg)
+
+
+def _cannot_save(r: Runner, raw: dict, t: InstanceType, copies: list, counts: list[int], hosts: int,
+                 low: int) -> str | None:
+    """Why scaling the copies cannot bill fewer instances than the `hosts` pinned, before simulating it: the
+    fewest copies already take as many instances, or even the quietest metric period needs every model's pinned
+    copies at the sized target (InvocationsPerCopy at `target_utilization` of a copy's capacity); None when it
+    may save."""
+    sc, cat = r.scenario, r.scenario.catalog
+    fewest = max(r.floor, 1, hosts_for([low] * len(counts), copies, capacity_of(t, cat), "binpack"))
+    if fewest >= hosts:
+        return f"the fewest copies ({low} of each model) already take {fewest} x {t.name}: scaling cannot bill less"
+    knobs = InferenceComponentsConfig(**raw)
+    if knobs.target_invocations_per_copy is not None or knobs.target_concurrent_per_copy is not None:
+        return None  # the user's own target: the sized one does not apply
+    period = cat.autoscaling.metric_period_s.value
+    for i, (m, c, n) in enumerate(zip(sc.models, copies, counts, strict=True)):
+        idx = sc.for_model(i)
+        if idx.size == 0:
+            return None
+        # the simulation's sized target (sim.options.inference_components._policy), invocations a period
+        per_copy = knobs.target_utilization * c.workers / max(m.service_time.expected_ms / 1000.0, 1e-9) * period
+        if math.ceil(per_window_counts(sc.arrivals_s[idx], sc.horizon_s, period).min() / per_copy) < n:
+            return None
+    return "even the quietest minute needs every model's pinned copies at the sized target: scaling cannot bill less"
 
 
 def _size_up(r: Runner, raw: dict, t: InstanceType, copies: list, counts: list[int], hosts: int,
