@@ -404,7 +404,7 @@ def test_copy_scaling_that_cannot_bill_less_is_screened():
     worth): copy scaling could never release an instance and is listed, not simulated. fraud-detection (40/s on
     2 x ml.c5.large, 4 copies): the fewest copies (2 of its one model) already take the 2 production instances."""
     for name, why in (("fraud-scoring-400", "quietest minute"), ("fraud-detection", "fewest copies")):
-        wl = load_workload(EXAMPLES / f"{name}.yaml").model_copy(update={"horizon": 1200.0})
+        wl = load_workload(EXAMPLES / f"{name}.yaml").model_copy(update={"horizon": 600.0})
         sz = right_size(wl, build(wl), "inference-components")
         scaled = [t for t in sz.tried if "max_copies" in t.config]
         assert scaled and all(t.screened and why in t.reasons[0] for t in scaled), [t.reasons for t in sz.tried]
