@@ -141,20 +141,22 @@ def search_inference_components(r: Runner, wl: Workload, sc: Scenario, raw: dict
     names = [m.name for m in models]
     base = InferenceComponentsConfig(**{k: v for k, v in raw.items() if k not in ("instance_type", "copies")})
     users = [per_model(raw.get("copies"), m.name, names, "copies") for m in models]
-    queue, seen = [], {}
+    queue, seen, sized = [], {}, {}
     load = [sc.for_model(i).size * float(np.mean(sc.service_s[sc.for_model(i)])) / sc.horizon_s
             if sc.for_model(i).size else 0.0 for i in range(len(models))]  # erlangs of each model
     for t in candidate_types(sc, raw):
         copies = [copy_of(m, base, names, cat) for m in models]
+        workers = tuple(c.workers for c in copies)
+        if workers not in sized:  # the closed form depends on the workers of a copy, not on the type
+            sized[workers] = copies_needed(wl, sc, list(workers))
         # production: a copy of every model on each of the floor's instances, so one instance lost loses no model
-        sized = copies_needed(wl, sc, [c.workers for c in copies])
-        counts = [max(n, r.floor) if u is None else u for u, n in zip(users, sized, strict=True)]
-        hosts = raw.get("instance_count") or _hosts(r, base, t, copies, counts)
-        queue.append((t, copies, _fill(r, base, t, copies, counts, users, load, hosts)))
+        counts = [max(n, r.floor) if u is None else u for u, n in zip(users, sized[workers], strict=True)]
+        queue.append([t, copies, counts, raw.get("instance_count") or _hosts(r, base, t, copies, counts), False])
     while queue and r.left:
-        k = min(range(len(queue)), key=lambda j: (_hosts(r, base, *queue[j]) * queue[j][0].price_per_hour.value, j))
-        t, copies, counts = queue[k]
-        hosts = raw.get("instance_count") or _hosts(r, base, t, copies, counts)
+        k = min(range(len(queue)), key=lambda j: (queue[j][3] * queue[j][0].price_per_hour.value, j))
+        t, copies, counts, hosts, filled = queue[k]
+        if not filled:  # the instances are paid whatever the copies reserve: their room gets copies too
+            counts = queue[k][2] = _fill(r, base, t, copies, counts, users, load, hosts)
         pinned = {**{k2: v for k2, v in raw.items() if k2 not in ("min_instances", "max_instances", "max_copies")},
                   "instance_type": t.name, "instance_count": hosts, "copies": per_model_knob(names, counts)}
         if (why := _screened(r, base, t, copies, counts, hosts, seen)) is not None:
@@ -174,7 +176,7 @@ def search_inference_components(r: Runner, wl: Workload, sc: Scenario, raw: dict
         if more == counts:  # nothing left to add on this type: the user's copies, or the user's instances full
             queue.pop(k)
         else:
-            queue[k] = (t, copies, more)
+            queue[k] = [t, copies, more, raw.get("instance_count") or _hosts(r, base, t, copies, more), True]
 
 
 def _fill(r: Runner, base: InferenceComponentsConfig, t: InstanceType, copies: list, counts: list[int],
