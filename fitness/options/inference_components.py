@@ -162,6 +162,7 @@ def search_inference_components(r: Runner, wl: Workload, sc: Scenario, raw: dict
         if (why := _screened(r, base, t, copies, counts, hosts, seen)) is not None:
             r.screen(pinned, why)
             if why.startswith("at least"):  # the budget: the cheapest candidate left, every other costs more
+                r.over_budget = True  # as after a trial over budget: no pinned candidate is worth a run
                 return
         else:
             out = r.run(pinned)
