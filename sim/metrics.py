@@ -150,10 +150,9 @@ def summary(result: SimResult, since_s: float = 0.0) -> Summary:
     arrival = log.arrival_s[ok]
     lat_ms = (log.finish_s[ok] - arrival) * 1000.0
     latency = _distribution(lat_ms)
-    wait = distribution_ms(log.start_s[ok] - arrival)
     cold = int(np.sum(log.cold[ok]))
     return replace(
-        head, requests=counts, latency_ms=latency, queue_wait_ms=Wait(wait.mean, wait.p50, wait.p95, wait.p99),
+        head, requests=counts, latency_ms=latency, queue_wait_ms=wait_ms(log.start_s[ok] - arrival),
         cold_starts=ColdStarts(cold, cold / counts.served if counts.served else 0.0),
         instances=instances(result, since_s), cost_usd=cost_summary(result, counts.served),
         p99_interval_ms=_sectioned(arrival, lat_ms, result.horizon_s, since_s, latency.p99),

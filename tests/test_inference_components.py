@@ -168,11 +168,11 @@ def test_reservations_never_exceed_an_instance(ops, strategy):
         else:
             i, need = held.pop(0)
             p.free(i, need, float(t))
-        for h in p.hosts:
-            assert all(u <= c + 1e-6 for u, c in zip(h.used, cap, strict=True))
+        for i in range(len(p.hosts)):
+            assert all(u <= c + 1e-6 for u, c in zip(p.used(i), cap, strict=True))
     for i, need in held:
         p.free(i, need, 1e6)
-    assert all(max(h.used) < 1e-6 for h in p.hosts)
+    assert all(max(p.used(i)) < 1e-6 for i in range(len(p.hosts)))
 
 
 # --- scaling, scale to zero, failures -------------------------------------------------------------------
@@ -275,8 +275,8 @@ def test_invariants(rates, seed, min_copies, pinned):
     if not explained(res):
         return
     check_common(res, sc)
-    for h in place.hosts:
-        assert all(u <= c + 1e-6 for u, c in zip(h.used, place.capacity, strict=True))
+    for i in range(len(place.hosts)):
+        assert all(u <= c + 1e-6 for u, c in zip(place.used(i), place.capacity, strict=True))
     assert 0.0 <= res.figures.details["reserved_share"] <= 1.0 + 1e-9
 
 

@@ -117,12 +117,12 @@ def per_model_knob(names: list[str], values: list[int]) -> int | dict[str, int]:
     return values[0] if len(set(values)) == 1 else dict(zip(names, values, strict=True))
 
 
-def candidate_types(sc: Scenario, raw: dict) -> list[InstanceType]:
-    """The user's type, or every distinct non-burstable type a copy of every model fits on, cheapest first."""
+def candidate_types(sc: Scenario, raw: dict, cfg: InferenceComponentsConfig) -> list[InstanceType]:
+    """The user's type, or every distinct non-burstable type a copy of every model (as `cfg` sizes it) fits on,
+    cheapest first."""
     cat, models = sc.catalog, sc.models
     if raw.get("instance_type"):
         return [cat.instance(raw["instance_type"])]
-    cfg = InferenceComponentsConfig(**{k: v for k, v in raw.items() if k != "instance_type"})
     names = [m.name for m in models]
     gpu = any(m.accelerator == "gpu" for m in models)
     return distinct(cat.cheapest(lambda t: t.accelerator in ("cpu", "gpu") and t.has_gpu == gpu
@@ -144,7 +144,7 @@ def search_inference_components(r: Runner, wl: Workload, sc: Scenario, raw: dict
     queue, seen, sized = [], {}, {}
     load = [sc.for_model(i).size * float(np.mean(sc.service_s[sc.for_model(i)])) / sc.horizon_s
             if sc.for_model(i).size else 0.0 for i in range(len(models))]  # erlangs of each model
-    for t in candidate_types(sc, raw):
+    for t in candidate_types(sc, raw, base):
         copies = [copy_of(m, base, names, cat) for m in models]
         workers = tuple(c.workers for c in copies)
         if workers not in sized:  # the closed form depends on the workers of a copy, not on the type
@@ -159,11 +159,12 @@ def search_inference_components(r: Runner, wl: Workload, sc: Scenario, raw: dict
             counts = queue[k][2] = _fill(r, base, t, copies, counts, users, load, hosts)
         pinned = {**{k2: v for k2, v in raw.items() if k2 not in ("min_instances", "max_instances", "max_copies")},
                   "instance_type": t.name, "instance_count": hosts, "copies": per_model_knob(names, counts)}
+        if (why := budget_floor(r, t.price_per_hour.value, hosts)) is not None:
+            r.screen(pinned, why)  # the cheapest candidate left: every other costs more
+            r.over_budget = True  # as after a trial over budget: no pinned candidate is worth a run
+            return
         if (why := _screened(r, base, t, copies, counts, hosts, seen)) is not None:
             r.screen(pinned, why)
-            if why.startswith("at least"):  # the budget: the cheapest candidate left, every other costs more
-                r.over_budget = True  # as after a trial over budget: no pinned candidate is worth a run
-                return
         else:
             out = r.run(pinned)
             if out is None:
@@ -210,11 +211,9 @@ def _hosts(r: Runner, base: InferenceComponentsConfig, t: InstanceType, copies: 
 
 def _screened(r: Runner, base: InferenceComponentsConfig, t: InstanceType, copies: list, counts: list[int],
               hosts: int, seen: dict) -> str | None:
-    """Why a candidate need not be simulated: its instances alone break the budget (`budget_floor`), its copies
-    overflow the user's instance count, or a cheaper type placed them alike (and failed); None to simulate it."""
+    """Why a candidate need not be simulated: its copies overflow the user's instance count, or a cheaper type
+    placed them alike (and failed); None to simulate it."""
     cat = r.scenario.catalog
-    if (why := budget_floor(r, t.price_per_hour.value, hosts)) is not None:
-        return why
     need = hosts_for(counts, copies, capacity_of(t, cat), base.placement)
     if need > hosts:
         return f"these copies take {need} x {t.name}, more than the {hosts} instances pinned"

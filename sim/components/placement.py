@@ -34,7 +34,6 @@ class Host:
 
     launched_s: float
     ready_s: float
-    used: list[float]
     copies: int = 0
     end_s: float = math.inf
     failed: bool = False
@@ -81,12 +80,12 @@ class Placement:
     def start(self, count: int) -> None:
         """`count` instances in service at t = 0 (the endpoint as deployed)."""
         for _ in range(count):
-            i = self._add(Host(0.0, 0.0, [0.0, 0.0, 0.0], empty_since=0.0))
+            i = self._add(Host(0.0, 0.0, empty_since=0.0))
             heapq.heappush(self._due, (self.release_after_s, i))
 
-    def fits(self, host: Host, need: Resources) -> bool:
-        """Whether `need` fits in what `host` has left."""
-        return all(u + n <= c + 1e-9 for u, n, c in zip(host.used, need, self.capacity, strict=True))
+    def used(self, i: int) -> tuple[float, float, float]:
+        """What host `i` has reserved (cores, memory MB, accelerators)."""
+        return tuple(float(u) for u in self._used[i])
 
     def _pick(self, need: Resources) -> int | None:
         """The live host `need` goes to under the strategy (ties: the first launched), or None if none has room.
@@ -109,12 +108,11 @@ class Placement:
         self.settle(t)
         i = self._pick(need)
         if i is None:
-            if self.n_live >= self.max or not self.fits(Host(t, t, [0.0, 0.0, 0.0]), need):
+            if self.n_live >= self.max or np.any(np.array(need) > self._cap + 1e-9):
                 return None
-            i = self._add(Host(t, t if deployed else t + self.launch_s(), [0.0, 0.0, 0.0]))
+            i = self._add(Host(t, t if deployed else t + self.launch_s()))
         h = self.hosts[i]
-        h.used = [u + n for u, n in zip(h.used, need, strict=True)]
-        self._used[i] = h.used
+        self._used[i] += need
         h.copies += 1
         h.empty_since = None
         return i, max(t, h.ready_s)
@@ -124,8 +122,7 @@ class Placement:
         h = self.hosts[i]
         if h.end_s != math.inf:
             return
-        h.used = [max(0.0, u - n) for u, n in zip(h.used, need, strict=True)]
-        self._used[i] = h.used
+        self._used[i] = np.maximum(0.0, self._used[i] - need)
         h.copies -= 1
         if h.copies == 0:
             h.empty_since = t
@@ -136,11 +133,11 @@ class Placement:
         live instances a replacement is launched at once (it serves `launch_s` later)."""
         h = self.hosts[i]
         self._end(i, t)
-        h.failed, h.copies, h.used = True, 0, [0.0, 0.0, 0.0]
+        h.failed, h.copies = True, 0
         self._used[i] = 0.0
         if self.n_live < self.min:
             ready = t + self.launch_s()
-            j = self._add(Host(t, ready, [0.0, 0.0, 0.0], empty_since=ready))
+            j = self._add(Host(t, ready, empty_since=ready))
             heapq.heappush(self._due, (ready + self.release_after_s, j))
 
     def settle(self, t: float) -> None:
