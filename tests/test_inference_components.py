@@ -12,6 +12,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fitness.engine.caveats import no_capacity_warnings
 from fitness.engine.windows import right_size
 from fitness.workload.scenario import build
 from fitness.workload.spec import load_workload, parse_workload
@@ -29,7 +31,7 @@ from sim.distributions import Constant, Exponential
 from sim.errors import InputError
 from sim.faults import InstanceFailure
 from sim.model import ModelSpec
-from sim.options.inference_components import InferenceComponentsConfig, run
+from sim.options.inference_components import OPTION, InferenceComponentsConfig, run
 from sim.options.multi_model import MultiModelConfig
 from sim.options.multi_model import simulate as multi_model
 from sim.options.realtime import RealtimeConfig
@@ -207,6 +209,12 @@ def test_a_model_scaled_to_zero_copies_fails_requests_until_a_copy_is_back():
     # the instance was released during the silence: billed well under the 9600 s horizon
     assert res.figures.instance_seconds < 0.7 * 9600.0
     check_common(res, sc)
+    # the report says how many failed and why, as the percentiles of the served requests do not
+    rec = SimpleNamespace(options=[SimpleNamespace(option=OPTION)], runs={OPTION: res})
+    (warning,) = no_capacity_warnings(rec)
+    assert f"{int(failed.sum()):,} requests found no copy" in warning and "min_copies" in warning
+    kept, _, _ = run(sc, InferenceComponentsConfig(instance_type="ml.c5.large"))
+    assert no_capacity_warnings(SimpleNamespace(options=rec.options, runs={OPTION: kept})) == []
 
 
 def test_with_a_copy_kept_nothing_fails_and_the_instance_is_paid_throughout():
@@ -352,19 +360,31 @@ def test_the_period_counter_counts_as_searching_does(gaps, period, k, shift):
     assert fast(t1 - period + shift, t1 + shift) == slow(t1 - period + shift, t1 + shift)
 
 
-def test_validate_refuses_a_copy_below_the_apis_minimum_cores(tmp_path):
-    """`cpu_cores_per_copy: 0.1` is a copy CreateInferenceComponent refuses (at least 0.25 cores): `fitness
-    validate` exits 2 with one paragraph naming the file, the field and the minimum, and no traceback."""
+@pytest.mark.parametrize(("knob", "field", "said"), [
+    ({"cpu_cores_per_copy": 0.1}, "cpu_cores_per_copy'", "at least 0.25 cores"),
+    ({"cpu_cores_per_copy": {"m": 0.1}}, "cpu_cores_per_copy.m'", "at least 0.25 cores"),
+    ({"memory_mb_per_copy": {"m": 64}}, "memory_mb_per_copy.m'", "at least 128 MB"),
+    ({"cpu_cores_per_copy": {"mm": 2}}, "cpu_cores_per_copy.mm'", "Did you mean 'm'?"),
+    ({"copies": {"n": 2}}, "copies.n'", "a model of the workload (m)"),
+    ({"cpu_cores_per_copy": -1}, "cpu_cores_per_copy'", "greater than 0 (got -1)"),
+    ({"target_invocations_per_copy": -1}, "target_invocations_per_copy'", "greater than 0 (got -1)"),
+    ({"copies": -2}, "copies'", "greater than or equal to 0 (got -2)"),
+])
+def test_validate_refuses_a_copy_the_api_refuses_or_a_model_the_workload_lacks(tmp_path, knob, field, said):
+    """A copy CreateInferenceComponent refuses (below 0.25 cores or 128 MB, for every model or one), a per-model
+    mapping naming no model of the workload, or a negative value: `fitness validate` exits 2 with one paragraph
+    naming the file, the field (the model's key for a mapping) and what is expected, no traceback, and not the
+    other member of the knob's union (a number is not told to be a mapping)."""
     wl = {"name": "ic", "horizon": "10m", "traffic": {"pattern": "poisson", "rate_rps": 1},
           "models": [{"name": "m", "memory_mb": 100, "service_time": {"dist": "constant", "value_ms": 5}}],
-          "options": {"inference-components": {"cpu_cores_per_copy": 0.1}}}
+          "options": {"inference-components": knob}}
     path = tmp_path / "ic.yaml"
     path.write_text(yaml.safe_dump(wl))
     out = subprocess.run([sys.executable, "-m", "fitness.cli", "validate", str(path)], capture_output=True,
                          text=True, cwd=Path(__file__).resolve().parents[1])
-    assert out.returncode == 2
-    assert "ic.yaml" in out.stderr and "cpu_cores_per_copy" in out.stderr and "0.25" in out.stderr
-    assert "Traceback" not in out.stderr
+    assert out.returncode == 2, out.stdout
+    assert "ic.yaml" in out.stderr and f"options.inference-components.{field}" in out.stderr and said in out.stderr
+    assert "Traceback" not in out.stderr and "dictionary" not in out.stderr and len(out.stderr.splitlines()) == 1
 
 
 def test_the_search_keeps_the_copies_or_the_instances_the_user_set():
@@ -382,10 +402,10 @@ def test_the_search_keeps_the_copies_or_the_instances_the_user_set():
 
 
 def test_the_search_fills_the_paid_instances_with_copies():
-    """One steady model (Poisson 150/s, exponential 20 ms: 3 erlangs) on ml.c5.large (2 vCPUs), 1-core copies: every
-    pinned candidate simulated has as many copies as its instances have cores (the instances are paid whatever
-    the copies reserve, so their room is filled), and a failing candidate is followed by one with one more
-    instance."""
+    """One steady model (Poisson 150/s, exponential 20 ms: 3 erlangs) on ml.c5.large (2 vCPUs): every pinned
+    candidate simulated reserves as many cores as its instances have (the instances are paid whatever the copies
+    reserve, so their room is filled, with 1-core or 2-core copies), and a failing candidate is followed by one
+    with one more instance."""
     wl = parse_workload({"name": "s", "horizon": "20m", "seed": 4,
                          "traffic": {"pattern": "poisson", "rate_rps": 150},
                          "models": [{"name": "m", "memory_mb": 300,
@@ -393,9 +413,31 @@ def test_the_search_fills_the_paid_instances_with_copies():
                          "slo": {"p99_ms": 120}, "options": {"inference-components": {"instance_type": "ml.c5.large"}}})
     sz = right_size(wl, build(wl), "inference-components")
     pinned = [t for t in sz.tried if not t.screened and "instance_count" in t.config]
-    assert pinned and all(t.config["copies"] == 2 * t.config["instance_count"] for t in pinned)
-    counts = [t.config["instance_count"] for t in pinned]
-    assert counts == list(range(counts[0], counts[0] + len(counts)))
+    assert pinned and all(t.config["copies"] * t.config.get("cpu_cores_per_copy", 1) == 2 * t.config["instance_count"]
+                          for t in pinned)
+    for cores in (1, 2):
+        counts = [t.config["instance_count"] for t in pinned if t.config.get("cpu_cores_per_copy", 1) == cores]
+        assert counts == list(range(counts[0], counts[0] + len(counts)))
+
+
+def test_the_search_tries_larger_copies_and_keeps_them_when_they_pass_at_the_same_bill():
+    """The same model at p99 <= 135 ms: on 3 x ml.c5.large, six 1-core copies fail the failure drill (the 4 left
+    each hold their own queue) while three 2-core copies pass at the same bill (each copy is an M/M/2: a request
+    waits for either of two cores); the search tries both at each count and recommends the 2-core copies. A
+    workload that sets `cpu_cores_per_copy` is never given another size."""
+    raw = {"name": "s", "horizon": "20m", "seed": 4, "traffic": {"pattern": "poisson", "rate_rps": 150},
+           "models": [{"name": "m", "memory_mb": 300, "service_time": {"dist": "exponential", "mean_ms": 20}}],
+           "slo": {"p99_ms": 135}, "options": {"inference-components": {"instance_type": "ml.c5.large"}}}
+    wl = parse_workload(raw)
+    sz = right_size(wl, build(wl), "inference-components")
+    at3 = {t.config.get("cpu_cores_per_copy", 1): t for t in sz.tried
+           if not t.screened and t.config.get("instance_count") == 3}
+    assert not at3[1].feasible and at3[2].feasible and at3[1].monthly_usd == pytest.approx(at3[2].monthly_usd)
+    assert sz.chosen["cpu_cores_per_copy"] == 2 and sz.chosen["copies"] == 3
+    raw["options"]["inference-components"]["cpu_cores_per_copy"] = 1
+    wl = parse_workload(raw)
+    sz = right_size(wl, build(wl), "inference-components")
+    assert all(t.config["cpu_cores_per_copy"] == 1 for t in sz.tried)
 
 
 def test_copy_scaling_that_cannot_bill_less_is_screened():

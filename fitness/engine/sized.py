@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from fitness.engine.caveats import burstable_warnings
+from fitness.engine.caveats import burstable_warnings, no_capacity_warnings
 from fitness.engine.diagnosis import root_causes
 from fitness.engine.horizon import horizon_warnings
 from fitness.engine.ranking import rank
@@ -46,7 +46,7 @@ def assembled(wl: Workload, scenario, window, done: dict):
             first[oid] = one.window_run
     rec = rank(wl, scenario, runs)
     rec = replace(rec, warnings=unit_warnings(wl, scenario.catalog) + horizon_warnings(wl, scenario, rec)
-                  + burstable_warnings(rec, scenario.catalog))
+                  + burstable_warnings(rec, scenario.catalog) + no_capacity_warnings(rec))
     rec = replace(rec, sizing=sizing, window=window.to_dict() if window else None)
     return (replace(rec, root_causes=root_causes(wl, scenario, rec)),
             wl.model_copy(update={"options": {k: v for k, v in chosen.items() if v is not None}}), first)

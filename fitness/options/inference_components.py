@@ -68,20 +68,25 @@ sync, async and offline; one model per request.
   `reserved_share` (details) is the share of the paid capacity, by its scarcest resource, the copies reserved.
 - **Failures.** An instance failure takes every copy on it (the instance whose copies hold the most requests);
   each copy is asked for again at once, on an instance with room or on a new one.
-- **Search.** Per candidate type (cheapest first): per model the copies Erlang C says meet the latency targets
-  (one below it, never below stability; count-expanded models take their busiest member's), in production at
-  least one copy of every model per floor instance (2), so one lost instance loses no model; the instances they
-  take by placement, never below the floor, and their room filled with copies (the instances are paid whatever
-  the copies reserve: each added to the model with the most erlangs per copy). A failing candidate gets one more
-  instance, filled alike. Screened, not simulated: instances alone over the budget, a dearer type that places
-  the copies exactly as a cheaper one did (the same cores, GPUs and placement), copy scaling that cannot bill
-  fewer instances (the fewest copies already take them, or even the quietest minute needs every copy at the
-  sized target), and a size up that costs no less. After the first candidate that passes: the same copies as the
-  max of per-model target tracking on managed instances, and the next size up in the family. The user's `copies`
-  and `instance_count` are kept.
+- **Search.** Per candidate type (cheapest first) and copy size: 1-core copies (one accelerator for a GPU model),
+  then copies of 2, 4, ... cores (accelerators) up to the instance's, each model's no larger than its Erlang C
+  need shared over the floor's copies (a light model keeps 1-core copies); a model whose copy resources the
+  workload sets keeps them. Larger copies queue a model's requests once over more workers, smaller ones place
+  more finely: both are priced and, at the same bill, simulated in that order. Per model the copies Erlang C
+  says meet the latency targets (one below it, never below stability; count-expanded models take their busiest
+  member's), in production at least one copy of every model per floor instance (2), so one lost instance loses
+  no model; the instances they take by placement, never below the floor, and their room filled with copies (the
+  instances are paid whatever the copies reserve: each added to the model with the most erlangs per copy). A
+  failing candidate gets one more instance, filled alike. Screened, not simulated: instances alone over the
+  budget, a dearer type that places the copies exactly as a cheaper one did (the same copies, cores, GPUs and
+  placement), copy scaling that cannot bill fewer instances (the fewest copies already take them, or even the
+  quietest minute needs every copy at the sized target), and a size up that costs no less. After the first
+  candidate that passes: the same copies as the max of per-model target tracking on managed instances, and the
+  next size up in the family. The user's `copies`, `instance_count` and copy resources are kept.
 - **Checked by** `tests/test_inference_components.py` (one model with one copy is the real-time endpoint request
   for request; a pinned copy count is an M/M/c per model; placement, scale to zero and instance release worked
-  by hand; hand-worked cases against a multi-model endpoint; invariants).
+  by hand; 2-core copies passing where 1-core ones fail at the same bill; hand-worked cases against a
+  multi-model endpoint; invariants).
 """
 """This option's section of docs/options.md (generated from it)."""
 
@@ -130,6 +135,43 @@ def candidate_types(sc: Scenario, raw: dict, cfg: InferenceComponentsConfig) -> 
                                  and not any(copy_reasons(m, copy_of(m, cfg, names, cat), t, cat) for m in models)))
 
 
+def copy_shapes(sc: Scenario, raw: dict, t: InstanceType, ones, floor: int) -> list[dict]:
+    """The resources per copy to try on type `t`, as knobs over `raw`: first none (a core, or for a GPU model an
+    accelerator, per copy), then copies of 2, 4, ... cores (accelerators) up to the instance's, each model's no
+    larger than its share of its need over the production floor's copies (`ones()`: its one-worker copies by
+    Erlang C; a light model keeps one-core copies); a model whose resources the user set keeps them, and shapes
+    alike are tried once. Larger copies queue a model's requests once over more workers (one M/M/c beats c
+    one-worker copies behind least-outstanding routing) and place more coarsely: the search prices both."""
+    models = sc.models
+    free = [not _user_set(raw, m) for m in models]
+    if not any(free):
+        return [{}]
+    need = ones()
+    tops = [min(max(1, math.ceil(n / max(floor, 1))), t.gpu_count if m.accelerator == "gpu" else t.vcpu)
+            if f else 1 for m, n, f in zip(models, need, free, strict=True)]
+    shapes, seen, k = [{}], {(1,) * len(models)}, 2
+    while k < 2 * max(tops):
+        sizes = tuple(min(k, top) for top in tops)
+        k *= 2
+        if sizes in seen:
+            continue
+        seen.add(sizes)
+        shape = {}
+        for field, gpu in (("cpu_cores_per_copy", False), ("accelerators_per_copy", True)):
+            ours = {m.name: n for m, n in zip(models, sizes, strict=True) if (m.accelerator == "gpu") == gpu and n > 1}
+            if ours:
+                every = len(ours) == len(models) and len(set(ours.values())) == 1
+                shape[field] = next(iter(ours.values())) if every else {**(raw.get(field) or {}), **ours}
+        shapes.append(shape)
+    return shapes
+
+
+def _user_set(raw: dict, m) -> bool:
+    """Whether the workload sets the resources of model `m`'s copies (cores for a CPU model, GPUs for a GPU one)."""
+    value = raw.get("accelerators_per_copy" if m.accelerator == "gpu" else "cpu_cores_per_copy")
+    return value is not None and (not isinstance(value, dict) or m.name in value)
+
+
 def search_inference_components(r: Runner, wl: Workload, sc: Scenario, raw: dict) -> None:
     """inference-components: per type, the Erlang C copies per model and the instances they take, their room
     filled with copies (`_fill`: the instances are paid whatever the copies reserve), cheapest first; a candidate
@@ -144,21 +186,30 @@ def search_inference_components(r: Runner, wl: Workload, sc: Scenario, raw: dict
     queue, seen, sized = [], {}, {}
     load = [sc.for_model(i).size * float(np.mean(sc.service_s[sc.for_model(i)])) / sc.horizon_s
             if sc.for_model(i).size else 0.0 for i in range(len(models))]  # erlangs of each model
-    for t in candidate_types(sc, raw, base):
-        copies = [copy_of(m, base, names, cat) for m in models]
-        workers = tuple(c.workers for c in copies)
+
+    def needed(workers: tuple[int, ...]) -> list[int]:
         if workers not in sized:  # the closed form depends on the workers of a copy, not on the type
             sized[workers] = copies_needed(wl, sc, list(workers))
-        # production: a copy of every model on each of the floor's instances, so one instance lost loses no model
-        counts = [max(n, r.floor) if u is None else u for u, n in zip(users, sized[workers], strict=True)]
-        queue.append([t, copies, counts, raw.get("instance_count") or _hosts(r, base, t, copies, counts), False])
+        return sized[workers]
+
+    for t in candidate_types(sc, raw, base):
+        for shape in copy_shapes(sc, raw, t, lambda: needed((1,) * len(models)), r.floor):
+            cfg = base.model_copy(update=shape) if shape else base
+            copies = [copy_of(m, cfg, names, cat) for m in models]
+            if any(copy_reasons(m, c, t, cat) for m, c in zip(models, copies, strict=True)):
+                continue  # a copy this large does not fit this type (its memory)
+            # production: a copy of every model on each of the floor's instances, so one lost loses no model
+            counts = [max(n, r.floor) if u is None else u
+                      for u, n in zip(users, needed(tuple(c.workers for c in copies)), strict=True)]
+            hosts = raw.get("instance_count") or _hosts(r, base, t, copies, counts)
+            queue.append([t, copies, counts, hosts, False, shape])
     while queue and r.left:
         k = min(range(len(queue)), key=lambda j: (queue[j][3] * queue[j][0].price_per_hour.value, j))
-        t, copies, counts, hosts, filled = queue[k]
+        t, copies, counts, hosts, filled, shape = queue[k]
         if not filled:  # the instances are paid whatever the copies reserve: their room gets copies too
             counts = queue[k][2] = _fill(r, base, t, copies, counts, users, load, hosts)
         pinned = {**{k2: v for k2, v in raw.items() if k2 not in ("min_instances", "max_instances", "max_copies")},
-                  "instance_type": t.name, "instance_count": hosts, "copies": per_model_knob(names, counts)}
+                  **shape, "instance_type": t.name, "instance_count": hosts, "copies": per_model_knob(names, counts)}
         if (why := budget_floor(r, t.price_per_hour.value, hosts)) is not None:
             r.screen(pinned, why)  # the cheapest candidate left: every other costs more
             r.over_budget = True  # as after a trial over budget: no pinned candidate is worth a run
@@ -170,15 +221,15 @@ def search_inference_components(r: Runner, wl: Workload, sc: Scenario, raw: dict
             if out is None:
                 return
             if out[0].feasible:
-                _tracked(r, raw, t, copies, counts, names, hosts)
-                _size_up(r, raw, t, copies, counts, hosts, pinned)
+                _tracked(r, {**raw, **shape}, t, copies, counts, names, hosts)
+                _size_up(r, {**raw, **shape}, t, copies, counts, hosts, pinned)
                 return
         # one more instance, filled (none more when the user pinned the count)
         more = _fill(r, base, t, copies, counts, users, load, hosts + (raw.get("instance_count") is None))
         if more == counts:  # nothing left to add on this type: the user's copies, or the user's instances full
             queue.pop(k)
         else:
-            queue[k] = [t, copies, more, raw.get("instance_count") or _hosts(r, base, t, copies, more), True]
+            queue[k] = [t, copies, more, raw.get("instance_count") or _hosts(r, base, t, copies, more), True, shape]
 
 
 def _fill(r: Runner, base: InferenceComponentsConfig, t: InstanceType, copies: list, counts: list[int],
@@ -217,9 +268,11 @@ def _screened(r: Runner, base: InferenceComponentsConfig, t: InstanceType, copie
     need = hosts_for(counts, copies, capacity_of(t, cat), base.placement)
     if need > hosts:
         return f"these copies take {need} x {t.name}, more than the {hosts} instances pinned"
-    shape = (t.vcpu, t.gpu_count, hosts, tuple(placed(counts, copies, capacity_of(t, cat), base.placement)))
+    shape = (t.vcpu, t.gpu_count, hosts, tuple(c.need for c in copies),
+             tuple(placed(counts, copies, capacity_of(t, cat), base.placement)))
     if shape in seen:
-        return (f"{t.name} would place and run these copies as {seen[shape]} (the same cores, GPUs and placement), "
+        return (f"{t.name} would place and run these copies as {seen[shape]} (the same copies, cores, GPUs and "
+                "placement), "
                 "at a higher price")
     seen[shape] = t.name
     return None

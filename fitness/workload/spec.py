@@ -284,6 +284,7 @@ def _check_names(wl: Workload) -> None:
 
 def _check_options(wl: Workload, catalog: Catalog) -> None:
     """Option ids must be registered, configs must validate, instance types must be in the catalog."""
+    names = None
     for oid, raw in wl.options.items():
         try:
             cfg = option_def(oid, f"options.{oid}").config_model(**(raw or {}))
@@ -292,7 +293,8 @@ def _check_options(wl: Workload, catalog: Catalog) -> None:
         opt = option_def(oid)
         if opt.check is not None:
             try:
-                opt.check(cfg, catalog)
+                names = names or [m.name for m in wl.expanded_models]
+                opt.check(cfg, catalog, names)
             except InputError as e:
                 raise InputError(f"options.{oid}.{e.field}", e.expected, e.got, e.source, e.hint) from e
         it = getattr(cfg, "instance_type", None)

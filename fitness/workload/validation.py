@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import get_args
 
 from pydantic import ValidationError
@@ -21,6 +22,9 @@ _UNIONS = {"traffic": ("pattern", _union_tags(TrafficSpec)), "service_time": ("d
            "container_start": ("dist", _union_tags(ServiceTime))}
 """The discriminated-union fields: their tag field and its values."""
 
+_BRANCH = re.compile(r"^(constrained-)?(float|int|str|bool|none)$|^(dict|list|tuple|set)\[")
+"""How pydantic labels the member of a plain union (`float | dict[str, float]`) an error came from."""
+
 
 def field_path(loc: tuple, prefix: str | None = None) -> str:
     """Dotted path like `models[0].service_time.p50_ms`, dropping pydantic's union-tag segments."""
@@ -31,9 +35,36 @@ def field_path(loc: tuple, prefix: str | None = None) -> str:
             continue  # the tag pydantic puts after a union field (a field may share its name: `trace`)
         if isinstance(item, int):
             parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
-        elif isinstance(item, str) and not item.startswith(("function-", "tagged-union")):
+        elif isinstance(item, str) and not item.startswith(("function-", "tagged-union")) \
+                and not _BRANCH.match(item):
             parts.append(item)
     return ".".join(parts)
+
+
+def _one_branch(errors: list[dict]) -> list[dict]:
+    """Of the errors a plain union's members give for one value, the member's the value was written as (a mapping
+    for a mapping, a number for a number): `-1` for `float | dict[str, float]` reads 'greater than 0', not also
+    'a valid dictionary'."""
+    def split(e: dict) -> tuple[tuple, str] | None:
+        """The union field's location and the member's label, for an error from a plain union's member."""
+        at = next((i for i, x in enumerate(e["loc"]) if isinstance(x, str) and _BRANCH.match(x)), None)
+        return None if at is None else (tuple(e["loc"][:at]), e["loc"][at])
+
+    fields = {s[0] for e in errors if (s := split(e))}
+    written = {}  # per union field, whether its value was written as a mapping or list
+    for e in errors:
+        if (s := split(e)) and len(e["loc"]) == len(s[0]) + 1:
+            written[s[0]] = isinstance(e.get("input"), dict | list)
+    kept = []
+    for e in errors:
+        s = split(e)
+        if s is None or s[0] not in fields:
+            kept.append(e)
+            continue
+        container = s[1].startswith(("dict[", "list[", "tuple[", "set["))
+        if container == written.get(s[0], container):
+            kept.append(e)
+    return kept
 
 
 def _expectation(err: dict) -> str:
@@ -60,6 +91,7 @@ def describe_validation_error(err: ValidationError, source: str | None, prefix: 
     # a container reported as invalid because an item inside it failed adds nothing: keep the item
     errors = [e for e, loc in zip(errors, locs, strict=True)
               if not any(o != loc and o[:len(loc)] == loc for o in locs)]
+    errors = _one_branch(errors)
     lines = []
     for e in errors[:5]:
         path = field_path(tuple(e["loc"]), prefix) or "(top level)"

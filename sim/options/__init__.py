@@ -34,9 +34,10 @@ class OptionDef:
     credits: bool = False
     """Whether the data plane simulates the CPU credits of burstable (T) types; the decision engine never
     sizes an option that does not onto one."""
-    check: Callable[[BaseModel, Any], None] | None = None
-    """`check(config, catalog)`: raises InputError (field relative to the config) for a setting the
-    provider's API would refuse, so `validate` reports it before anything is simulated."""
+    check: Callable[[BaseModel, Any, list[str]], None] | None = None
+    """`check(config, catalog, names)`: raises InputError (field relative to the config) for a setting the
+    provider's API would refuse or that names no model of the workload (`names`, after count expansion), so
+    `validate` reports it before anything is simulated."""
     ignores: frozenset[str] = frozenset()
     """Catalog facts (dotted paths, e.g. `serverless.keep_alive_s`) the option never reads: a what-if on one
     cannot change its run, so the decision engine does not simulate it (tests/test_sensitivity_runs.py

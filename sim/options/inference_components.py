@@ -43,7 +43,7 @@ from sim.scenario import Scenario, stream
 OPTION = "inference-components"
 
 Count = Annotated[int, Field(ge=0)]
-PerModel = int | dict[str, Count]
+PerModel = Count | dict[str, Count]
 
 
 class InferenceComponentsConfig(BaseModel):
@@ -74,21 +74,23 @@ class InferenceComponentsConfig(BaseModel):
     """Fewest copies of each model when its copies autoscale; 0 scales an idle model to zero copies."""
     max_copies: PerModel | None = None
     """Most copies of a model when its copies autoscale; unset: twice what its peak minute needs."""
-    target_invocations_per_copy: float | dict[str, Annotated[float, Field(gt=0)]] | None = None
+    target_invocations_per_copy: Annotated[float, Field(gt=0)] | dict[str, Annotated[float, Field(gt=0)]] | None = None
     """InvocationsPerCopy target per metric period (one minute); unset: `target_utilization` of what a copy serves
     flat out."""
-    target_concurrent_per_copy: float | dict[str, Annotated[float, Field(gt=0)]] | None = None
+    target_concurrent_per_copy: Annotated[float, Field(gt=0)] | dict[str, Annotated[float, Field(gt=0)]] | None = (
+        None)
     """Track the requests each copy holds (queued or in service) on the high-resolution
     ConcurrentRequestsPerCopy metric (a datapoint every 10 s) at this target, instead of invocations; a mapping
     sets it per model (the others track invocations)."""
-    cpu_cores_per_copy: float | None = Field(default=None, gt=0)
-    """CPU cores each copy reserves (NumberOfCpuCoresRequired); unset: 1 (a CPU copy serves one request per
-    whole core)."""
-    memory_mb_per_copy: float | None = Field(default=None, gt=0)
-    """Memory each copy reserves, MB (MinMemoryRequiredInMb); unset: its workers' model memory, at least the
-    API's minimum."""
-    accelerators_per_copy: int | None = Field(default=None, ge=1)
-    """GPUs each copy of a GPU model reserves (NumberOfAcceleratorDevicesRequired); unset: 1."""
+    cpu_cores_per_copy: Annotated[float, Field(gt=0)] | dict[str, Annotated[float, Field(gt=0)]] | None = None
+    """CPU cores each copy reserves (NumberOfCpuCoresRequired), one value or per model; unset: 1 (a CPU copy
+    serves one request per whole core)."""
+    memory_mb_per_copy: Annotated[float, Field(gt=0)] | dict[str, Annotated[float, Field(gt=0)]] | None = None
+    """Memory each copy reserves, MB (MinMemoryRequiredInMb), one value or per model; unset: its workers' model
+    memory, at least the API's minimum."""
+    accelerators_per_copy: Annotated[int, Field(ge=1)] | dict[str, Annotated[int, Field(ge=1)]] | None = None
+    """GPUs each copy of a GPU model reserves (NumberOfAcceleratorDevicesRequired), one value or per model;
+    unset: 1."""
     target_utilization: float = Field(default=0.6, gt=0, le=1)
     """Fraction of a copy's capacity the sized copy target tracks; unused where a target is given."""
     launch_s: float | None = Field(default=None, ge=0)
@@ -134,10 +136,11 @@ def copy_of(m: ModelSpec, cfg: InferenceComponentsConfig, names: list[str], cat:
     a worker per accelerator), memory for its workers' model (host memory only, for a GPU model)."""
     ic = cat.inference_components
     gpu = m.accelerator == "gpu"
-    cores = cfg.cpu_cores_per_copy or 1.0
-    accel = (cfg.accelerators_per_copy or 1) if gpu else 0
+    cores = per_model(cfg.cpu_cores_per_copy, m.name, names, "cpu_cores_per_copy") or 1.0
+    accel = (per_model(cfg.accelerators_per_copy, m.name, names, "accelerators_per_copy") or 1) if gpu else 0
     workers = accel if gpu else max(1, math.floor(cores))
-    memory = cfg.memory_mb_per_copy or max(ic.min_memory_per_copy_mb.value, 0.0 if gpu else workers * m.memory_mb)
+    memory = (per_model(cfg.memory_mb_per_copy, m.name, names, "memory_mb_per_copy")
+              or max(ic.min_memory_per_copy_mb.value, 0.0 if gpu else workers * m.memory_mb))
     return Copy(need=(cores, memory, float(accel)), workers=workers,
                 pinned=per_model(cfg.copies, m.name, names, "copies"),
                 max_copies=per_model(cfg.max_copies, m.name, names, "max_copies"),
@@ -321,15 +324,29 @@ def run(scenario: Scenario, cfg: InferenceComponentsConfig) -> tuple[SimResult, 
     return _result(scenario, log, pools, place, it, config, records), pools, place
 
 
-def check_config(cfg: InferenceComponentsConfig, catalog: Catalog) -> None:
-    """InputError for a copy CreateInferenceComponent would refuse: fewer cores or less memory than its minimum."""
+PER_MODEL = ("copies", "max_copies", "target_invocations_per_copy", "target_concurrent_per_copy",
+             "cpu_cores_per_copy", "memory_mb_per_copy", "accelerators_per_copy")
+"""The knobs that take one value or a mapping of model name to value."""
+
+
+def check_config(cfg: InferenceComponentsConfig, catalog: Catalog, names: list[str]) -> None:
+    """InputError for a copy CreateInferenceComponent would refuse (fewer cores or less memory than its minimum,
+    for one model or every model), or a per-model mapping naming no model of the workload."""
+    for field in PER_MODEL:
+        value = getattr(cfg, field)
+        for name in value if isinstance(value, dict) else ():
+            if name not in names:
+                shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+                raise InputError(f"{field}.{name}", f"a model of the workload ({shown})", name,
+                                 hint=did_you_mean(name, names))
     ic = catalog.inference_components
-    if cfg.cpu_cores_per_copy is not None and cfg.cpu_cores_per_copy < ic.min_cpu_cores_per_copy.value:
-        raise InputError("cpu_cores_per_copy", f"at least {ic.min_cpu_cores_per_copy.value:g} cores "
-                         "(NumberOfCpuCoresRequired)", cfg.cpu_cores_per_copy)
-    if cfg.memory_mb_per_copy is not None and cfg.memory_mb_per_copy < ic.min_memory_per_copy_mb.value:
-        raise InputError("memory_mb_per_copy", f"at least {ic.min_memory_per_copy_mb.value:g} MB "
-                         "(MinMemoryRequiredInMb)", cfg.memory_mb_per_copy)
+    for field, least, what in (
+            ("cpu_cores_per_copy", ic.min_cpu_cores_per_copy.value, "cores (NumberOfCpuCoresRequired)"),
+            ("memory_mb_per_copy", ic.min_memory_per_copy_mb.value, "MB (MinMemoryRequiredInMb)")):
+        value = getattr(cfg, field)
+        for name, v in (value.items() if isinstance(value, dict) else [(None, value)]):
+            if v is not None and v < least:
+                raise InputError(field if name is None else f"{field}.{name}", f"at least {least:g} {what}", v)
 
 
 @register(OPTION, InferenceComponentsConfig, check=check_config, ignores=frozenset({"serverless.keep_alive_s"}))

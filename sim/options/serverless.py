@@ -108,7 +108,7 @@ def _memory_allowed(memory_mb: int | None, catalog: Catalog) -> bool:
     return memory_mb is None or memory_mb in _memory_sizes(catalog)
 
 
-def check_config(cfg: ServerlessConfig, catalog: Catalog) -> None:
+def check_config(cfg: ServerlessConfig, catalog: Catalog, names: list[str]) -> None:
     """InputError for a memory size or maximum concurrency the CreateEndpointConfig call would refuse."""
     s = catalog.serverless
     if not _memory_allowed(cfg.memory_mb, catalog):
