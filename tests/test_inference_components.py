@@ -25,18 +25,20 @@ from fitness.engine.windows import right_size
 from fitness.workload.scenario import build
 from fitness.workload.spec import load_workload, parse_workload
 from sim.catalog import load_catalog
-from sim.components.autoscaler import invocations_counter, period_counter
+from sim.components.autoscaler import invocations_counter, launch, period_counter
+from sim.components.copies import Copies, CopyPool
 from sim.components.placement import Placement
 from sim.distributions import Constant, Exponential
+from sim.engine import Engine
 from sim.errors import InputError
 from sim.faults import InstanceFailure
 from sim.model import ModelSpec
-from sim.options.inference_components import OPTION, InferenceComponentsConfig, run
+from sim.options.inference_components import OPTION, InferenceComponentsConfig, fail_instance, run
 from sim.options.multi_model import MultiModelConfig
 from sim.options.multi_model import simulate as multi_model
 from sim.options.realtime import RealtimeConfig
 from sim.options.realtime import simulate as realtime
-from sim.results import FAILED, SERVED
+from sim.results import FAILED, SERVED, RequestLog
 from sim.scenario import build_scenario, stream
 from tests.invariants import check_common, explained
 from tests.queueing import erlang_c
@@ -240,6 +242,50 @@ def test_an_instance_failure_takes_its_copies_and_they_are_placed_again():
     assert len(place.hosts) == 3 and place.hosts[fault["instance"]].failed
     assert fault["replacement_serving_s"] == pytest.approx(600.0 + CAT.realtime.instance_launch_s.value + 20.0)
     check_common(res, sc)
+
+
+def one_pool(capacity, lo: int, hi: int, load_s: float, horizon_s: float = 3600.0):
+    """A model (5 req/s, 50 ms) as a `CopyPool` of 1-core copies on a placement of `lo`..`hi` instances of
+    `capacity`, on an engine; the copies start in `load_s`, instances launch in 300 s."""
+    sc = poisson([model("m", Constant(value_ms=50))], [5.0], horizon_s, 12)
+    log, env = RequestLog.empty(sc.arrivals_s, sc.model_idx), Engine()
+    place = Placement(capacity, lo, hi, lambda: 300.0, 1200.0)
+    place.start(lo)
+    pool = CopyPool(log, np.arange(sc.arrivals_s.size), sc.service_s, 1, place, (1.0, 500.0, 0.0), lambda: load_s)
+    env.attach(Copies([pool]))
+    return sc, env, place, pool
+
+
+def test_a_copy_starting_on_an_instance_that_fails_is_lost_with_it():
+    """One pinned instance of 2 cores: a copy serving, a second asked for at 0 that starts for 100 s; the
+    instance fails at 50. Both copies are lost (the starting one never serves: it joins and leaves at 100) and
+    both asked for again on the replacement instance (launched at 50, serving at 350, the copies at 450); no
+    copy stays pending."""
+    sc, env, place, pool = one_pool((2.0, 4000.0, 0.0), 1, 1, 100.0)
+    pool.deploy(1)
+    env.process(launch(env, pool, lambda: pool.delay(env.now)))
+    record = {"at_s": 50.0, "model": None, "instance": None, "lost_requests": 0, "replacement_serving_s": None}
+    env.process(fail_instance(env, [pool], place, 50.0, sc.horizon_s, record))
+    env.run_until(sc.horizon_s)
+    assert record["instance"] == 0 and record["replacement_serving_s"] == pytest.approx(450.0)
+    assert pool.joined_s[1] == pool.left_s[1] == pytest.approx(100.0)  # the starting copy: lost, served nothing
+    assert [pool.host_of[i] for i in pool.routable] == [1, 1] and pool.pending == 0
+    assert not np.any((pool.log.start_s >= 50.0) & (pool.log.start_s < 450.0))  # no copy serves in between
+
+
+def test_a_copy_with_no_room_is_withdrawn_and_asked_again():
+    """At most one instance of 1 core, its copy serving: a second copy finds no room and no instance to add, so
+    it is withdrawn (not pending for ever, which would stop the policy asking again); once the first copy
+    retires, the next ask places it."""
+    sc, env, place, pool = one_pool((1.0, 4000.0, 0.0), 1, 1, 10.0)
+    pool.deploy(1)
+    env.process(launch(env, pool, lambda: pool.delay(env.now)))
+    env.run_until(5.0)
+    assert pool.unplaced == 1 and pool.pending == 0 and pool.in_service == 1
+    pool.retire(5.0)
+    env.process(launch(env, pool, lambda: pool.delay(env.now)))
+    env.run_until(100.0)
+    assert pool.unplaced == 1 and pool.pending == 0 and pool.in_service == 1 and pool.joined_s[-1] == 15.0
 
 
 def step_traffic():

@@ -56,8 +56,8 @@ sync, async and offline; one model per request.
   copy gives back its reservation at once and drains. Instances are pinned (`instance_count`) or managed between
   `min_instances` and `max_instances` (default: what every model's max copies take); an instance left without
   copies is released `inference_components.scale_in_cooldown_min` after it emptied, if still empty then
-  (IDLE_RELEASE), never below `min_instances`. A copy that finds no room and no instance to add is never placed
-  (`unplaced_copies`).
+  (IDLE_RELEASE), never below `min_instances`. A copy that finds no room and no instance to add is withdrawn
+  (`unplaced_copies` counts them) and asked for again by the next period's policy.
 - **Defaults.** Instance type: the cheapest CPU (GPU, when a model needs one) non-burstable type a copy of every
   model fits on. Never sized onto a burstable type: CPU credits are not simulated here.
 - **Limits.** As real-time endpoints (6 MB, 60 s). Copies below the API's minimum cores or memory, or larger
@@ -66,8 +66,8 @@ sync, async and offline; one model per request.
   storage volume of each instance; the data processed in and out. Utilisation is busy seconds over the paid
   instances' cores (GPUs when a model needs one), so capacity no copy reserved counts as idle;
   `reserved_share` (details) is the share of the paid capacity, by its scarcest resource, the copies reserved.
-- **Failures.** An instance failure takes every copy on it (the instance whose copies hold the most requests);
-  each copy is asked for again at once, on an instance with room or on a new one.
+- **Failures.** An instance failure takes every copy on it (the instance whose copies hold the most requests),
+  serving or still starting; each copy is asked for again at once, on an instance with room or on a new one.
 - **Search.** Per candidate type (cheapest first) and copy size: 1-core copies (one accelerator for a GPU model),
   then copies of 2, 4, ... cores (accelerators) up to the instance's, each model's no larger than its Erlang C
   need shared over the floor's copies (a light model keeps 1-core copies); a model whose copy resources the

@@ -4,11 +4,13 @@
 per copy, least-outstanding routing), so the per-request loop is the pool's. What differs is at the edges:
 - a copy is asked for through the placement (`delay`, the `LaunchDelay` the autoscaler draws per launch):
   it serves once its instance serves and its container has started and loaded the model; a copy that finds
-  no room and no instance to add is never placed;
+  no room and no instance to add is not placed and not left pending (the next period's policy asks again,
+  as Application Auto Scaling retries the desired count);
+- a copy still starting on an instance that fails is lost with it (`lose_pending`): it never serves;
 - a copy retired by the model's scaling policy returns its reservation at once (it drains what it holds);
 - with no copy in service a request fails at once (the NoCapacityInvocationFailures of a model scaled to
   zero), and is counted in `no_capacity`;
-- an instance failure takes every copy on it (`fail_copy`).
+- an instance failure takes every copy on it (`fail_copy`, `lose_pending`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import numpy as np
 from sim.components.placement import Placement, Resources
 from sim.components.pool import InstancePool, K
 from sim.results import FAILED, RequestLog
+
+LOST = -1
+"""The instance of a copy lost while it started (its instance failed)."""
 
 
 class CopyPool(InstancePool):
@@ -39,8 +44,10 @@ class CopyPool(InstancePool):
     def delay(self, now: float) -> float:
         """Place a copy asked for at `now`; seconds until it serves (inf when it cannot be placed)."""
         spot = self.placement.place(now, self.need)
-        if spot is None:
+        if spot is None:  # asked for (`request_launch`) just before: withdrawn, so the policy may ask again
             self.unplaced += 1
+            self.pending -= 1
+            self.launched_s.pop()
             return math.inf
         host, ready = spot
         at = ready + self.load_s()
@@ -60,8 +67,23 @@ class CopyPool(InstancePool):
         return placed
 
     def _on_join(self, iid: int, t: float) -> None:
-        self.host_of.append(heapq.heappop(self._slots)[1])
+        host = heapq.heappop(self._slots)[1]
+        self.host_of.append(host)
         super()._on_join(iid, t)
+        if host == LOST:  # its instance failed while it started: it leaves as it joins, serving nothing
+            self.pending += 1  # no longer pending since the failure (`lose_pending`); `join` counted it out again
+            self.fail_copy(iid, t)
+
+    def lose_pending(self, host: int) -> int:
+        """The copies asked for on instance `host` and still starting are lost with it (it failed): no longer
+        pending, so the policy sees them gone; returns how many. Each still joins at its time, to leave at once
+        (the launch that asked for it runs its course)."""
+        n = sum(1 for _, h in self._slots if h == host)
+        if n:
+            self.pending -= n
+            self._slots = [(at, LOST if h == host else h) for at, h in self._slots]
+            heapq.heapify(self._slots)
+        return n
 
     def retire(self, t: float) -> None:
         """The newest copy leaves routing at t (draining) and gives its instance's resources back."""

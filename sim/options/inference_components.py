@@ -364,9 +364,9 @@ def _fault(env: simpy.Environment, pools: list[CopyPool], place: Placement, at_s
 
 def fail_instance(env: simpy.Environment, pools: list[CopyPool], place: Placement, at_s: float, horizon_s: float,
                   record: dict) -> Generator:
-    """Process: at `at_s` the instance whose copies hold the most requests fails with every copy on it; each
-    lost copy is asked for again at once (placed where there is room, or on a new instance), and the record
-    says when the last of them serves."""
+    """Process: at `at_s` the instance whose copies hold the most requests fails with every copy on it (serving or
+    still starting); each lost copy is asked for again at once (placed where there is room, or on a new
+    instance), and the record says when the last of them serves."""
     yield env.timeout(at_s)
     t = env.now
     held: dict[int, int] = {}
@@ -378,8 +378,10 @@ def fail_instance(env: simpy.Environment, pools: list[CopyPool], place: Placemen
     host = max(held, key=lambda i: (held[i], -i))
     lost, again = 0, []
     for pool in pools:
-        for iid in [i for i in pool.routable if pool.host_of[i] == host]:
+        serving = [i for i in pool.routable if pool.host_of[i] == host]
+        for iid in serving:
             lost += pool.fail_copy(iid, t)
+        for _ in range(len(serving) + pool.lose_pending(host)):  # copies still starting there are lost too
             again.append(env.process(launch(env, pool, lambda pool=pool: pool.delay(env.now))))
     place.fail(host, t)
     record.update(instance=host, lost_requests=lost)
