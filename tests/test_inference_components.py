@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from fitness.engine.caveats import no_capacity_warnings
 from fitness.engine.windows import right_size
+from fitness.report.adr import _sizing
 from fitness.workload.scenario import build
 from fitness.workload.spec import load_workload, parse_workload
 from sim.catalog import load_catalog
@@ -286,6 +287,18 @@ def test_a_copy_with_no_room_is_withdrawn_and_asked_again():
     env.process(launch(env, pool, lambda: pool.delay(env.now)))
     env.run_until(100.0)
     assert pool.unplaced == 1 and pool.pending == 0 and pool.in_service == 1 and pool.joined_s[-1] == 15.0
+
+
+def test_the_report_shows_the_capacity_paid_and_reserved_by_no_copy():
+    """Two 1-core copies pinned on one ml.c5.xlarge (4 cores): the copies reserve half the cores paid for, so the
+    option's sizing section says 50% reserved, 50% paid and reserved by no copy, and the most copies at once."""
+    sc = poisson([model("m", Exponential(mean_ms=50))], [10.0], 1800.0, 5)
+    res, _, _ = run(sc, InferenceComponentsConfig(instance_type="ml.c5.xlarge", instance_count=1, copies=2))
+    assert res.figures.details["reserved_share"] == pytest.approx(0.5)
+    rec = SimpleNamespace(runs={OPTION: res}, sizing={OPTION: {"tried": [], "chosen": {"copies": 2}}})
+    text = " ".join(b.text for b in _sizing(rec) if hasattr(b, "text"))
+    assert "Its copies reserved 50% of the capacity paid for" in text and "so 50% was paid and reserved by no" in text
+    assert "Most copies at once: m 2." in text
 
 
 def step_traffic():

@@ -65,7 +65,8 @@ sync, async and offline; one model per request.
 - **Billing.** Instance-seconds x price of the endpoint's instances, whatever the copies reserve; the ML
   storage volume of each instance; the data processed in and out. Utilisation is busy seconds over the paid
   instances' cores (GPUs when a model needs one), so capacity no copy reserved counts as idle;
-  `reserved_share` (details) is the share of the paid capacity, by its scarcest resource, the copies reserved.
+  `reserved_share` (details) is the share of the paid capacity, by its scarcest resource, the copies reserved;
+  the report's sizing section states it, the share paid and reserved by no copy, and each model's most copies.
 - **Failures.** An instance failure takes every copy on it (the instance whose copies hold the most requests),
   serving or still starting; each copy is asked for again at once, on an instance with room or on a new one.
 - **Search.** Per candidate type (cheapest first) and copy size: 1-core copies (one accelerator for a GPU model),

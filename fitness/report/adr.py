@@ -264,9 +264,6 @@ def _sensitivity(rec: Recommendation) -> list[Block]:
     return [Bullets(items)] if items else [Text("note", "No sensitivity analysis in this recommendation.")]
 
 
-"""The fields of a sizing trial that say how it fared; the others are its knobs."""
-
-
 def _sizing(rec: Recommendation) -> list[Block]:
     """Per option, the configurations tried while right-sizing it and the one chosen."""
     out: list[Block] = []
@@ -281,10 +278,24 @@ def _sizing(rec: Recommendation) -> list[Block]:
         said = (f"Chosen: `{', '.join(f'{k}={_val(v)}' for k, v in chosen.items())}`." if chosen else
                 "No configuration tried met the constraints.")
         pinned = " The workload pins this option's configuration: simulated once as given." if s.get("pinned") else ""
-        out += [Text("h3", option), Text("p", said + pinned + _screened_text(tried))]
+        out += [Text("h3", option), Text("p", said + pinned + _screened_text(tried) + _reserved_text(rec, option))]
         if rows:
             out.append(Table([*keys, "feasible", "USD/month", "p99", "reasons"], rows, marks))
     return out
+
+
+def _reserved_text(rec: Recommendation, option: str) -> str:
+    """' Its copies reserved X of the capacity paid ...' for a run of copies on shared instances (details
+    `reserved_share`, `<model>.copies_peak`), so the idle capacity paid for shows beside the chosen size."""
+    res = rec.runs.get(option)
+    details = res.figures.details if res is not None else {}
+    if "reserved_share" not in details:
+        return ""
+    peaks = [f"{k.removesuffix('.copies_peak')} {v:g}" for k, v in details.items() if k.endswith(".copies_peak")]
+    shown = ", ".join(peaks[:8]) + (f" and {len(peaks) - 8} more" if len(peaks) > 8 else "")
+    return (f" Its copies reserved {details['reserved_share']:.0%} of the capacity paid for (by the instances' "
+            f"scarcest resource), so {details['idle_reserved_share']:.0%} was paid and reserved by no copy; busy "
+            f"{res.figures.utilization:.0%} of the paid cores. Most copies at once: {shown}.")
 
 
 def _screened_text(tried: list[dict]) -> str:
