@@ -18,6 +18,7 @@ from fitness.export.components import Component, ComponentSet
 from fitness.options import OptionUnit, register
 from fitness.workload.spec import Workload
 from sim.catalog import InstanceType
+from sim.model import ModelSpec
 from sim.options.inference_components import (
     InferenceComponentsConfig,
     capacity_of,
@@ -167,7 +168,7 @@ def copy_shapes(sc: Scenario, raw: dict, t: InstanceType, ones, floor: int) -> l
     return shapes
 
 
-def _user_set(raw: dict, m) -> bool:
+def _user_set(raw: dict, m: ModelSpec) -> bool:
     """Whether the workload sets the resources of model `m`'s copies (cores for a CPU model, GPUs for a GPU one)."""
     value = raw.get("accelerators_per_copy" if m.accelerator == "gpu" else "cpu_cores_per_copy")
     return value is not None and (not isinstance(value, dict) or m.name in value)
@@ -273,8 +274,7 @@ def _screened(r: Runner, base: InferenceComponentsConfig, t: InstanceType, copie
              tuple(placed(counts, copies, capacity_of(t, cat), base.placement)))
     if shape in seen:
         return (f"{t.name} would place and run these copies as {seen[shape]} (the same copies, cores, GPUs and "
-                "placement), "
-                "at a higher price")
+                "placement), at a higher price")
     seen[shape] = t.name
     return None
 

@@ -50,7 +50,6 @@ def _one_branch(errors: list[dict]) -> list[dict]:
         at = next((i for i, x in enumerate(e["loc"]) if isinstance(x, str) and _BRANCH.match(x)), None)
         return None if at is None else (tuple(e["loc"][:at]), e["loc"][at])
 
-    fields = {s[0] for e in errors if (s := split(e))}
     written = {}  # per union field, whether its value was written as a mapping or list
     for e in errors:
         if (s := split(e)) and len(e["loc"]) == len(s[0]) + 1:
@@ -58,7 +57,7 @@ def _one_branch(errors: list[dict]) -> list[dict]:
     kept = []
     for e in errors:
         s = split(e)
-        if s is None or s[0] not in fields:
+        if s is None:
             kept.append(e)
             continue
         container = s[1].startswith(("dict[", "list[", "tuple[", "set["))

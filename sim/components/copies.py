@@ -42,7 +42,7 @@ class CopyPool(InstancePool):
         self.unplaced = 0
 
     def delay(self, now: float) -> float:
-        """Place a copy asked for at `now`; seconds until it serves (inf when it cannot be placed)."""
+        """Place a copy asked for at `now`; seconds until it serves (inf when it cannot be placed: withdrawn)."""
         spot = self.placement.place(now, self.need)
         if spot is None:  # asked for (`request_launch`) just before: withdrawn, so the policy may ask again
             self.unplaced += 1

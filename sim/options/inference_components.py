@@ -44,6 +44,9 @@ OPTION = "inference-components"
 
 Count = Annotated[int, Field(ge=0)]
 PerModel = Count | dict[str, Count]
+Positive = Annotated[float, Field(gt=0)]
+PerModelPositive = Positive | dict[str, Positive]
+OneOrMore = Annotated[int, Field(ge=1)]
 
 
 class InferenceComponentsConfig(BaseModel):
@@ -74,21 +77,20 @@ class InferenceComponentsConfig(BaseModel):
     """Fewest copies of each model when its copies autoscale; 0 scales an idle model to zero copies."""
     max_copies: PerModel | None = None
     """Most copies of a model when its copies autoscale; unset: twice what its peak minute needs."""
-    target_invocations_per_copy: Annotated[float, Field(gt=0)] | dict[str, Annotated[float, Field(gt=0)]] | None = None
+    target_invocations_per_copy: PerModelPositive | None = None
     """InvocationsPerCopy target per metric period (one minute); unset: `target_utilization` of what a copy serves
     flat out."""
-    target_concurrent_per_copy: Annotated[float, Field(gt=0)] | dict[str, Annotated[float, Field(gt=0)]] | None = (
-        None)
+    target_concurrent_per_copy: PerModelPositive | None = None
     """Track the requests each copy holds (queued or in service) on the high-resolution
     ConcurrentRequestsPerCopy metric (a datapoint every 10 s) at this target, instead of invocations; a mapping
     sets it per model (the others track invocations)."""
-    cpu_cores_per_copy: Annotated[float, Field(gt=0)] | dict[str, Annotated[float, Field(gt=0)]] | None = None
+    cpu_cores_per_copy: PerModelPositive | None = None
     """CPU cores each copy reserves (NumberOfCpuCoresRequired), one value or per model; unset: 1 (a CPU copy
     serves one request per whole core)."""
-    memory_mb_per_copy: Annotated[float, Field(gt=0)] | dict[str, Annotated[float, Field(gt=0)]] | None = None
+    memory_mb_per_copy: PerModelPositive | None = None
     """Memory each copy reserves, MB (MinMemoryRequiredInMb), one value or per model; unset: its workers' model
     memory, at least the API's minimum."""
-    accelerators_per_copy: Annotated[int, Field(ge=1)] | dict[str, Annotated[int, Field(ge=1)]] | None = None
+    accelerators_per_copy: OneOrMore | dict[str, OneOrMore] | None = None
     """GPUs each copy of a GPU model reserves (NumberOfAcceleratorDevicesRequired), one value or per model;
     unset: 1."""
     target_utilization: float = Field(default=0.6, gt=0, le=1)
