@@ -20,12 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import fitness.engine.parallel as parallel
+from fitness.cli import app
+
 
 def profile(workload: Path, sort: str, top: int) -> str:
     """The profile's `top` lines sorted by `sort` (a pstats key), after the serial wall time."""
-    import fitness.engine.parallel as parallel
-    from fitness.cli import app
-
     parallel._IN_WORKER = True  # noqa: SLF001 - one process: every simulation in this profile
     with tempfile.TemporaryDirectory() as tmp:
         argv = ["fitness", "recommend", str(workload), "--format", "json", "--out", str(Path(tmp) / "r.json")]

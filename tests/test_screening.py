@@ -193,7 +193,8 @@ def test_the_report_says_how_many_candidates_were_simulated_and_how_many_screene
              {"instance_type": "ml.c5.large", "instance_count": 2, "feasible": True, "monthly_usd": 180.0,
               "p99_ms": 40.0, "reasons": [], "screened": False}]
     rec = SimpleNamespace(sizing={"realtime": {"pinned": False, "tried": tried,
-                                               "chosen": {"instance_type": "ml.c5.large", "instance_count": 2}}})
+                                               "chosen": {"instance_type": "ml.c5.large", "instance_count": 2}}},
+                          runs={})
     text = " ".join(getattr(b, "text", "") for b in adr._sizing(rec))
     assert "1 candidate simulated, 1 screened without a run" in text
     table = next(b for b in adr._sizing(rec) if hasattr(b, "rows"))
