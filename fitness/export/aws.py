@@ -211,6 +211,23 @@ class Scaling:
                 "Threshold": 1.0, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "missing"}
 
 
+SCALING_POLICY = "AWS::ApplicationAutoScaling::ScalingPolicy"
+"""The CloudFormation type of a scaling policy."""
+
+
+def scalable_target(resource_id, dimension: str) -> dict:
+    """What every Application Auto Scaling call (and AWS::ApplicationAutoScaling::ScalableTarget) names of the
+    SageMaker resource it scales: an endpoint's variant or an inference component (`resource_id` may be a
+    CloudFormation reference)."""
+    return {"ServiceNamespace": "sagemaker", "ResourceId": resource_id, "ScalableDimension": dimension}
+
+
+def scaling_policy(name: str, kind: Literal["TargetTrackingScaling", "StepScaling"], config: dict, on: dict) -> dict:
+    """A PutScalingPolicy body (`on`: the `scalable_target`) or the properties of an
+    AWS::ApplicationAutoScaling::ScalingPolicy (`on`: its ScalingTargetId), with its `kind`'s configuration."""
+    return {"PolicyName": name, **on, "PolicyType": kind, f"{kind}PolicyConfiguration": config}
+
+
 def step_alarm(body: dict, alarm_name: str, endpoint_name, policy_arn) -> dict:
     """A step policy's PutMetricAlarm body completed: its name, the policy it triggers and the endpoint's variant
     (`endpoint_name` and `policy_arn` may be CloudFormation references)."""

@@ -22,7 +22,17 @@ from pydantic import ValidationError
 from fitness.engine.constraints import constrained
 from fitness.engine.windows import size_option, window_of
 from fitness.errors import UserError
-from fitness.export.aws import SCALABLE_DIMENSION, VARIANT, EndpointSet, ExportPlan, camel, resource_name, step_alarm
+from fitness.export.aws import (
+    SCALABLE_DIMENSION,
+    VARIANT,
+    EndpointSet,
+    ExportPlan,
+    camel,
+    resource_name,
+    scalable_target,
+    scaling_policy,
+    step_alarm,
+)
 from fitness.export.cloudformation import templates
 from fitness.export.components import ComponentSet
 from fitness.export.deployment import ApiCall, Deployment
@@ -236,14 +246,12 @@ def _scaling_calls(plan: ExportPlan, s: EndpointSet, name: str) -> list[ApiCall]
     sc = s.scaling
     if sc is None:
         return []
-    target = {"ServiceNamespace": "sagemaker", "ResourceId": f"endpoint/{name}/variant/{VARIANT}",
-              "ScalableDimension": SCALABLE_DIMENSION}
+    target = scalable_target(f"endpoint/{name}/variant/{VARIANT}", SCALABLE_DIMENSION)
     out = [ApiCall("application-autoscaling", "RegisterScalableTarget", s.key,
                    {**target, "MinCapacity": sc.min, "MaxCapacity": sc.max})]
     if sc.step is None:
-        out.append(ApiCall("application-autoscaling", "PutScalingPolicy", s.key,
-                           {"PolicyName": f"{name}-target-tracking", **target, "PolicyType": "TargetTrackingScaling",
-                            "TargetTrackingScalingPolicyConfiguration": sc.target_tracking(name)}))
+        out.append(ApiCall("application-autoscaling", "PutScalingPolicy", s.key, scaling_policy(
+            f"{name}-target-tracking", "TargetTrackingScaling", sc.target_tracking(name), target)))
     for way, policy, alarm in sc.step_policies() if sc.step is not None else ():
         out += _alarmed_step(plan, s, name, target, f"Step{way.capitalize()}", f"step scale-{way}", f"step-{way}",
                              policy, partial(step_alarm, alarm, f"{name}-invocations-{way}", name))
@@ -265,8 +273,7 @@ def _alarmed_step(plan: ExportPlan, s: EndpointSet, name: str, target: dict, key
                      f"{name}", "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:00000000-0000-0000-0000-"
                      "000000000000:resource/sagemaker/endpoint/x:policyName/y", None, in_template=False)
     return [ApiCall("application-autoscaling", "PutScalingPolicy", s.key,
-                    {"PolicyName": f"{name}-{suffix}", **target, "PolicyType": "StepScaling",
-                     "StepScalingPolicyConfiguration": policy}),
+                    scaling_policy(f"{name}-{suffix}", "StepScaling", policy, target)),
             ApiCall("cloudwatch", "PutMetricAlarm", s.key, alarm(arn))]
 
 

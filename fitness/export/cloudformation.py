@@ -14,7 +14,17 @@ import re
 from dataclasses import dataclass
 
 from fitness.errors import UserError
-from fitness.export.aws import SCALABLE_DIMENSION, VARIANT, EndpointSet, ExportPlan, camel, step_alarm
+from fitness.export.aws import (
+    SCALABLE_DIMENSION,
+    SCALING_POLICY,
+    VARIANT,
+    EndpointSet,
+    ExportPlan,
+    camel,
+    scalable_target,
+    scaling_policy,
+    step_alarm,
+)
 from fitness.export.components import ComponentSet
 from sim.catalog import Catalog
 
@@ -49,28 +59,24 @@ def _endpoint(lid: str, s: EndpointSet, name: str) -> dict:
     if sc is None:
         return res
     res[f"{lid}ScalableTarget"] = {"Type": "AWS::ApplicationAutoScaling::ScalableTarget", "Properties": {
-        "MinCapacity": sc.min, "MaxCapacity": sc.max, "ServiceNamespace": "sagemaker",
-        "ScalableDimension": SCALABLE_DIMENSION,
-        "ResourceId": {"Fn::Sub": f"endpoint/${{{lid}Endpoint.EndpointName}}/variant/{VARIANT}"}}}
+        "MinCapacity": sc.min, "MaxCapacity": sc.max, **scalable_target(
+            {"Fn::Sub": f"endpoint/${{{lid}Endpoint.EndpointName}}/variant/{VARIANT}"}, SCALABLE_DIMENSION)}}
     if sc.scheduled:
         res[f"{lid}ScalableTarget"]["Properties"]["ScheduledActions"] = [
             {**a, "ScheduledActionName": f"{name}-{a['ScheduledActionName']}"} for a in sc.scheduled_actions()]
-    target = {"Ref": f"{lid}ScalableTarget"}
+    target = {"ScalingTargetId": {"Ref": f"{lid}ScalableTarget"}}
     if sc.step is None:
-        res[f"{lid}ScalingPolicy"] = {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
-            "PolicyName": f"{name}-target-tracking", "PolicyType": "TargetTrackingScaling", "ScalingTargetId": target,
-            "TargetTrackingScalingPolicyConfiguration": sc.target_tracking(endpoint_name)}}
+        res[f"{lid}ScalingPolicy"] = {"Type": SCALING_POLICY, "Properties": scaling_policy(
+            f"{name}-target-tracking", "TargetTrackingScaling", sc.target_tracking(endpoint_name), target)}
     for way, policy, alarm in sc.step_policies() if sc.step is not None else ():
         key = f"{lid}Step{way.capitalize()}"
-        res[f"{key}Policy"] = {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
-            "PolicyName": f"{name}-step-{way}", "PolicyType": "StepScaling", "ScalingTargetId": target,
-            "StepScalingPolicyConfiguration": policy}}
+        res[f"{key}Policy"] = {"Type": SCALING_POLICY, "Properties": scaling_policy(
+            f"{name}-step-{way}", "StepScaling", policy, target)}
         res[f"{key}Alarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": step_alarm(
             alarm, f"{name}-invocations-{way}", endpoint_name, {"Ref": f"{key}Policy"})}
     if sc.from_zero:
-        res[f"{lid}ScaleFromZeroPolicy"] = {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
-            "PolicyName": f"{name}-scale-from-zero", "PolicyType": "StepScaling", "ScalingTargetId": target,
-            "StepScalingPolicyConfiguration": sc.step_from_zero()}}
+        res[f"{lid}ScaleFromZeroPolicy"] = {"Type": SCALING_POLICY, "Properties": scaling_policy(
+            f"{name}-scale-from-zero", "StepScaling", sc.step_from_zero(), target)}
         res[f"{lid}BacklogWithoutCapacityAlarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": sc.alarm_from_zero(
             f"{name}-backlog-without-capacity", endpoint_name, {"Ref": f"{lid}ScaleFromZeroPolicy"})}
     return res

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fitness.export.aws import VARIANT, camel
+from fitness.export.aws import SCALING_POLICY, VARIANT, camel, scalable_target, scaling_policy
 
 Call = tuple
 """(service, operation, key, body) of one API request; `fitness.export.build` makes each an `ApiCall` (this module
 sits below `fitness.export.deployment`, which renders the templates built here)."""
-
 
 
 def _call(service: str, operation: str, key: str, body: dict) -> Call:
@@ -78,17 +77,14 @@ class ComponentSet:
         s = c.scaling
         if s is None:
             return []
-        target = {"ServiceNamespace": "sagemaker", "ResourceId": f"inference-component/{ic}",
-                  "ScalableDimension": COPY_DIMENSION}
+        target = scalable_target(f"inference-component/{ic}", COPY_DIMENSION)
         out = [_call("application-autoscaling", "RegisterScalableTarget", c.model,
-                       {**target, "MinCapacity": s["min"], "MaxCapacity": s["max"]}),
+                     {**target, "MinCapacity": s["min"], "MaxCapacity": s["max"]}),
                _call("application-autoscaling", "PutScalingPolicy", c.model,
-                       {"PolicyName": f"{ic}-target-tracking", **target, "PolicyType": "TargetTrackingScaling",
-                        "TargetTrackingScalingPolicyConfiguration": tracking(s)})]
+                     scaling_policy(f"{ic}-target-tracking", "TargetTrackingScaling", tracking(s), target))]
         if s["min"] == 0:
             out += [_call("application-autoscaling", "PutScalingPolicy", c.model,
-                            {"PolicyName": f"{ic}-scale-from-zero", **target, "PolicyType": "StepScaling",
-                             "StepScalingPolicyConfiguration": from_zero(s)}),
+                          scaling_policy(f"{ic}-scale-from-zero", "StepScaling", from_zero(s), target)),
                     _call("cloudwatch", "PutMetricAlarm", c.model,
                             no_capacity_alarm(s, f"{ic}-no-capacity", ic,
                                               "{{" + camel(c.model) + "ScaleFromZeroPolicyArn}}"))]
@@ -118,18 +114,16 @@ def _cfn_scaling(c: Component, cid: str, ic: str) -> dict:
     s = c.scaling
     if s is None:
         return {}
+    on = {"ScalingTargetId": {"Ref": f"{cid}ScalableTarget"}}
     res = {f"{cid}ScalableTarget": {"Type": "AWS::ApplicationAutoScaling::ScalableTarget",
                                     "DependsOn": f"{cid}Component", "Properties": {
-        "MinCapacity": s["min"], "MaxCapacity": s["max"], "ServiceNamespace": "sagemaker",
-        "ScalableDimension": COPY_DIMENSION, "ResourceId": f"inference-component/{ic}"}},
-        f"{cid}ScalingPolicy": {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
-            "PolicyName": f"{ic}-target-tracking", "PolicyType": "TargetTrackingScaling",
-            "ScalingTargetId": {"Ref": f"{cid}ScalableTarget"},
-            "TargetTrackingScalingPolicyConfiguration": tracking(s)}}}
+        "MinCapacity": s["min"], "MaxCapacity": s["max"],
+        **scalable_target(f"inference-component/{ic}", COPY_DIMENSION)}},
+        f"{cid}ScalingPolicy": {"Type": SCALING_POLICY, "Properties": scaling_policy(
+            f"{ic}-target-tracking", "TargetTrackingScaling", tracking(s), on)}}
     if s["min"] == 0:
-        res[f"{cid}ScaleFromZeroPolicy"] = {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
-            "PolicyName": f"{ic}-scale-from-zero", "PolicyType": "StepScaling",
-            "ScalingTargetId": {"Ref": f"{cid}ScalableTarget"}, "StepScalingPolicyConfiguration": from_zero(s)}}
+        res[f"{cid}ScaleFromZeroPolicy"] = {"Type": SCALING_POLICY, "Properties": scaling_policy(
+            f"{ic}-scale-from-zero", "StepScaling", from_zero(s), on)}
         res[f"{cid}NoCapacityAlarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": no_capacity_alarm(
             s, f"{ic}-no-capacity", ic, {"Ref": f"{cid}ScaleFromZeroPolicy"})}
     return res
