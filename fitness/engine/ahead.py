@@ -62,7 +62,7 @@ class Seeds:
     def run(self, seed: int, option: str) -> tuple:
         """(summary with the constraints applied, light result) of `option` under `seed`."""
         other, sc, since = self.scenario(seed)
-        one = run_option(other, sc, option, since)
+        one = run_option(other, sc, option, since, brief=True)  # scored, not reported
         return constrained(self.wl, one.summary), digest.light(one.result, self.basis)
 
     def pairs(self, options: list[str]) -> list[tuple[int, str]]:
@@ -79,7 +79,7 @@ def headroom_of(wl: Workload, rec: Recommendation, option: str) -> float | None:
 
 def light_run(wl: Workload, scenario, option: str) -> OptionRun:
     """One run with its request log replaced by its digest (what ranking reads)."""
-    one = run_option(wl, scenario, option)
+    one = run_option(wl, scenario, option, brief=True)  # ranked against one other, not reported
     return replace(one, result=digest.light(one.result, digest.basis_for(wl.slo)))
 
 

@@ -95,7 +95,7 @@ def drill(wl: Workload, sc: Scenario, option: str, config: dict, since_s: float 
     t1 = min(sc.horizon_s, at_s + launch_s + EARLY_WINDOW_S)
     wl2 = wl.model_copy(update={"options": {**wl.options, option: config}})
     cut = sc.cut(t0, t1 - t0)
-    run = run_option(wl2, cut.with_faults(InstanceFailure(at_s - t0, model)), option, at_s - t0)
+    run = run_option(wl2, cut.with_faults(InstanceFailure(at_s - t0, model)), option, at_s - t0, brief=True)
     if not run.summary.feasible:
         return Drill(at_s, model, 0, None, (at_s, t1), None, None, 0.0, run.summary.reasons)
     fault = next(iter(run.result.figures.details.get("faults") or []), {})

@@ -110,10 +110,10 @@ def _judge(fixed: Workload, wl: Workload, option_id: str, today, rate_rps: float
         lead, win = span_at(rate_rps * m, window_s, today.horizon_s) if window_s else (0.0, today.horizon_s)
         t0 = busiest_start(today, win, lead, noise_sd=3.0) if lead + win < today.horizon_s else None
         if t0 is None:
-            run = run_option(scaled, build(scaled), option_id)
+            run = run_option(scaled, build(scaled), option_id, brief=True)
         else:  # judged on the window only: the lead lets caches, containers and fleets warm up
             scaled = scaled.model_copy(update={"horizon": t0 + lead + win})
-            run = run_option(scaled, build(scaled).cut(t0, lead + win), option_id, since_s=lead)
+            run = run_option(scaled, build(scaled).cut(t0, lead + win), option_id, since_s=lead, brief=True)
         return constrained(fixed, run.summary).feasible
 
     return ok

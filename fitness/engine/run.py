@@ -12,7 +12,7 @@ from fitness.errors import UserError, from_input_error
 from fitness.workload.scenario import build
 from fitness.workload.spec import Workload
 from sim.errors import InputError
-from sim.metrics import distribution_ms, summary
+from sim.metrics import completed, distribution_ms, summary
 from sim.options import option_def
 from sim.results import SERVED, SimResult
 from sim.scenario import Scenario
@@ -44,33 +44,45 @@ class OptionRun:
                              "cold": log.cold, "model_idx": log.model_idx})
 
 
-def run_option(wl: Workload, scenario: Scenario, option_id: str, since_s: float = 0.0) -> OptionRun:
+def run_option(wl: Workload, scenario: Scenario, option_id: str, since_s: float = 0.0,
+               brief: bool = False) -> OptionRun:
     """Simulate one registered option on a built scenario; its summary covers the requests arriving from
-    `since_s` on (a window cut with a lead judges the window alone)."""
+    `since_s` on (a window cut with a lead judges the window alone). `brief`: a summary without what only a
+    reported run needs (`sim.metrics.summary`; `completed_run` adds it)."""
     try:
         opt = option_def(option_id)
     except InputError as e:
         raise UserError(e.describe()) from e
     cfg = wl.option_config(option_id)
-    delivery = wl.slo.delivery
-    if delivery not in opt.delivers:
-        reason = (f"{option_id} cannot deliver {DELIVERY_WORDS[delivery]} (slo.delivery: {delivery}); it "
-                  f"delivers {' or '.join(DELIVERY_WORDS[d] for d in sorted(opt.delivers))}")
-        res = SimResult.infeasible(option_id, [reason], scenario.horizon_s)
-    elif (app := scenario.application) is not None and not app.routed and app.pattern not in \
-            opt.patterns:
-        hosts = opt.patterns
-        can = f"it hosts {', '.join(sorted(hosts))} patterns" if hosts else "it hosts one model per request only"
-        reason = f"{option_id} cannot host the {app.pattern} pattern; {can}"
+    if (reason := cannot_serve(wl, scenario, option_id)) is not None:
         res = SimResult.infeasible(option_id, [reason], scenario.horizon_s)
     else:
         try:
             res = opt.simulate(scenario, cfg)
         except InputError as e:
             raise from_input_error(e, wl.source) from e
-    s = summary(res, since_s)
+    s = summary(res, since_s, brief)
     by_model = model_latencies(wl, scenario, res, since_s)
     return OptionRun(res, replace(s, latency_by_model_ms=by_model) if by_model else s)
+
+
+def cannot_serve(wl: Workload, scenario: Scenario, option_id: str) -> str | None:
+    """Why `option_id` cannot serve the workload whatever its configuration (the delivery the SLO asks for,
+    the application's pattern), or None."""
+    opt, delivery = option_def(option_id), wl.slo.delivery
+    if delivery not in opt.delivers:
+        return (f"{option_id} cannot deliver {DELIVERY_WORDS[delivery]} (slo.delivery: {delivery}); it "
+                f"delivers {' or '.join(DELIVERY_WORDS[d] for d in sorted(opt.delivers))}")
+    if (app := scenario.application) is not None and not app.routed and app.pattern not in opt.patterns:
+        hosts = opt.patterns
+        can = f"it hosts {', '.join(sorted(hosts))} patterns" if hosts else "it hosts one model per request only"
+        return f"{option_id} cannot host the {app.pattern} pattern; {can}"
+    return None
+
+
+def completed_run(run: OptionRun, since_s: float = 0.0) -> OptionRun:
+    """`run` with the complete summary of its requests arriving from `since_s` on (`sim.metrics.completed`)."""
+    return replace(run, summary=completed(run.summary, run.result, since_s))
 
 
 def model_latencies(wl: Workload, scenario: Scenario, result: SimResult, since_s: float = 0.0) -> dict[str, Latency]:

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from fitness.engine.constraints import constrained
 from fitness.engine.drill import Drill, drill
-from fitness.engine.run import OptionRun, run_option
+from fitness.engine.run import OptionRun, completed_run, run_option
 from fitness.workload.spec import Budget, Workload
 from sim.scenario import Scenario
 from sim.summary import Summary
@@ -141,7 +141,8 @@ class Runner:
         if not allowed:
             return None
         wl2 = self.wl.model_copy(update={"options": {**self.wl.options, self.option: config}})
-        run = run_option(wl2, self.scenario, self.option, self.since_s)  # since: a window judged after its lead
+        # since: a window judged after its lead; brief: the run reported is completed (`sizing`)
+        run = run_option(wl2, self.scenario, self.option, self.since_s, brief=True)
         self.simulated += 1
         trial = self._judge(config, run)
         self.trials.append(trial)
@@ -193,9 +194,11 @@ class Runner:
     def sizing(self, pinned: bool) -> Sizing:
         """The outcome: the cheapest feasible trial, or none."""
         if self.best is not None:
-            return Sizing(self.option, pinned, self.best[0].config, self.best[1], list(self.trials))
+            return Sizing(self.option, pinned, self.best[0].config, completed_run(self.best[1], self.since_s),
+                          list(self.trials))
         # the trial of the last run (screened trials after it were not simulated)
         last, trial = self.last, next((t for t in reversed(self.trials) if not t.screened), None)
+        last = completed_run(last, self.since_s) if last is not None else None
         if last is not None and trial is not None and last.summary.feasible:
             # the run met the simulator's limits but not a rule of the product (production floor, failure drill)
             last = replace(last, summary=replace(last.summary, feasible=False, reasons=tuple(trial.reasons)))

@@ -24,12 +24,13 @@ import numpy as np
 from fitness.engine import digest
 from fitness.engine.constraints import constrained
 from fitness.engine.parallel import fork_map
-from fitness.engine.run import OptionRun, run_option
+from fitness.engine.run import OptionRun, cannot_serve, run_option
 from fitness.engine.sizing import Runner, Sizing, defaults
 from fitness.options import unit
 from fitness.workload.spec import Workload
 from sim.options._fleet import EARLY_WINDOW_S
 from sim.scenario import Scenario
+from sim.traffic_stats import arrivals_within
 
 DAY_S = 86400.0
 """Window length: one daily cycle."""
@@ -50,7 +51,7 @@ def right_size(wl: Workload, scenario: Scenario, option_id: str, max_trials: int
     floor = u.production_instances if wl.production else 0
     r = Runner(wl, scenario, option_id, max_trials, since_s, floor, u.config_model)
     pinned = u.is_pinned(raw)
-    if not pinned:
+    if not pinned and cannot_serve(wl, scenario, option_id) is None:  # else one run says why: nothing to search
         u.search(r, wl, scenario, raw)
     if not r.simulated:  # pinned, or nothing to search (the simulation says why)
         r.run(raw)
@@ -81,7 +82,7 @@ def busiest_start(sc: Scenario, length_s: float, lead_s: float, noise_sd: float 
     if sc.horizon_s <= length_s + lead_s or sc.n == 0:
         return None
     arr = sc.arrivals_s
-    counts = np.searchsorted(arr, np.minimum(arr + length_s, sc.horizon_s)) - np.arange(sc.n)
+    counts = arrivals_within(arr, length_s, sc.horizon_s)
     top = counts.max()
     i = int(np.argmax(counts >= top - noise_sd * math.sqrt(top)))
     return min(max(float(arr[i]), lead_s), sc.horizon_s - length_s) - lead_s

@@ -1,0 +1,148 @@
+"""What a run is summed up into, computed once and only where it is read: numpy's order statistics read off
+sorted arrays, the sort shared by a run's summary and its digest, brief summaries for right-sizing trials.
+
+Each shortcut must give numpy's own figures bit for bit (the recommendation and every number in the report
+are the same as before it), so each is held to the direct computation it replaces.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from fitness.engine import digest, windows
+from fitness.engine.run import completed_run, run_option
+from fitness.engine.windows import right_size
+from fitness.workload.scenario import build
+from fitness.workload.spec import parse_workload
+from sim.metrics import completed, sorted_percentiles, sorted_quantiles, summary, tail_percentile
+from sim.results import SERVED
+from sim.traffic_stats import arrivals_within, per_window_counts, scaled_gaps, window_index
+
+VALUES = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=400)
+PROBS = st.lists(st.floats(0.0, 1.0), min_size=1, max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=VALUES, probs=PROBS)
+@example(values=[1.0, 1.0, 2.0], probs=[0.0, 0.5, 1.0])
+@example(values=[3.0], probs=[0.25])
+def test_quantiles_read_off_a_sorted_array_are_numpys(values, probs):
+    """`sorted_quantiles` and `sorted_percentiles` of a sorted array: numpy's quantile and percentile of
+    the same values, bit for bit, at every probability (the ends, ties and one value included)."""
+    x = np.sort(np.array(values))
+    assert np.array_equal(sorted_quantiles(x, probs), np.quantile(x, probs))
+    pct = [p * 100 for p in probs]
+    assert np.array_equal(sorted_percentiles(x, pct), np.percentile(x, pct))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=VALUES, p=st.floats(0.0, 100.0), cut=st.floats(0.0, 1.0))
+@example(values=[5.0] * 200, p=99.0, cut=0.5)  # every value on the threshold: none above it
+def test_a_tail_percentile_read_off_the_values_above_a_threshold_is_numpys(values, p, cut):
+    """`tail_percentile` with any threshold (a quantile of the values, or beyond them): numpy's percentile,
+    bit for bit, whether the values above it hold the ranks asked for or it falls back on numpy."""
+    x = np.array(values)
+    before = x.copy()
+    for threshold in (float(np.quantile(x, cut)), -2e6, 2e6):
+        assert tail_percentile(x, p, threshold) == float(np.percentile(before, p))
+    assert np.array_equal(x, before)
+
+
+@settings(max_examples=100, deadline=None)
+@given(gaps=st.lists(st.sampled_from([0.0, 0.5, 1.0, 7.0]), min_size=0, max_size=200),
+       length=st.sampled_from([0.0, 0.5, 1.0, 3.0, 1e6]))
+def test_arrivals_within_a_stretch_are_numpys_bisections(gaps, length):
+    """The merge in `arrivals_within` counts what `searchsorted` counts, ties and the horizon's end included."""
+    a = np.cumsum(np.array(gaps, dtype=float))
+    horizon = float(a[-1]) if a.size else 1.0
+    expected = np.searchsorted(a, np.minimum(a + length, horizon)) - np.arange(a.size)
+    assert np.array_equal(arrivals_within(a, length, horizon), expected)
+
+
+def test_a_nan_makes_every_quantile_nan_as_numpy_does():
+    """A NaN sorts last, and numpy then answers NaN for every quantile: so does the shortcut."""
+    x = np.sort(np.array([1.0, np.nan, 2.0]))
+    assert np.isnan(sorted_quantiles(x, [0.1, 0.9])).all() and np.isnan(np.quantile(x, [0.1, 0.9])).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(gaps=st.lists(st.floats(0.0, 100.0), min_size=2, max_size=300), window=st.floats(0.5, 120.0))
+def test_scaled_gaps_are_numpys_expression(gaps, window):
+    """The compiled `scaled_gaps` gives the values of numpy's `diff(a) * counts[window of a[1:]] / window`."""
+    a = np.cumsum(np.array(gaps))
+    horizon = float(a[-1]) + 1.0
+    counts = per_window_counts(a, horizon, window)
+    expected = np.diff(a) * counts[window_index(a[1:], window, counts.size)] / window
+    assert np.array_equal(scaled_gaps(a, counts, window), expected)
+
+
+def _workload(**slo):
+    return parse_workload({
+        "name": "s", "horizon": "20m", "seed": 11, "replications": 1, "sensitivity": False,
+        "models": [{"name": "m", "memory_mb": 300, "service_time": {"dist": "lognormal", "p50_ms": 20,
+                                                                      "p99_ms": 90}}],
+        "traffic": {"pattern": "diurnal", "trough_rps": 20, "peak_rps": 60},
+        "slo": {"p99_ms": 250, "max_error_rate": 0.001, **slo}})
+
+
+@pytest.fixture(scope="module")
+def run():
+    wl = _workload()
+    wl = wl.model_copy(update={"options": {"realtime": {"instance_type": "ml.c5.large", "instance_count": 2}}})
+    return run_option(wl, build(wl), "realtime")
+
+
+@pytest.mark.parametrize("since_s", [0.0, 300.0])
+def test_a_brief_summary_completed_is_the_full_summary(run, since_s):
+    """A brief summary leaves out the queue wait and the p99 interval; completed, it equals the summary made
+    whole at once, field for field (from the start of the run and after a lead)."""
+    brief = summary(run.result, since_s, brief=True)
+    assert brief.queue_wait_ms is None and brief.p99_interval_ms is None and brief.latency_ms.p99 is not None
+    full = summary(run.result, since_s)
+    assert full.queue_wait_ms is not None and full.p99_interval_ms is not None
+    assert completed(brief, run.result, since_s) == full
+    assert completed(full, run.result, since_s) is full
+
+
+def test_the_summary_shares_its_sort_with_the_digest_and_gives_numpys_figures(run):
+    """The latency figures read off the run's one sort are numpy's percentiles of the served latencies, and
+    the digest's SLO share and CDF points are those computed directly from the log."""
+    log = run.result.log
+    ok = log.status == SERVED
+    lat = (log.finish_s[ok] - log.arrival_s[ok]) * 1000.0
+    s = run.summary
+    expected = tuple(float(v) for v in np.percentile(lat, (50, 95, 99)))
+    assert (s.latency_ms.p50, s.latency_ms.p95, s.latency_ms.p99) == expected
+    assert s.latency_ms.mean == float(lat.mean()) and s.latency_ms.max == float(lat.max())
+    d = digest.compute(run.result, digest.Basis(250.0, "sync", 99.0))
+    assert d.slo_attainment == float(np.mean(lat <= 250.0))
+    x = np.sort(lat.astype(np.float32))
+    assert np.array_equal(d.cdf_ms, x[np.clip(np.round(d.cdf_p * x.size).astype(int) - 1, 0, x.size - 1)])
+
+
+def test_right_sizing_judges_brief_trials_and_reports_the_complete_run():
+    """Trials are summed up briefly, but the run a sizing returns has its complete summary."""
+    wl = _workload()
+    sz = right_size(wl, build(wl), "realtime")
+    assert sz.chosen is not None
+    assert sz.run.summary.queue_wait_ms is not None and sz.run.summary.p99_interval_ms is not None
+    assert completed_run(sz.run) is not sz.run and completed_run(sz.run).summary == sz.run.summary
+
+
+def test_an_option_that_cannot_deliver_is_not_searched(monkeypatch):
+    """An option that cannot deliver what the SLO asks (async for a waiting caller) is tried once, as the
+    workload gives it, to say why: its search (closed forms, trials) is never started."""
+    called = []
+    real = windows.unit
+    monkeypatch.setattr(windows, "unit", lambda oid: dataclasses.replace(real(oid), search=lambda *a: called.append(a)))
+    wl = _workload()
+    sz = right_size(wl, build(wl), "async")
+    assert not called and sz.chosen is None and len(sz.tried) == 1
+    assert "cannot deliver" in sz.tried[0].reasons[0]
+    right_size(wl, build(wl), "realtime")
+    assert called  # the spy does see a search that is started
