@@ -11,6 +11,7 @@ within the SLO's, and offline results still meet their deadline: the N+1 rule, m
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,13 +60,24 @@ class Drill:
                 "keeps_slo": self.keeps_slo, "reasons": list(self.reasons)}
 
 
+_BUSIEST: weakref.WeakKeyDictionary[Scenario, dict] = weakref.WeakKeyDictionary()
+"""`busiest_minute` of each scenario by (since_s, launch_s): every trial of a search drills the same minute."""
+
+
 def busiest_minute(sc: Scenario, since_s: float = 0.0, launch_s: float | None = None) -> tuple[float, str | None]:
     """(start of the minute with the most arrivals from `since_s` on, s; the model with the most arrivals in
     it, None for a single model). Ties go to the earliest minute and the first model. Minutes too late for a
     replacement to serve before the horizon are left out when the horizon allows, so the drill sees the
-    whole time the fleet is one instance short."""
-    arr = sc.arrivals_s
+    whole time the fleet is one instance short. Found once per scenario (a pure function of it)."""
     launch_s = launch_delay_s(list(sc.models), sc.catalog) if launch_s is None else launch_s
+    known = _BUSIEST.setdefault(sc, {})
+    if (since_s, launch_s) not in known:
+        known[since_s, launch_s] = _busiest_minute(sc, since_s, launch_s)
+    return known[since_s, launch_s]
+
+
+def _busiest_minute(sc: Scenario, since_s: float, launch_s: float) -> tuple[float, str | None]:
+    arr = sc.arrivals_s
     latest = sc.horizon_s - launch_s - MINUTE_S
     lo, hi = np.searchsorted(arr, [since_s, latest if latest > since_s else sc.horizon_s])
     if lo >= hi:

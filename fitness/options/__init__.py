@@ -15,6 +15,7 @@ product adds lives in one module of this package, registered once with `register
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable
@@ -99,10 +100,15 @@ def register(unit: OptionUnit) -> OptionUnit:
 
 def load_all() -> dict[str, OptionUnit]:
     """Import every module of this package so each registers its unit; returns the units by id."""
-    for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
+    for name in _modules():
+        importlib.import_module(name)
     return UNITS
+
+
+@functools.cache
+def _modules() -> tuple[str, ...]:
+    """This package's unit modules: listed from the file system once per process (every run asks)."""
+    return tuple(f"{__name__}.{info.name}" for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_"))
 
 
 def option_ids() -> tuple[str, ...]:

@@ -7,6 +7,7 @@ else in the engine or in `fitness` changes.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable
@@ -82,12 +83,18 @@ def option_def(option_id: str, field: str = "option") -> OptionDef:
     return registry[option_id]
 
 
+@functools.cache
+def _modules() -> tuple[str, ...]:
+    """This package's option modules, sorted: listed from the file system once per process (every run asks)."""
+    return tuple(sorted(f"{__name__}.{info.name}" for info in pkgutil.iter_modules(__path__)
+                        if not info.name.startswith("_")))
+
+
 def load_all() -> dict[str, OptionDef]:
     """Import every module of this package so each registers itself; returns the registry, ordered by module
     name (the order of every listing of options), so the order never depends on which module was imported
     first."""
-    names = sorted(f"{__name__}.{info.name}" for info in pkgutil.iter_modules(__path__)
-                   if not info.name.startswith("_"))
+    names = _modules()
     for name in names:
         importlib.import_module(name)
     rank = {name: i for i, name in enumerate(names)}
