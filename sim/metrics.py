@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import replace
 
 import numpy as np
@@ -190,21 +189,6 @@ def instances(result: SimResult, since_s: float = 0.0) -> Instances:
     return Instances(cap.mean(result.horizon_s, since_s) if cap is not None else 0.0, peak)
 
 
-_SORTED: weakref.WeakKeyDictionary[SimResult, np.ndarray] = weakref.WeakKeyDictionary()
-"""The sorted latencies of every served request of a run (`served_sorted_ms`), kept while the run lives."""
-
-
-def served_sorted_ms(result: SimResult) -> np.ndarray:
-    """End-to-end latency (ms) of every served request of a run that has its log, ascending: sorted once per
-    run, for its summary and for its digest (`fitness.engine.digest`) alike."""
-    kept = _SORTED.get(result)
-    if kept is None:
-        log = result.log
-        ok = log.status == SERVED
-        kept = _SORTED[result] = np.sort((log.finish_s[ok] - log.arrival_s[ok]) * 1000.0)
-    return kept
-
-
 def summary(result: SimResult, since_s: float = 0.0, brief: bool = False) -> Summary:
     """The DESIGN §3 result of one option, over the requests arriving from `since_s` on (None where nothing
     was measured).
@@ -223,7 +207,7 @@ def summary(result: SimResult, since_s: float = 0.0, brief: bool = False) -> Sum
     backlog, jobs = result.figures.backlog, result.figures.jobs
     ok = window & (log.status == SERVED)  # once for every figure of the served requests
     lat_ms = (log.finish_s[ok] - log.arrival_s[ok]) * 1000.0
-    latency = _distribution(lat_ms, served_sorted_ms(result) if since_s == 0.0 else None)
+    latency = _distribution(lat_ms)
     cold = int(np.sum(log.cold[ok]))
     s = replace(
         head, requests=counts, latency_ms=latency,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 import catalogs
-from sim.metrics import served_sorted_ms, tail_percentile
+from sim.metrics import tail_percentile
 from sim.results import SERVED, SimResult
 from sim.traffic_stats import per_window_counts, window_index
 
@@ -89,10 +89,8 @@ def compute(result: SimResult, basis: Basis) -> Digest:
     log, limit = result.log, basis.p99_ms
     served = log.status == SERVED
     lat_ms = (log.finish_s - log.arrival_s) * 1000.0
-    ordered = served_sorted_ms(result)  # the summary's sort, shared
-    # the share at or below the limit, counted on the sorted latencies: np.mean of the comparison, exactly
-    slo = float(np.searchsorted(ordered, limit, side="right") / ordered.size) if limit is not None and ordered.size \
-        else None
+    ok_ms = lat_ms[served]
+    slo = float(np.mean(ok_ms <= limit)) if limit is not None and ok_ms.size else None
     burst = 0.0
     if log.n:
         counts = per_window_counts(log.arrival_s, result.horizon_s, PEAK_WINDOW_S)
@@ -103,9 +101,10 @@ def compute(result: SimResult, basis: Basis) -> Digest:
         if limit is not None and basis.delivery != "offline":
             bad |= lat_ms > limit
         burst = float(np.mean(bad[in_peak])) if in_peak.any() else 0.0
+    ordered = np.sort(ok_ms.astype(np.float32))  # rounding keeps the order: the float64 points, rounded
     x, p = cdf_points(ordered, ordered=True)
     first = log.arrival_s < result.horizon_s / 2
-    rough = float(ordered[int(0.95 * (ordered.size - 1))]) if ordered.size else 0.0  # the run's 95th, about
+    rough = float(ordered[int(0.95 * (ordered.size - 1))]) if ordered.size else 0.0  # about the run's 95th
     halves = tuple(tail_percentile(lat_ms[served & h], 99, rough) if (served & h).any() else None
                    for h in (first, ~first))
     return Digest(slo, burst, x, p, halves)
