@@ -59,6 +59,31 @@ def generate_arrivals(spec: TrafficSpec, horizon_s: float, rng: np.random.Genera
     return _before(generator(spec, horizon_s, rng), horizon_s)
 
 
+def generate_window(spec: TrafficSpec, horizon_s: float, t0: float, t1: float,
+                    rng: np.random.Generator) -> np.ndarray | None:
+    """Arrival times in [t0, t1) of the pattern over a horizon of `horizon_s`, drawn for that stretch alone:
+    a Poisson process restricted to an interval is the Poisson process of the same intensity on it, so a busy
+    hour at 16 x the traffic costs its own requests, not those of the hours before it (headroom). Sorted
+    float64 seconds on the horizon's clock. Constant traffic gives exactly the points of the whole-horizon
+    draw; None for the patterns whose state runs from t = 0 (bursty, on-off) and for a trace: draw those whole."""
+    t1 = min(t1, horizon_s)
+    if isinstance(spec, ConstantTraffic):
+        rate = spec.rate_rps * spec.rate_multiplier
+        return np.arange(math.ceil(t0 * rate), math.ceil(t1 * rate), dtype=np.float64) / rate
+    if isinstance(spec, PoissonTraffic):
+        rate = spec.rate_rps * spec.rate_multiplier
+        return _before(t0 + _sorted_uniforms(rng, int(rng.poisson(rate * (t1 - t0))), t1 - t0), t1)
+    if isinstance(spec, DiurnalTraffic):
+        # the whole horizon's grid of constant-rate pieces, cut to the stretch (its ends as knots)
+        pieces = math.ceil(horizon_s / spec.period_s * _DIURNAL_PIECES_PER_PERIOD)
+        step = horizon_s / min(max(pieces, 1), _DIURNAL_MAX_GRID)
+        inner = np.arange(math.floor(t0 / step) + 1, math.ceil(t1 / step)) * step
+        knots = np.r_[t0, inner[(inner > t0) & (inner < t1)], t1]
+        cumulative = spec.cumulative(knots)
+        return _before(_piecewise(rng, knots, cumulative - cumulative[0]), t1)
+    return None
+
+
 def _sorted_uniforms(rng: np.random.Generator, n: int, span: float) -> np.ndarray:
     """`n` sorted uniform points on [0, span) in O(n): normalised partial sums of n + 1 exponentials."""
     if n == 0:

@@ -29,6 +29,7 @@ from sim.traffic import (
     TrafficSpec,
     assign_models,
     generate_arrivals,
+    generate_window,
     load_trace,
 )
 from sim.units import parse_duration_s
@@ -173,6 +174,44 @@ def test_diurnal_mean_rate_and_hourly_shape():
     peak_hour_centre = (np.argmax(counts) + 0.5) * HOUR
     assert abs(peak_hour_centre - spec.peak_at_s) <= HOUR
     assert abs((np.argmin(counts) + 0.5) * HOUR - (spec.peak_at_s - DAY / 2)) <= HOUR
+
+
+def test_a_constant_stretch_is_exactly_the_whole_draw_cut_to_it():
+    """Drawn for a stretch alone, constant traffic gives the very points the whole horizon's draw holds there."""
+    spec = ConstantTraffic(rate_rps=7, rate_multiplier=1.5)
+    whole = generate_arrivals(spec, 1000.0, _rng())
+    part = generate_window(spec, 1000.0, 123.4, 456.7, _rng())
+    assert np.array_equal(part, whole[(whole >= 123.4) & (whole < 456.7)])
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize("spec", [PoissonTraffic(rate_rps=40, rate_multiplier=3),
+                                  DiurnalTraffic(trough_rps=2, peak_rps=10, peak_at_s="14h", rate_multiplier=4)],
+                         ids=["poisson", "diurnal"])
+def test_a_stretch_drawn_alone_is_the_process_on_that_stretch(spec):
+    """A Poisson process restricted to [t0, t1) is the process of the same intensity there: the count of a
+    stretch drawn alone is its expected count within 4 Poisson sd, and its shape (arrivals in each tenth of
+    the stretch) matches the intensity integrated over each tenth within 4.5 sd; times are sorted, in the
+    stretch. Several seeds, so one lucky draw cannot pass a wrong rate."""
+    t0, t1, horizon = 2 * DAY + 5 * HOUR + 17.0, 2 * DAY + 9 * HOUR, 7 * DAY
+    edges = np.linspace(t0, t1, 11)
+    if isinstance(spec, DiurnalTraffic):
+        expected = np.diff(spec.cumulative(edges))
+    else:
+        expected = np.full(10, spec.rate_rps * spec.rate_multiplier * (t1 - t0) / 10)
+    for seed in range(4):
+        times = generate_window(spec, horizon, t0, t1, np.random.default_rng(seed))
+        assert np.all(np.diff(times) >= 0) and times[0] >= t0 and times[-1] < t1
+        assert abs(times.size - expected.sum()) < 4 * math.sqrt(expected.sum())
+        counts = np.histogram(times, edges)[0]
+        assert np.all(np.abs(counts - expected) < 4.5 * np.sqrt(expected))
+
+
+def test_patterns_whose_state_runs_from_the_start_are_not_drawn_by_stretch():
+    """Bursty and on-off traffic carry their state from t = 0: no stretch is drawn alone (the caller cuts)."""
+    assert generate_window(BurstyTraffic(rate_rps=2, burst_rate_rps=50, mean_burst_s=10, mean_gap_s=90), 1000.0,
+                           10.0, 20.0, _rng()) is None
+    assert generate_window(OnOffTraffic(rate_rps=2, on_s=10, off_s=5), 1000.0, 10.0, 20.0, _rng()) is None
 
 
 @pytest.mark.statistical

@@ -113,3 +113,28 @@ def test_fork_map_freezes_what_the_workers_inherit(monkeypatch):
     assert parallel.fork_map(lambda x: x + 1, [1, 2]) == [2, 3]
     assert gc.get_freeze_count() > 0
     gc.unfreeze()
+
+
+def _stretch_workload(traffic: dict):
+    return parse_workload({
+        "name": "w", "horizon": "6h", "seed": 4,
+        "models": [{"name": "a", "memory_mb": 100, "service_time": {"dist": "exponential", "mean_ms": 20}},
+                   {"name": "b", "memory_mb": 100, "service_time": {"dist": "exponential", "mean_ms": 40}}],
+        "traffic": traffic, "slo": {"p99_ms": 300, "max_error_rate": 0.001}})
+
+
+def test_a_stretch_built_alone_is_shaped_like_a_cut_of_the_whole_scenario():
+    """`build_window` of Poisson traffic: a scenario of the stretch's length, its arrivals sorted in it, each
+    request with a model and its work; bursty traffic, whose state runs from the start, is the whole draw cut."""
+    from fitness.workload.scenario import build_window
+
+    wl = _stretch_workload({"pattern": "poisson", "rate_rps": 30})
+    part = build_window(wl, 7200.0, 1800.0)
+    assert part.horizon_s == 1800.0 and part.n > 0
+    assert np.all(np.diff(part.arrivals_s) >= 0) and part.arrivals_s[0] >= 0 and part.arrivals_s[-1] < 1800.0
+    assert part.model_idx.size == part.service_s.size == part.n and set(np.unique(part.model_idx)) == {0, 1}
+    assert abs(part.n - 30 * 1800) < 4 * np.sqrt(30 * 1800)
+    bursty = _stretch_workload({"pattern": "bursty", "rate_rps": 5, "burst_rate_rps": 60, "mean_burst_s": 20,
+                                "mean_gap_s": 120})
+    cut, whole = build_window(bursty, 7200.0, 1800.0), build(bursty).cut(7200.0, 1800.0)
+    assert np.array_equal(cut.arrivals_s, whole.arrivals_s) and np.array_equal(cut.service_s, whole.service_s)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fitness.engine.constraints import constrained
 from fitness.engine.parallel import fork_map
 from fitness.engine.run import run_option
-from fitness.engine.windows import busiest_start
-from fitness.workload.scenario import build
+from fitness.engine.windows import busiest_start_of
+from fitness.workload.scenario import arrivals_of, build, build_window
 from fitness.workload.spec import Budget, Workload
 from sim.components.sizing import peak_rate_rps
 from sim.options._fleet import EARLY_WINDOW_S
@@ -64,10 +64,10 @@ def headroom(wl: Workload, option_id: str, config: dict, max_multiple: float = M
     (`MAX_OFFLINE_REQUESTS`; the caller bounds `max_multiple` with `max_multiple()`).
     """
     fixed = wl.model_copy(update={"budget": Budget(), "options": {**wl.options, option_id: config}})
-    today = build(fixed)
+    today = arrivals_of(fixed)  # where the busy stretches are: no model choices nor work needed
     offline = wl.slo.delivery == "offline"
-    window = today.horizon_s if offline or not window_s else window_s
-    rate = peak_rate_rps(today.arrivals_s, today.horizon_s, min(window, today.horizon_s) or 1.0)
+    window = today[1] if offline or not window_s else window_s
+    rate = peak_rate_rps(*today, min(window, today[1]) or 1.0)
     ok = _judge(fixed, wl, option_id, today, rate, None if offline else window)
     return search(lambda ms: fork_map(ok, ms), max_multiple, tol)
 
@@ -102,18 +102,19 @@ def search(ok_all, max_multiple: float, tol: float) -> float | None:
 
 def _judge(fixed: Workload, wl: Workload, option_id: str, today, rate_rps: float, window_s: float | None):
     """ok(m): whether `fixed` meets the SLO at m x the traffic, on the busiest stretch of today's traffic
-    (placed per multiple, as its span shrinks; each multiple draws its traffic only up to the stretch's end),
-    judged after the lead; on the whole horizon, never shrunk, when `window_s` is None."""
+    (placed per multiple, as its span shrinks; each multiple draws the stretch alone where its pattern allows:
+    `build_window`), judged after the lead; on the whole horizon, never shrunk, when `window_s` is None.
+    `today`: (arrival times, horizon) of today's traffic."""
     def ok(m: float) -> bool:
         traffic = wl.traffic.model_copy(update={"rate_multiplier": wl.traffic.rate_multiplier * m})
         scaled = fixed.model_copy(update={"traffic": traffic})
-        lead, win = span_at(rate_rps * m, window_s, today.horizon_s) if window_s else (0.0, today.horizon_s)
-        t0 = busiest_start(today, win, lead, noise_sd=3.0) if lead + win < today.horizon_s else None
+        lead, win = span_at(rate_rps * m, window_s, today[1]) if window_s else (0.0, today[1])
+        t0 = busiest_start_of(*today, win, lead, noise_sd=3.0) if lead + win < today[1] else None
         if t0 is None:
             run = run_option(scaled, build(scaled), option_id, brief=True)
         else:  # judged on the window only: the lead lets caches, containers and fleets warm up
             scaled = scaled.model_copy(update={"horizon": t0 + lead + win})
-            run = run_option(scaled, build(scaled).cut(t0, lead + win), option_id, since_s=lead, brief=True)
+            run = run_option(scaled, build_window(scaled, t0, lead + win), option_id, since_s=lead, brief=True)
         return constrained(fixed, run.summary).feasible
 
     return ok

@@ -16,10 +16,7 @@ Shorter scenarios are simulated whole, as before.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
-
-import numpy as np
 
 from fitness.engine import digest
 from fitness.engine.constraints import constrained
@@ -30,7 +27,7 @@ from fitness.options import unit
 from fitness.workload.spec import Workload
 from sim.options._fleet import EARLY_WINDOW_S
 from sim.scenario import Scenario
-from sim.traffic_stats import arrivals_within
+from sim.traffic_stats import busiest_index
 
 DAY_S = 86400.0
 """Window length: one daily cycle."""
@@ -79,13 +76,16 @@ def busiest_start(sc: Scenario, length_s: float, lead_s: float, noise_sd: float 
     before it; None when `sc` is not longer than the two. With `noise_sd` > 0, the earliest stretch as busy
     as the busiest within that many Poisson standard deviations (sqrt of the count): a run that stops at its
     end then draws as little traffic as it can."""
-    if sc.horizon_s <= length_s + lead_s or sc.n == 0:
+    return busiest_start_of(sc.arrivals_s, sc.horizon_s, length_s, lead_s, noise_sd)
+
+
+def busiest_start_of(arrivals_s, horizon_s: float, length_s: float, lead_s: float,
+                     noise_sd: float = 0.0) -> float | None:
+    """`busiest_start` of sorted arrival times over a horizon (s)."""
+    if horizon_s <= length_s + lead_s or arrivals_s.size == 0:
         return None
-    arr = sc.arrivals_s
-    counts = arrivals_within(arr, length_s, sc.horizon_s)
-    top = counts.max()
-    i = int(np.argmax(counts >= top - noise_sd * math.sqrt(top)))
-    return min(max(float(arr[i]), lead_s), sc.horizon_s - length_s) - lead_s
+    i = busiest_index(arrivals_s, length_s, horizon_s, noise_sd)
+    return min(max(float(arrivals_s[i]), lead_s), horizon_s - length_s) - lead_s
 
 
 def window_of(sc: Scenario) -> Window | None:

@@ -17,7 +17,7 @@ from sim.options.serverless import quota_reasons
 from sim.popularity import normalised
 from sim.scenario import Scenario, build_scenario, stream
 from sim.traces import Trace, replay_trace, trace_model_indices
-from sim.traffic import TraceTraffic, assign_models, generate_arrivals, load_trace
+from sim.traffic import TraceTraffic, assign_models, generate_arrivals, generate_window, load_trace
 from sim.traffic_spec import DiurnalTraffic, OnOffTraffic, TrafficSpec
 
 DEFAULT_HORIZON_S = 3600.0
@@ -177,6 +177,38 @@ def build(wl: Workload) -> Scenario:
         arrivals, idx, horizon = _arrivals(wl, names)
         return build_scenario(models, arrivals, idx, horizon, load_catalog(wl.catalog), wl.seed,
                               {"workload": wl.name}, application(wl, names))
+    except InputError as e:
+        raise from_input_error(e, wl.source) from e
+
+
+def arrivals_of(wl: Workload) -> tuple[np.ndarray, float]:
+    """(arrival times, horizon) of the workload's traffic, as `build` draws them (the same times), without
+    the model choices and the work."""
+    try:
+        arrivals, _, horizon = _arrivals(wl, [m.name for m in wl.expanded_models])
+    except InputError as e:
+        raise from_input_error(e, wl.source) from e
+    return arrivals, horizon
+
+
+def build_window(wl: Workload, t0: float, length_s: float) -> Scenario:
+    """The requests of the workload's traffic arriving in [t0, t0 + length_s), shifted to start at 0, as
+    `build(wl).cut(t0, length_s)` holds them, but drawn for that stretch alone where the pattern allows
+    (`sim.traffic.generate_window`: Poisson, diurnal, constant): another draw of the same process, so a busy
+    hour costs its own requests, not a whole horizon's. Bursty, on-off and trace traffic are drawn whole
+    and cut."""
+    horizon = wl.horizon or (default_horizon_s(wl.traffic) if not isinstance(wl.traffic, TraceTraffic) else None)
+    if isinstance(wl.traffic, TraceTraffic) or horizon is None:
+        return build(wl).cut(t0, length_s)
+    arrivals = generate_window(wl.traffic, _check_horizon(horizon, "horizon"), t0, t0 + length_s,
+                               stream(wl.seed, "arrivals"))
+    if arrivals is None:
+        return build(wl).cut(t0, length_s)
+    try:
+        models = wl.expanded_models
+        names = [m.name for m in models]
+        return build_scenario(models, arrivals - t0, _model_index(wl, names, arrivals.size), length_s,
+                              load_catalog(wl.catalog), wl.seed, {"workload": wl.name}, application(wl, names))
     except InputError as e:
         raise from_input_error(e, wl.source) from e
 
