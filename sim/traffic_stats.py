@@ -142,12 +142,86 @@ def _warm() -> None:
     window_index(np.zeros(2), 60.0, 1)
     scaled_gaps(np.zeros(3), np.ones(1, np.int64), 60.0)
     busiest_index(np.zeros(2), 60.0, 120.0, 3.0)
+    per_window_counts(np.zeros(2), 120.0, 60.0)
+    peak_window_share(np.zeros(2), np.zeros(2, bool), np.ones(2, np.int64), 1.0, 60.0)
 
 
 def per_window_counts(arrivals_s: np.ndarray, horizon_s: float, window_s: float) -> np.ndarray:
-    """Requests in each aligned window [k w, (k+1) w) up to the horizon."""
+    """Requests in each aligned window [k w, (k+1) w) up to the horizon: `bincount(window_index(...))`,
+    counted by runs (sorted arrivals: a bisection per window, not a pass over every arrival)."""
     bins = max(1, int(np.ceil(horizon_s / window_s)))
-    return np.bincount(window_index(arrivals_s, window_s, bins), minlength=bins)
+    out = np.zeros(bins, np.int64)
+    _window_counts(np.ascontiguousarray(arrivals_s, dtype=np.float64), float(window_s), out)
+    return out
+
+
+@kernel
+def _window_counts(arrivals_s, window_s, out):
+    n, last = arrivals_s.size, out.size - 1
+    if not _ascending(arrivals_s):  # every arrival on its own
+        for j in range(n):
+            out[_window(arrivals_s[j], window_s, last)] += 1
+        return
+    i = 0
+    while i < n:  # sorted: each window's run ends where a bisection says (numba's `//` costs per call)
+        k = _window(arrivals_s[i], window_s, last)
+        end = _run_end(arrivals_s, i, k, window_s, last)
+        out[k] += end - i
+        i = end
+
+
+@inlined
+def _ascending(arrivals_s):
+    for i in range(1, arrivals_s.size):  # noqa: SIM110 - numba compiles no generator for all()
+        if arrivals_s[i] < arrivals_s[i - 1]:
+            return False
+    return True
+
+
+@inlined
+def _run_end(arrivals_s, i, k, window_s, last):
+    # the first arrival after i (sorted) in a later window than k
+    n = arrivals_s.size
+    if k == last:
+        return n
+    lo, hi = i + 1, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _window(arrivals_s[mid], window_s, last) > k:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def peak_window_share(arrivals_s: np.ndarray, bad: np.ndarray, counts: np.ndarray, peak: float,
+                      window_s: float) -> tuple[int, int]:
+    """(requests arriving in windows of `window_s` whose count (`counts`, per aligned window) reaches `peak`,
+    how many of them are `bad`): numpy's `in_peak = counts[window_index(...)] >= peak` and
+    `bad[in_peak].sum()`, without the per-request arrays."""
+    return _peak_window_share(np.ascontiguousarray(arrivals_s, dtype=np.float64), np.ascontiguousarray(bad),
+                              np.ascontiguousarray(counts, dtype=np.int64), float(peak), float(window_s))
+
+
+@kernel
+def _peak_window_share(arrivals_s, bad, counts, peak, window_s):
+    n, inside, worse, last = arrivals_s.size, 0, 0, counts.size - 1
+    if not _ascending(arrivals_s):
+        for i in range(n):
+            if counts[_window(arrivals_s[i], window_s, last)] >= peak:
+                inside += 1
+                worse += bad[i]
+        return inside, worse
+    i = 0
+    while i < n:  # sorted: window by window (its run of arrivals found by bisection)
+        k = _window(arrivals_s[i], window_s, last)
+        end = _run_end(arrivals_s, i, k, window_s, last)
+        if counts[k] >= peak:
+            inside += end - i
+            for j in range(i, end):
+                worse += bad[j]
+        i = end
+    return inside, worse
 
 
 def daily_periodicity(arrivals_s: np.ndarray, horizon_s: float) -> float | None:

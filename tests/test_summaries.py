@@ -20,9 +20,16 @@ from fitness.engine.run import completed_run, run_option
 from fitness.engine.windows import right_size
 from fitness.workload.scenario import build
 from fitness.workload.spec import parse_workload
-from sim.metrics import completed, sorted_percentiles, sorted_quantiles, summary, tail_percentile
+from sim.metrics import (
+    completed,
+    sampled_percentiles,
+    sorted_percentiles,
+    sorted_quantiles,
+    summary,
+    tail_percentile,
+)
 from sim.results import SERVED
-from sim.traffic_stats import busiest_index, per_window_counts, scaled_gaps, window_index
+from sim.traffic_stats import busiest_index, peak_window_share, per_window_counts, scaled_gaps, window_index
 
 VALUES = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=400)
 PROBS = st.lists(st.floats(0.0, 1.0), min_size=1, max_size=20)
@@ -66,6 +73,25 @@ def test_the_busiest_stretch_is_the_one_numpy_finds_counting_every_stretch(gaps,
     counts = np.searchsorted(a, np.minimum(a + length, horizon)) - np.arange(a.size)
     top = counts.max()
     assert busiest_index(a, length, horizon, noise) == int(np.argmax(counts >= top - noise * math.sqrt(top)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(3200, 30000),
+       kind=st.sampled_from(["lognormal", "rounded", "mostly-zero", "constant", "two-values", "with-inf"]),
+       p=st.lists(st.floats(0.0, 100.0), min_size=1, max_size=4))
+@example(seed=0, n=3200, kind="mostly-zero", p=[50.0, 95.0, 99.0])
+def test_sampled_percentiles_are_numpys(seed, n, kind, p):
+    """`sampled_percentiles` brackets each rank with a sample and sorts what lies inside: numpy's percentiles
+    bit for bit on large arrays of every shape a run gives (heavy ties, a constant, infinities), NaN where
+    numpy gives NaN."""
+    rng = np.random.default_rng(seed)
+    x = {"lognormal": lambda: rng.lognormal(3, 1, n), "rounded": lambda: np.round(rng.exponential(5, n)),
+         "mostly-zero": lambda: np.where(rng.random(n) < 0.8, 0.0, rng.exponential(3, n)),
+         "constant": lambda: np.full(n, 2.5), "two-values": lambda: rng.choice([1.0, 9.0], n),
+         "with-inf": lambda: np.r_[rng.uniform(size=n), [np.inf] * 3]}[kind]()
+    before = x.copy()
+    assert np.array_equal(sampled_percentiles(x, p), np.percentile(before, p), equal_nan=True)
+    assert np.array_equal(x, before)
 
 
 def test_a_nan_makes_every_quantile_nan_as_numpy_does():
@@ -153,3 +179,31 @@ def test_an_option_that_cannot_deliver_is_not_searched(monkeypatch):
     assert "cannot deliver" in sz.tried[0].reasons[0]
     right_size(wl, build(wl), "realtime")
     assert called  # the spy does see a search that is started
+
+
+@settings(max_examples=100, deadline=None)
+@given(times=st.lists(st.floats(0.0, 600.0), min_size=0, max_size=500), ordered=st.booleans(),
+       window=st.sampled_from([0.7, 1.0, 60.0]), peak=st.floats(0.0, 5.0), seed=st.integers(0, 9))
+def test_window_counts_and_the_peak_share_are_numpys(times, ordered, window, peak, seed):
+    """`per_window_counts` counted by runs, and `peak_window_share`: numpy's bincount of each arrival's window
+    and its count of bad requests in the windows reaching the peak, sorted arrivals or not."""
+    a = np.array(times, dtype=float)
+    a = np.sort(a) if ordered else a
+    counts = per_window_counts(a, 600.0, window)
+    bins = max(1, int(np.ceil(600.0 / window)))
+    assert np.array_equal(counts, np.bincount(window_index(a, window, bins), minlength=bins))
+    bad = np.random.default_rng(seed).random(a.size) < 0.3
+    in_peak = counts[window_index(a, window, counts.size)] >= peak
+    assert peak_window_share(a, bad, counts, peak, window) == (int(in_peak.sum()), int(bad[in_peak].sum()))
+
+
+def test_a_digest_without_the_cdf_gives_every_other_figure_alike(run):
+    """A what-if's or a replication's digest skips the CDF (the sort of every latency): the SLO share, the
+    burst loss and the p99 of each half are those of the full digest, and the run still counts as served."""
+    basis = digest.Basis(250.0, "sync", 99.0)
+    full, brief = digest.compute(run.result, basis), digest.compute(run.result, basis, cdf=False)
+    assert full.cdf_ms.size and not brief.cdf_ms.size and brief.served and full.served
+    assert (brief.slo_attainment, brief.burst_loss, brief.p99_halves_ms) == \
+        (full.slo_attainment, full.burst_loss, full.p99_halves_ms)
+    light = digest.light(run.result, basis, cdf=False)
+    assert digest.of(light, basis).slo_attainment == full.slo_attainment and light.log is None

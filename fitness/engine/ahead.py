@@ -63,7 +63,7 @@ class Seeds:
         """(summary with the constraints applied, light result) of `option` under `seed`."""
         other, sc, since = self.scenario(seed)
         one = run_option(other, sc, option, since, brief=True)  # scored, not reported
-        return constrained(self.wl, one.summary), digest.light(one.result, self.basis)
+        return constrained(self.wl, one.summary), digest.light(one.result, self.basis, cdf=False)
 
     def pairs(self, options: list[str]) -> list[tuple[int, str]]:
         """Every (seed, option), their scenarios built."""
@@ -80,7 +80,7 @@ def headroom_of(wl: Workload, rec: Recommendation, option: str) -> float | None:
 def light_run(wl: Workload, scenario, option: str) -> OptionRun:
     """One run with its request log replaced by its digest (what ranking reads)."""
     one = run_option(wl, scenario, option, brief=True)  # ranked against one other, not reported
-    return replace(one, result=digest.light(one.result, digest.basis_for(wl.slo)))
+    return replace(one, result=digest.light(one.result, digest.basis_for(wl.slo), cdf=False))
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def sized_with_traffic(wl: Workload, progress: Callable[[str], None] | None = No
     jobs = {("today", oid): partial(size_option, wl, scenario, window, oid) for oid in option_ids()}
     for m in sorted(plans, reverse=True):  # the highest traffic sizes the largest fleets: longest first
         if plans[m] is not None:
-            jobs.update({("size", m, oid): partial(size_option, *plans[m], oid) for oid in option_ids()})
+            jobs.update({("size", m, oid): partial(size_option, *plans[m], oid, cdf=False) for oid in option_ids()})
     keys = sorted(jobs, key=lambda k: k[0] == "today" or k[1] < 1.0)  # stable: x10, x2, today's, x0.5
     left = {m: len(option_ids()) for m in plans if plans[m] is not None}
     count = [0]
@@ -175,7 +175,7 @@ def resized_at(asked: Workload, rec: Recommendation, multiple: float, only: tupl
     """The recommendation at `multiple` x today's traffic, `only` these options right-sized from the user's
     knobs (what `recommend`'s sensitivity evaluates)."""
     at = at_traffic(asked, multiple, rec.scenario_requests, rec.horizon_s)
-    return sized(at, only=only)[0] if at is not None else None
+    return sized(at, only=only, cdf=False)[0] if at is not None else None
 
 
 def _traffic_plans(asked: Workload, requests: int, horizon_s: float) -> dict[float, tuple | None]:

@@ -19,7 +19,7 @@ import numpy as np
 import catalogs
 from sim.metrics import tail_percentile
 from sim.results import SERVED, SimResult
-from sim.traffic_stats import per_window_counts, window_index
+from sim.traffic_stats import peak_window_share, per_window_counts
 
 CDF_POINTS = 2000
 """Evenly spaced ranks drawn per latency CDF (plus `CDF_TAIL_POINTS` towards the slowest request)."""
@@ -45,11 +45,12 @@ class Digest:
     cdf_ms: np.ndarray
     cdf_p: np.ndarray
     p99_halves_ms: tuple[float | None, float | None] = (None, None)
+    served_requests: int = 0
 
     @property
     def served(self) -> bool:
         """Whether any request was served."""
-        return bool(self.cdf_ms.size)
+        return self.served_requests > 0
 
 
 def cdf_points(latency_ms: np.ndarray, ordered: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +85,10 @@ def basis_for(slo) -> Basis:
     return Basis.of(slo, catalogs.rubric("fitness"))
 
 
-def compute(result: SimResult, basis: Basis) -> Digest:
-    """The digest of a run that still has its log (see `Digest` for each figure)."""
+def compute(result: SimResult, basis: Basis, cdf: bool = True) -> Digest:
+    """The digest of a run that still has its log (see `Digest` for each figure); `cdf`: with the points of
+    the latency CDF (a sort of every served latency), which only the report's charts of today's runs read: a
+    what-if's or a replication's digest leaves them empty."""
     log, limit = result.log, basis.p99_ms
     served = log.status == SERVED
     lat_ms = (log.finish_s - log.arrival_s) * 1000.0
@@ -95,19 +98,22 @@ def compute(result: SimResult, basis: Basis) -> Digest:
     if log.n:
         counts = per_window_counts(log.arrival_s, result.horizon_s, PEAK_WINDOW_S)
         peak = np.percentile(counts, basis.peak_percentile)
-        minute = window_index(log.arrival_s, PEAK_WINDOW_S, counts.size)
-        in_peak = counts[minute] >= peak
         bad = ~served
         if limit is not None and basis.delivery != "offline":
             bad |= lat_ms > limit
-        burst = float(np.mean(bad[in_peak])) if in_peak.any() else 0.0
-    ordered = np.sort(ok_ms.astype(np.float32))  # rounding keeps the order: the float64 points, rounded
-    x, p = cdf_points(ordered, ordered=True)
+        inside, worse = peak_window_share(log.arrival_s, bad, counts, float(peak), PEAK_WINDOW_S)
+        burst = worse / inside if inside else 0.0  # np.mean of the bad flags in the peak minutes, exactly
+    if cdf:
+        ordered = np.sort(ok_ms.astype(np.float32))  # rounding keeps the order: the float64 points, rounded
+        x, p = cdf_points(ordered, ordered=True)
+    else:
+        ordered = np.sort(ok_ms[::64])  # enough for a threshold (any threshold gives numpy's percentile)
+        x, p = np.empty(0, np.float32), np.empty(0, np.float32)
     first = log.arrival_s < result.horizon_s / 2
     rough = float(ordered[int(0.95 * (ordered.size - 1))]) if ordered.size else 0.0  # about the run's 95th
     halves = tuple(tail_percentile(lat_ms[served & h], 99, rough) if (served & h).any() else None
                    for h in (first, ~first))
-    return Digest(slo, burst, x, p, halves)
+    return Digest(slo, burst, x, p, halves, int(ok_ms.size))
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,10 +142,12 @@ def of(result: SimResult | None, basis: Basis) -> Digest | None:
     return d
 
 
-def light(result: SimResult, basis: Basis) -> SimResult:
-    """The run without its request log, its digest on `basis` kept (capacity, costs and extras stay)."""
+def light(result: SimResult, basis: Basis, cdf: bool = True) -> SimResult:
+    """The run without its request log, its digest on `basis` kept (capacity, costs and extras stay); `cdf`:
+    with the CDF points (`compute`; a digest without them is not kept for the run's other readers)."""
     if result.log is None:
         return result
-    d = of(result, basis)
+    kept = _KEPT.get(result)
+    d = of(result, basis) if cdf or (kept is not None and kept[0] == basis) else compute(result, basis, cdf=False)
     kept = {f.name: getattr(result, f.name) for f in fields(SimResult) if f.name != "log"}
     return LightResult(**kept, digest=(basis, d))

@@ -17,17 +17,20 @@ from fitness.workload.scenario import build
 from fitness.workload.spec import Workload
 
 
-def sized(wl: Workload, progress: Callable[[str], None] | None = None, only: tuple[str, ...] = ()):
+def sized(wl: Workload, progress: Callable[[str], None] | None = None, only: tuple[str, ...] = (),
+          cdf: bool = True):
     """Right-size every option on the workload's scenario and rank the chosen configurations.
 
     Returns (recommendation, the workload with every chosen configuration pinned in `options`, and per option
     its chosen trial's run on the busiest day when the scenario is long), so replications and sensitivity
-    simulate the deployment that was chosen. A long scenario is right-sized
+    simulate the deployment that was chosen (`cdf`: the runs' digests with the latency CDF the report
+    charts, which a what-if needs not). A long scenario is right-sized
     on its busiest day and confirmed on the whole horizon (`fitness.engine.windows`). Runs are kept light: each
     request log is replaced by its digest as soon as the option is done.
     """
     scenario, window = prepared(wl)
-    return assembled(wl, scenario, window, size_all(wl, scenario, window, list(only or option_ids()), progress))
+    return assembled(wl, scenario, window, size_all(wl, scenario, window, list(only or option_ids()), progress,
+                                                    cdf))
 
 
 def prepared(wl: Workload):

@@ -108,13 +108,13 @@ class Sized:
     window_run: OptionRun | None
 
 
-def size_option(wl: Workload, scenario: Scenario, window: Window | None, option: str) -> Sized:
+def size_option(wl: Workload, scenario: Scenario, window: Window | None, option: str, cdf: bool = True) -> Sized:
     """Right-size `option` (on the window when there is one), confirm the choice on the whole horizon, and
-    return light runs (request logs replaced by their digests)."""
+    return light runs (request logs replaced by their digests; `cdf`: with the latency CDF the report charts)."""
     basis = digest.basis_for(wl.slo)
 
     def light(run):
-        return replace(run, result=digest.light(run.result, basis))
+        return replace(run, result=digest.light(run.result, basis, cdf))
 
     if window is None:
         sz = right_size(wl, scenario, option)
@@ -135,14 +135,14 @@ def size_option(wl: Workload, scenario: Scenario, window: Window | None, option:
 
 
 def size_all(wl: Workload, scenario: Scenario, window: Window | None, options: list[str],
-             progress=None) -> dict[str, Sized]:
+             progress=None, cdf: bool = True) -> dict[str, Sized]:
     """`size_option` for every option, on every core (`fitness.engine.parallel`: each option's result does
     not depend on where it ran)."""
     def done(oid: str, k: int) -> None:
         if progress:
             progress(f"right-sized {oid} ({k} of {len(options)})")
 
-    sized = fork_map(lambda oid: size_option(wl, scenario, window, oid), options, done)
+    sized = fork_map(lambda oid: size_option(wl, scenario, window, oid, cdf), options, done)
     return dict(zip(options, sized, strict=True))
 
 
