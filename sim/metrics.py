@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 
 from sim.cost import monthly_usd, per_million_usd
+from sim.jit import kernel, warm_up
 from sim.results import FAILED, SERVED, THROTTLED, RequestLog, SimResult
 from sim.summary import Backlog, ColdStarts, Cost, Instances, Latency, Requests, Summary, Wait
 
@@ -225,6 +226,35 @@ def instances(result: SimResult, since_s: float = 0.0) -> Instances:
     return Instances(cap.mean(result.horizon_s, since_s) if cap is not None else 0.0, peak)
 
 
+def served_latencies_ms(log: RequestLog, since_s: float = 0.0) -> tuple[np.ndarray, np.ndarray, int]:
+    """(end-to-end latency (ms) of each served request arriving from `since_s` on, in the log's order; the
+    requests arriving then counted by status (served, throttled, failed); the served ones that met a cold
+    start): numpy's `(finish[ok] - arrival[ok]) * 1000` and counts, in one compiled pass over the log."""
+    out, by = np.empty(log.n), np.zeros(3, np.int64)
+    served, cold = _served_pass(log.arrival_s, log.finish_s, log.status, log.cold, float(since_s), out, by)
+    return out[:served], by, int(cold)
+
+
+@kernel
+def _served_pass(arrival_s, finish_s, status, cold, since_s, out, by):
+    served, colds = 0, 0
+    for i in range(arrival_s.size):
+        if arrival_s[i] >= since_s:
+            st = status[i]
+            by[st] += 1
+            if st == 0:  # SERVED
+                out[served] = (finish_s[i] - arrival_s[i]) * 1000.0
+                served += 1
+                colds += cold[i]
+    return served, colds
+
+
+@warm_up
+def _warm() -> None:
+    """The kernel once, with the types a request log holds."""
+    served_latencies_ms(RequestLog.empty(np.zeros(2), np.zeros(2, np.int32)))
+
+
 def summary(result: SimResult, since_s: float = 0.0, brief: bool = False) -> Summary:
     """The DESIGN §3 result of one option, over the requests arriving from `since_s` on (None where nothing
     was measured).
@@ -238,13 +268,10 @@ def summary(result: SimResult, since_s: float = 0.0, brief: bool = False) -> Sum
     if not result.feasible or result.log is None:
         return head
     log = result.log
-    window = _window(log, since_s)
-    counts = _counts(log.status[window])
     backlog, jobs = result.figures.backlog, result.figures.jobs
-    ok = window & (log.status == SERVED)  # once for every figure of the served requests
-    lat_ms = (log.finish_s[ok] - log.arrival_s[ok]) * 1000.0
+    lat_ms, by, cold = served_latencies_ms(log, since_s)
+    counts = Requests(int(by.sum()), int(by[SERVED]), int(by[THROTTLED]), int(by[FAILED]))
     latency = _distribution(lat_ms)
-    cold = int(np.sum(log.cold[ok]))
     s = replace(
         head, requests=counts, latency_ms=latency,
         cold_starts=ColdStarts(cold, cold / counts.served if counts.served else 0.0),

@@ -63,8 +63,17 @@ def scaled_gaps(arrivals_s: np.ndarray, counts: np.ndarray, window_s: float) -> 
 def _scaled_gaps(arrivals_s, counts, window_s):
     n, last = arrivals_s.size, counts.size - 1
     out = np.empty(max(n - 1, 0), np.float64)
-    for i in range(1, n):
-        out[i - 1] = (arrivals_s[i] - arrivals_s[i - 1]) * counts[_window(arrivals_s[i], window_s, last)] / window_s
+    if not _ascending(arrivals_s):
+        for i in range(1, n):
+            out[i - 1] = (arrivals_s[i] - arrivals_s[i - 1]) * counts[_window(arrivals_s[i], window_s, last)] / window_s
+        return out
+    i = 1
+    while i < n:  # sorted: window by window, its run of arrivals found by bisection (numba's `//` costs a call)
+        k = _window(arrivals_s[i], window_s, last)
+        end = _run_end(arrivals_s, i, k, window_s, last)
+        for j in range(i, end):
+            out[j - 1] = (arrivals_s[j] - arrivals_s[j - 1]) * counts[k] / window_s
+        i = end
     return out
 
 

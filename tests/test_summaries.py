@@ -207,3 +207,23 @@ def test_a_digest_without_the_cdf_gives_every_other_figure_alike(run):
         (full.slo_attainment, full.burst_loss, full.p99_halves_ms)
     light = digest.light(run.result, basis, cdf=False)
     assert digest.of(light, basis).slo_attainment == full.slo_attainment and light.log is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(0, 300), since=st.floats(0.0, 100.0), seed=st.integers(0, 99))
+def test_the_served_pass_is_numpys_masks(n, since, seed):
+    """`served_latencies_ms`: the latencies of numpy's mask of served requests arriving from `since`, in the
+    log's order and bit for bit, with numpy's counts by status and of cold starts."""
+    from sim.metrics import served_latencies_ms
+    from sim.results import RequestLog
+
+    rng = np.random.default_rng(seed)
+    arrival = rng.uniform(0, 100, n)
+    status = rng.choice(np.array([0, 0, 0, 1, 2], np.int8), n)
+    finish = np.where(status == 1, np.nan, arrival + rng.exponential(0.1, n))
+    log = RequestLog(arrival, arrival.copy(), finish, status, rng.random(n) < 0.2, np.zeros(n, np.int32))
+    lat, by, cold = served_latencies_ms(log, since)
+    ok = (arrival >= since) & (status == SERVED)
+    assert np.array_equal(lat, (finish[ok] - arrival[ok]) * 1000.0)
+    assert by.tolist() == [int(np.sum(status[arrival >= since] == s)) for s in (0, 1, 2)]
+    assert cold == int(np.sum(log.cold[ok]))
