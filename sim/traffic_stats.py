@@ -25,22 +25,14 @@ def _window_index(arrivals_s, window_s, bins):
     # is the same Python floor division (fmod, then the quotient rounded), so the windows are the same
     n, last = arrivals_s.size, bins - 1
     out = np.empty(n, np.int64)
-    for i in range(1, n):
-        if arrivals_s[i] < arrivals_s[i - 1]:  # not sorted: every arrival on its own
-            for j in range(n):
-                out[j] = _window(arrivals_s[j], window_s, last)
-            return out
+    if not _ascending(arrivals_s):  # every arrival on its own
+        for j in range(n):
+            out[j] = _window(arrivals_s[j], window_s, last)
+        return out
     i = 0
     while i < n:  # sorted: the window is non-decreasing, so each one's run ends where a bisection says
         k = _window(arrivals_s[i], window_s, last)
-        lo, hi = i + 1, n
-        while lo < hi and k < last:
-            mid = (lo + hi) // 2
-            if _window(arrivals_s[mid], window_s, last) > k:
-                hi = mid
-            else:
-                lo = mid + 1
-        end = n if k == last else lo
+        end = _run_end(arrivals_s, i, k, window_s, last)
         out[i:end] = k
         i = end
     return out
