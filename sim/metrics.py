@@ -123,7 +123,8 @@ def sampled_percentiles(values: np.ndarray, p) -> np.ndarray:
     `SAMPLE_STRIDE`-th value, sorted, brackets each rank asked between two of its values, four standard
     deviations of the sample's rank apart; the values below a bracket are counted and only those inside it are
     sorted (none when its ends are equal: they all are that value). A bracket that misses its ranks, a NaN
-    or a small array: numpy's own answer, from a sort (864,000 latencies, p50, p95 and p99: 13 ms -> 4 ms)."""
+    or a small array: numpy's own answer, from a sort (864,000 latencies, p50, p95 and p99: a quarter of a sort's
+    time, 2026-12-08)."""
     q = np.true_divide(np.array(p, dtype=np.float64, ndmin=1), 100)
     n = values.size
     if n < 50 * SAMPLE_STRIDE or np.isnan(values).any():
