@@ -94,24 +94,11 @@ def sorted_quantiles(ordered: np.ndarray, q) -> np.ndarray:
 
 
 def tail_percentile(values: np.ndarray, p: float, threshold: float) -> float:
-    """`np.percentile(values, p)` of unsorted values for a high `p`, bit for bit, from the few values above
-    `threshold` when they hold its two ranks (sorting those is cheaper than numpy's selection over all of
-    them: a p99 over a 95th percentile reads 5% of them); else numpy's own. Reorders nothing."""
-    lo, hi, gamma = _ranks(values.size, np.true_divide(np.array([p], dtype=np.float64), 100))
-    above = values[values > threshold]
-    below = values.size - above.size
-    ranks = np.where(np.r_[lo, hi] < 0, values.size + np.r_[lo, hi], np.r_[lo, hi])
-    if not values.size or ranks.min() < below or np.isnan(threshold):
-        return float(np.percentile(values, p))
-    top = np.sort(above)
-    if np.isnan(top[-1]):
-        return float(np.percentile(values, p))
-    return float(_lerp(top[ranks[:1] - below], top[ranks[1:] - below], gamma)[0])
-
-
-def sorted_percentiles(ordered: np.ndarray, p) -> np.ndarray:
-    """`np.percentile(ordered, p)` of values sorted ascending (`sorted_quantiles` of p / 100, as numpy divides)."""
-    return sorted_quantiles(ordered, np.true_divide(p, 100))
+    """`np.percentile(values, p)` of unsorted values for a high `p`, bit for bit, from the values at or above
+    `threshold` when they hold its two ranks (`_bracketed`: a p99 over a 95th percentile sorts 5% of them);
+    else numpy's own. Reorders nothing."""
+    q = np.true_divide(np.array([p], dtype=np.float64), 100)
+    return float(_bracketed(values, q, lambda k, rank: (threshold, math.inf))[0])
 
 
 SAMPLE_STRIDE = 64
@@ -121,23 +108,36 @@ SAMPLE_STRIDE = 64
 def sampled_percentiles(values: np.ndarray, p) -> np.ndarray:
     """`np.percentile(values, p)` of unsorted values, bit for bit, without sorting them all: a sample of every
     `SAMPLE_STRIDE`-th value, sorted, brackets each rank asked between two of its values, four standard
-    deviations of the sample's rank apart; the values below a bracket are counted and only those inside it are
-    sorted (none when its ends are equal: they all are that value). A bracket that misses its ranks, a NaN
-    or a small array: numpy's own answer, from a sort (864,000 latencies, p50, p95 and p99: a quarter of a sort's
-    time, 2026-12-08)."""
+    deviations of the sample's rank apart (`_bracketed`). A small array: numpy's own answer, from a sort
+    (864,000 latencies, p50, p95 and p99: a quarter of a sort's time, 2026-12-08)."""
     q = np.true_divide(np.array(p, dtype=np.float64, ndmin=1), 100)
     n = values.size
-    if n < 50 * SAMPLE_STRIDE or np.isnan(values).any():
+    if n < 50 * SAMPLE_STRIDE:
+        return sorted_quantiles(np.sort(values), q)
+    sample = np.sort(values[::SAMPLE_STRIDE])
+    m = sample.size
+
+    def bracket(k: int, rank: int) -> tuple[float, float]:
+        at = rank / (n - 1) * (m - 1)
+        half = 4.0 * math.sqrt(max(q[k] * (1 - q[k]) * m, 1.0)) + 2.0
+        return sample[max(0, int(at - half))], sample[min(m - 1, int(math.ceil(at + half)))]
+
+    return _bracketed(values, q, bracket)
+
+
+def _bracketed(values: np.ndarray, q: np.ndarray, bracket) -> np.ndarray:
+    """`np.quantile(values, q)` bit for bit, each quantile's two ranks read among the values inside
+    `bracket(k, lower rank)` -> [low, high] alone: those below are counted, those inside sorted (none when
+    low == high: they are all that value). A bracket that misses its ranks, or a NaN (numpy then answers
+    NaN): numpy's answer from a sort."""
+    n = values.size
+    if not n or np.isnan(values).any():
         return sorted_quantiles(np.sort(values), q)
     lo, hi, gamma = _ranks(n, q)
     lo, hi = np.where(lo < 0, n + lo, lo), np.where(hi < 0, n + hi, hi)
-    sample = np.sort(values[::SAMPLE_STRIDE])
-    m = sample.size
     a, b = np.empty(q.size), np.empty(q.size)
     for k in range(q.size):
-        at = lo[k] / (n - 1) * (m - 1)
-        half = 4.0 * math.sqrt(max(q[k] * (1 - q[k]) * m, 1.0)) + 2.0
-        low, high = sample[max(0, int(at - half))], sample[min(m - 1, int(math.ceil(at + half)))]
+        low, high = bracket(k, int(lo[k]))
         below = int(np.count_nonzero(values < low))
         inside = values[(values >= low) & (values <= high)] if low < high else None
         size = inside.size if inside is not None else int(np.count_nonzero(values == low))

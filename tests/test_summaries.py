@@ -16,14 +16,13 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fitness.engine import digest, windows
-from fitness.engine.run import completed_run, run_option
+from fitness.engine.run import run_option
 from fitness.engine.windows import right_size
 from fitness.workload.scenario import build
 from fitness.workload.spec import parse_workload
 from sim.metrics import (
     completed,
     sampled_percentiles,
-    sorted_percentiles,
     sorted_quantiles,
     summary,
     tail_percentile,
@@ -40,12 +39,12 @@ PROBS = st.lists(st.floats(0.0, 1.0), min_size=1, max_size=20)
 @example(values=[1.0, 1.0, 2.0], probs=[0.0, 0.5, 1.0])
 @example(values=[3.0], probs=[0.25])
 def test_quantiles_read_off_a_sorted_array_are_numpys(values, probs):
-    """`sorted_quantiles` and `sorted_percentiles` of a sorted array: numpy's quantile and percentile of
-    the same values, bit for bit, at every probability (the ends, ties and one value included)."""
+    """`sorted_quantiles` of a sorted array: numpy's quantile of the same values, bit for bit, at every
+    probability (the ends, ties and one value included), and numpy's percentile of p / 100 as numpy divides."""
     x = np.sort(np.array(values))
     assert np.array_equal(sorted_quantiles(x, probs), np.quantile(x, probs))
     pct = [p * 100 for p in probs]
-    assert np.array_equal(sorted_percentiles(x, pct), np.percentile(x, pct))
+    assert np.array_equal(sorted_quantiles(x, np.true_divide(pct, 100)), np.percentile(x, pct))
 
 
 @settings(max_examples=200, deadline=None)
@@ -158,13 +157,28 @@ def test_the_summary_and_the_digest_give_numpys_figures(run):
     assert d.p99_halves_ms == tuple(float(np.percentile(all_ms[ok & h], 99)) for h in (first, ~first))
 
 
-def test_right_sizing_judges_brief_trials_and_reports_the_complete_run():
-    """Trials are summed up briefly, but the run a sizing returns has its complete summary."""
+def test_right_sizing_judges_brief_trials_and_reports_the_complete_run(monkeypatch):
+    """Trials (and their failure drills) are summed up briefly, but the run a sizing returns has its complete
+    summary, equal to the one made whole at once."""
+    from fitness.engine import drill, sizing
+
+    briefs = []
+
+    def spy(real):
+        def run(*args, brief=False, **kwargs):
+            briefs.append(brief)
+            return real(*args, brief=brief, **kwargs)
+        return run
+
+    monkeypatch.setattr(sizing, "run_option", spy(sizing.run_option))
+    monkeypatch.setattr(drill, "run_option", spy(drill.run_option))
     wl = _workload()
-    sz = right_size(wl, build(wl), "realtime")
-    assert sz.chosen is not None
+    sc = build(wl)
+    sz = right_size(wl, sc, "realtime")
+    assert sz.chosen is not None and briefs and all(briefs)
     assert sz.run.summary.queue_wait_ms is not None and sz.run.summary.p99_interval_ms is not None
-    assert completed_run(sz.run) is not sz.run and completed_run(sz.run).summary == sz.run.summary
+    whole = run_option(wl.model_copy(update={"options": {"realtime": sz.chosen}}), sc, "realtime")
+    assert sz.run.summary == whole.summary
 
 
 def test_an_option_that_cannot_deliver_is_not_searched(monkeypatch):

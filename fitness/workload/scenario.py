@@ -172,13 +172,16 @@ def _check_periods(traffic, horizon_s: float) -> None:
 def build(wl: Workload) -> Scenario:
     """Draw the workload's arrivals, model choices and service times for its seed."""
     try:
-        models = wl.expanded_models
-        names = [m.name for m in models]
-        arrivals, idx, horizon = _arrivals(wl, names)
-        return build_scenario(models, arrivals, idx, horizon, load_catalog(wl.catalog), wl.seed,
-                              {"workload": wl.name}, application(wl, names))
+        return _scenario(wl, *_arrivals(wl, [m.name for m in wl.expanded_models]))
     except InputError as e:
         raise from_input_error(e, wl.source) from e
+
+
+def _scenario(wl: Workload, arrivals: np.ndarray, idx: np.ndarray, horizon_s: float) -> Scenario:
+    """The workload's scenario of these arrivals and model choices: its models, work, catalog and pattern."""
+    models = wl.expanded_models
+    return build_scenario(models, arrivals, idx, horizon_s, load_catalog(wl.catalog), wl.seed, {"workload": wl.name},
+                          application(wl, [m.name for m in models]))
 
 
 def arrivals_of(wl: Workload) -> tuple[np.ndarray, float]:
@@ -197,18 +200,15 @@ def build_window(wl: Workload, t0: float, length_s: float) -> Scenario:
     (`sim.traffic.generate_window`: Poisson, diurnal, constant): another draw of the same process, so a busy
     hour costs its own requests, not a whole horizon's. Bursty, on-off and trace traffic are drawn whole
     and cut."""
-    horizon = wl.horizon or (default_horizon_s(wl.traffic) if not isinstance(wl.traffic, TraceTraffic) else None)
-    if isinstance(wl.traffic, TraceTraffic) or horizon is None:
-        return build(wl).cut(t0, length_s)
-    arrivals = generate_window(wl.traffic, _check_horizon(horizon, "horizon"), t0, t0 + length_s,
-                               stream(wl.seed, "arrivals"))
-    if arrivals is None:
+    if isinstance(wl.traffic, TraceTraffic):
         return build(wl).cut(t0, length_s)
     try:
-        models = wl.expanded_models
-        names = [m.name for m in models]
-        return build_scenario(models, arrivals - t0, _model_index(wl, names, arrivals.size), length_s,
-                              load_catalog(wl.catalog), wl.seed, {"workload": wl.name}, application(wl, names))
+        horizon = _check_horizon(wl.horizon or default_horizon_s(wl.traffic), "horizon")
+        arrivals = generate_window(wl.traffic, horizon, t0, t0 + length_s, stream(wl.seed, "arrivals"))
+        if arrivals is None:
+            return build(wl).cut(t0, length_s)
+        idx = _model_index(wl, [m.name for m in wl.expanded_models], arrivals.size)
+        return _scenario(wl, arrivals - t0, idx, length_s)
     except InputError as e:
         raise from_input_error(e, wl.source) from e
 
